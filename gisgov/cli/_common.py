@@ -1,0 +1,82 @@
+"""What every command shares: console, progress bars, JSON output and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from gisgov.errors import GisgovError
+from gisgov.store import WorkspaceBase, open_workspace
+
+__all__ = ["ProgressFn", "console", "err_console", "fail", "open_ws", "print_json", "progress"]
+
+#: Progress callback used by algorithms: ``update(description, fraction 0..1)``.
+ProgressFn = Callable[[str, float], None]
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, *, code: int = 2) -> NoReturn:
+    """Print a one-line error (no traceback) and exit with ``code``."""
+    err_console.print(f"[bold red]错误 error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def print_json(obj: Any) -> None:
+    """Print one JSON document on stdout (UTF-8, Chinese kept readable)."""
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=_json_default) + "\n")
+    sys.stdout.flush()
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+@contextmanager
+def progress(*, enabled: bool = True, total_label: str = "") -> Iterator[ProgressFn]:
+    """A rich progress bar on stderr; yields ``update(description, fraction)``.
+
+    Disabled (a no-op callback) when ``enabled`` is false, e.g. under ``--json`` so stdout
+    stays one JSON document, or when stderr is not a terminal and nothing should be drawn.
+    """
+    if not enabled:
+        yield lambda _d, _f: None
+        return
+    bar = Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+    )
+    with bar:
+        task = bar.add_task(total_label or "…", total=1.0)
+
+        def update(description: str, fraction: float) -> None:
+            bar.update(task, description=description, completed=max(0.0, min(1.0, fraction)))
+
+        yield update
+        bar.update(task, completed=1.0)
+
+
+def open_ws(target: str, *, create: bool = False) -> WorkspaceBase:
+    """Open a workspace or exit with a one-line error."""
+    try:
+        return open_workspace(target, create=create)
+    except GisgovError as exc:
+        fail(str(exc))

@@ -1,0 +1,263 @@
+"""Workspace commands: init, info, check, import, export, copy, schema."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from gisgov.cli._common import console, fail, open_ws, print_json, progress
+from gisgov.errors import GisgovError, ValidationError
+from gisgov.layers import LAYERS, schema_markdown
+
+__all__ = ["parse_mapping", "register", "workspace_info"]
+
+WSArg = Annotated[str, typer.Argument(help="工作空间: a .gpkg file or a postgresql:// URL")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+#: How far (degrees) imported coordinates may lie outside the workspace's current extent.
+_EXPECTED_MARGIN_DEG = 0.5
+
+
+def parse_mapping(items: list[str] | None) -> dict[str, str]:
+    """Parse ``--map theirs=ours`` options into a dict.
+
+    >>> parse_mapping(["户数=size", "名称=name"])
+    {'户数': 'size', '名称': 'name'}
+    """
+    mapping: dict[str, str] = {}
+    for item in items or []:
+        for part in item.split(","):
+            if not part.strip():
+                continue
+            if "=" not in part:
+                raise ValidationError(f"--map {part!r}: write it as their_column=our_column")
+            theirs, ours = (s.strip() for s in part.split("=", 1))
+            if not theirs or not ours:
+                raise ValidationError(f"--map {part!r}: both sides of = are needed")
+            mapping[theirs] = ours
+    return mapping
+
+
+def workspace_info(ws: Any) -> dict[str, Any]:
+    """``ws.info()`` plus the sample calibration when the workspace came from ``gisgov sample``."""
+    info: dict[str, Any] = ws.info()
+    sample = ws.get_meta("sample")
+    if sample:
+        from gisgov.sample import calibration
+
+        info["sample"] = sample
+        info["calibration"] = calibration(ws.read_all(), scale=float(sample.get("scale", 1.0)))
+    return info
+
+
+def _layer_option(layer: str) -> str:
+    if layer not in LAYERS:
+        fail(f"unknown layer {layer!r}; choose one of: {', '.join(LAYERS)}")
+    return layer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the workspace commands to ``app``."""
+
+    @app.command("init")
+    def init_cmd(ws: WSArg) -> None:
+        """Create an empty workspace with every layer of the schema (创建工作空间)."""
+        if not ws.startswith("postgres") and Path(ws).exists():
+            fail(f"{ws} already exists; choose another name or delete it first")
+        workspace = open_ws(ws, create=True)
+        console.print(f"created workspace {workspace.url} with {len(workspace.layers())} layers")
+
+    @app.command("info")
+    def info_cmd(ws: WSArg, json_out: JsonOpt = False) -> None:
+        """Layers with counts, CRS and extent; calibration figures for sample workspaces."""
+        workspace = open_ws(ws)
+        info = workspace_info(workspace)
+        if json_out:
+            print_json(info)
+            return
+        table = Table(title=f"gisgov 工作空间 {info['workspace']} ({info['store']})")
+        for col in ("图层 layer", "标签", "要素数 count", "范围 bbox (WGS-84)"):
+            table.add_column(col)
+        for name, li in info["layers"].items():
+            bbox = li["bbox"]
+            box = "—" if not bbox else ", ".join(f"{v:.4f}" for v in bbox)
+            table.add_row(name, li["label"], str(li["count"]), box)
+        console.print(table)
+        if info.get("working_crs"):
+            console.print(f"working CRS (metres): {info['working_crs']}")
+        if info.get("tables"):
+            console.print(f"tables: {', '.join(info['tables'])}")
+        if info.get("calibration"):
+            cal = Table(title="校准 calibration (reference county)")
+            for col in ("figure", "target", "actual", "ok"):
+                cal.add_column(col)
+            for row in info["calibration"]:
+                cal.add_row(str(row["figure"]), f"{row['target']:g}", f"{row['actual']:g}",
+                            "✓" if row.get("ok") else "✗")
+            console.print(cal)
+
+    @app.command("check")
+    def check_cmd(ws: WSArg, json_out: JsonOpt = False) -> None:
+        """Validate every layer and the governance rules; exit 1 when there are errors."""
+        from gisgov.checks import check_layers, check_report
+
+        workspace = open_ws(ws)
+        problems = check_layers(workspace.read_all())
+        report = check_report(problems)
+        report["workspace"] = workspace.url
+        if json_out:
+            print_json(report)
+        else:
+            if not problems:
+                console.print("[green]no problems found 检查通过[/]")
+            table = Table(title=f"{report['errors']} error(s), {report['warnings']} warning(s)")
+            for col in ("layer", "key", "rule", "severity", "message"):
+                table.add_column(col)
+            for p in problems[:200]:
+                table.add_row(p.layer, p.key or "", p.rule, p.severity, p.message)
+            if problems:
+                console.print(table)
+            if len(problems) > 200:
+                console.print(f"… {len(problems) - 200} more; use --json for all")
+        if report["errors"]:
+            raise typer.Exit(1)
+
+    @app.command("import")
+    def import_cmd(
+        ws: WSArg,
+        file: Annotated[Path, typer.Argument(help="GeoPackage, GeoJSON, Shapefile, CSV or XLSX")],
+        layer: Annotated[str, typer.Option("--layer", "-l", help="Target layer")],
+        mode: Annotated[str, typer.Option(help="append or replace")] = "replace",
+        crs: Annotated[
+            str | None, typer.Option(help="Source CRS: wgs84|cgcs2000|gcj02|bd09|EPSG:n")
+        ] = None,
+        encoding: Annotated[
+            str | None, typer.Option(help="Text encoding of a shapefile/CSV (e.g. GBK)")
+        ] = None,
+        mapping: Annotated[
+            list[str] | None, typer.Option("--map", help="Rename a column: theirs=ours")
+        ] = None,
+        lon: Annotated[str | None, typer.Option("--lon", help="Longitude column (CSV/XLSX)")] = None,
+        lat: Annotated[str | None, typer.Option("--lat", help="Latitude column (CSV/XLSX)")] = None,
+        json_out: JsonOpt = False,
+    ) -> None:
+        """Import a file into a layer, all or nothing (导入)."""
+        from gisgov.io import read_layer_file
+
+        _layer_option(layer)
+        if mode not in ("append", "replace"):
+            fail("--mode must be append or replace")
+        if not file.exists():
+            fail(f"file {file} does not exist")
+        workspace = open_ws(ws)
+        expected = _expected_bounds(workspace)
+        started = time.perf_counter()
+        with progress(enabled=not json_out) as update:
+            update(f"reading {file.name}", 0.1)
+            gdf = read_layer_file(
+                file, layer=layer, crs=crs, encoding=encoding, mapping=parse_mapping(mapping),
+                lon_col=lon, lat_col=lat, expected_bounds=expected,
+            )
+            update(f"writing {len(gdf)} rows to {layer}", 0.6)
+            workspace.write(layer, gdf, mode=mode)  # type: ignore[arg-type]
+            source = gdf.attrs.get("source_crs")
+            if source:
+                recorded = dict(workspace.get_meta("source_crs", {}) or {})
+                recorded[layer] = source
+                workspace.set_meta("source_crs", recorded)
+            update("done", 1.0)
+        result = {"layer": layer, "rows": len(gdf), "mode": mode,
+                  "count": workspace.count(layer), "source_crs": gdf.attrs.get("source_crs"),
+                  "seconds": round(time.perf_counter() - started, 3)}
+        if json_out:
+            print_json(result)
+        else:
+            console.print(f"imported {len(gdf)} rows into {layer} ({LAYERS[layer].label_zh}); "
+                          f"the layer now has {result['count']}")
+
+    @app.command("export")
+    def export_cmd(
+        ws: WSArg,
+        out: Annotated[Path, typer.Argument(help="Output file: .gpkg .geojson .shp .csv")],
+        layer: Annotated[str, typer.Option("--layer", "-l", help="Layer to export")],
+        crs: Annotated[str, typer.Option(help="Output CRS: wgs84|cgcs2000|gcj02|bd09")] = "wgs84",
+    ) -> None:
+        """Export a layer to a file (导出), optionally in GCJ-02 for Gaode maps."""
+        from gisgov.io import write_layer_file
+
+        _layer_option(layer)
+        workspace = open_ws(ws)
+        gdf = workspace.read(layer)
+        write_layer_file(gdf, out, crs=crs, layer_name=layer)
+        _audit_export(workspace, layer, str(out), len(gdf))
+        console.print(f"wrote {len(gdf)} {layer} to {out} ({crs})")
+
+    @app.command("copy")
+    def copy_cmd(
+        src: Annotated[str, typer.Argument(help="Source workspace")],
+        dst: Annotated[str, typer.Argument(help="Destination workspace (created if needed)")],
+        json_out: JsonOpt = False,
+    ) -> None:
+        """Copy every layer and table from one store to another (e.g. GeoPackage → PostGIS)."""
+        from gisgov.store.copy import copy_workspace
+
+        source = open_ws(src)
+        target = open_ws(dst, create=True)
+        started = time.perf_counter()
+        with progress(enabled=not json_out) as update:
+            copied = copy_workspace(source, target, progress=update)
+        result = {"source": source.url, "destination": target.url, "copied": copied,
+                  "seconds": round(time.perf_counter() - started, 3)}
+        if json_out:
+            print_json(result)
+        else:
+            console.print(f"copied {source.url} → {target.url}")
+
+    @app.command("schema")
+    def schema_cmd(
+        lang: Annotated[str, typer.Option(help="zh or en labels")] = "zh",
+    ) -> None:
+        """Print the layer schema as a Markdown table."""
+        if lang not in ("zh", "en"):
+            fail("--lang must be zh or en")
+        console.print(schema_markdown(lang), markup=False, highlight=False)  # type: ignore[arg-type]
+
+
+def _expected_bounds(workspace: Any) -> tuple[float, float, float, float] | None:
+    """The extent new data should fall in: the workspace's extent plus a margin."""
+    boxes = []
+    for name in ("subdistricts", "communities", "streets", "buildings"):
+        try:
+            b = workspace.bounds(name) if workspace.count(name) else None
+        except GisgovError:
+            b = None
+        if b:
+            boxes.append(b)
+    if not boxes:
+        return None
+    m = _EXPECTED_MARGIN_DEG
+    return (min(b[0] for b in boxes) - m, min(b[1] for b in boxes) - m,
+            max(b[2] for b in boxes) + m, max(b[3] for b in boxes) + m)
+
+
+def _audit_export(workspace: Any, layer: str, target: str, rows: int) -> None:
+    """Exports carry personal data out of the system: record who, what, when (PIPL)."""
+    import getpass
+
+    import pandas as pd
+
+    from gisgov.audit import record_access
+
+    personal = bool(LAYERS[layer].personal_columns)
+    record_access(
+        workspace,
+        actor=f"cli:{getpass.getuser()}",
+        action="export",
+        target=f"{layer} → {target}",
+        detail=f"{rows} rows{' with personal data' if personal else ''}",
+        when=pd.Timestamp.now(tz="UTC"),
+    )
