@@ -1,0 +1,41 @@
+# gisgov — two commands matter: `make demo` and `make test` (see README.md).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+DEMO   := demo
+
+.PHONY: demo test lint typecheck pytest bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "gisgov needs Python >= 3.11")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+## make demo: build the reference county on the embedded default (GeoPackage) and run the main job
+demo: $(STAMP)
+	@mkdir -p $(DEMO)
+	$(BIN)/gisgov sample $(DEMO)/county.gpkg --seed 1 --scale 1 --force
+	$(BIN)/gisgov info $(DEMO)/county.gpkg
+
+## make test: lint, type-check and run every test
+test: $(STAMP) lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/districting.py
+	$(BIN)/python benchmarks/assignment.py
+	$(BIN)/python benchmarks/lookup.py
+
+clean:
+	rm -rf $(VENV) $(DEMO) test-artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Folium renderers for gisgov's layers: GeoDataFrames in, HTML maps out."""
