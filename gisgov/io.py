@@ -105,7 +105,7 @@ def read_layer_file(
     geopandas.GeoDataFrame
         Conformed layer in EPSG:4326 with a fresh ``RangeIndex`` in file order.
         ``attrs`` holds ``source_file``, ``source_crs``, ``crs_assumed``, ``encoding`` (when
-        detected or given) and ``problems`` (validation warnings, if any).
+        detected or given) and ``problems`` (validation warnings as dicts, if any).
 
     Raises
     ------
@@ -170,7 +170,7 @@ def read_layer_file(
     errors = [q for q in problems if q.severity == "error"]
     if errors:
         raise ImportDataError(_summarise(p.name, errors), list(errors))
-    attrs["problems"] = problems
+    attrs["problems"] = [q.to_dict() for q in problems]
     out.attrs = attrs
     return out
 
@@ -374,7 +374,7 @@ def _table_to_gdf(
     lon_col: str | None,
     lat_col: str | None,
 ) -> tuple[gpd.GeoDataFrame, bool]:
-    """Build geometry from lon/lat (or WKT) columns; return the frame and whether CRS was assumed."""
+    """Build geometry from lon/lat (or WKT) columns; also say whether the CRS was assumed."""
     columns = [str(c) for c in df.columns]
     if (lon_col is None) != (lat_col is None):
         raise ImportDataError(f"{name}: give both --lon and --lat, or neither")
@@ -507,7 +507,8 @@ def _demote_single_part_multis(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     types, and layers such as ``compounds`` take only Polygon; the single part is the same shape.
     """
     geoms = np.asarray(gdf.geometry.values)
-    multi = np.isin(shapely.get_type_id(geoms), (4, 5, 6)) & (shapely.get_num_geometries(geoms) == 1)
+    one_part = shapely.get_num_geometries(geoms) == 1
+    multi = np.isin(shapely.get_type_id(geoms), (4, 5, 6)) & one_part
     if not multi.any():
         return gdf
     fixed = geoms.copy()
