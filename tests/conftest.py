@@ -53,3 +53,51 @@ def artifacts_dir() -> Path:
     """Folder for screenshots and other files a person may want to look at after a run."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+# ---- PostGIS ---------------------------------------------------------------------------------
+#: Server to test against; only host, port and credentials are used (the database is our own).
+POSTGIS_URL_DEFAULT = "postgresql://postgres@127.0.0.1:5432/gisgov_test"
+
+
+@pytest.fixture(scope="session")
+def postgis_url() -> Iterator[str]:
+    """URL of a fresh PostGIS database, created for this session and dropped after it.
+
+    The server comes from ``GISGOV_TEST_POSTGIS_URL``. When it is unreachable or has no
+    PostGIS the tests skip, except under ``CI=true``, where they must run and so fail.
+    """
+    import os
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    base = make_url(os.environ.get("GISGOV_TEST_POSTGIS_URL", POSTGIS_URL_DEFAULT))
+    name = f"gisgov_test_{uuid.uuid4().hex[:12]}"
+    server = {"host": base.host or "127.0.0.1", "port": base.port or 5432,
+              "user": base.username or "postgres", "password": base.password,
+              "connect_timeout": 5}
+
+    def unavailable(why: str) -> None:
+        message = f"PostGIS tests need a server at {server['host']}:{server['port']}: {why}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " (CI=true: PostGIS tests must run)", pytrace=False)
+        pytest.skip(message)
+
+    try:
+        with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error as exc:
+        unavailable(str(exc).strip().splitlines()[0])
+    try:
+        with psycopg.connect(dbname=name, autocommit=True, **server) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        yield base.set(drivername="postgresql", database=name).render_as_string(
+            hide_password=False
+        )
+    except psycopg.Error as exc:
+        unavailable(f"PostGIS is not installed ({str(exc).strip().splitlines()[0]})")
+    finally:
+        with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
