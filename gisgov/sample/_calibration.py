@@ -1,0 +1,1 @@
+def calibration(*a, **k): return []
