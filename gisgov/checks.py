@@ -11,6 +11,7 @@ from typing import Any
 
 import geopandas as gpd
 
+from gisgov.grids.compliance import GRID_RULES
 from gisgov.layers import Problem, validate_workspace
 
 __all__ = ["RULES", "Rule", "check_layers", "check_report"]
@@ -18,7 +19,7 @@ __all__ = ["RULES", "Rule", "check_layers", "check_report"]
 Rule = Callable[[Mapping[str, gpd.GeoDataFrame]], list[Problem]]
 
 #: Governance rules run after schema validation (grids, branches, coverage, loads…).
-RULES: list[Rule] = []
+RULES: list[Rule] = [*GRID_RULES]
 
 
 def check_layers(layers: Mapping[str, gpd.GeoDataFrame]) -> list[Problem]:

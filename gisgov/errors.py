@@ -6,6 +6,8 @@ message as a one-line error. Messages say what went wrong *and* what to do about
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = [
     "ConflictError",
     "CRSError",
@@ -26,7 +28,7 @@ class GisgovError(Exception):
 class ValidationError(GisgovError, ValueError):
     """Input data or an option does not satisfy the schema or a documented rule."""
 
-    def __init__(self, message: str, problems: list[object] | None = None) -> None:
+    def __init__(self, message: str, problems: Sequence[object] | None = None) -> None:
         super().__init__(message)
         self.problems = list(problems or [])
 
@@ -54,7 +56,7 @@ class StoreError(GisgovError):
 class InfeasibleError(GisgovError):
     """An optimisation has no feasible solution; ``reasons`` explain why."""
 
-    def __init__(self, message: str, reasons: list[str] | None = None) -> None:
+    def __init__(self, message: str, reasons: Sequence[str] | None = None) -> None:
         super().__init__(message)
         self.reasons = list(reasons or [])
 

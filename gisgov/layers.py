@@ -16,7 +16,7 @@ Examples
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -205,6 +205,8 @@ LAYERS: dict[str, Layer] = {
                 _c("low_income", "bool", "低保", "Low income", sensitive=True),
                 _c("disabled", "bool", "残疾人", "Disabled", sensitive=True),
                 _c("kin_member_id", "str", "亲属党员", "Kin member", references="members.id"),
+                # Rows made by gisgov.onboard from building footprints, not from a register.
+                _c("estimated", "bool", "估算", "Estimated"),
             ),
             ("Point",),
         ),
@@ -220,6 +222,8 @@ LAYERS: dict[str, Layer] = {
                    choices=("resident", "in_service", "away")),
                 _c("unit_id", "str", "所在单位", "Unit", references="units.id"),
                 _c("branch_id", "str", "所属党组织", "Branch", references="branches.id"),
+                _c("grid_code", "str", "所在网格", "Grid", pattern=CODE_GRID,
+                   references="grids.code"),
             ),
             ("Point",),
             description="Party members at their home; status away = 流动党员 working elsewhere.",
@@ -514,9 +518,8 @@ def validate_layer(name: str, gdf: gpd.GeoDataFrame) -> list[Problem]:
             for k, v in zip(keys[bad], s[bad], strict=True):
                 add(k, "value_choice", f"{c.name}={v!r} is not one of {', '.join(c.choices)}")
         if c.pattern:
-            rx = re.compile(c.pattern)
             vals = s.astype(object)
-            bad = present & ~vals.map(lambda v: bool(rx.fullmatch(str(v)))).to_numpy(dtype=bool)
+            bad = present & ~vals.map(_matcher(c.pattern)).to_numpy(dtype=bool)
             for k, v in zip(keys[bad], vals[bad], strict=True):
                 add(k, "code_malformed",
                     f"{c.name}={v!r} is not a well-formed code ({_pattern_hint(c.pattern)})")
@@ -560,6 +563,11 @@ def validate_layer(name: str, gdf: gpd.GeoDataFrame) -> list[Problem]:
     elif not layer.has_geometry and "geometry" in gdf.columns and len(gdf):
         pass
     return problems
+
+
+def _matcher(pattern: str) -> Callable[[object], bool]:
+    rx = re.compile(pattern)
+    return lambda v: bool(rx.fullmatch(str(v)))
 
 
 def _pattern_hint(pattern: str) -> str:

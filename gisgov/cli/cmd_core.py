@@ -162,6 +162,10 @@ def register(app: typer.Typer) -> None:
                 file, layer=layer, crs=crs, encoding=encoding, mapping=parse_mapping(mapping),
                 lon_col=lon, lat_col=lat, expected_bounds=expected,
             )
+            if gdf.attrs.get("crs_assumed"):
+                console.print("note: no CRS given, coordinates read as WGS-84 (use --crs gcj02 "
+                              "for Gaode/WeChat pickers, --crs bd09 for Baidu)",
+                              highlight=False)
             update(f"writing {len(gdf)} rows to {layer}", 0.6)
             workspace.write(layer, gdf, mode=mode)  # type: ignore[arg-type]
             source = gdf.attrs.get("source_crs")
@@ -209,7 +213,10 @@ def register(app: typer.Typer) -> None:
         target = open_ws(dst, create=True)
         started = time.perf_counter()
         with progress(enabled=not json_out) as update:
-            copied = copy_workspace(source, target, progress=update)
+            copied = copy_workspace(
+                source, target, progress=lambda name, done, total: update(
+                    f"copied {name}", done / max(total, 1))
+            )
         result = {"source": source.url, "destination": target.url, "copied": copied,
                   "seconds": round(time.perf_counter() - started, 3)}
         if json_out:

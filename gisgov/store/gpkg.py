@@ -221,7 +221,7 @@ class GeoPackageWorkspace(WorkspaceBase):
     def _meta_items(self) -> dict[str, str]:
         with closing(self._connect()) as con:
             con.execute(_META_DDL)
-            return {k: v for k, v in con.execute("SELECT key, value FROM gisgov_meta")}
+            return dict(con.execute("SELECT key, value FROM gisgov_meta").fetchall())
 
     # ---- writes (only inside a transaction: self.path is then the temporary copy) --------
     def _require_tx(self) -> None:

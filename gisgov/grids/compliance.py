@@ -1,0 +1,224 @@
+"""Governance rules for ``gisgov check``: the checks a grid coordinator lives by.
+
+Rule names are stable (scripts and the API depend on them):
+
+========================  ========  ==========================================================
+rule                      severity  meaning
+========================  ========  ==========================================================
+grid_no_party_org         error     a grid has no grid branch / party group
+grid_no_leader            error     a grid has no grid leader (网格长)
+grid_no_full_time         error     a grid has no full-time grid worker (专职网格员)
+member_no_grid            warning   a party member's home lies in no grid
+branch_over_50            error     a branch has more than 50 members (with a proposed split)
+household_outside_grids   error     a household lies in no grid of a gridded community
+grid_size_out_of_range    error     a grid's households outside the allowed 30–1000
+grid_size_off_target      warning   a grid's households more than 25% off its target
+grid_gap                  error     part of a gridded community is covered by no grid
+grid_overlap              error     two grids overlap
+member_load_out_of_range  warning   a red-grid member's households outside 5–10
+========================  ========  ==========================================================
+
+Grid rules only run once the workspace has grids; the branch rule runs always (it is what
+the county report found before any grid existed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gisgov.grids.party import BRANCH_CAP, grid_of_points, propose_branch_splits
+from gisgov.layers import Problem
+
+__all__ = [
+    "GRID_RULES",
+    "GRID_SIZE_RANGE",
+    "LOAD_RANGE",
+    "branch_over_cap",
+    "grid_coverage",
+    "grid_organisation",
+    "grid_sizes",
+    "member_loads",
+    "people_in_grids",
+]
+
+#: Households a grid may hold at all (practice ranges from ~100 to ~1,000; see REFERENCES.md).
+GRID_SIZE_RANGE = (30, 1000)
+#: A grid more than this fraction away from its target is flagged (warning).
+TARGET_TOLERANCE = 0.25
+#: Households per red-grid member.
+LOAD_RANGE = (5, 10)
+#: Gaps or overlaps smaller than this (m²) are drawing noise, not findings.
+AREA_EPSILON_M2 = 1.0
+
+Layers = Mapping[str, gpd.GeoDataFrame]
+
+
+def _has(layers: Layers, name: str) -> bool:
+    return name in layers and len(layers[name]) > 0
+
+
+def grid_organisation(layers: Layers) -> list[Problem]:
+    """Grids without a party organisation, a leader or a full-time worker."""
+    if not _has(layers, "grids"):
+        return []
+    grids = layers["grids"]
+    problems: list[Problem] = []
+    branches = layers.get("branches")
+    with_org: set[str] = set()
+    if branches is not None and len(branches) and "grid_code" in branches.columns:
+        with_org = set(branches.loc[branches["level"] == "grid", "grid_code"].dropna()
+                       .astype(str))
+    staff = layers.get("staff")
+    roles = (staff.groupby("grid_code")["role"].agg(set).to_dict()
+             if staff is not None and len(staff) else {})
+    for code in grids["code"].astype(str):
+        if code not in with_org:
+            problems.append(Problem("grids", code, "grid_no_party_org",
+                                    "grid has no party branch or party group; run gisgov grids "
+                                    "to create one"))
+        have = roles.get(code, set())
+        if "leader" not in have:
+            problems.append(Problem("grids", code, "grid_no_leader",
+                                    "grid has no grid leader (网格长); appoint one in staff"))
+        if "full_time" not in have:
+            problems.append(Problem("grids", code, "grid_no_full_time",
+                                    "grid has no full-time grid worker (专职网格员)"))
+    return problems
+
+
+def people_in_grids(layers: Layers) -> list[Problem]:
+    """Members whose home is in no grid; households in gridded communities but in no grid."""
+    if not _has(layers, "grids"):
+        return []
+    grids = layers["grids"]
+    problems: list[Problem] = []
+    if _has(layers, "members"):
+        members = layers["members"]
+        where = grid_of_points(members.geometry, grids)
+        for key in members["id"].astype(str).to_numpy()[pd.isna(where)]:
+            problems.append(Problem("members", key, "member_no_grid",
+                                    "party member's home lies in no grid: every member must be "
+                                    "in a grid (每名党员都在网格中)", "warning"))
+    if _has(layers, "households") and _has(layers, "communities"):
+        hh = layers["households"]
+        gridded = layers["communities"][
+            layers["communities"]["code"].isin(grids["community_code"])
+        ]
+        in_gridded = grid_of_points(hh.geometry, gridded.rename(columns={"code": "code"}))
+        where = grid_of_points(hh.geometry, grids)
+        lost = ~pd.isna(in_gridded) & pd.isna(where)
+        for key in hh["id"].astype(str).to_numpy()[lost]:
+            problems.append(Problem("households", key, "household_outside_grids",
+                                    "household lies in a gridded community but in no grid; "
+                                    "re-run gisgov grids for its community"))
+    return problems
+
+
+def grid_sizes(layers: Layers) -> list[Problem]:
+    """Grids whose household count is outside the allowed range or far off their target."""
+    if not _has(layers, "grids") or not _has(layers, "households"):
+        return []
+    grids = layers["grids"]
+    where = grid_of_points(layers["households"].geometry, grids)
+    counts = pd.Series(where).value_counts()
+    lo, hi = GRID_SIZE_RANGE
+    problems: list[Problem] = []
+    for code, target in zip(grids["code"].astype(str), grids["target_households"], strict=True):
+        n = int(counts.get(code, 0))
+        if not lo <= n <= hi:
+            problems.append(Problem("grids", code, "grid_size_out_of_range",
+                                    f"grid holds {n} households; allowed {lo}–{hi}"))
+        elif pd.notna(target) and abs(n - int(target)) > TARGET_TOLERANCE * int(target):
+            problems.append(Problem("grids", code, "grid_size_off_target",
+                                    f"grid holds {n} households, target {int(target)} "
+                                    f"(±{TARGET_TOLERANCE:.0%})", "warning"))
+    return problems
+
+
+def grid_coverage(layers: Layers) -> list[Problem]:
+    """Gaps and overlaps between the grids of each gridded community."""
+    if not _has(layers, "grids") or not _has(layers, "communities"):
+        return []
+    from gisgov.crs import working_crs_for
+
+    grids = layers["grids"]
+    crs = working_crs_for(grids)
+    g = grids.to_crs(crs)
+    comm = layers["communities"].to_crs(crs).set_index("code")
+    problems: list[Problem] = []
+    for code, part in g.groupby("community_code"):
+        geoms = np.asarray(part.geometry.values)
+        if code in comm.index:
+            union = shapely.union_all(geoms)
+            gap = shapely.area(shapely.difference(comm.geometry[code], union))
+            if gap > AREA_EPSILON_M2:
+                problems.append(Problem("grids", str(code), "grid_gap",
+                                        f"{gap:,.0f} m² of community {code} lies in no grid"))
+        tree = shapely.STRtree(geoms)
+        a, b = tree.query(geoms, predicate="intersects")
+        codes = part["code"].astype(str).to_numpy()
+        for i, j in zip(a, b, strict=True):
+            if i < j:
+                area = shapely.area(shapely.intersection(geoms[i], geoms[j]))
+                if area > AREA_EPSILON_M2:
+                    problems.append(Problem("grids", codes[i], "grid_overlap",
+                                            f"grid overlaps grid {codes[j]} by {area:,.0f} m²"))
+    return problems
+
+
+def branch_over_cap(layers: Layers) -> list[Problem]:
+    """Branches over 50 members, each with a proposed split along grid lines when grids exist."""
+    if not _has(layers, "branches") or not _has(layers, "members"):
+        return []
+    branches, members = layers["branches"], layers["members"]
+    sizes = members["branch_id"].value_counts()
+    problems: list[Problem] = []
+    proposals = (propose_branch_splits(branches, members, layers["grids"])
+                 if _has(layers, "grids") else pd.DataFrame(columns=["branch_id"]))
+    for bid, name in zip(branches["id"].astype(str), branches["name"], strict=True):
+        n = int(sizes.get(bid, 0))
+        if n <= BRANCH_CAP:
+            continue
+        mine = proposals[proposals["branch_id"] == bid]
+        if len(mine):
+            parts = "; ".join(
+                f"{r.proposal}: {r.members} members in grids {r.grid_codes or '(no grid)'}"
+                for r in mine.itertuples()
+            )
+            hint = f" proposed split along grid lines → {parts}"
+        else:
+            hint = " run gisgov grids to get a split along grid lines"
+        problems.append(Problem("branches", bid, "branch_over_50",
+                                f"{name} has {n} members, over the cap of {BRANCH_CAP} "
+                                f"(党支部工作条例);{hint}"))
+    return problems
+
+
+def member_loads(layers: Layers) -> list[Problem]:
+    """Red-grid members whose number of households is outside 5–10 (once assignments exist)."""
+    if not _has(layers, "assignments"):
+        return []
+    loads = layers["assignments"]["member_id"].astype(str).value_counts()
+    lo, hi = LOAD_RANGE
+    return [
+        Problem("members", mid, "member_load_out_of_range",
+                f"red-grid member keeps in touch with {n} households; expected {lo}–{hi}",
+                "warning")
+        for mid, n in loads.items()
+        if not lo <= int(n) <= hi
+    ]
+
+
+GRID_RULES = [
+    grid_organisation,
+    people_in_grids,
+    grid_sizes,
+    grid_coverage,
+    branch_over_cap,
+    member_loads,
+]
