@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import geopandas as gpd
+import networkx as nx
 import numpy as np
 import pandas as pd
 import pyproj
@@ -327,6 +328,7 @@ def _classify_blocks(
     edge = shapely.length(shapely.intersection(blocks, outline)) > 1.0
     village = core & edge & ~exclave & ~new_town & (rng.random(n) < 0.12)
     label[village] = mixed_label[village]
+    _make_contiguous(blocks, label, keep_apart=exclave)
     return {
         "label": label,
         "core": core,
@@ -335,6 +337,43 @@ def _classify_blocks(
         "si": si,
         "sj": sj,
     }
+
+
+def _make_contiguous(
+    blocks: NDArray[np.object_], label: NDArray[np.int64], *, keep_apart: NDArray[np.bool_]
+) -> None:
+    """Hand stray pieces of a community to the neighbour in the same subdistrict, in place.
+
+    The random teeth along community edges can cut a block or two off; the report's messy
+    boundaries are interlocking, not scattered. Blocks in ``keep_apart`` (the documented
+    exclave) stay where they are.
+    """
+    tree = shapely.STRtree(blocks)
+    a, b = tree.query(blocks, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    shared = shapely.length(shapely.intersection(blocks[a], blocks[b])) > 0.5
+    graph = nx.Graph()
+    graph.add_nodes_from(range(len(blocks)))
+    graph.add_edges_from(zip(a[shared].tolist(), b[shared].tolist(), strict=True))
+    sd_of = np.array([sd for _, _, _, sd in COMMUNITIES])
+    for _ in range(20):
+        changed = False
+        for c in range(len(COMMUNITIES)):
+            nodes = np.flatnonzero(label == c)
+            comps = sorted(nx.connected_components(graph.subgraph(nodes.tolist())),
+                           key=lambda s: (-len(s), min(s)))
+            for comp in comps[1:]:
+                if keep_apart[list(comp)].any():
+                    continue
+                for node in sorted(comp):
+                    around = [label[n] for n in graph.neighbors(node)
+                              if label[n] != c and sd_of[label[n]] == sd_of[c]]
+                    if around:
+                        label[node] = np.bincount(around).argmax()
+                        changed = True
+        if not changed:
+            return
 
 
 @dataclass
@@ -637,6 +676,15 @@ def generate_county(
         bld.group.append(np.full(len(boxes), group))
         bld.address.append(address)
 
+    next_no: dict[str, int] = {}
+
+    def door_numbers(street: str, n: int) -> NDArray[np.int64]:
+        # house numbers grow along each street, so no two addresses coincide
+        steps = rng.integers(1, 4, n) * 2
+        nums = next_no.get(street, int(rng.integers(1, 9))) + np.cumsum(steps) - steps[0]
+        next_no[street] = int(nums[-1]) + 2
+        return np.asarray(nums, dtype=np.int64)
+
     for k in range(n_comp):
         b = int(comp_block[k])
         if comp_old[k]:
@@ -651,17 +699,16 @@ def generate_county(
                               gap_y=(34 if high else 22) * g, setback=10 * g, required=True)
             floors = rng.integers(18, 34, len(boxes)) if high else rng.integers(6, 12, len(boxes))
             grp = _NEW
-        num = int(rng.integers(1, 200))
+        num = int(door_numbers(str(block_street[b]), 1)[0])
         addr = np.char.add(f"{block_street[b]}{num}号",
                            np.char.add(np.arange(1, len(boxes) + 1).astype(str), "号楼"))
         add(boxes, floors.astype(np.int64), b, k, grp, addr)
     for b in street_blocks:
         boxes = _boxes_in(rng, blocks[b], length=18 * g, depth=12 * g, gap_x=10 * g,
-                          gap_y=14 * g, setback=4 * g, density=0.45)
+                          gap_y=14 * g, setback=4 * g, density=0.12)
         if len(boxes) == 0:
             continue
-        start = int(rng.integers(1, 100))
-        nums = start + 2 * np.arange(len(boxes))
+        nums = door_numbers(str(block_street[b]), len(boxes))
         addr = np.char.add(np.char.add(str(block_street[b]), nums.astype(str)), "号")
         add(boxes, rng.integers(2, 7, len(boxes)).astype(np.int64), int(b), -1, _STREET, addr)
     for n_v, b in enumerate(ring_village):
@@ -671,7 +718,7 @@ def generate_county(
         core = bool(np.asarray(cls["core"])[b])
         radius = (0.45 if core else 0.3) * np.sqrt(area[b])
         cx, cy = rep_xy[b]
-        disk = shapely.Point(cx, cy).buffer(min(radius, 100 * np.sqrt(scale) * 1.6))
+        disk = shapely.Point(cx, cy).buffer(min(radius, 100 * np.sqrt(scale)))
         boxes = _boxes_in(rng, blocks[b], length=12 * g, depth=10 * g, gap_x=5 * g,
                           gap_y=6 * g, setback=10 * g, density=0.85, clip=disk)
         if len(boxes) == 0:
