@@ -593,6 +593,10 @@ def _build_result(
     lines = shapely.linestrings(
         np.stack([shapely.get_coordinates(h_pts[hh]), shapely.get_coordinates(m_pts[mm])], axis=1)
     ) if len(hh) else np.zeros(0, dtype=object)
+    if len(lines):
+        # A member serving their own household (same point) has no line to draw; a
+        # zero-length LineString would be invalid geometry, so the row has none.
+        lines[shapely.length(lines) == 0] = None
     layer = gpd.GeoDataFrame(
         {
             "household_id": h_id[hh],

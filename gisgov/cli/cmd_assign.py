@@ -1,0 +1,144 @@
+"""``gisgov assign``: red-grid members ↔ households (5–10 each, 就亲、就近、就便), exact."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import typer
+
+from gisgov.cli._common import console, fail, open_ws, print_json, progress
+
+__all__ = ["register"]
+
+#: Keys the ``--json`` document always carries (issue 6), in this order.
+JSON_KEYS = (
+    "households", "assigned", "unassigned", "members_used", "min_load", "max_load",
+    "total_walk_m", "kin_honoured", "changed_from_previous", "optimal", "seconds",
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``assign`` to ``app``."""
+
+    @app.command("assign")
+    def assign_cmd(
+        workspace: Annotated[str, typer.Argument(help="Workspace: .gpkg file or postgresql://")],
+        min_load: Annotated[
+            int, typer.Option("--min", help="Fewest households per A/B member")
+        ] = 5,
+        max_load: Annotated[
+            int, typer.Option("--max", help="Most households per A/B member")
+        ] = 10,
+        borrow: Annotated[
+            bool, typer.Option("--borrow/--no-borrow",
+                               help="Grids short of members borrow from adjacent grids")
+        ] = True,
+        borrow_cost: Annotated[
+            float, typer.Option(help="Extra metres charged for a borrowed member")
+        ] = 500.0,
+        change_penalty: Annotated[
+            float, typer.Option(help="Metres a change from the previous assignment costs")
+        ] = 300.0,
+        fresh: Annotated[
+            bool, typer.Option("--fresh", help="Ignore the previous assignment (no stability)")
+        ] = False,
+        lists_out: Annotated[
+            str | None, typer.Option("--lists-out",
+                                     help="Directory for contact lists (CSV, HTML) and summaries")
+        ] = None,
+        json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document")] = False,
+    ) -> None:
+        """Assign every household a red-grid member (红色网格员联户), provably optimal."""
+        from gisgov.assignment import assign, previous_from_layer, write_contact_lists
+        from gisgov.errors import GisgovError
+
+        if not 0 <= min_load <= max_load or max_load < 1:
+            fail("--min and --max must satisfy 0 <= min <= max and max >= 1")
+        started = time.perf_counter()
+        ws = open_ws(workspace)
+        grids = ws.read("grids")
+        if len(grids) == 0:
+            fail("the grids layer is empty: run gisgov grids first")
+        with progress(enabled=not json_out, total_label="红色网格员联户") as update:
+            update("reading layers", 0.0)
+            households = ws.read("households")
+            members = ws.read("members")
+            streets = ws.read("streets")
+            buildings = ws.read("buildings")
+            previous = None if fresh else previous_from_layer(ws.read("assignments"))
+            try:
+                result = assign(
+                    households, members, grids, streets=streets, buildings=buildings,
+                    previous=previous, min_load=min_load, max_load=max_load, borrow=borrow,
+                    borrow_cost=borrow_cost, change_penalty=change_penalty,
+                    working_crs=ws.working_crs,
+                    progress=lambda d, f: update(d, 0.05 + 0.85 * f),
+                )
+            except GisgovError as exc:
+                fail(str(exc))
+            update("writing assignments", 0.92)
+            with ws.transaction() as tx:
+                tx.write("assignments", result.assignments)
+                tx.write_table("assignment_grids", result.grids)
+                tx.write_table("assignment_unassigned", result.unassigned)
+                tx.set_meta("assignment_summary", {
+                    k: v for k, v in result.summary.items() if k != "reasons"
+                })
+            files = []
+            if lists_out:
+                update("writing contact lists", 0.97)
+                files = [str(p) for p in write_contact_lists(result, households, members,
+                                                             lists_out)]
+            update("done", 1.0)
+        doc: dict[str, Any] = {k: result.summary[k] for k in JSON_KEYS}
+        doc.update({k: v for k, v in result.summary.items() if k not in doc})
+        doc["seconds"] = round(time.perf_counter() - started, 3)
+        doc["solve_seconds"] = result.summary["seconds"]
+        doc["files"] = files
+        if json_out:
+            print_json(doc)
+            return
+        _print_summary(doc, result)
+
+
+def _print_summary(doc: dict[str, Any], result: Any) -> None:
+    from rich.table import Table
+
+    t = Table(title="红色网格员联户 red-grid assignment", show_header=False)
+    t.add_column("figure")
+    t.add_column("value", justify="right")
+    rows = [
+        ("户 households", f"{doc['households']:,}"),
+        ("已分配 assigned", f"{doc['assigned']:,}"),
+        ("未分配 unassigned", f"{doc['unassigned']:,}"),
+        ("党员 members used / eligible", f"{doc['members_used']:,} / {doc['members_eligible']:,}"),
+        ("联系户数 load (min–max)", f"{doc['min_load']}–{doc['max_load']}"),
+        ("低于下限 members below minimum", f"{doc['members_below_min']:,}"),
+        ("就亲 kin honoured / possible / total",
+         f"{doc['kin_honoured']:,} / {doc['kin_possible']:,} / {doc['kin_total']:,}"),
+        ("步行 total walk (km)", f"{doc['total_walk_m'] / 1000:,.1f}"),
+        ("平均步行 mean walk (m)", f"{doc['mean_walk_m']:,.0f}"),
+        ("借调 borrowed", f"{doc['borrowed']:,}"),
+        ("变动 changed from previous", f"{doc['changed_from_previous']:,}"),
+        ("直线兜底 straight-line pairs", f"{doc['fallback_pairs']:,} of {doc['pairs']:,}"),
+        ("最优 optimal", "yes (certified)" if doc["optimal"] else "NOT PROVEN"),
+        ("用时 seconds", f"{doc['seconds']}"),
+    ]
+    for k, v in rows:
+        t.add_row(k, v)
+    console.print(t)
+    short = result.grids[(result.grids["unassigned"] > 0) | (result.grids["members_below_min"] > 0)]
+    if len(short):
+        g = Table(title="需要关注的网格 grids needing attention")
+        for col in ("grid_code", "households", "capacity_max", "unassigned",
+                    "more_members_needed", "members_below_min"):
+            g.add_column(col, justify="right")
+        for r in short.head(20).itertuples(index=False):
+            g.add_row(str(r.grid_code), str(r.households), str(r.capacity_max),
+                      str(r.unassigned), str(r.more_members_needed), str(r.members_below_min))
+        console.print(g)
+        if len(short) > 20:
+            console.print(f"… and {len(short) - 20} more grids (see --lists-out grids.csv)")
+    if doc["files"]:
+        console.print("wrote " + ", ".join(doc["files"]))
