@@ -206,37 +206,39 @@ def _build_network(rng: np.random.Generator) -> tuple[_Network, dict[str, object
             if not (v or h):
                 continue
             cls = "secondary" if rng.random() < 0.35 else "minor"
-            nm = lane_name() if cls == "secondary" else None
+            lane: str | None = lane_name() if cls == "secondary" else None
             if v and h:
                 s, n, w, e = p_ew(i, j), p_ew(i, j + 1), p_ns(i, j), p_ns(i + 1, j)
                 c = (s + n + w + e) / 4 + rng.normal(0, 4.0, 2)
                 for end in (s, n, w, e):
-                    net.add([end, c], nm, cls)
+                    net.add([end, c], lane, cls)
             elif v:
-                net.add([p_ew(i, j), p_ew(i, j + 1)], nm, cls)
+                net.add([p_ew(i, j), p_ew(i, j + 1)], lane, cls)
             else:
-                net.add([p_ns(i, j), p_ns(i + 1, j)], nm, cls)
+                net.add([p_ns(i, j), p_ns(i + 1, j)], lane, cls)
 
     # suburban ring: connectors from the lattice edge out to an outer road, via a village road
     def jit(sd: float) -> float:
         return float(rng.normal(0, sd))
 
     ring: list[tuple[Array, Array]] = []  # (core node, outer node), counter-clockwise from SW
-    r = _RING
-    ring.append((node(0, 0), node(0, 0) + [-r * 0.8 + jit(60), -r * 0.8 + jit(60)]))
+    r, rc = _RING, 0.8 * _RING
+
+    def spoke(i: int, j: int, dx: float, dy: float, sdx: float, sdy: float) -> None:
+        ring.append((node(i, j), node(i, j) + np.array([dx + jit(sdx), dy + jit(sdy)])))
+
+    spoke(0, 0, -rc, -rc, 60, 60)
     for i in (3, _DIV, 10):
-        ring.append((node(i, 0), node(i, 0) + [jit(60), -r + jit(80)]))
-    ring.append((node(_NX - 1, 0), node(_NX - 1, 0) + [r * 0.8 + jit(60), -r * 0.8 + jit(60)]))
+        spoke(i, 0, 0, -r, 60, 80)
+    spoke(_NX - 1, 0, rc, -rc, 60, 60)
     for j in (3, _JMID, 9):
-        ring.append((node(_NX - 1, j), node(_NX - 1, j) + [r + jit(80), jit(60)]))
-    ring.append(
-        (node(_NX - 1, _NY - 1), node(_NX - 1, _NY - 1) + [r * 0.8 + jit(60), r * 0.8 + jit(60)])
-    )
+        spoke(_NX - 1, j, r, 0, 80, 60)
+    spoke(_NX - 1, _NY - 1, rc, rc, 60, 60)
     for i in (10, _DIV, 3):
-        ring.append((node(i, _NY - 1), node(i, _NY - 1) + [jit(60), r + jit(80)]))
-    ring.append((node(0, _NY - 1), node(0, _NY - 1) + [-r * 0.8 + jit(60), r * 0.8 + jit(60)]))
+        spoke(i, _NY - 1, 0, r, 60, 80)
+    spoke(0, _NY - 1, -rc, rc, 60, 60)
     for j in (9, _JMID, 3):
-        ring.append((node(0, j), node(0, j) + [-r + jit(80), jit(60)]))
+        spoke(0, j, -r, 0, 80, 60)
     villages = list(rng.permutation(np.array(names.VILLAGES)))
     mids: list[Array] = []
     for k, (core, outer) in enumerate(ring):
@@ -400,7 +402,7 @@ _GROUP_SHARE = (0.27, 0.45, 0.16, 0.12)
 
 def _boxes_in(
     rng: np.random.Generator,
-    poly: shapely.Geometry,
+    poly: shapely.Polygon,
     *,
     length: float,
     depth: float,
@@ -415,7 +417,7 @@ def _boxes_in(
     and sizes ``cx, cy, length, depth``."""
     inner = shapely.buffer(poly, -setback)
     if clip is not None:
-        inner = shapely.intersection(inner, clip)
+        inner = shapely.intersection(inner, clip)  # type: ignore[assignment]
     out = np.empty((0, 4))
     if not inner.is_empty:
         minx, miny, maxx, maxy = inner.bounds
@@ -445,7 +447,7 @@ def _boxes_in(
     return out
 
 
-def _random_points(rng: np.random.Generator, poly: shapely.Geometry, n: int) -> Array:
+def _random_points(rng: np.random.Generator, poly: shapely.Polygon, n: int) -> Array:
     """``n`` uniform random points inside ``poly`` (rejection sampling in its bounds)."""
     minx, miny, maxx, maxy = poly.bounds
     shapely.prepare(poly)
@@ -577,7 +579,7 @@ def generate_county(
     lines = [shapely.LineString(c) for c in net.coords]
     blocks = np.asarray(shapely.get_parts(shapely.polygonize(lines)))
     cls = _classify_blocks(rng, blocks, info)
-    label = np.asarray(cls["label"])
+    label = np.asarray(cls["label"], dtype=np.int64)
     urban_block = label < _URBAN
     # one uniform scaling makes the urban area exact; the same arithmetic on the same floats
     # keeps every shared vertex shared
@@ -602,7 +604,7 @@ def generate_county(
     centre_xy = rep_xy[urban_block].mean(axis=0)
     dist = np.hypot(*(rep_xy - centre_xy).T)
     area = shapely.area(blocks)
-    new_town = np.asarray(cls["new_town"])
+    new_town = np.asarray(cls["new_town"], dtype=bool)
 
     # ---- compounds -------------------------------------------------------------------
     report("compounds", 0.15)
@@ -618,7 +620,8 @@ def generate_county(
     comp_geom = blocks[comp_block].copy()
     big = area[comp_block] > 1.4 * np.median(area[urban_block])
     halve = big & (rng.random(n_comp) < 0.5)
-    for k in np.flatnonzero(halve):
+    for hk in np.flatnonzero(halve):
+        k = int(hk)
         # compounds that are part of a block: the rest of the block is shops or offices
         minx, miny, maxx, maxy = comp_geom[k].bounds
         if maxx - minx > maxy - miny:
@@ -703,14 +706,15 @@ def generate_county(
         addr = np.char.add(f"{block_street[b]}{num}号",
                            np.char.add(np.arange(1, len(boxes) + 1).astype(str), "号楼"))
         add(boxes, floors.astype(np.int64), b, k, grp, addr)
-    for b in street_blocks:
+    for sb in street_blocks:
+        b = int(sb)
         boxes = _boxes_in(rng, blocks[b], length=18 * g, depth=12 * g, gap_x=10 * g,
                           gap_y=14 * g, setback=4 * g, density=0.12)
         if len(boxes) == 0:
             continue
         nums = door_numbers(str(block_street[b]), len(boxes))
         addr = np.char.add(np.char.add(str(block_street[b]), nums.astype(str)), "号")
-        add(boxes, rng.integers(2, 7, len(boxes)).astype(np.int64), int(b), -1, _STREET, addr)
+        add(boxes, rng.integers(2, 7, len(boxes)).astype(np.int64), b, -1, _STREET, addr)
     for n_v, b in enumerate(ring_village):
         vname = str(villages[n_v % len(villages)])
         if n_v >= len(villages):
@@ -760,7 +764,7 @@ def generate_county(
     hx = bcx[hh_bld] + rng.uniform(-0.4, 0.4, n_hh) * blen[hh_bld]
     hy = bcy[hh_bld] + rng.uniform(-0.4, 0.4, n_hh) * bdep[hh_bld]
     hgroup = bgroup[hh_bld]
-    hh_label = label[bblock[hh_bld]]
+    hh_label = np.asarray(label[bblock[hh_bld]], dtype=np.int64)
     size = rng.choice(np.arange(1, 7), n_hh, p=[0.15, 0.31, 0.26, 0.17, 0.08, 0.03])
     diff = residents - int(size.sum())
     if diff > 0:  # make the resident total exact
@@ -926,7 +930,8 @@ def generate_county(
         comp_geom, 0, "compounds")
     out["buildings"] = frame(
         {"id": bld_ids,
-         "compound_id": np.where(bcomp >= 0, comp_ids[np.maximum(bcomp, 0)].astype(object), None),
+         "compound_id": pd.Series(comp_ids[np.maximum(bcomp, 0)], dtype=object).where(
+             bcomp >= 0, None),
          "address": baddr, "floors": bfloors},
         bld_geom, 0, "buildings")
     out["households"] = frame(
@@ -935,7 +940,7 @@ def generate_county(
          "id_number": _id_numbers(rng, head_age), "size": size, "floating": floating,
          "elderly": elderly, "low_income": rng.random(n_hh) < 0.03,
          "disabled": rng.random(n_hh) < 0.02, "kin_member_id": kin},
-        shapely.points(hx, hy), 0, "households")
+        np.asarray(shapely.points(hx, hy)), 0, "households")
     hh_geom = out["households"].geometry.values
     out["members"] = frame(
         {"id": m_ids, "name": _names_of(rng, n_m), "phone": _phones(rng, n_m),
@@ -951,18 +956,18 @@ def generate_county(
          + [f"{n}党支部" for _, n in names.UNITS],
          "level": ["subdistrict"] * 2 + ["community"] * len(COMMUNITIES)
          + ["unit"] * len(names.UNITS),
-         "community_code": [None, None] + comm_codes + list(np.array(comm_codes)[unit_comm]),
+         "community_code": [None, None, *comm_codes, *list(np.array(comm_codes)[unit_comm])],
          "parent_id": [None, None] + [sd_branch[sd] for sd in comm_sd]
          + [sd_branch[comm_sd[c]] for c in unit_comm]},
         None, 2 + len(COMMUNITIES) + len(names.UNITS), "branches")
     out["units"] = frame(
         {"id": unit_ids, "name": [n for _, n in names.UNITS], "kind": units_kind,
          "community_code": np.array(comm_codes)[unit_comm]},
-        shapely.points(unit_xy), 0, "units")
+        np.asarray(shapely.points(unit_xy)), 0, "units")
     out["stations"] = frame(
         {"id": _seq_ids("ZD", len(st_block), 3), "name": st_name, "kind": st_kind,
          "community_code": np.array(comm_codes)[st_comm_all]},
-        shapely.points(st_xy), 0, "stations")
+        np.asarray(shapely.points(st_xy)), 0, "stations")
     result = {name: out.get(name, empty_layer(name)) for name in LAYERS}
     report("done", 1.0)
     return result

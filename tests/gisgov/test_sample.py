@@ -41,7 +41,8 @@ def test_different_seeds_differ() -> None:
 def test_every_layer_present_conformed_and_valid(county_layers: Layers) -> None:
     assert set(county_layers) == set(LAYERS)
     for name, gdf in county_layers.items():
-        assert gdf.crs is not None and gdf.crs.to_epsg() == 4326, name
+        assert gdf.crs is not None, name
+        assert gdf.crs.to_epsg() == 4326, name
         assert list(gdf.columns[: len(LAYERS[name].columns)]) == LAYERS[name].column_names
     for name in ("grids", "staff", "assignments"):
         assert county_layers[name].empty
@@ -77,7 +78,8 @@ def test_community_codes_and_kinds(county_layers: Layers) -> None:
     assert (urban["code"].str[9:].astype(int) < 200).all()
     # the documented exclave: exactly one non-contiguous community
     multi = [len(shapely.get_parts(g)) for g in comm.geometry]
-    assert sorted(multi)[-1] == 2 and sorted(multi)[-2] == 1
+    assert sorted(multi)[-1] == 2
+    assert sorted(multi)[-2] == 1
 
 
 def test_buildings_within_compounds_and_households_within_buildings(
@@ -201,4 +203,5 @@ def test_progress_is_reported() -> None:
     seen: list[tuple[str, float]] = []
     generate_county(seed=0, scale=0.02, progress=lambda s, f: seen.append((s, f)))
     fractions = [f for _, f in seen]
-    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert fractions == sorted(fractions)
+    assert fractions[-1] == 1.0
