@@ -62,8 +62,11 @@ class AssignmentResult:
     grids
         Per-grid summary: households, capacity, assigned, borrowed, members needed, walking.
     clusters
-        One row per independent flow problem (a grid, or grids joined by lending): status,
-        objective, lower bound, size, seconds.
+        One row per independent flow problem (a grid, or grids joined by lending or kin):
+        status, objective, lower bound, size, seconds.
+    kin_missed
+        ``household_id``, ``kin_member_id``, ``reason`` for every kin household not given to
+        its kin member.
     summary
         JSON-ready totals (the CLI's ``--json`` document).
     """
@@ -73,6 +76,7 @@ class AssignmentResult:
     members: pd.DataFrame
     grids: pd.DataFrame
     clusters: pd.DataFrame
+    kin_missed: pd.DataFrame
     summary: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -722,6 +726,11 @@ def _build_result(
     kin_honoured = int(is_kin.sum())
     kin_missing = h_kin == -2
     kin_elsewhere = (h_kin >= 0) & ~kin_member_ok
+    kin_missed = _kin_missed(
+        h_id=h_id, m_id=m_id, h_kin=h_kin, h_grid=h_grid, m_grid=m_grid, g_comm=g_comm,
+        eligible=eligible, m_status=m_status, m_class=m_class, candidate=kin_member_ok,
+        chosen=chosen, load=load, m_max=m_max,
+    )
     changed = has_prev & (chosen != h_prev)
     used_loads = load[used_m]
     all_optimal = bool(all(r["optimal"] for r in cluster_rows))
@@ -747,6 +756,7 @@ def _build_result(
         "kin_honoured": kin_honoured,
         "kin_member_elsewhere": int(kin_elsewhere.sum()),
         "kin_member_missing": int(kin_missing.sum()),
+        "kin_blocked": kin_possible - kin_honoured,
         "previous_households": int(has_prev.sum()),
         "changed_from_previous": int(changed.sum()),
         "borrowed": int(borrowed[arcs].sum()),
@@ -769,7 +779,56 @@ def _build_result(
         "pair_cost_m": round(float(cost_m[arcs].sum()), 1),
         "seconds": round(time.perf_counter() - t_start, 3),
     }
-    return AssignmentResult(assignments, unassigned, members_df, grids_df, clusters, summary)
+    return AssignmentResult(
+        assignments, unassigned, members_df, grids_df, clusters, kin_missed, summary
+    )
+
+
+def _kin_missed(
+    *,
+    h_id: NDArray[np.object_],
+    m_id: NDArray[np.object_],
+    h_kin: IntArray,
+    h_grid: IntArray,
+    m_grid: IntArray,
+    g_comm: NDArray[np.object_],
+    eligible: NDArray[np.bool_],
+    m_status: NDArray[np.object_],
+    m_class: NDArray[np.object_],
+    candidate: NDArray[np.bool_],
+    chosen: IntArray,
+    load: IntArray,
+    m_max: IntArray,
+) -> pd.DataFrame:
+    """Every kin household not given to its kin member, and why."""
+    kin_hh = np.flatnonzero((h_kin != -1) & (chosen != h_kin))
+    kin_count = np.bincount(h_kin[h_kin >= 0], minlength=len(m_id))
+    rows = []
+    for i in kin_hh:
+        k = int(h_kin[i])
+        if k == -2:
+            why, member = "the kin member is not in the members layer", None
+        else:
+            member = m_id[k]
+            if h_grid[i] < 0:
+                why = "the household is outside every grid"
+            elif m_grid[k] < 0:
+                why = "the kin member lives outside every grid"
+            elif not eligible[k]:
+                why = (f"the kin member takes no households (class {m_class[k]}, "
+                       f"status {m_status[k]})")
+            elif not candidate[i]:
+                why = ("the kin member lives in another community"
+                       if g_comm[m_grid[k]] != g_comm[h_grid[i]]
+                       else "the kin member lives in another grid (kin_scope='grid')")
+            elif load[k] >= m_max[k]:
+                why = (f"the kin member is full: {kin_count[k]} kin households for a maximum "
+                       f"of {m_max[k]}" if kin_count[k] > m_max[k]
+                       else "the kin member is full (maximum load reached)")
+            else:
+                why = "a higher priority won (cover every household, minimum loads)"
+        rows.append({"household_id": h_id[i], "kin_member_id": member, "reason": why})
+    return pd.DataFrame(rows, columns=["household_id", "kin_member_id", "reason"])
 
 
 def previous_from_layer(layer: pd.DataFrame | None) -> pd.DataFrame | None:
