@@ -560,7 +560,12 @@ def generate_county(
     Returns
     -------
     dict of str to geopandas.GeoDataFrame
-        Every layer of :data:`gisgov.layers.LAYERS`, conformed, in EPSG:4326.
+        Every layer of :data:`gisgov.layers.LAYERS`, conformed, in EPSG:4326. ``compounds``
+        carries one extra column, ``new_town`` (bool), marking the new town's compounds that
+        a planner moves into a fifth urban community. Members: the community-branch members
+        of the 4 old communities (280 at scale 1) have status resident/away; in-service
+        members (``unit_id`` set, branch = their unit's branch) live across the urban
+        communities; members of the mixed communities belong to those communities' branches.
 
     Raises
     ------
