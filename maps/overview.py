@@ -1,0 +1,224 @@
+"""The county overview: subdistricts, communities with their 四至, main streets, households."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+
+import folium
+import geopandas as gpd
+from folium.plugins import FastMarkerCluster
+
+from maps._assets import AssetMode
+from maps._base import (
+    Lang,
+    LegendItem,
+    MapStyle,
+    UrlMarkerCluster,
+    features,
+    finish_map,
+    layer_label,
+    popup_fields,
+    start_map,
+    text,
+    to_draw,
+)
+from maps._errors import MapError
+
+__all__ = ["county_map"]
+
+_KIND_COLOURS = {"urban": "#80b1d3", "mixed": "#b3de69"}
+_KIND_LABELS = {"zh": {"urban": "城市社区", "mixed": "村改居社区"},
+                "en": {"urban": "Urban community", "mixed": "Mixed (village) community"}}
+_HOUSEHOLD_STYLE = {"radius": 3, "color": "#7f2704", "weight": 1, "fillColor": "#fd8d3c",
+                    "fillOpacity": 0.9}
+
+
+def _layer(layers: Mapping[str, gpd.GeoDataFrame], name: str) -> gpd.GeoDataFrame | None:
+    gdf = layers.get(name)
+    if gdf is None or len(gdf) == 0:
+        return None
+    return gdf
+
+
+def county_map(
+    layers: Mapping[str, gpd.GeoDataFrame],
+    *,
+    basemap: str = "none",
+    lang: Lang = "zh",
+    assets: AssetMode = "inline",
+    tianditu_key: str | None = None,
+    households_url: str | None = None,
+    m: folium.Map | None = None,
+) -> folium.Map:
+    """Draw the county overview.
+
+    Parameters
+    ----------
+    layers
+        gisgov layers in EPSG:4326 (``subdistricts`` and ``communities`` required;
+        ``streets``, ``grids``, ``compounds``, ``households`` used when present).
+    basemap
+        ``none`` (offline, default), ``osm``, ``gaode`` (overlays converted to GCJ-02) or
+        ``tianditu`` (needs ``tianditu_key``).
+    lang
+        ``zh`` (default) or ``en`` labels.
+    assets
+        ``inline``, ``served`` or a URL prefix (see :func:`maps.localise_assets`).
+    tianditu_key
+        Tianditu developer key.
+    households_url
+        GeoJSON URL the browser loads households from (served mode); ``None`` embeds them as a
+        :class:`~folium.plugins.FastMarkerCluster` (about 30 bytes per household).
+    m
+        Existing map to draw on.
+
+    Returns
+    -------
+    folium.Map
+        The map; ``m.get_root().render()`` gives the HTML.
+
+    Examples
+    --------
+    >>> from maps import county_map
+    >>> county_map(layers).save("county.html")  # doctest: +SKIP
+    """
+    subdistricts = _layer(layers, "subdistricts")
+    communities = _layer(layers, "communities")
+    if subdistricts is None or communities is None:
+        raise MapError("the county map needs the subdistricts and communities layers")
+    m = start_map(subdistricts, basemap=basemap, tianditu_key=tianditu_key, m=m)
+    style = MapStyle(outline=subdistricts, legend_title=text("legend", lang))
+
+    sub = to_draw(subdistricts, basemap=basemap, simplify_m=1)
+    sub_layer = folium.GeoJson(
+        features(sub, key="code", columns=["code", "name"]),
+        name=layer_label("subdistricts", lang),
+        style_function=lambda _: {"color": "#3f007d", "weight": 4, "fill": False},
+        tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
+    )
+    sub_layer.add_to(m)
+
+    names = dict(zip(subdistricts["code"], subdistricts["name"], strict=True))
+    com = to_draw(communities, basemap=basemap, simplify_m=1)
+    kinds = _KIND_LABELS[lang]
+    props = {
+        "kind_label": [kinds.get(k, str(k)) for k in com["kind"]],
+        "subdistrict": [names.get(c, c) for c in com["subdistrict_code"]],
+        "search": list(com["name"].astype(str)),
+    }
+    com_layer = folium.GeoJson(
+        features(com, key="code", columns=["code", "name", "kind", "boundary_text"],
+                 properties=props),
+        name=layer_label("communities", lang),
+        style_function=lambda f: {
+            "color": "#08519c", "weight": 2, "fillOpacity": 0.35,
+            "fillColor": _KIND_COLOURS.get(f["properties"]["kind"], "#ccc"),
+        },
+        highlight_function=lambda _: {"weight": 4, "fillOpacity": 0.5},
+        popup=popup_fields([
+            ("name", layer_label("communities", lang, "name")),
+            ("code", layer_label("communities", lang, "code")),
+            ("kind_label", layer_label("communities", lang, "kind")),
+            ("subdistrict", layer_label("communities", lang, "subdistrict_code")),
+            ("boundary_text", layer_label("communities", lang, "boundary_text")),
+        ]),
+        tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
+    )
+    com_layer.add_to(m)
+    style.searchable.append(com_layer)
+    style.groups[text("g_county", lang)] = [sub_layer]
+    style.groups[text("g_community", lang)] = [com_layer]
+    style.legend += [
+        LegendItem("transparent", layer_label("subdistricts", lang), border="#3f007d"),
+        *(LegendItem(c, kinds[k]) for k, c in _KIND_COLOURS.items()),
+    ]
+
+    streets = _layer(layers, "streets")
+    if streets is not None:
+        main = streets[streets["class"] == "main"]
+        if len(main):
+            st = to_draw(main, basemap=basemap, simplify_m=1)
+            st_layer = folium.GeoJson(
+                features(st, key="id", columns=["id", "name"]),
+                name=text("main_streets", lang),
+                style_function=lambda _: {"color": "#636363", "weight": 3, "opacity": 0.8},
+                tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
+            )
+            st_layer.add_to(m)
+            style.groups[text("g_county", lang)].append(st_layer)
+            style.legend.append(LegendItem("#636363", text("main_streets", lang), "line"))
+
+    grids = _layer(layers, "grids")
+    if grids is not None:
+        gr = to_draw(grids, basemap=basemap, simplify_m=1)
+        gr_layer = folium.GeoJson(
+            features(gr, key="code", columns=["code", "name"],
+                     properties={"search": list(gr["code"].astype(str) + " " +
+                                                gr["name"].astype(str))}),
+            name=layer_label("grids", lang),
+            style_function=lambda _: {"color": "#e31a1c", "weight": 1, "fillOpacity": 0.05},
+            popup=popup_fields([("code", layer_label("grids", lang, "code")),
+                                ("name", layer_label("grids", lang, "name"))]),
+        )
+        gr_layer.add_to(m)
+        style.searchable.append(gr_layer)
+        style.groups[text("g_grid", lang)] = [gr_layer]
+        style.legend.append(LegendItem("#e31a1c", layer_label("grids", lang), "line"))
+
+    compounds = _layer(layers, "compounds")
+    hh_group: list[folium.map.Layer] = []
+    if compounds is not None:
+        cp = to_draw(compounds, basemap=basemap, simplify_m=0.5)
+        cp_layer = folium.GeoJson(
+            features(cp, key="id", columns=["id", "name", "old"]),
+            name=layer_label("compounds", lang),
+            style_function=lambda f: {
+                "color": "#a63603" if f["properties"]["old"] else "#31a354", "weight": 1,
+                "fillOpacity": 0.15,
+            },
+            tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
+            show=False,
+        )
+        cp_layer.add_to(m)
+        hh_group.append(cp_layer)
+
+    hh_name = layer_label("households", lang)
+    popup_js = (
+        "'<b>' + f.id + '</b><br>' + (f.properties.address || '')"
+    )
+    if households_url is not None:
+        hh_layer: folium.map.Layer = UrlMarkerCluster(
+            households_url, name=hh_name, style=_HOUSEHOLD_STYLE, popup_js=popup_js
+        )
+        hh_layer.add_to(m)
+        hh_group.append(hh_layer)
+    else:
+        households = _layer(layers, "households")
+        if households is not None:
+            hh = to_draw(households[["id", "address", "geometry"]], basemap=basemap)
+            # Rows are [lat, lon, popup]: no personal column ever reaches the HTML.
+            rows = [
+                [y, x, f"<b>{html.escape(str(i))}</b><br>{html.escape(str(a or ''))}"]
+                for x, y, i, a in zip(hh.geometry.x, hh.geometry.y, hh["id"],
+                                      hh["address"].astype(object).where(
+                                          hh["address"].notna(), None), strict=True)
+            ]
+            callback = (
+                "function (row) { var m = L.circleMarker(new L.LatLng(row[0], row[1]), "
+                f"{_js(_HOUSEHOLD_STYLE)}); m.bindPopup(row[2]); return m; }}"
+            )
+            hh_layer = FastMarkerCluster(rows, callback=callback, name=hh_name,
+                                         options={"chunkedLoading": True})
+            hh_layer.add_to(m)
+            hh_group.append(hh_layer)
+    if hh_group:
+        style.groups[text("g_household", lang)] = hh_group
+        style.legend.append(LegendItem(_HOUSEHOLD_STYLE["fillColor"], hh_name, "dot"))  # type: ignore[arg-type]
+    return finish_map(m, style, lang=lang, assets=assets)
+
+
+def _js(obj: Mapping[str, object]) -> str:
+    import json
+
+    return json.dumps(obj)
