@@ -594,9 +594,9 @@ def _build_result(
     reason[is_kin] = "kin"
     h_pts = households.geometry.to_crs(STORAGE_CRS).values
     m_pts = members.geometry.to_crs(STORAGE_CRS).values
-    lines = shapely.linestrings(
+    lines = np.asarray(shapely.linestrings(
         np.stack([shapely.get_coordinates(h_pts[hh]), shapely.get_coordinates(m_pts[mm])], axis=1)
-    ) if len(hh) else np.zeros(0, dtype=object)
+    ) if len(hh) else np.zeros(0, dtype=object), dtype=object).reshape(-1)
     if len(lines):
         # A member serving their own household (same point) has no line to draw; a
         # zero-length LineString would be invalid geometry, so the row has none.

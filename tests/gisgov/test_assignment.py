@@ -1,0 +1,323 @@
+"""Tests for gisgov.assignment: bounds, kin, walking, optimality, infeasibility, stability, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from scipy.optimize import Bounds, LinearConstraint, milp
+from typer.testing import CliRunner
+
+from gisgov.assignment import (
+    AssignmentResult,
+    ClassBounds,
+    assign,
+    contact_lists,
+    previous_from_layer,
+    write_contact_lists,
+)
+from gisgov.crs import working_crs_for
+from gisgov.errors import ValidationError
+from gisgov.layers import validate_layer
+
+UTM = "EPSG:32650"
+ORIGIN = (500_000.0, 3_800_000.0)  # a UTM 50N point in Henan, where the sample county sits
+
+
+def grids_for(layers: dict[str, gpd.GeoDataFrame], *, per_grid: int = 140,
+              seed: int = 0) -> gpd.GeoDataFrame:
+    """Test grids until issue 5 lands: each community cut into Voronoi cells of k-means
+    centres of its households (about ``per_grid`` households each), coded west→east."""
+    hh, comm = layers["households"], layers["communities"]
+    crs = working_crs_for(hh)
+    pts_all = hh.to_crs(crs).geometry
+    hxy = np.column_stack([pts_all.x, pts_all.y])
+    cpoly = np.asarray(comm.to_crs(crs).geometry.values, dtype=object)
+    rng = np.random.default_rng(seed)
+    where = shapely.STRtree(cpoly).query(shapely.points(hxy), predicate="intersects")
+    codes, comms, polys = [], [], []
+    for c, (code, poly) in enumerate(zip(comm["code"], cpoly, strict=True)):
+        pts = hxy[np.unique(where[0][where[1] == c])]
+        if len(pts) == 0:
+            continue
+        k = max(1, round(len(pts) / per_grid))
+        centres = pts[rng.choice(len(pts), k, replace=False)]
+        for _ in range(15):
+            lab = np.argmin(((pts[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
+            centres = np.array([pts[lab == j].mean(0) if (lab == j).any() else centres[j]
+                                for j in range(k)])
+        cells = shapely.get_parts(shapely.voronoi_polygons(
+            shapely.multipoints(centres), extend_to=poly.buffer(1000)))
+        parts = [shapely.intersection(cell, poly) for cell in cells]
+        parts = [p for p in parts if not p.is_empty and p.area > 1]
+        parts.sort(key=lambda p: (-round(p.centroid.y, -2), p.centroid.x))
+        for j, part in enumerate(parts, start=1):
+            codes.append(f"{code}{j:03d}")
+            comms.append(code)
+            polys.append(part)
+    return gpd.GeoDataFrame({"code": codes, "name": codes, "community_code": comms},
+                            geometry=polys, crs=crs).to_crs(4326)
+
+
+@pytest.fixture(scope="module")
+def county(county_layers: dict[str, gpd.GeoDataFrame]) -> dict[str, gpd.GeoDataFrame]:
+    layers = dict(county_layers)
+    layers["grids"] = grids_for(layers)
+    return layers
+
+
+@pytest.fixture(scope="module")
+def result(county: dict[str, gpd.GeoDataFrame]) -> AssignmentResult:
+    return assign(county["households"], county["members"], county["grids"],
+                  streets=county["streets"], buildings=county["buildings"])
+
+
+def _town(hh_xy: np.ndarray, m_xy: np.ndarray, *, grids: list[shapely.Polygon] | None = None,
+          members: dict[str, list[object]] | None = None,
+          households: dict[str, list[object]] | None = None
+          ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """A synthetic place in UTM metres around ORIGIN, returned in EPSG:4326."""
+    ox, oy = ORIGIN
+    hh = gpd.GeoDataFrame(
+        {"id": [f"H{i:03d}" for i in range(len(hh_xy))], **(households or {})},
+        geometry=shapely.points(hh_xy + ORIGIN), crs=UTM).to_crs(4326)
+    mem = gpd.GeoDataFrame(
+        {"id": [f"M{i:02d}" for i in range(len(m_xy))], "class": ["A"] * len(m_xy),
+         "status": ["resident"] * len(m_xy), **(members or {})},
+        geometry=shapely.points(m_xy + ORIGIN), crs=UTM).to_crs(4326)
+    polys = grids or [shapely.box(-1000, -1000, 1000, 1000)]
+    gr = gpd.GeoDataFrame(
+        {"code": [f"410223001001{i + 1:03d}" for i in range(len(polys))],
+         "community_code": ["410223001001"] * len(polys)},
+        geometry=[shapely.affinity.translate(p, ox, oy) for p in polys], crs=UTM).to_crs(4326)
+    return hh, mem, gr
+
+
+# ---- the reference county fixture ------------------------------------------------------
+
+
+def test_layer_is_valid_and_every_household_accounted_for(
+    result: AssignmentResult, county: dict[str, gpd.GeoDataFrame]
+) -> None:
+    a = result.assignments
+    assert a.crs.to_epsg() == 4326
+    assert not [p for p in validate_layer("assignments", a) if p.severity == "error"]
+    assert a["household_id"].is_unique
+    ids = set(a["household_id"]) | set(result.unassigned["household_id"])
+    assert ids == set(county["households"]["id"])
+    assert (result.unassigned["reason"].str.len() > 0).all()
+    assert set(a["reason"]) <= {"kin", "building", "compound", "nearest", "borrowed"}
+    lines = a.geometry.dropna()
+    assert (lines.geom_type == "LineString").all()
+
+
+def test_loads_within_bounds_wherever_capacity_allows(result: AssignmentResult) -> None:
+    m = result.members
+    assert (m["load"] <= m["max_load"]).all()
+    grids = result.grids.set_index("grid_code")
+    below = m[m["shortfall"] > 0]
+    # A member misses the minimum only where the grid's minimums exceed its households.
+    for code in below["grid_code"].unique():
+        g = grids.loc[code]
+        assert g["capacity_min"] > g["households"]
+    # Households go unassigned only where the grid (with lenders) is short of capacity.
+    short = grids[grids["unassigned"] > 0]
+    assert (short["short_of_members"]).all()
+    assert (short["more_members_needed"] >= 1).all()
+
+
+def test_kin_honoured_whenever_the_kin_member_can_take_them(result: AssignmentResult) -> None:
+    s = result.summary
+    assert s["kin_total"] > 0
+    assert s["kin_possible"] > 0.8 * s["kin_total"]
+    blocked = result.kin_missed[result.kin_missed["reason"].str.contains("priority|full")]
+    assert len(blocked) == s["kin_blocked"] <= max(2, 0.02 * s["kin_possible"])
+    a = result.assignments
+    assert (a["reason"] == "kin").sum() == s["kin_honoured"]
+
+
+def test_walking_distance_uses_the_network(
+    result: AssignmentResult, county: dict[str, gpd.GeoDataFrame]
+) -> None:
+    assert result.summary["distance"] == "network"
+    assert result.summary["fallback_pairs"] == 0
+    a = result.assignments.dropna(subset=["geometry"])
+    crs = working_crs_for(county["households"])
+    straight = a.to_crs(crs).length.to_numpy()
+    assert (a["walk_m"].to_numpy() >= straight - 0.06).all()
+    # Walking is measurably longer than the crow flies on average (streets, not lines).
+    assert a["walk_m"].sum() > 1.1 * straight.sum()
+
+
+def test_optimality_is_certified(result: AssignmentResult) -> None:
+    assert result.optimal
+    assert (result.clusters["status"] == "OPTIMAL").all()
+    assert (result.clusters["lower_bound"] == result.clusters["objective"]).all()
+    assert result.summary["lower_bound"] == result.summary["objective"]
+
+
+def test_stability_after_one_percent_of_households_move(
+    result: AssignmentResult, county: dict[str, gpd.GeoDataFrame]
+) -> None:
+    hh = county["households"].copy()
+    rng = np.random.default_rng(3)
+    moved = rng.choice(len(hh), len(hh) // 100, replace=False)
+    swap = rng.permutation(moved)
+    hh.iloc[moved, hh.columns.get_loc("geometry")] = hh.geometry.values[swap]
+    hh.iloc[moved, hh.columns.get_loc("building_id")] = hh["building_id"].to_numpy()[swap]
+    again = assign(hh, county["members"], county["grids"], streets=county["streets"],
+                   buildings=county["buildings"],
+                   previous=previous_from_layer(result.assignments))
+    assert again.summary["previous_households"] == result.summary["assigned"]
+    assert 0 < again.summary["changed_from_previous"] < 0.03 * len(hh)
+    same = assign(county["households"], county["members"], county["grids"],
+                  streets=county["streets"], buildings=county["buildings"],
+                  previous=previous_from_layer(result.assignments))
+    assert same.summary["changed_from_previous"] == 0
+
+
+def test_contact_lists_csv_and_html(
+    result: AssignmentResult, county: dict[str, gpd.GeoDataFrame], tmp_path: Path
+) -> None:
+    lists = contact_lists(result, county["households"], county["members"])
+    assert len(lists) == len(result.assignments)
+    paths = write_contact_lists(result, county["households"], county["members"], tmp_path)
+    page = (tmp_path / "contacts.html").read_text(encoding="utf-8")
+    for heading in ("党员", "联系户", "地址", "步行距离"):
+        assert heading in page
+    csv = pd.read_csv(paths[0], dtype=str, encoding="utf-8-sig")
+    assert len(csv) == len(lists)
+    assert {"grids.csv", "unassigned.csv"} <= {p.name for p in paths}
+
+
+# ---- small synthetic cases --------------------------------------------------------------
+
+
+def _milp_optimum(cost: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
+    """Exact all-pairs optimum by MILP: each household once, member loads in [lo, hi]."""
+    n_h, n_m = cost.shape
+    rows_h = np.kron(np.eye(n_h), np.ones(n_m))
+    rows_m = np.kron(np.ones(n_h), np.eye(n_m))
+    res = milp(cost.ravel(), integrality=np.ones(cost.size),
+               bounds=Bounds(0, 1),
+               constraints=[LinearConstraint(rows_h, 1, 1), LinearConstraint(rows_m, lo, hi)])
+    assert res.status == 0
+    return float(res.fun)
+
+
+def test_flow_matches_an_independent_milp_on_a_tiny_grid() -> None:
+    rng = np.random.default_rng(11)
+    hh_xy = rng.uniform(0, 600, (14, 2))
+    m_xy = rng.uniform(0, 600, (3, 2))
+    building = [f"B{i % 4}" for i in range(14)]
+    kin = [None] * 14
+    kin[2], kin[9] = "M01", "M02"
+    hh, mem, gr = _town(hh_xy, m_xy, households={"building_id": building, "kin_member_id": kin},
+                        members={"min_load": [3, 4, 2], "max_load": [6, 5, 5],
+                                 "building_id": ["B0", "B1", "X"]})
+    res = assign(hh, mem, gr, working_crs=UTM, building_bonus=80, compound_bonus=0)
+    assert res.optimal
+    assert res.summary["assigned"] == 14
+    # Independent cost matrix: straight metres (no streets), building bonus, kin bonus.
+    d = np.hypot(*(hh_xy[:, None, :] - m_xy[None]).transpose(2, 0, 1))
+    same_b = np.array(building)[:, None] == np.array(["B0", "B1", "X"])[None]
+    kin_m = np.array([[k == f"M{j:02d}" for j in range(3)] for k in kin])
+    cost = d - 80 * same_b - 1e5 * kin_m
+    best = _milp_optimum(cost, np.array([3, 4, 2]), np.array([6, 5, 5]))
+    a = res.assignments.set_index("household_id").loc[hh["id"]]
+    h_idx = np.arange(14)
+    m_idx = a["member_id"].str[1:].astype(int).to_numpy()
+    got = cost[h_idx, m_idx].sum()
+    assert got == pytest.approx(best, abs=0.01 * 14)  # centimetre cost units
+    assert res.summary["kin_honoured"] == 2
+    assert res.summary["fallback_pairs"] == res.summary["pairs"]  # no streets: all reported
+    assert res.summary["distance"].startswith("straight")
+
+
+def test_too_few_members_reports_how_many_more_are_needed() -> None:
+    rng = np.random.default_rng(2)
+    hh, mem, gr = _town(rng.uniform(0, 400, (34, 2)), np.array([[200.0, 200.0]]))
+    res = assign(hh, mem, gr, working_crs=UTM)
+    assert res.summary["assigned"] == 10
+    assert res.summary["unassigned"] == 24
+    g = res.grids.iloc[0]
+    assert g["more_members_needed"] == 3  # 24 more households, 10 each
+    assert res.unassigned["reason"].str.contains("needs 3 more member").all()
+
+
+def test_surplus_members_are_named_below_their_minimum() -> None:
+    hh, mem, gr = _town(np.array([[0.0, 0.0], [10.0, 0.0], [20.0, 0.0]]),
+                        np.array([[0.0, 5.0], [300.0, 300.0]]))
+    res = assign(hh, mem, gr, working_crs=UTM)
+    assert res.summary["assigned"] == 3
+    below = res.members[res.members["shortfall"] > 0]
+    assert set(below["member_id"]) == {"M00", "M01"}  # 3 households cannot fill 5 + 5
+    assert below["note"].str.contains("below minimum").all()
+
+
+def test_short_grid_borrows_from_its_neighbour_at_a_cost() -> None:
+    left = shapely.box(0, 0, 500, 500)
+    right = shapely.box(500, 0, 1000, 500)
+    rng = np.random.default_rng(5)
+    hh_xy = np.vstack([rng.uniform(50, 450, (14, 2)), rng.uniform(550, 950, (6, 2)) * [1, 0.5]])
+    m_xy = np.array([[250.0, 250.0], [700.0, 200.0], [800.0, 300.0]])
+    hh, mem, gr = _town(hh_xy, m_xy, grids=[left, right])
+    res = assign(hh, mem, gr, working_crs=UTM)
+    assert res.summary["unassigned"] == 0
+    assert res.summary["borrowed"] == 4
+    assert (res.assignments["reason"] == "borrowed").sum() == 4
+    off = assign(hh, mem, gr, working_crs=UTM, borrow=False)
+    assert off.summary["unassigned"] == 4
+    assert off.unassigned["reason"].str.contains("borrowing is off").all()
+
+
+def test_away_and_class_d_members_take_none_by_default() -> None:
+    hh, mem, gr = _town(np.full((6, 2), 5.0), np.array([[0.0, 0.0], [1, 1], [2, 2]]),
+                        members={"class": ["A", "D", "B"],
+                                 "status": ["resident", "resident", "away"]})
+    res = assign(hh, mem, gr, working_crs=UTM)
+    assert set(res.assignments["member_id"]) == {"M00"}
+    custom = assign(hh, mem, gr, working_crs=UTM,
+                    bounds=ClassBounds(by_class={"A": (1, 3), "D": (1, 3)}, away=(1, 3)))
+    assert set(custom.assignments["member_id"]) == {"M00", "M01", "M02"}
+
+
+def test_empty_grids_ask_for_the_grids_step() -> None:
+    hh, mem, gr = _town(np.zeros((1, 2)), np.zeros((1, 2)))
+    with pytest.raises(ValidationError, match="run gisgov grids first"):
+        assign(hh, mem, gr.iloc[:0])
+
+
+# ---- CLI ---------------------------------------------------------------------------------
+
+
+def test_cli_json_and_empty_grids_error(
+    county_gpkg: Path, county: dict[str, gpd.GeoDataFrame], tmp_path: Path
+) -> None:
+    from gisgov.cli import app
+    from gisgov.store import open_workspace
+
+    runner = CliRunner()
+    empty = runner.invoke(app, ["assign", str(county_gpkg), "--json"])
+    assert empty.exit_code != 0
+    assert "run gisgov grids first" in empty.output
+    open_workspace(county_gpkg).write("grids", county["grids"])
+    out = runner.invoke(app, ["assign", str(county_gpkg), "--json",
+                              "--lists-out", str(tmp_path / "lists")])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)
+    for key in ("households", "assigned", "unassigned", "members_used", "min_load", "max_load",
+                "total_walk_m", "kin_honoured", "changed_from_previous", "optimal", "seconds"):
+        assert key in doc
+    assert doc["optimal"] is True
+    assert doc["assigned"] + doc["unassigned"] == doc["households"]
+    assert (tmp_path / "lists" / "contacts.html").exists()
+    stored = open_workspace(county_gpkg).read("assignments")
+    assert len(stored) == doc["assigned"]
+    again = json.loads(runner.invoke(app, ["assign", str(county_gpkg), "--json"]).stdout)
+    assert again["changed_from_previous"] == 0
