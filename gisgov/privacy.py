@@ -1,0 +1,255 @@
+"""Roles and personal-information protection (PIPL, GB/T 35273): masking and minimum access.
+
+Four roles, from most to least trusted:
+
+============  ==============  ==================  ===============  =======================
+role          personal data   sensitive flags     households       writes and jobs
+============  ==============  ==================  ===============  =======================
+planner       shown           shown               all              yes
+coordinator   shown           removed             all              yes
+field         masked          removed             own grids only   no
+public        removed         removed             all (no people)  no
+============  ==============  ==================  ===============  =======================
+
+"Personal" columns are the ``personal=True`` columns of :data:`gisgov.layers.LAYERS` (names,
+phones, ID numbers); "sensitive" are the care flags (``sensitive=True``: elderly, low income,
+disabled), which PIPL art. 28 treats as sensitive personal information. Masks are the ones in
+common use: ``张*``, ``138****5678``, ID numbers as first 6 + last 4.
+
+Who reads unmasked data is the caller's business to audit (:mod:`gisgov.audit`);
+:func:`redact_frame` says whether it showed any.
+
+Examples
+--------
+>>> mask_name("张三"), mask_phone("13812345678"), mask_id_number("410223199001011234")
+('张*', '138****5678', '410223********1234')
+>>> Principal(role="field", grids=frozenset({"410223001001001"})).personal_access
+'masked'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+import pandas as pd
+
+from gisgov.errors import PermissionDeniedError, ValidationError
+from gisgov.layers import LAYERS
+
+__all__ = [
+    "ROLES",
+    "Access",
+    "Principal",
+    "Role",
+    "mask_id_number",
+    "mask_name",
+    "mask_phone",
+    "mask_value",
+    "parse_role",
+    "redact_frame",
+    "redact_person",
+    "require_write",
+]
+
+Role = Literal["planner", "coordinator", "field", "public"]
+Access = Literal["plain", "masked", "none"]
+
+#: Roles from most to least trusted.
+ROLES: tuple[Role, ...] = ("planner", "coordinator", "field", "public")
+
+_PERSONAL: dict[Role, Access] = {
+    "planner": "plain",
+    "coordinator": "plain",
+    "field": "masked",
+    "public": "none",
+}
+
+# Which kind of value each personal column holds, so the right mask is applied.
+_ID_COLUMNS = frozenset({"id_number"})
+_PHONE_COLUMNS = frozenset({"phone"})
+
+
+def parse_role(value: str) -> Role:
+    """Return ``value`` as a :data:`Role`.
+
+    Raises
+    ------
+    ValidationError
+        If it is not one of :data:`ROLES`.
+    """
+    role = str(value).strip().lower()
+    if role not in ROLES:
+        raise ValidationError(f"unknown role {value!r}; choose one of: {', '.join(ROLES)}")
+    return cast(Role, role)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking: a role, the API key that proved it, and (field staff) their grids.
+
+    Parameters
+    ----------
+    role
+        One of :data:`ROLES`.
+    key_id
+        Public id of the API key (``None`` for anonymous callers and the CLI).
+    grids
+        Grid codes a ``field`` principal works in; ``None`` means no restriction.
+    actor_name
+        Name written to the audit log when there is no key (e.g. ``cli:alice``).
+    """
+
+    role: Role = "public"
+    key_id: str | None = None
+    grids: frozenset[str] | None = None
+    actor_name: str | None = None
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names this caller (``key:3f2a9c1d/coordinator``)."""
+        if self.key_id:
+            return f"key:{self.key_id}/{self.role}"
+        return f"{self.actor_name or 'anonymous'}/{self.role}"
+
+    @property
+    def personal_access(self) -> Access:
+        """``plain``, ``masked`` or ``none`` for names, phones and ID numbers."""
+        return _PERSONAL[self.role]
+
+    @property
+    def sees_sensitive(self) -> bool:
+        """Whether the care flags (sensitive personal information) are shown."""
+        return self.role == "planner"
+
+    @property
+    def can_write(self) -> bool:
+        """Whether the role may change data and start jobs."""
+        return self.role in ("planner", "coordinator")
+
+    def may_see_grid(self, grid_code: str | None) -> bool:
+        """Whether households of ``grid_code`` are visible to this principal."""
+        if self.role != "field" or self.grids is None:
+            return True
+        return grid_code is not None and grid_code in self.grids
+
+
+def require_write(principal: Principal, what: str) -> None:
+    """Raise :class:`PermissionDeniedError` unless ``principal`` may write.
+
+    Parameters
+    ----------
+    principal
+        The caller.
+    what
+        What was attempted, for the message.
+    """
+    if not principal.can_write:
+        raise PermissionDeniedError(
+            f"{what} needs the planner or coordinator role; this key has role {principal.role}"
+        )
+
+
+def mask_name(value: str) -> str:
+    """Keep the family name (first character), star the rest: ``张三`` → ``张*``."""
+    text = str(value).strip()
+    if len(text) <= 1:
+        return "*" * len(text)
+    return text[0] + "*" * (len(text) - 1)
+
+
+def mask_phone(value: str) -> str:
+    """Keep the first 3 and last 4 digits: ``13812345678`` → ``138****5678``."""
+    text = str(value).strip()
+    if len(text) < 8:
+        return "*" * len(text)
+    return text[:3] + "*" * (len(text) - 7) + text[-4:]
+
+
+def mask_id_number(value: str) -> str:
+    """Keep the first 6 (region) and last 4 characters of an ID number."""
+    text = str(value).strip()
+    if len(text) < 11:
+        return "*" * len(text)
+    return text[:6] + "*" * (len(text) - 10) + text[-4:]
+
+
+def mask_value(column: str, value: Any) -> Any:
+    """Mask one personal value by the kind of column it came from (nulls stay null)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return value
+    if column in _ID_COLUMNS:
+        return mask_id_number(value)
+    if column in _PHONE_COLUMNS:
+        return mask_phone(value)
+    return mask_name(value)
+
+
+def _column_sets(layer: str, columns: Iterable[str]) -> tuple[list[str], list[str]]:
+    spec = LAYERS.get(layer)
+    if spec is None:
+        return [], []
+    present = set(columns)
+    personal = [c.name for c in spec.columns if c.personal and c.name in present]
+    sensitive = [c.name for c in spec.columns if c.sensitive and c.name in present]
+    return personal, sensitive
+
+
+def redact_frame(
+    layer: str, frame: pd.DataFrame, principal: Principal
+) -> tuple[pd.DataFrame, bool]:
+    """Apply the role's view of personal data to rows of ``layer``.
+
+    Row filtering (field staff see households of their own grids only) needs the grid of each
+    row and is done by the caller; this function only removes or masks columns.
+
+    Parameters
+    ----------
+    layer
+        Layer name (product tables have no personal columns declared and pass unchanged).
+    frame
+        Rows of that layer.
+    principal
+        The caller.
+
+    Returns
+    -------
+    tuple
+        ``(frame, plain_shown)``: a redacted copy, and whether any non-null personal value
+        was returned unmasked (the caller must then write an audit record).
+    """
+    personal, sensitive = _column_sets(layer, frame.columns)
+    if not personal and not sensitive:
+        return frame, False
+    out = frame.copy()
+    drop = [] if principal.sees_sensitive else list(sensitive)
+    access = principal.personal_access
+    plain_shown = False
+    if access == "none":
+        drop += personal
+    elif access == "masked":
+        for col in personal:
+            out[col] = [mask_value(col, v) for v in out[col].tolist()]
+    else:
+        plain_shown = bool(len(out)) and bool(out[personal].notna().to_numpy().any())
+    if sensitive and principal.sees_sensitive and len(out):
+        plain_shown = plain_shown or bool(out[sensitive].notna().to_numpy().any())
+    if drop:
+        out = out.drop(columns=drop)
+    return out, plain_shown
+
+
+def redact_person(
+    name: str | None, phone: str | None, principal: Principal
+) -> dict[str, str | None] | None:
+    """A person's ``{"name", "phone"}`` as the role may see it (``None`` for ``public``)."""
+    access = principal.personal_access
+    if access == "none":
+        return None
+    if access == "masked":
+        return {
+            "name": None if name is None else mask_name(name),
+            "phone": None if phone is None else mask_phone(phone),
+        }
+    return {"name": name, "phone": phone}
