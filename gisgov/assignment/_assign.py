@@ -824,7 +824,8 @@ def _kin_missed(
             elif load[k] >= m_max[k]:
                 why = (f"the kin member is full: {kin_count[k]} kin households for a maximum "
                        f"of {m_max[k]}" if kin_count[k] > m_max[k]
-                       else "the kin member is full (maximum load reached)")
+                       else "the kin member is full with households only they can cover "
+                       "(covering every household and minimum loads come before kin)")
             else:
                 why = "a higher priority won (cover every household, minimum loads)"
         rows.append({"household_id": h_id[i], "kin_member_id": member, "reason": why})
