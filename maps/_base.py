@@ -36,6 +36,7 @@ __all__ = [
     "Legend",
     "MapStyle",
     "Panel",
+    "PermanentLabels",
     "draw_crs",
     "features",
     "finish_map",
@@ -562,14 +563,6 @@ def popup_fields(
     )
 
 
-def label_tooltip(prop: str) -> folium.GeoJsonTooltip:
-    """A permanent centred label showing one property (grid code, leader, households)."""
-    return folium.GeoJsonTooltip(
-        fields=[prop], labels=False, permanent=True, direction="center",
-        class_name="gisgov-label", sticky=False,
-    )
-
-
 def greedy_colours(gdf: gpd.GeoDataFrame) -> list[str]:
     """Palette colours so that touching polygons differ (greedy graph colouring)."""
     geoms = np.asarray(gdf.geometry.values)
@@ -595,3 +588,85 @@ def style_by(prop_colours: Mapping[str, str], prop: str, base: Mapping[str, Any]
         return {**base, "fillColor": prop_colours.get(str(value), base.get("fillColor", "#ccc"))}
 
     return style
+
+
+def locate(points: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> np.ndarray:
+    """Position in ``areas`` of the area covering each point's representative point (-1: none).
+
+    ``covers`` (not ``within``) so a point on a shared edge still matches; ties go to the first
+    area, the lowest code when ``areas`` is sorted by code (REFERENCES.md, lookup).
+    """
+    pts = shapely.point_on_surface(np.asarray(points.geometry.values))
+    out = np.full(len(pts), -1, dtype=np.int64)
+    if len(areas) == 0 or len(pts) == 0:
+        return out
+    tree = shapely.STRtree(np.asarray(areas.geometry.values))
+    pi, ai = tree.query(pts, predicate="covered_by")
+    order = np.lexsort((ai, pi))
+    pi, ai = pi[order], ai[order]
+    first = np.unique(pi, return_index=True)[1]
+    out[pi[first]] = ai[first]
+    return out
+
+
+def subset(
+    layers: Mapping[str, gpd.GeoDataFrame], community: str | None
+) -> tuple[dict[str, gpd.GeoDataFrame], gpd.GeoDataFrame | None]:
+    """Layers restricted to one community (by code or name); all layers when ``None``.
+
+    Returns
+    -------
+    (dict, GeoDataFrame or None)
+        The restricted layers and the community's row (``None`` for the whole county).
+    """
+    out = {k: v for k, v in layers.items() if v is not None}
+    if community is None:
+        return out, None
+    com = out.get("communities")
+    if com is None or len(com) == 0:
+        raise MapError("filtering by community needs the communities layer")
+    row = com[(com["code"] == community) | (com["name"] == community)]
+    if len(row) == 0:
+        raise MapError(
+            f"no community {community!r}; use a 12-digit code or a name from: "
+            + ", ".join(com["name"].astype(str))
+        )
+    row = row.iloc[[0]]
+    code = str(row["code"].iloc[0])
+    for name in ("grids", "stations", "units", "compounds", "branches"):
+        gdf = out.get(name)
+        if gdf is not None and "community_code" in gdf.columns:
+            out[name] = gdf[gdf["community_code"] == code]
+    for name in ("households", "members", "buildings"):
+        gdf = out.get(name)
+        if gdf is not None and len(gdf):
+            out[name] = gdf[locate(gdf, row) == 0]
+    return out, row
+
+
+class PermanentLabels(MacroElement):  # type: ignore[misc]
+    """A permanent centred label on every feature of a GeoJSON layer.
+
+    folium's ``GeoJsonTooltip(permanent=True)`` binds one tooltip to the whole layer, so only
+    one label shows; this binds one per feature.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        {{ this.layer_name }}.eachLayer(function(layer) {
+          var text = layer.feature && layer.feature.properties[{{ this.prop|tojson }}];
+          if (text) {
+            layer.bindTooltip(String(text), {permanent: true, direction: "center",
+                                             className: "gisgov-label", interactive: false});
+          }
+        });
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, layer: folium.GeoJson, prop: str) -> None:
+        super().__init__()
+        self._name = "PermanentLabels"
+        self.layer_name = layer.get_name()
+        self.prop = prop

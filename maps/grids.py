@@ -1,0 +1,358 @@
+"""Grid maps: the grids of a community with their people, and the compliance map."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from maps._assets import AssetMode
+from maps._base import (
+    Lang,
+    LegendItem,
+    MapStyle,
+    PermanentLabels,
+    Panel,
+    features,
+    finish_map,
+    greedy_colours,
+    layer_label,
+    locate,
+    mask_name,
+    mask_phone,
+    popup_fields,
+    start_map,
+    subset,
+    text,
+    to_draw,
+)
+from maps._errors import MapError
+
+__all__ = ["BRANCH_LIMIT", "compliance_map", "grid_map", "grid_summary"]
+
+#: Party Branch Work Regulations: a branch has at most 50 members (DOMAIN.md).
+BRANCH_LIMIT = 50
+
+_T = {
+    "zh": {
+        "no_leader": "缺网格长", "no_party": "缺党组织", "both": "缺网格长和党组织",
+        "ok": "合规网格", "branch_over": "党支部超过50人", "members_outside": "未入网格党员",
+        "compliance": "合规检查", "grids": "网格数", "station": "站点", "unit": "驻区单位",
+        "persons": "人", "hh": "户", "community": "社区边界",
+    },
+    "en": {
+        "no_leader": "No grid leader", "no_party": "No party organisation",
+        "both": "No leader, no party organisation", "ok": "Compliant grid",
+        "branch_over": "Branch over 50 members", "members_outside": "Members outside grids",
+        "compliance": "Compliance", "grids": "Grids", "station": "Stations",
+        "unit": "Stationed units", "persons": "members", "hh": "hh",
+        "community": "Community boundary",
+    },
+}
+
+
+def _require_grids(layers: Mapping[str, gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
+    grids = layers.get("grids")
+    if grids is None or len(grids) == 0:
+        raise MapError(
+            "the workspace has no grids yet: partition the communities first (gisgov grids)"
+        )
+    return grids.sort_values("code")
+
+
+def grid_summary(layers: Mapping[str, gpd.GeoDataFrame]) -> pd.DataFrame:
+    """One row per grid: leader (masked), household count and compliance flags.
+
+    Parameters
+    ----------
+    layers
+        ``grids`` required; ``staff``, ``households``, ``branches`` used when present.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``grids`` sorted by code, with columns ``code``, ``leader``,
+        ``leader_phone`` (both masked), ``households``, ``has_leader``, ``has_party``.
+    """
+    grids = _require_grids(layers)
+    out = pd.DataFrame({"code": grids["code"].astype(str)}, index=grids.index)
+    staff = layers.get("staff")
+    leaders = pd.DataFrame(columns=["grid_code", "name", "phone"])
+    if staff is not None and len(staff):
+        leaders = staff[staff["role"] == "leader"].drop_duplicates("grid_code")
+    by_grid = leaders.set_index("grid_code")
+    out["has_leader"] = out["code"].isin(by_grid.index)
+    out["leader"] = [mask_name(by_grid["name"].get(c)) if c in by_grid.index else ""
+                     for c in out["code"]]
+    out["leader_phone"] = [mask_phone(by_grid["phone"].get(c)) if c in by_grid.index else ""
+                           for c in out["code"]]
+    households = layers.get("households")
+    stored = grids["households"] if "households" in grids.columns else None
+    if households is not None and len(households):
+        pos = locate(households, grids)
+        counts = np.bincount(pos[pos >= 0], minlength=len(grids))
+        out["households"] = counts
+    elif stored is not None:
+        out["households"] = stored.fillna(0).astype(int).to_numpy()
+    else:
+        out["households"] = 0
+    branches = layers.get("branches")
+    with_party: set[str] = set()
+    if branches is not None and len(branches) and "grid_code" in branches.columns:
+        with_party = set(branches.loc[branches["level"] == "grid", "grid_code"].dropna())
+    out["has_party"] = out["code"].isin(with_party)
+    return out
+
+
+def grid_map(
+    layers: Mapping[str, gpd.GeoDataFrame],
+    *,
+    community: str | None = None,
+    basemap: str = "none",
+    lang: Lang = "zh",
+    assets: AssetMode = "inline",
+    tianditu_key: str | None = None,
+    m: folium.Map | None = None,
+) -> folium.Map:
+    """Draw the grids of one community (or all), labelled with code, leader and households.
+
+    Parameters
+    ----------
+    layers
+        gisgov layers in EPSG:4326; ``grids`` required, ``communities``, ``staff``,
+        ``households``, ``stations``, ``units``, ``branches`` used when present.
+    community
+        12-digit code or name of the community; ``None`` draws every grid.
+    basemap, lang, assets, tianditu_key, m
+        As for :func:`maps.county_map`.
+
+    Returns
+    -------
+    folium.Map
+        Grids coloured so neighbours differ, with permanent labels and popups; stations and
+        stationed units as points. Leader names and phones are masked.
+    """
+    part, row = subset(layers, community)
+    grids = _require_grids(part)
+    t = _T[lang]
+    summary = grid_summary(part)
+    m = start_map(grids if row is None else row, basemap=basemap, tianditu_key=tianditu_key,
+                  m=m)
+    style = MapStyle(outline=grids if row is None else row)
+    if row is not None:
+        outline = folium.GeoJson(
+            features(to_draw(row, basemap=basemap), key="code", columns=["name"]),
+            name=t["community"],
+            style_function=lambda _: {"color": "#08306b", "weight": 4, "fill": False},
+        )
+        outline.add_to(m)
+        style.groups[text("g_community", lang)] = [outline]
+
+    gr = to_draw(grids, basemap=basemap, simplify_m=0.5)
+    colours = greedy_colours(gr)
+    hh_word = t["hh"]
+    labels = [
+        "<br>".join(html.escape(s) for s in (code[-3:], leader or "—", f"{n}{hh_word}"))
+        for code, leader, n in zip(summary["code"], summary["leader"], summary["households"],
+                                   strict=True)
+    ]
+    none = text("none", lang)
+    props = {
+        "colour": colours, "label": labels,
+        "leader": [v or none for v in summary["leader"]],
+        "leader_phone": [v or none for v in summary["leader_phone"]],
+        "n_households": summary["households"].tolist(),
+        "search": list(gr["code"].astype(str) + " " + gr["name"].astype(str)),
+    }
+    gr_layer = folium.GeoJson(
+        features(gr, key="code", columns=["code", "name", "target_households"],
+                 properties=props),
+        name=layer_label("grids", lang),
+        style_function=lambda f: {"color": "#252525", "weight": 1.5, "fillOpacity": 0.55,
+                                  "fillColor": f["properties"]["colour"]},
+        highlight_function=lambda _: {"weight": 3, "fillOpacity": 0.75},
+        popup=popup_fields([
+            ("code", layer_label("grids", lang, "code")),
+            ("name", layer_label("grids", lang, "name")),
+            ("leader", text("leader", lang)),
+            ("leader_phone", layer_label("staff", lang, "phone")),
+            ("n_households", text("households", lang)),
+            ("target_households", layer_label("grids", lang, "target_households")),
+        ]),
+    )
+    gr_layer.add_to(m)
+    PermanentLabels(gr_layer, "label").add_to(m)
+    style.searchable.append(gr_layer)
+    style.groups[text("g_grid", lang)] = [gr_layer]
+    style.legend_title = layer_label("grids", lang)
+    style.legend.append(LegendItem("#fdb462", f"{layer_label('grids', lang)} "
+                                   f"({t['grids']} {len(gr)})"))
+
+    service: list[folium.map.Layer] = []
+    for name, colour, label in (("stations", "#6a3d9a", t["station"]),
+                                ("units", "#b15928", t["unit"])):
+        gdf = part.get(name)
+        if gdf is None or len(gdf) == 0:
+            continue
+        pts = to_draw(gdf, basemap=basemap)
+        lyr = folium.GeoJson(
+            features(pts, key="id", columns=["id", "name", "kind"]),
+            name=label,
+            marker=folium.CircleMarker(radius=6, fill=True),
+            style_function=lambda _, c=colour: {"color": "#fff", "weight": 1.5,
+                                                "fillColor": c, "fillOpacity": 1},
+            popup=popup_fields([("name", layer_label(name, lang, "name")),
+                                ("kind", layer_label(name, lang, "kind")),
+                                ("id", layer_label(name, lang, "id"))]),
+        )
+        lyr.add_to(m)
+        service.append(lyr)
+        style.legend.append(LegendItem(colour, label, "dot"))
+    style.groups[text("g_service", lang)] = service
+    return finish_map(m, style, lang=lang, assets=assets)
+
+
+def _branch_places(layers: Mapping[str, gpd.GeoDataFrame], branches: gpd.GeoDataFrame,
+                   grids: gpd.GeoDataFrame) -> gpd.GeoSeries:
+    """Where to draw each branch: its own polygon, else its grid's, else its community's."""
+    geoms = branches.geometry.copy()
+    by_grid = grids.set_index("code").geometry
+    com = layers.get("communities")
+    by_com = com.set_index("code").geometry if com is not None else None
+    for idx, b in branches.iterrows():
+        if geoms.loc[idx] is not None and not pd.isna(geoms.loc[idx]):
+            continue
+        g = b.get("grid_code")
+        if isinstance(g, str) and g in by_grid.index:
+            geoms.loc[idx] = by_grid.loc[g]
+        elif by_com is not None and isinstance(b.get("community_code"), str) \
+                and b["community_code"] in by_com.index:
+            geoms.loc[idx] = by_com.loc[b["community_code"]]
+    return geoms
+
+
+def compliance_map(
+    layers: Mapping[str, gpd.GeoDataFrame],
+    *,
+    community: str | None = None,
+    basemap: str = "none",
+    lang: Lang = "zh",
+    assets: AssetMode = "inline",
+    tianditu_key: str | None = None,
+    m: folium.Map | None = None,
+) -> folium.Map:
+    """Draw the checks "每个网格都有党组织、每名党员都在网格中" and the 50-member branch cap.
+
+    Grids lacking a leader or a grid party organisation are filled red/orange; branches with
+    more than :data:`BRANCH_LIMIT` members are marked with their size; party members living
+    outside every grid are shown; a panel sums it up.
+
+    Parameters
+    ----------
+    layers
+        ``grids`` required; ``staff``, ``branches``, ``members``, ``communities`` used.
+    community, basemap, lang, assets, tianditu_key, m
+        As for :func:`grid_map`.
+
+    Returns
+    -------
+    folium.Map
+        The compliance map.
+    """
+    part, row = subset(layers, community)
+    grids = _require_grids(part)
+    t = _T[lang]
+    summary = grid_summary(part)
+    m = start_map(grids if row is None else row, basemap=basemap, tianditu_key=tianditu_key,
+                  m=m)
+    style = MapStyle(outline=grids, legend_title=t["compliance"])
+    status = np.where(
+        ~summary["has_leader"] & ~summary["has_party"], "both",
+        np.where(~summary["has_leader"], "no_leader",
+                 np.where(~summary["has_party"], "no_party", "ok")))
+    colours = {"both": "#a50f15", "no_leader": "#fb6a4a", "no_party": "#fd8d3c",
+               "ok": "#a1d99b"}
+    gr = to_draw(grids, basemap=basemap, simplify_m=0.5)
+    none = text("none", lang)
+    gr_layer = folium.GeoJson(
+        features(gr, key="code", columns=["code", "name"], properties={
+            "status": list(status), "status_label": [t[s] for s in status],
+            "leader": [v or none for v in summary["leader"]],
+            "search": list(gr["code"].astype(str) + " " + gr["name"].astype(str)),
+        }),
+        name=layer_label("grids", lang),
+        style_function=lambda f: {"color": "#252525", "weight": 1, "fillOpacity": 0.6,
+                                  "fillColor": colours[f["properties"]["status"]]},
+        popup=popup_fields([("code", layer_label("grids", lang, "code")),
+                            ("name", layer_label("grids", lang, "name")),
+                            ("status_label", t["compliance"]),
+                            ("leader", text("leader", lang))]),
+    )
+    gr_layer.add_to(m)
+    style.searchable.append(gr_layer)
+    style.groups[text("g_grid", lang)] = [gr_layer]
+    style.legend += [LegendItem(c, t[s]) for s, c in colours.items()]
+
+    party: list[folium.map.Layer] = []
+    n_over = 0
+    branches = part.get("branches")
+    members = layers.get("members")
+    if branches is not None and len(branches) and members is not None and len(members):
+        sizes = members.groupby("branch_id").size()
+        br = branches.assign(n_members=branches["id"].map(sizes).fillna(0).astype(int))
+        over = br[br["n_members"] > BRANCH_LIMIT].copy()
+        n_over = len(over)
+        if n_over:
+            places = _branch_places(layers, over, grids)
+            over = gpd.GeoDataFrame(over.drop(columns="geometry"),
+                                    geometry=places.representative_point(), crs=branches.crs)
+            over = over[over.geometry.notna()]
+            pts = to_draw(over, basemap=basemap)
+            persons = t["persons"]
+            lyr = folium.GeoJson(
+                features(pts, key="id", columns=["id", "name", "n_members"], properties={
+                    "label": [f"{html.escape(str(n))}<br>{k}{persons}"
+                              for n, k in zip(pts["name"], pts["n_members"], strict=True)]}),
+                name=t["branch_over"],
+                marker=folium.CircleMarker(radius=10, fill=True),
+                style_function=lambda _: {"color": "#67000d", "weight": 2,
+                                          "fillColor": "#ef3b2c", "fillOpacity": 0.9},
+                popup=popup_fields([("name", layer_label("branches", lang, "name")),
+                                    ("n_members", t["persons"])]),
+                tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
+            )
+            lyr.add_to(m)
+            party.append(lyr)
+            style.legend.append(LegendItem("#ef3b2c", t["branch_over"], "dot"))
+    n_outside = 0
+    if members is not None and len(members):
+        local = part.get("members", members)
+        outside = local[locate(local, grids) < 0]
+        n_outside = len(outside)
+        if n_outside:
+            pts = to_draw(outside[["id", "class", "status", "geometry"]], basemap=basemap)
+            lyr = folium.GeoJson(
+                features(pts, key="id", columns=["id", "class", "status"]),
+                name=t["members_outside"], marker=folium.CircleMarker(radius=4, fill=True),
+                style_function=lambda _: {"color": "#54278f", "weight": 1,
+                                          "fillColor": "#9e9ac8", "fillOpacity": 0.9},
+                popup=popup_fields([("id", layer_label("members", lang, "id")),
+                                    ("class", layer_label("members", lang, "class")),
+                                    ("status", layer_label("members", lang, "status"))]),
+                show=False,
+            )
+            lyr.add_to(m)
+            party.append(lyr)
+            style.legend.append(LegendItem("#9e9ac8", t["members_outside"], "dot"))
+    style.groups[text("g_party", lang)] = party
+    rows = [(t["grids"], len(gr)), (t["no_leader"], int((~summary["has_leader"]).sum())),
+            (t["no_party"], int((~summary["has_party"]).sum())), (t["branch_over"], n_over),
+            (t["members_outside"], n_outside)]
+    Panel(f"<h4>{html.escape(t['compliance'])}</h4><table>" + "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in rows) + "</table>",
+        position="topright").add_to(m)
+    return finish_map(m, style, lang=lang, assets=assets)

@@ -1,0 +1,196 @@
+"""The red-grid map: party members, the households each one links (联户), their loads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import folium
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from maps._assets import AssetMode
+from maps._base import (
+    Lang,
+    LegendItem,
+    MapStyle,
+    features,
+    finish_map,
+    layer_label,
+    mask_name,
+    popup_fields,
+    start_map,
+    subset,
+    text,
+    to_draw,
+)
+from maps._errors import MapError
+
+__all__ = ["LOAD_CLASSES", "load_class", "red_grid_map"]
+
+#: Each red grid member links 5–10 households (DOMAIN.md): (upper bound, key, colour).
+LOAD_CLASSES: tuple[tuple[float, str, str], ...] = (
+    (0, "idle", "#969696"),
+    (4, "under", "#fdae61"),
+    (10, "ok", "#1a9641"),
+    (np.inf, "over", "#d7191c"),
+)
+_T = {
+    "zh": {"idle": "未联户", "under": "联户不足5户", "ok": "联户5–10户", "over": "联户超过10户",
+           "assigned": "已联户的户", "links": "联户连线", "load": "联户数",
+           "title": "红色网格员联户"},
+    "en": {"idle": "No households", "under": "Under 5 households", "ok": "5–10 households",
+           "over": "Over 10 households", "assigned": "Assigned households",
+           "links": "Member–household links", "load": "Households linked",
+           "title": "Red-grid loads"},
+}
+
+
+def load_class(load: int) -> str:
+    """``idle``, ``under``, ``ok`` or ``over`` for a member linking ``load`` households."""
+    return next(key for upper, key, _ in LOAD_CLASSES if load <= upper)
+
+
+def red_grid_map(
+    layers: Mapping[str, gpd.GeoDataFrame],
+    *,
+    community: str | None = None,
+    basemap: str = "none",
+    lang: Lang = "zh",
+    assets: AssetMode = "inline",
+    tianditu_key: str | None = None,
+    m: folium.Map | None = None,
+) -> folium.Map:
+    """Draw red grid members and the households they link, coloured by load.
+
+    Parameters
+    ----------
+    layers
+        ``households``, ``members`` and ``assignments`` required (assignments may be empty:
+        then every household is drawn as unassigned); ``grids`` and ``communities`` used.
+    community
+        12-digit code or name; ``None`` for the whole county.
+    basemap, lang, assets, tianditu_key, m
+        As for :func:`maps.county_map`.
+
+    Returns
+    -------
+    folium.Map
+        Members coloured by load class (:data:`LOAD_CLASSES`), a line from each household to
+        its member, unassigned households marked red. Member names are masked.
+    """
+    for name in ("households", "members"):
+        if layers.get(name) is None or len(layers[name]) == 0:
+            raise MapError(f"the red-grid map needs the {name} layer")
+    part, row = subset(layers, community)
+    t = _T[lang]
+    households = part["households"]
+    members_all = layers["members"]
+    assignments = layers.get("assignments")
+    if assignments is None:
+        assignments = gpd.GeoDataFrame({"household_id": [], "member_id": []},
+                                       geometry=[], crs=households.crs)
+    asg = assignments[assignments["household_id"].isin(households["id"])]
+    loads = asg.groupby("member_id").size()
+    # Members shown: those living here plus those linking households here from outside.
+    local = part.get("members", members_all)
+    members = members_all[members_all["id"].isin(set(local["id"]) | set(asg["member_id"]))]
+    m = start_map(households if row is None else row, basemap=basemap,
+                  tianditu_key=tianditu_key, m=m)
+    style = MapStyle(outline=households.dissolve() if row is None else row,
+                     legend_title=t["title"])
+
+    grids = part.get("grids")
+    if grids is not None and len(grids):
+        gr = to_draw(grids, basemap=basemap, simplify_m=0.5)
+        gr_layer = folium.GeoJson(
+            features(gr, key="code", columns=["code", "name"], properties={
+                "search": list(gr["code"].astype(str) + " " + gr["name"].astype(str))}),
+            name=layer_label("grids", lang),
+            style_function=lambda _: {"color": "#e31a1c", "weight": 2, "fillOpacity": 0.03},
+            popup=popup_fields([("code", layer_label("grids", lang, "code")),
+                                ("name", layer_label("grids", lang, "name"))]),
+        )
+        gr_layer.add_to(m)
+        style.searchable.append(gr_layer)
+        style.groups[text("g_grid", lang)] = [gr_layer]
+
+    # Links: the stored household→member line, else one drawn between the two points.
+    hh_xy = households.set_index("id").geometry
+    mem_xy = members_all.set_index("id").geometry
+    links = asg[asg["member_id"].isin(mem_xy.index)].copy()
+    if len(links):
+        drawn = links.geometry if "geometry" in links.columns else None
+        made = shapely.linestrings(
+            np.stack([
+                shapely.get_coordinates(np.asarray(hh_xy.loc[links["household_id"]].values)),
+                shapely.get_coordinates(np.asarray(mem_xy.loc[links["member_id"]].values)),
+            ], axis=1)
+        )
+        geoms = made if drawn is None else np.where(drawn.isna().to_numpy(), made,
+                                                     np.asarray(drawn.values))
+        links = gpd.GeoDataFrame(links.drop(columns="geometry", errors="ignore"),
+                                 geometry=list(geoms), crs=households.crs)
+        ln = to_draw(links[["household_id", "member_id", "geometry"]], basemap=basemap)
+        link_layer = folium.GeoJson(
+            features(ln, key="household_id", columns=["household_id", "member_id"]),
+            name=t["links"],
+            style_function=lambda _: {"color": "#cb181d", "weight": 1, "opacity": 0.6},
+        )
+        link_layer.add_to(m)
+        style.groups[text("g_party", lang)] = [link_layer]
+        style.legend.append(LegendItem("#cb181d", t["links"], "line"))
+
+    assigned = households["id"].isin(asg["household_id"])
+    hh = to_draw(households[["id", "address", "geometry"]], basemap=basemap)
+    member_of = asg.set_index("household_id")["member_id"]
+    none = text("none", lang)
+    hh_layers: list[folium.map.Layer] = []
+    for flag, key, colour, radius in ((True, "assigned", "#4575b4", 3),
+                                      (False, "unassigned", "#d7191c", 5)):
+        sel = hh[assigned.loc[hh.index].to_numpy() == flag]
+        if len(sel) == 0:
+            continue
+        label = t["assigned"] if flag else text("unassigned", lang)
+        lyr = folium.GeoJson(
+            features(sel, key="id", columns=["id", "address"], properties={
+                "member": [member_of.get(i, none) for i in sel["id"]]}),
+            name=label,
+            marker=folium.CircleMarker(radius=radius, fill=True),
+            style_function=lambda _, c=colour, f=flag: {
+                "color": "#000" if not f else c, "weight": 1 if f else 2, "fillColor": c,
+                "fillOpacity": 0.8},
+            popup=popup_fields([("id", layer_label("households", lang, "id")),
+                                ("address", layer_label("households", lang, "address")),
+                                ("member", layer_label("assignments", lang, "member_id"))]),
+        )
+        lyr.add_to(m)
+        hh_layers.append(lyr)
+        style.legend.append(LegendItem(colour, label, "dot"))
+    style.groups[text("g_household", lang)] = hh_layers
+
+    mem = to_draw(members[["id", "name", "class", "status", "geometry"]], basemap=basemap)
+    load = mem["id"].map(loads).fillna(0).astype(int)
+    klass = [load_class(int(v)) for v in load]
+    colour_of = {key: colour for _, key, colour in LOAD_CLASSES}
+    mem_layer = folium.GeoJson(
+        features(mem, key="id", columns=["id", "class", "status"], properties={
+            "name_masked": [mask_name(v) for v in mem["name"]],
+            "load": load.tolist(), "load_class": klass,
+            "load_label": [t[k] for k in klass],
+        }),
+        name=layer_label("members", lang),
+        marker=folium.CircleMarker(radius=7, fill=True),
+        style_function=lambda f: {"color": "#fff", "weight": 2, "fillOpacity": 1,
+                                  "fillColor": colour_of[f["properties"]["load_class"]]},
+        popup=popup_fields([("name_masked", layer_label("members", lang, "name")),
+                            ("id", layer_label("members", lang, "id")),
+                            ("class", layer_label("members", lang, "class")),
+                            ("status", layer_label("members", lang, "status")),
+                            ("load", t["load"]), ("load_label", t["title"])]),
+    )
+    mem_layer.add_to(m)
+    style.groups.setdefault(text("g_party", lang), []).append(mem_layer)
+    style.legend += [LegendItem(colour_of[k], f"{layer_label('members', lang)}: {t[k]}", "dot")
+                     for _, k, _c in LOAD_CLASSES]
+    return finish_map(m, style, lang=lang, assets=assets)
