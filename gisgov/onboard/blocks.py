@@ -1,0 +1,176 @@
+"""Street blocks (街区): the faces of the street network, the atoms of districting.
+
+A block is an area enclosed by streets. Communities and grids follow streets, so blocks (and
+the compounds inside them) are the units the districting engine (:mod:`gisgov.districting`)
+assembles. Faces come from ``shapely.polygonize`` over the noded street lines; slivers smaller
+than ``min_area_m2`` (traffic islands, the space between a slip road and its junction) are
+merged into the neighbour they share the longest edge with, so no unit is too small to matter.
+
+Examples
+--------
+>>> import geopandas as gpd, shapely
+>>> lines = [shapely.LineString([(0, y), (200, y)]) for y in (0, 100, 200)]
+>>> lines += [shapely.LineString([(x, 0), (x, 200)]) for x in (0, 200)]
+>>> streets = gpd.GeoDataFrame({"class": ["minor"] * 5}, geometry=lines, crs="EPSG:32650")
+>>> blocks = blocks_from_streets(streets, crs="EPSG:32650")
+>>> len(blocks), blocks["area_m2"].round().tolist()
+(2, [20000.0, 20000.0])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import geopandas as gpd
+import numpy as np
+import pyproj
+import shapely
+from numpy.typing import NDArray
+
+from gisgov.errors import CRSError, ValidationError
+
+__all__ = ["BLOCK_CLASSES", "blocks_from_streets", "merge_small_faces"]
+
+#: Street classes that bound blocks; footways cross blocks without cutting them.
+BLOCK_CLASSES: tuple[str, ...] = ("main", "secondary", "minor")
+
+
+def blocks_from_streets(
+    streets: gpd.GeoDataFrame,
+    *,
+    crs: pyproj.CRS | str | int,
+    classes: Sequence[str] = BLOCK_CLASSES,
+    extent: shapely.Geometry | None = None,
+    min_area_m2: float = 2_000.0,
+) -> gpd.GeoDataFrame:
+    """Polygonise a street network into blocks.
+
+    Parameters
+    ----------
+    streets
+        Streets layer with a CRS and a ``class`` column (all rows are used without one).
+    crs
+        Projected (metric) CRS to work in, normally ``workspace.working_crs``.
+    classes
+        Street classes that bound blocks.
+    extent
+        Optional area in ``streets``' CRS (e.g. the data's outline or a community) whose
+        boundary closes the faces at the edge of the data, so land between the last street and
+        the edge of an extract still belongs to a block; faces are clipped to it.
+    min_area_m2
+        Faces smaller than this are merged into their longest-bordering neighbour.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``id`` (``B0001``… in reading order, north→south then west→east), ``area_m2`` and
+        Polygon geometry, in ``streets``' CRS, with a fresh index.
+
+    Raises
+    ------
+    CRSError
+        If ``streets`` has no CRS or ``crs`` is not projected.
+    ValidationError
+        If ``min_area_m2`` is negative.
+    """
+    if streets.crs is None:
+        raise CRSError("the streets have no coordinate system; set one first")
+    target = pyproj.CRS.from_user_input(crs)
+    if not target.is_projected:
+        raise CRSError(f"blocks need a metric CRS, got {target.to_string()}; pass the working CRS")
+    if min_area_m2 < 0:
+        raise ValidationError("min_area_m2 must be >= 0 square metres")
+    sel = streets if "class" not in streets.columns else streets[streets["class"].isin(classes)]
+    lines = np.asarray(sel.geometry.to_crs(target).values, dtype=object)
+    lines = lines[~(shapely.is_missing(lines) | shapely.is_empty(lines))]
+    outline = None
+    if extent is not None:
+        outline = gpd.GeoSeries([extent], crs=streets.crs).to_crs(target).iloc[0]
+        lines = shapely.intersection(lines, outline)
+        lines = np.append(lines, shapely.boundary(outline))
+    parts = shapely.get_parts(lines)
+    parts = parts[np.isin(shapely.get_type_id(parts), (1, 2))]
+    if len(parts) == 0:
+        return _frame([], streets.crs, target)
+    noded = shapely.node(shapely.multilinestrings(parts))
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+    if outline is not None and len(faces):
+        # Faces outside the outline (streets closing a loop beyond it) are not the data's.
+        inside = shapely.area(shapely.intersection(faces, outline)) > 0.5 * shapely.area(faces)
+        faces = faces[inside]
+    faces = merge_small_faces(np.asarray(faces, dtype=object), min_area_m2=min_area_m2)
+    return _frame(list(faces), streets.crs, target)
+
+
+def merge_small_faces(
+    faces: NDArray[np.object_], *, min_area_m2: float
+) -> NDArray[np.object_]:
+    """Merge each face below ``min_area_m2`` into the neighbour it shares the longest edge with.
+
+    Parameters
+    ----------
+    faces
+        Polygons forming a coverage (no overlaps), in metres.
+    min_area_m2
+        Area threshold.
+
+    Returns
+    -------
+    numpy.ndarray of Polygon
+        The merged faces; a small face with no neighbour stays as it is.
+    """
+    n = len(faces)
+    if n == 0 or min_area_m2 <= 0:
+        return faces
+    area = shapely.area(faces)
+    group = np.arange(n)
+
+    def root(i: int) -> int:
+        while group[i] != i:
+            group[i] = group[group[i]]
+            i = int(group[i])
+        return i
+
+    tree = shapely.STRtree(faces)
+    for i in np.argsort(area, kind="stable").tolist():
+        if area[i] >= min_area_m2:
+            break
+        nbrs = [int(j) for j in tree.query(faces[i], predicate="touches") if j != i]
+        if not nbrs:
+            continue
+        shared = shapely.length(shapely.intersection(
+            shapely.boundary(faces[i]), shapely.boundary(faces[nbrs])
+        ))
+        best = nbrs[int(np.argmax(shared))]
+        if shared.max() <= 0:
+            continue
+        group[root(i)] = root(best)
+    roots = np.array([root(i) for i in range(n)])
+    merged = []
+    for r in np.unique(roots):
+        members = faces[roots == r]
+        merged.append(members[0] if len(members) == 1 else shapely.coverage_union_all(members))
+    out = np.empty(len(merged), dtype=object)
+    out[:] = merged
+    return out
+
+
+def _frame(
+    faces: list[shapely.Geometry], crs: object, metric: pyproj.CRS
+) -> gpd.GeoDataFrame:
+    polys: list[shapely.Geometry] = []
+    for f in faces:
+        parts = shapely.get_parts(f)
+        # A union of faces touching at a corner only is a MultiPolygon; keep it as one block.
+        polys.append(parts[0] if len(parts) == 1 else f)
+    geoms = gpd.GeoSeries(polys, crs=metric)
+    if len(geoms):
+        rep = geoms.representative_point()
+        order = np.lexsort((rep.x.to_numpy(), -rep.y.to_numpy()))
+        geoms = geoms.iloc[order].reset_index(drop=True)
+    out = gpd.GeoDataFrame(
+        {"id": [f"B{i + 1:04d}" for i in range(len(geoms))],
+         "area_m2": geoms.area.to_numpy(dtype=float)},
+        geometry=geoms, crs=metric,
+    )
+    return out.to_crs(crs)
