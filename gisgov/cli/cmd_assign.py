@@ -131,9 +131,9 @@ def _print_summary(doc: dict[str, Any], result: Any) -> None:
     short = result.grids[(result.grids["unassigned"] > 0) | (result.grids["members_below_min"] > 0)]
     if len(short):
         g = Table(title="需要关注的网格 grids needing attention")
-        for col in ("grid_code", "households", "capacity_max", "unassigned",
-                    "more_members_needed", "members_below_min"):
-            g.add_column(col, justify="right")
+        for col in ("网格 grid", "户 hh", "容量 cap", "未分配 left", "缺员 need",
+                    "低于下限 below"):
+            g.add_column(col, justify="right", no_wrap=True)
         for r in short.head(20).itertuples(index=False):
             g.add_row(str(r.grid_code), str(r.households), str(r.capacity_max),
                       str(r.unassigned), str(r.more_members_needed), str(r.members_below_min))
