@@ -10,9 +10,10 @@ Rules (documented because coordinators must be able to predict them):
 1. People already in the ``staff`` layer for a grid keep their role (re-running never fires
    anyone); only empty slots are filled.
 2. Slots are filled from party members of the grid's community, nearest home first
-   (distance from home to the grid, 0 inside it), each person holding at most one slot.
-3. Leader: resident member, class A or B, aged 25–65. Full-time worker: resident member,
-   class A, aged 22–55. Community cadre: resident member, class A/B, of the community
+   (distance from home to the grid, 0 inside it; residents before in-service members, who
+   count as :data:`IN_SERVICE_PENALTY_M` metres further), each person holding one slot.
+3. Leader: resident or in-service member, class A or B, aged 25–65. Full-time worker:
+   resident or in-service member, class A, aged 22–55. Community cadre: resident member, class A/B, of the community
    branch. Public-security volunteer: resident member aged 18–65 of any class but D.
    X: in-service members (status ``in_service``) living in the grid, up to ``x_max``.
 4. Property-management head: the data holds no property companies' people, so the slot is
@@ -41,6 +42,9 @@ __all__ = [
 ]
 
 MemberFilter = Callable[[pd.DataFrame], np.ndarray]
+
+#: Residents come first: an in-service member counts as this many metres further away.
+IN_SERVICE_PENALTY_M = 5000.0
 
 
 @dataclass(frozen=True)
@@ -80,12 +84,17 @@ def _age_between(m: pd.DataFrame, lo: int, hi: int) -> np.ndarray:
     return ((age >= lo) & (age <= hi)).fillna(False).to_numpy(dtype=bool)
 
 
+def _present(m: pd.DataFrame) -> np.ndarray:
+    return (m["status"].isin(["resident", "in_service"]) & (m["class"] != "D")).to_numpy(
+        dtype=bool)
+
+
 def _leader(m: pd.DataFrame) -> np.ndarray:
-    return _resident(m) & m["class"].isin(["A", "B"]).to_numpy() & _age_between(m, 25, 65)
+    return _present(m) & m["class"].isin(["A", "B"]).to_numpy() & _age_between(m, 25, 65)
 
 
 def _full_time(m: pd.DataFrame) -> np.ndarray:
-    return _resident(m) & (m["class"] == "A").to_numpy() & _age_between(m, 22, 55)
+    return _present(m) & (m["class"] == "A").to_numpy() & _age_between(m, 22, 55)
 
 
 def _cadre(m: pd.DataFrame) -> np.ndarray:
@@ -180,6 +189,7 @@ def staff_grids(
         have = kept[kept["grid_code"] == code] if kept is not None else None
         same_community = community_of_member == str(grid["community_code"])
         dist = shapely.distance(home, grid.geometry)
+        rank = dist + np.where(m["status"].to_numpy() == "in_service", IN_SERVICE_PENALTY_M, 0.0)
         for slot in template:
             present = (
                 int(((have["role"] == slot.role) & (have["duty"].fillna(slot.duty) == slot.duty)
@@ -202,7 +212,7 @@ def staff_grids(
                                          "reason": "no eligible party member left in the "
                                                    "community"})
                     break
-                pick = int(np.flatnonzero(ok)[np.argmin(dist[ok])])
+                pick = int(np.flatnonzero(ok)[np.argmin(rank[ok])])
                 used.add(member_ids[pick])
                 person = m.iloc[pick]
                 rows.append({

@@ -1,0 +1,382 @@
+"""Partition communities into grids with the districting engine, one level down.
+
+Community re-drawing and grid partitioning are the same problem — balanced, contiguous,
+compact areas of whole units that follow streets — so this module only builds the finer
+units and calls :func:`gisgov.districting.partition`; it never searches by itself.
+
+Units inside one community (they tile it exactly, so the grids do too):
+
+* every compound (小区) is one unit — compounds stay whole — unless it holds more households
+  than a grid may, in which case it is split into clusters of buildings: the Voronoi cells of
+  its buildings, clipped to the compound wall, one unit per building (buildings are never
+  split);
+* the rest of each street block outside compounds is one unit, split the same way when it
+  is larger than a grid;
+* a single building larger than a grid's upper bound cannot be balanced: it becomes a grid
+  of its own, and the report says so.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from gisgov.errors import InfeasibleError, ValidationError
+from gisgov.grids.coding import grid_codes
+from gisgov.layers import STORAGE_CRS, conform
+
+__all__ = [
+    "DEFAULT_TARGET_HOUSEHOLDS",
+    "TARGET_RANGE",
+    "GridsResult",
+    "community_units",
+    "partition_grids",
+]
+
+ProgressFn = Callable[[str, float], None]
+
+#: The reference county: 174 grids for the households of its 5 urban communities (~100 each).
+DEFAULT_TARGET_HOUSEHOLDS = 100
+#: Planner-settable range of the target (households per grid).
+TARGET_RANGE = (30, 1000)
+#: Tolerances tried in order: the first that the units allow is used.
+TOLERANCES = (0.15, 0.2, 0.25, 0.35)
+#: Pieces smaller than this (m²) are numerical slivers and join their longest neighbour.
+SLIVER_M2 = 1.0
+
+
+@dataclass
+class GridsResult:
+    """Grids for some communities, with what the planner needs to judge them.
+
+    Attributes
+    ----------
+    grids
+        The new grids (``grids`` layer, EPSG:4326), one row per grid.
+    units
+        The units used (metric CRS) with their ``grid_code``.
+    per_community
+        One row per community: ``community_code``, ``households``, ``grids``,
+        ``tolerance``, ``optimal``, ``method``, ``seconds``.
+    report
+        Notes (oversized buildings, tolerance relaxed, islands …).
+    seconds
+        Wall time.
+    """
+
+    grids: gpd.GeoDataFrame
+    units: gpd.GeoDataFrame
+    per_community: pd.DataFrame
+    report: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> dict[str, object]:
+        """The figures ``gisgov grids --json`` prints."""
+        hh = self.grids["households"].astype(int) if len(self.grids) else pd.Series([0])
+        return {
+            "grids": len(self.grids),
+            "households_min": int(hh.min()),
+            "households_max": int(hh.max()),
+            "contiguous_all": bool(
+                all(shapely.get_num_geometries(g) == 1 for g in self.grids.geometry)
+            ),
+            "seconds": round(self.seconds, 3),
+            "per_grid": [
+                {"code": c, "households": int(h), "community_code": cc}
+                for c, h, cc in zip(self.grids["code"], self.grids["households"],
+                                    self.grids["community_code"], strict=True)
+            ],
+        }
+
+
+def community_units(
+    community: shapely.Geometry,
+    *,
+    streets: gpd.GeoDataFrame,
+    compounds: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    households: gpd.GeoDataFrame,
+    max_households: float,
+) -> gpd.GeoDataFrame:
+    """Units tiling one community: compounds, street blocks, building cells where too big.
+
+    All inputs in the same metric CRS.
+
+    Parameters
+    ----------
+    community
+        The community polygon.
+    streets, compounds, buildings, households
+        Layers (any extent; clipped here).
+    max_households
+        A compound or block with more households is split into building cells.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``unit_id``, ``kind`` (``compound``/``block``/``building``), ``compound_id``,
+        ``households``, ``population``, geometry; tiles ``community``.
+    """
+    crs = streets.crs
+    lines = shapely.intersection(np.asarray(streets.geometry.values), community)
+    lines = lines[~shapely.is_empty(lines)]
+    noded = shapely.union_all(np.concatenate([lines, [shapely.boundary(community)]]))
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+    faces = faces[shapely.area(shapely.intersection(faces, community)) > 0.5 * shapely.area(faces)]
+    comp = compounds[compounds.intersects(community)]
+    comp_geoms = shapely.intersection(np.asarray(comp.geometry.values), community)
+    comp_union = shapely.union_all(comp_geoms) if len(comp_geoms) else shapely.Polygon()
+    pieces: list[shapely.Geometry] = []
+    kinds: list[str] = []
+    comp_ids: list[object] = []
+    for cid, g in zip(comp["id"], comp_geoms, strict=True):
+        for part in shapely.get_parts(g):
+            if shapely.area(part) > SLIVER_M2:
+                pieces.append(part)
+                kinds.append("compound")
+                comp_ids.append(cid)
+    rest = shapely.difference(faces, comp_union) if len(faces) else faces
+    for g in rest:
+        for part in shapely.get_parts(g):
+            if shapely.area(part) > SLIVER_M2:
+                pieces.append(part)
+                kinds.append("block")
+                comp_ids.append(None)
+    # whatever the faces missed (boundary not on streets) still belongs to the community
+    covered = shapely.union_all(np.asarray(pieces)) if pieces else shapely.Polygon()
+    for part in shapely.get_parts(shapely.difference(community, covered)):
+        if shapely.area(part) > SLIVER_M2:
+            pieces.append(part)
+            kinds.append("block")
+            comp_ids.append(None)
+    units = gpd.GeoDataFrame({"kind": kinds, "compound_id": comp_ids},
+                             geometry=pieces, crs=crs)
+    hh = households[households.intersects(community)]
+    units = _count_households(units, hh)
+    big = units["households"] > max_households
+    if big.any():
+        split = [_split_by_buildings(row.geometry, row.compound_id, buildings, hh)
+                 for row in units[big].itertuples()]
+        units = pd.concat([units[~big], *split], ignore_index=True)
+    units = gpd.GeoDataFrame(units, geometry="geometry", crs=crs).reset_index(drop=True)
+    units.insert(0, "unit_id", [f"U{i:05d}" for i in range(len(units))])
+    return units
+
+
+def _count_households(units: gpd.GeoDataFrame, households: gpd.GeoDataFrame
+                      ) -> gpd.GeoDataFrame:
+    units = units.copy()
+    n = np.zeros(len(units), dtype=int)
+    pop = np.zeros(len(units), dtype=int)
+    if len(households) and len(units):
+        tree = shapely.STRtree(np.asarray(units.geometry.values))
+        idx_h, idx_u = tree.query(np.asarray(households.geometry.values), predicate="intersects")
+        first = np.unique(idx_h, return_index=True)[1]  # a point on an edge counts once
+        idx_h, idx_u = idx_h[first], idx_u[first]
+        np.add.at(n, idx_u, 1)
+        np.add.at(pop, idx_u, households["size"].fillna(1).astype(int).to_numpy()[idx_h])
+    units["households"] = n
+    units["population"] = pop
+    return units
+
+
+def _split_by_buildings(
+    area: shapely.Geometry,
+    compound_id: object,
+    buildings: gpd.GeoDataFrame,
+    households: gpd.GeoDataFrame,
+) -> gpd.GeoDataFrame:
+    """Voronoi cells of the buildings inside ``area``, clipped to it: one unit per building."""
+    inside = buildings[buildings.intersects(area)]
+    if len(inside) < 2:
+        one = gpd.GeoDataFrame({"kind": ["building" if len(inside) else "block"],
+                                "compound_id": [compound_id]}, geometry=[area],
+                               crs=buildings.crs)
+        return _count_households(one, households)
+    seeds = shapely.point_on_surface(np.asarray(inside.geometry.values))
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(seeds), extend_to=area))
+    tree = shapely.STRtree(cells)
+    order = tree.query(seeds, predicate="intersects")
+    cell_of_seed = np.full(len(seeds), -1)
+    cell_of_seed[order[0]] = order[1]
+    pieces = [shapely.intersection(cells[c], area) for c in cell_of_seed if c >= 0]
+    out = gpd.GeoDataFrame(
+        {"kind": "building", "compound_id": [compound_id] * len(pieces)},
+        geometry=pieces, crs=buildings.crs,
+    ).explode(index_parts=False, ignore_index=True)
+    out = out[out.area > SLIVER_M2].reset_index(drop=True)
+    return _count_households(out, households)
+
+
+def partition_grids(
+    layers: dict[str, gpd.GeoDataFrame],
+    *,
+    communities: Sequence[str] | None = None,
+    target_households: int = DEFAULT_TARGET_HOUSEHOLDS,
+    crs: pyproj.CRS,
+    seed: int = 0,
+    time_limit: float = 60.0,
+    progress: ProgressFn | None = None,
+) -> GridsResult:
+    """Partition communities into grids of about ``target_households`` households.
+
+    Parameters
+    ----------
+    layers
+        The workspace's layers (communities, streets, compounds, buildings, households;
+        the current ``grids`` keep their codes where a new grid covers the same ground).
+    communities
+        Community codes to partition (default: every community).
+    target_households
+        Households per grid, 30–1000 (default 100, the reference county's figure).
+    crs
+        Metric working CRS.
+    seed
+        Randomness for the engine (same seed, same grids).
+    time_limit
+        Seconds for the whole run.
+    progress
+        ``progress(description, fraction)``.
+
+    Returns
+    -------
+    GridsResult
+
+    Raises
+    ------
+    ValidationError
+        Unknown community codes or a target outside 30–1000.
+    InfeasibleError
+        A community whose units cannot be balanced even at the widest tolerance.
+    """
+    from gisgov.districting import partition
+
+    lo, hi = TARGET_RANGE
+    if not lo <= target_households <= hi:
+        raise ValidationError(f"target households per grid must be {lo}–{hi}, "
+                              f"not {target_households}")
+    started = time.monotonic()
+    report_progress = progress or (lambda _d, _f: None)
+    comm = layers["communities"]
+    known = comm["code"].astype(str).tolist()
+    todo = list(communities) if communities else known
+    unknown = [c for c in todo if c not in known]
+    if unknown:
+        raise ValidationError(f"unknown community code(s) {', '.join(unknown)}; "
+                              f"the workspace has {', '.join(known)}")
+    metric = {n: layers[n].to_crs(crs) for n in
+              ("communities", "streets", "compounds", "buildings", "households")}
+    previous = layers.get("grids")
+    prev_metric = previous.to_crs(crs) if previous is not None and len(previous) else None
+    all_grids: list[gpd.GeoDataFrame] = []
+    all_units: list[gpd.GeoDataFrame] = []
+    rows: list[dict[str, object]] = []
+    notes: list[str] = []
+    per_deadline = max(5.0, time_limit / max(len(todo), 1))
+    for i, code in enumerate(todo):
+        t0 = time.monotonic()
+        report_progress(f"网格划分 {code}", i / len(todo))
+        geom = metric["communities"].set_index("code").geometry[code]
+        upper = target_households * (1 + TOLERANCES[-1])
+        units = community_units(
+            geom, streets=metric["streets"], compounds=metric["compounds"],
+            buildings=metric["buildings"], households=metric["households"],
+            max_households=target_households * (1 + TOLERANCES[0]),
+        )
+        total = int(units["households"].sum())
+        k = max(1, round(total / target_households))
+        units["grid"] = -1
+        solo = units.index[units["households"] > upper]
+        for j, idx in enumerate(solo):
+            units.loc[idx, "grid"] = 10_000 + j
+            notes.append(f"{code}: building cell {units.loc[idx, 'unit_id']} holds "
+                         f"{units.loc[idx, 'households']} households, more than a grid "
+                         f"may; it forms a grid of its own")
+        free = units[units["grid"] < 0]
+        k_free = max(1, k - len(solo))
+        if prev_metric is not None:
+            free = free.assign(current=_current_grid(free, prev_metric))
+        result, tol = None, None
+        last_error: InfeasibleError | None = None
+        # the heuristic at each tolerance first; the MILP fallback of method="auto" costs
+        # tens of seconds and is kept for the widest tolerance only
+        attempts: list[tuple[float, Literal["heuristic", "auto"]]] = [
+            (t, "heuristic") for t in TOLERANCES
+        ] + [(TOLERANCES[-1], "auto")]
+        for tol, method in attempts:
+            try:
+                result = partition(
+                    free, weight="households", areas=k_free, tolerance=tol, method=method,
+                    current="current" if "current" in free.columns else None,
+                    crs=crs, seed=seed, time_limit=per_deadline, islands="bridge",
+                    main_streets=metric["streets"][metric["streets"]["class"] == "main"],
+                )
+                break
+            except InfeasibleError as exc:
+                last_error = exc
+        if result is None:
+            assert last_error is not None
+            raise InfeasibleError(f"community {code}: {last_error}", last_error.reasons)
+        notes.extend(f"{code}: {line}" for line in result.report)
+        if tol != TOLERANCES[0]:
+            notes.append(f"{code}: balance relaxed to ±{tol:.0%} (the units allow no tighter)")
+        units.loc[free.index, "grid"] = result.labels.loc[free.index].to_numpy()
+        grids = units.dissolve(by="grid", aggfunc={"households": "sum", "population": "sum"})
+        labels = grids.index.to_numpy()
+        grids = grids.reset_index(drop=True)
+        grids["geometry"] = shapely.make_valid(np.asarray(grids.geometry.values))
+        prev_here = (prev_metric[prev_metric["community_code"] == code]
+                     if prev_metric is not None else None)
+        grids["code"] = grid_codes(code, grids.geometry, previous=prev_here)
+        grids["community_code"] = code
+        grids["target_households"] = target_households
+        grids["name"] = [f"{_community_name(comm, code)}第{c[-3:]}网格" for c in grids["code"]]
+        units["grid_code"] = units["grid"].map(dict(zip(labels, grids["code"], strict=True)))
+        units["community_code"] = code
+        all_grids.append(grids)
+        all_units.append(units.drop(columns=["current"], errors="ignore"))
+        rows.append({"community_code": code, "households": total, "grids": len(grids),
+                     "tolerance": tol, "optimal": result.optimal, "method": result.method,
+                     "seconds": round(time.monotonic() - t0, 3)})
+    report_progress("网格划分完成", 1.0)
+    grids_m = pd.concat(all_grids, ignore_index=True)
+    grids_out = gpd.GeoDataFrame(grids_m, geometry="geometry", crs=crs).to_crs(STORAGE_CRS)
+    # reprojection can fold a near-degenerate vertex; repair in the storage CRS too
+    grids_out["geometry"] = [_polygonal(g) for g in grids_out.geometry]
+    grids_out = conform("grids", grids_out.sort_values("code").reset_index(drop=True))
+    units_out = gpd.GeoDataFrame(pd.concat(all_units, ignore_index=True), crs=crs)
+    return GridsResult(grids=grids_out, units=units_out, per_community=pd.DataFrame(rows),
+                       report=notes, seconds=time.monotonic() - started)
+
+
+def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
+    """A valid Polygon or MultiPolygon covering the same ground as ``geom``."""
+    if shapely.is_valid(geom) and shapely.get_type_id(geom) in (3, 6):
+        return geom
+    parts = [p for p in shapely.get_parts(shapely.make_valid(geom))
+             if shapely.get_type_id(p) in (3, 6)]
+    return shapely.union_all(parts)
+
+
+def _current_grid(units: gpd.GeoDataFrame, previous: gpd.GeoDataFrame) -> pd.Series:
+    """The previous grid each unit mostly lay in (its representative point), if any."""
+    pts = shapely.point_on_surface(np.asarray(units.geometry.values))
+    tree = shapely.STRtree(np.asarray(previous.geometry.values))
+    idx_u, idx_g = tree.query(pts, predicate="intersects")
+    out = pd.Series([None] * len(units), index=units.index, dtype=object)
+    codes = previous["code"].astype(str).to_numpy()
+    out.iloc[idx_u] = codes[idx_g]
+    return out
+
+
+def _community_name(communities: gpd.GeoDataFrame, code: str) -> str:
+    names = communities.set_index("code")["name"]
+    return str(names.get(code, code))
