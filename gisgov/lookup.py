@@ -569,8 +569,8 @@ class LookupIndex:
             )
         xm, ym = self._to_metric.transform(x, y)
         idx, dist = self._grid_tree_m.query_nearest(shapely.Point(xm, ym), return_distance=True)
-        g = int(np.min(idx[1]))
-        meters = round(float(dist[0]), 1)
+        g = int(np.min(np.atleast_1d(idx)))  # ties: lowest code
+        meters = round(float(np.atleast_1d(dist)[0]), 1)
         err = NotFoundError(
             f"({x:.6f}, {y:.6f}) is outside every grid; the nearest is "
             f"{self.grid_codes[g]} {self._grid_names[g] or ''}, {meters} m away — "
