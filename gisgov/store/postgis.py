@@ -528,7 +528,8 @@ def layer_table(spec: Layer, metadata: sa.MetaData) -> sa.Table:
     Used to rebuild a dropped layer table; the migrations carry their own frozen copy.
     """
     items: list[sa.schema.SchemaItem] = [
-        sa.Column(c.name, _SQL_TYPES[c.dtype](), primary_key=c.name == spec.key)
+        sa.Column(c.name, sa.Text(collation="C") if c.name == spec.key else _SQL_TYPES[c.dtype](),
+                  primary_key=c.name == spec.key)
         for c in spec.columns
     ]
     types = spec.geometry_types

@@ -87,8 +87,12 @@ def upgrade() -> None:
     )
     op.execute("INSERT INTO gisgov_meta (key, value) VALUES ('version', '0')")
     for name, (key, columns, geometry_types) in _LAYERS.items():
+        # Keys sort bytewise (COLLATE "C"), as in the GeoPackage store, so paging by key
+        # gives the same pages in both stores and the primary key index serves ORDER BY.
         items: list[sa.schema.SchemaItem] = [
-            sa.Column(col, _TYPES[kind](), primary_key=col == key) for col, kind in columns
+            sa.Column(col, sa.Text(collation="C") if col == key else _TYPES[kind](),
+                      primary_key=col == key)
+            for col, kind in columns
         ]
         if geometry_types:
             # One declared type when the layer allows one; otherwise the generic typmod plus
