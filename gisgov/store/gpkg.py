@@ -270,7 +270,11 @@ class GeoPackageWorkspace(WorkspaceBase):
 def _write_gpkg(path: Path, name: str, frame: pd.DataFrame, *, mode: WriteMode) -> None:
     """Write one table with pyogrio, keeping the declared geometry type."""
     append = mode == "append" and path.exists() and name in _layer_names(path)
-    kwargs: dict[str, Any] = {"layer": name, "driver": "GPKG", "append": append}
+    # promote_to_multi=False: pyogrio would otherwise turn every Polygon of a layer holding
+    # both Polygon and MultiPolygon into a MultiPolygon, and reads would not return what
+    # was written.
+    kwargs: dict[str, Any] = {"layer": name, "driver": "GPKG", "append": append,
+                              "promote_to_multi": False}
     if isinstance(frame, gpd.GeoDataFrame):
         spec = LAYERS.get(name)
         types = spec.geometry_types if spec else ()
