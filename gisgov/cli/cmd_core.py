@@ -130,7 +130,8 @@ def register(app: typer.Typer) -> None:
     def import_cmd(
         ws: WSArg,
         file: Annotated[Path, typer.Argument(help="GeoPackage, GeoJSON, Shapefile, CSV or XLSX")],
-        layer: Annotated[str, typer.Option("--layer", "-l", help="Target layer")],
+        layer: Annotated[str | None, typer.Option(
+            "--layer", "-l", help="Target layer (not needed for an OSM extract)")] = None,
         mode: Annotated[str, typer.Option(help="append or replace")] = "replace",
         crs: Annotated[
             str | None, typer.Option(help="Source CRS: wgs84|cgcs2000|gcj02|bd09|EPSG:n")
@@ -146,13 +147,21 @@ def register(app: typer.Typer) -> None:
         json_out: JsonOpt = False,
     ) -> None:
         """Import a file into a layer, all or nothing (导入)."""
+        from gisgov.cli.cmd_onboard import dispatch_import
         from gisgov.io import read_layer_file
 
-        _layer_option(layer)
+        if layer is not None:
+            _layer_option(layer)
         if mode not in ("append", "replace"):
             fail("--mode must be append or replace")
         if not file.exists():
             fail(f"file {file} does not exist")
+        # OSM extracts and Chinese-header registers have their own readers (gisgov.onboard).
+        if dispatch_import(ws, file, layer=layer, crs=crs, mapping=parse_mapping(mapping),
+                           mode=mode, json_out=json_out):
+            return
+        if layer is None:
+            fail("--layer is required (only an OSM extract fills its layers by itself)")
         workspace = open_ws(ws)
         expected = _expected_bounds(workspace)
         started = time.perf_counter()

@@ -44,6 +44,7 @@ __all__ = [
     "REGISTER_LAYERS",
     "Register",
     "address_key",
+    "has_chinese_headers",
     "match_addresses",
     "read_register",
 ]
@@ -248,7 +249,10 @@ def read_register(
     source = normalise_crs_name(crs) if crs else hint
     assumed = source is None and "crs" not in df.columns
     geoms, has_xy = _points(df, source or "wgs84", p.name)
-    placed_by = {"coordinates": int(has_xy.sum()), "address": 0}
+    if not LAYERS[layer].has_geometry:
+        # Staff lists have no place of their own: every row is kept, none needs placing.
+        has_xy = np.ones(len(df), dtype=bool)
+    placed_by = {"coordinates": sum(g is not None for g in geoms), "address": 0}
     unmatched: list[dict[str, object]] = []
     building_ids = pd.Series([None] * len(df), index=df.index, dtype=object)
     todo = ~has_xy
@@ -276,7 +280,7 @@ def read_register(
                       "no coordinates and no address")
             unmatched.append({"row": int(rows[i]), "id": str(df.at[i, "id"]),
                               "address": addr if has_addr else None, "reason": reason})
-    placed = np.array([g is not None for g in geoms], dtype=bool)
+    placed = has_xy | np.array([g is not None for g in geoms], dtype=bool)
     out = df.drop(columns=[c for c in ("lon", "lat", "crs") if c in df.columns])
     if "building_id" not in out.columns or buildings is not None:
         existing = out["building_id"] if "building_id" in out.columns else None
@@ -293,6 +297,16 @@ def read_register(
     return Register(layer=layer, frame=frame.reset_index(drop=True), placed_by=placed_by,
                     unmatched=unmatched, source_crs=source or "wgs84", crs_assumed=assumed,
                     notes=notes)
+
+
+def has_chinese_headers(path: str | Path, *, sheet: str | int | None = None) -> bool:
+    """Whether a table's first rows hold Chinese text (a register, not a schema export)."""
+    try:
+        raw = _read_cells(Path(path), sheet=sheet, encoding=None)
+    except ImportDataError:
+        return False
+    head = raw.head(_HEADER_SCAN_ROWS).to_numpy().ravel().tolist()
+    return any(isinstance(c, str) and _CJK.search(c) and len(c) <= 20 for c in head)
 
 
 # ---- reading ------------------------------------------------------------------------------
