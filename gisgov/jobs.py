@@ -1,0 +1,470 @@
+"""Long work as jobs: a registry of job kinds and a background runner with progress.
+
+A job kind is a function ``run(ws, params, progress) -> JobOutput``: it validates its own
+``params`` (raising :class:`~gisgov.errors.ValidationError`), reports ``progress(description,
+fraction)`` and writes its results into the workspace as layers or product tables, which the
+service then lists as collections. Wiring a new engine is one :func:`register_job` call.
+
+:class:`JobRunner` runs jobs one at a time on a worker thread (two-core machines: a second
+optimiser would only slow the first one down and starve the request threads), keeps their
+state in memory and appends the final record to the workspace table ``jobs`` so finished jobs
+outlive a restart of the service.
+
+Examples
+--------
+>>> runner = JobRunner(workspace_factory=lambda: None)
+>>> def hello(ws, params, progress):
+...     progress("greeting", 0.5)
+...     return JobOutput(summary={"hello": params.get("name", "world")})
+>>> register_job("hello", hello, registry=runner.registry)
+>>> job = runner.submit("hello", {"name": "网格"}, actor="doctest")
+>>> runner.wait(job.id).status, runner.get(job.id).result.summary
+('succeeded', {'hello': '网格'})
+>>> runner.shutdown()
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from gisgov.errors import GisgovError, NotFoundError, ValidationError
+
+__all__ = [
+    "DEFAULT_REGISTRY",
+    "JOBS_TABLE",
+    "Job",
+    "JobFn",
+    "JobOutput",
+    "JobRunner",
+    "JobUnavailableError",
+    "ProgressFn",
+    "register_job",
+]
+
+log = logging.getLogger(__name__)
+
+JOBS_TABLE = "jobs"
+ProgressFn = Callable[[str, float], None]
+Status = Literal["queued", "running", "succeeded", "failed"]
+
+
+class JobUnavailableError(GisgovError):
+    """The engine behind a job kind is not installed in this build (HTTP 501)."""
+
+
+@dataclass
+class JobOutput:
+    """What a job produced.
+
+    Attributes
+    ----------
+    tables
+        Layers and product tables written (browsable as collections).
+    summary
+        JSON-ready figures.
+    """
+
+    tables: list[str] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+JobFn = Callable[[Any, Mapping[str, Any], ProgressFn], JobOutput]
+
+
+@dataclass
+class Job:
+    """One job and its state."""
+
+    id: str
+    kind: str
+    params: dict[str, Any]
+    actor: str
+    status: Status = "queued"
+    progress: float = 0.0
+    message: str = ""
+    created: float = field(default_factory=time.time)
+    started: float | None = None
+    finished: float | None = None
+    result: JobOutput | None = None
+    error: str | None = None
+    error_type: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready state (timestamps as ISO 8601 UTC)."""
+
+        def iso(t: float | None) -> str | None:
+            return None if t is None else pd.Timestamp(t, unit="s", tz="UTC").isoformat()
+
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "status": self.status,
+            "progress": round(self.progress, 4),
+            "message": self.message,
+            "params": self.params,
+            "actor": self.actor,
+            "created": iso(self.created),
+            "started": iso(self.started),
+            "finished": iso(self.finished),
+            "tables": list(self.result.tables) if self.result else [],
+            "summary": self.result.summary if self.result else None,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class _Kind:
+    run: JobFn
+    available: Callable[[], str | None]
+
+
+#: The built-in job kinds (see the bottom of this module).
+DEFAULT_REGISTRY: dict[str, _Kind] = {}
+
+
+def register_job(
+    name: str,
+    run: JobFn,
+    *,
+    available: Callable[[], str | None] | None = None,
+    registry: dict[str, _Kind] | None = None,
+) -> None:
+    """Register a job kind.
+
+    Parameters
+    ----------
+    name
+        URL-safe name (``POST /jobs/{name}``).
+    run
+        ``run(ws, params, progress) -> JobOutput``.
+    available
+        Returns ``None`` when the kind can run, else why not (checked at submission).
+    registry
+        Where to register (default :data:`DEFAULT_REGISTRY`).
+    """
+    target = DEFAULT_REGISTRY if registry is None else registry
+    target[name] = _Kind(run, available or (lambda: None))
+
+
+class JobRunner:
+    """Runs jobs in a background worker thread and tracks them.
+
+    Parameters
+    ----------
+    workspace_factory
+        Opens the workspace for a job (each job gets its own handle, so a job never shares
+        a connection with request handlers).
+    registry
+        Job kinds (default: a copy of :data:`DEFAULT_REGISTRY`).
+    workers
+        Concurrent jobs.
+    """
+
+    def __init__(
+        self,
+        *,
+        workspace_factory: Callable[[], Any],
+        registry: dict[str, _Kind] | None = None,
+        workers: int = 1,
+    ) -> None:
+        self._open = workspace_factory
+        self.registry = dict(DEFAULT_REGISTRY) if registry is None else registry
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+        self._done: dict[str, threading.Event] = {}
+        self._pool = ThreadPoolExecutor(max_workers=max(1, workers),
+                                        thread_name_prefix="gisgov-job")
+
+    def kinds(self) -> list[str]:
+        """Registered job kinds."""
+        return sorted(self.registry)
+
+    def submit(self, kind: str, params: Mapping[str, Any], *, actor: str) -> Job:
+        """Queue a job; returns at once.
+
+        Raises
+        ------
+        NotFoundError
+            Unknown kind.
+        JobUnavailableError
+            The kind's engine is not available in this build.
+        ValidationError
+            ``params`` is not a JSON object.
+        """
+        if kind not in self.registry:
+            raise NotFoundError(f"unknown job kind {kind!r}; kinds: {', '.join(self.kinds())}")
+        why = self.registry[kind].available()
+        if why:
+            raise JobUnavailableError(why)
+        if not isinstance(params, Mapping):
+            raise ValidationError("job parameters must be a JSON object")
+        job = Job(id=secrets.token_hex(6), kind=kind, params=dict(params), actor=actor)
+        with self._lock:
+            self._jobs[job.id] = job
+            self._done[job.id] = threading.Event()
+        self._pool.submit(self._run, job)
+        return job
+
+    def _run(self, job: Job) -> None:
+        job.status = "running"
+        job.started = time.time()
+
+        def progress(message: str, fraction: float) -> None:
+            job.message = str(message)
+            job.progress = float(min(1.0, max(job.progress, fraction)))
+
+        ws = None
+        try:
+            ws = self._open()
+            job.result = self.registry[job.kind].run(ws, job.params, progress)
+            job.status = "succeeded"
+            job.progress = 1.0
+        except GisgovError as exc:
+            job.status, job.error, job.error_type = "failed", str(exc), type(exc).__name__
+        except Exception as exc:
+            log.exception("job %s (%s) crashed", job.id, job.kind)
+            job.status, job.error = "failed", f"internal error: {type(exc).__name__}: {exc}"
+            job.error_type = "InternalError"
+        finally:
+            job.finished = time.time()
+            if ws is not None:
+                self._record(ws, job)
+                ws.close()
+            self._done[job.id].set()
+
+    def _record(self, ws: Any, job: Job) -> None:
+        state = job.to_dict()
+        row = pd.DataFrame([{
+            "id": job.id, "kind": job.kind, "status": job.status, "actor": job.actor,
+            "created": state["created"],
+            "record": json.dumps(state, ensure_ascii=False, default=_json_default),
+        }])
+        try:
+            ws.write_table(JOBS_TABLE, row, mode="append")
+        except Exception as exc:  # the job's own results are written; keep going
+            log.warning("job %s: cannot record it in the jobs table: %s", job.id, exc)
+
+    def get(self, job_id: str) -> Job:
+        """The job with this id.
+
+        Raises
+        ------
+        NotFoundError
+            No such job in this service's memory.
+        """
+        try:
+            return self._jobs[job_id]
+        except KeyError:
+            raise NotFoundError(f"no job {job_id!r}; jobs are listed at /jobs") from None
+
+    def list(self) -> list[Job]:
+        """Every job this service ran, newest first."""
+        return sorted(self._jobs.values(), key=lambda j: j.created, reverse=True)
+
+    def wait(self, job_id: str, timeout: float | None = 60.0) -> Job:
+        """Block until a job finished (tests and the CLI)."""
+        self._done[job_id].wait(timeout)
+        return self._jobs[job_id]
+
+    def shutdown(self, *, wait: bool = False) -> None:
+        """Stop accepting jobs; running ones finish in the background unless ``wait``."""
+        self._pool.shutdown(wait=wait, cancel_futures=True)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _number(params: Mapping[str, Any], name: str, default: float, *, lo: float, hi: float,
+            integer: bool = False) -> Any:
+    value = params.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValidationError(f"parameter {name} must be a number, not {value!r}")
+    if not lo <= value <= hi or (integer and int(value) != value):
+        kind = "an integer" if integer else "a number"
+        raise ValidationError(f"parameter {name} must be {kind} in [{lo}, {hi}], not {value}")
+    return int(value) if integer else float(value)
+
+
+def _check_params(params: Mapping[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise ValidationError(
+            f"unknown parameter(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
+        )
+
+
+def _module_available(module: str, attribute: str, what: str) -> Callable[[], str | None]:
+    def check() -> str | None:
+        import importlib
+
+        try:
+            getattr(importlib.import_module(module), attribute)
+        except (ImportError, AttributeError):
+            return f"{what} is not available in this build ({module}.{attribute} is missing)"
+        return None
+
+    return check
+
+
+# ---- built-in job kinds -------------------------------------------------------------------
+
+
+def assign_job(ws: Any, params: Mapping[str, Any], progress: ProgressFn) -> JobOutput:
+    """Red-grid member ↔ household assignment; the same run as ``gisgov assign``.
+
+    Parameters (all optional): ``min_load`` (5), ``max_load`` (10), ``borrow`` (true),
+    ``borrow_cost`` (500 m), ``change_penalty`` (300 m), ``fresh`` (false).
+    """
+    from gisgov.assignment import assign, previous_from_layer
+
+    _check_params(params, {"min_load", "max_load", "borrow", "borrow_cost", "change_penalty",
+                           "fresh"})
+    min_load = _number(params, "min_load", 5, lo=0, hi=100, integer=True)
+    max_load = _number(params, "max_load", 10, lo=1, hi=100, integer=True)
+    if min_load > max_load:
+        raise ValidationError("min_load must not exceed max_load")
+    borrow, fresh = bool(params.get("borrow", True)), bool(params.get("fresh", False))
+    grids = ws.read("grids")
+    if not len(grids):
+        raise ValidationError("the grids layer is empty: run the grids job first")
+    progress("reading layers", 0.02)
+    previous = None if fresh else previous_from_layer(ws.read("assignments"))
+    result = assign(
+        ws.read("households"), ws.read("members"), grids, streets=ws.read("streets"),
+        buildings=ws.read("buildings"), previous=previous, min_load=min_load,
+        max_load=max_load, borrow=borrow,
+        borrow_cost=_number(params, "borrow_cost", 500.0, lo=0, hi=1e5),
+        change_penalty=_number(params, "change_penalty", 300.0, lo=0, hi=1e5),
+        working_crs=ws.working_crs, progress=lambda d, f: progress(d, 0.05 + 0.85 * f),
+    )
+    progress("writing assignments", 0.92)
+    with ws.transaction() as tx:
+        tx.write("assignments", result.assignments)
+        tx.write_table("assignment_grids", result.grids)
+        tx.write_table("assignment_unassigned", result.unassigned)
+        tx.set_meta("assignment_summary",
+                    {k: v for k, v in result.summary.items() if k != "reasons"})
+    summary = json.loads(json.dumps(result.summary, default=_json_default))
+    return JobOutput(["assignments", "assignment_grids", "assignment_unassigned"], summary)
+
+
+def grids_job(ws: Any, params: Mapping[str, Any], progress: ProgressFn) -> JobOutput:
+    """Partition communities into grids with staff; the same run as ``gisgov grids``.
+
+    Parameters (all optional): ``target_households`` (100), ``communities`` ("all", "urban"
+    or comma-separated codes), ``seed`` (0), ``time_limit`` (60 s).
+    """
+    from gisgov.grids import make_grids, resolve_communities
+
+    _check_params(params, {"target_households", "communities", "seed", "time_limit"})
+    layers = ws.read_all()
+    if not len(layers.get("communities", [])) or not len(layers.get("households", [])):
+        raise ValidationError("grids need communities and households in the workspace")
+    codes = resolve_communities(layers["communities"], params.get("communities"))
+    if not codes:
+        raise ValidationError(f"no community matches {params.get('communities')!r}")
+    plan = make_grids(
+        layers, communities=codes,
+        target_households=_number(params, "target_households", 100, lo=30, hi=1000,
+                                  integer=True),
+        crs=ws.working_crs, seed=_number(params, "seed", 0, lo=0, hi=2**31, integer=True),
+        time_limit=_number(params, "time_limit", 60.0, lo=1, hi=3600),
+        progress=lambda d, f: progress(d, 0.9 * f),
+    )
+    progress("writing grids", 0.95)
+    tables = ["grids", "staff", "branches", "members", "assignments"]
+    with ws.transaction() as tx:
+        for name in tables:
+            tx.write(name, getattr(plan, name))
+        if len(plan.unfilled):
+            tx.write_table("grid_unfilled_roles", plan.unfilled)
+            tables.append("grid_unfilled_roles")
+    summary = json.loads(json.dumps(plan.result.summary(), default=_json_default))
+    return JobOutput(tables, summary)
+
+
+def redistrict_job(ws: Any, params: Mapping[str, Any], progress: ProgressFn) -> JobOutput:
+    """Re-draw communities from whole grids with the districting engine, as a scenario.
+
+    Units are the workspace's grids weighted by their households; the current community of
+    each grid seeds the search and the subdistrict contains it. The proposal is written as
+    the product table ``scenario_<id>`` (one polygon per proposed community) and
+    ``scenario_<id>_grids`` (grid → proposed community); nothing is accepted automatically.
+
+    Parameters (all optional): ``areas`` (current number of communities), ``tolerance``
+    (0.10), ``seed`` (0), ``time_limit`` (60 s).
+    """
+    from gisgov.districting import partition
+    from gisgov.lookup import LookupIndex
+
+    _check_params(params, {"areas", "tolerance", "seed", "time_limit"})
+    progress("reading grids", 0.02)
+    grids = ws.read("grids")
+    communities = ws.read("communities")
+    if len(grids) < 2:
+        raise ValidationError("re-drawing needs at least two grids as units; run the grids job")
+    households = ws.read("households")
+    index = LookupIndex.from_layers({"grids": grids}, metric_crs=ws.working_crs)
+    counts = pd.Series(index.lookup_many(
+        households.geometry.x.to_numpy(), households.geometry.y.to_numpy(), distances=False
+    ).grid_codes).value_counts()
+    units = grids[["code", "community_code", "geometry"]].copy()
+    units["households"] = units["code"].map(counts).fillna(0).astype(float)
+    sub_of = dict(zip(communities["code"], communities["subdistrict_code"], strict=True))
+    units["subdistrict_code"] = units["community_code"].map(sub_of)
+    current = units["community_code"].nunique()
+    areas = _number(params, "areas", current, lo=1, hi=max(1, len(units)), integer=True)
+    result = partition(
+        units, weight="households", areas=areas,
+        tolerance=_number(params, "tolerance", 0.10, lo=0.0, hi=1.0),
+        current="community_code", groups="subdistrict_code", crs=ws.working_crs,
+        seed=_number(params, "seed", 0, lo=0, hi=2**31, integer=True),
+        time_limit=_number(params, "time_limit", 60.0, lo=1, hi=3600),
+        progress=lambda d, f: progress(d, 0.05 + 0.85 * f),
+    )
+    progress("writing the scenario", 0.93)
+    name = f"scenario_{secrets.token_hex(3)}"
+    units["area"] = result.labels.to_numpy()
+    units["continues"] = [None if result.continues[a] is None else str(result.continues[a])
+                          for a in units["area"]]
+    areas_gdf = units.dissolve(by="area", aggfunc={"households": "sum", "continues": "first",
+                                                   "subdistrict_code": "first"}).reset_index()
+    areas_gdf["id"] = areas_gdf["area"].astype(str)
+    areas_gdf = gpd.GeoDataFrame(areas_gdf, geometry="geometry", crs=grids.crs)
+    with ws.transaction() as tx:
+        tx.write_table(name, areas_gdf[["id", "continues", "subdistrict_code", "households",
+                                        "geometry"]])
+        tx.write_table(f"{name}_grids", pd.DataFrame(
+            units[["code", "community_code", "area", "continues", "households"]]))
+    return JobOutput([name, f"{name}_grids"], {
+        "scenario": name, "areas": int(result.k), "objective": float(result.objective),
+        "lower": float(result.lower), "upper": float(result.upper),
+        "optimal": bool(result.optimal), "method": result.method,
+        "seconds": round(float(result.seconds), 3), "report": list(result.report),
+    })
+
+
+register_job("redistrict", redistrict_job,
+             available=_module_available("gisgov.districting", "partition",
+                                         "the districting engine"))
+register_job("grids", grids_job,
+             available=_module_available("gisgov.grids", "make_grids", "the grid engine"))
+register_job("assign", assign_job,
+             available=_module_available("gisgov.assignment", "assign", "the assignment engine"))
