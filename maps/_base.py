@@ -24,6 +24,7 @@ from folium.elements import JSCSSMixin
 from folium.plugins import Fullscreen, GroupedLayerControl, MarkerCluster, MeasureControl
 from folium.template import Template
 
+from gisgov import privacy
 from gisgov.crs import from_storage
 from gisgov.layers import LAYERS
 from maps._assets import AssetMode, localise_assets
@@ -118,17 +119,13 @@ def layer_label(layer: str, lang: Lang, column: str | None = None) -> str:
 
 
 def mask_name(name: object) -> str:
-    """``张三丰`` → ``张**``; maps never show a full name (PIPL: minimum necessary)."""
-    if not isinstance(name, str) or not name:
-        return ""
-    return name[0] + "*" * max(1, len(name) - 1)
+    """:func:`gisgov.privacy.mask_name` for possibly-missing values: maps never show a full name."""
+    return privacy.mask_name(name) if isinstance(name, str) and name else ""
 
 
 def mask_phone(phone: object) -> str:
-    """``13812345678`` → ``138****5678`` (the mask in common use, GB/T 35273)."""
-    if not isinstance(phone, str) or len(phone) < 7:
-        return ""
-    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+    """:func:`gisgov.privacy.mask_phone` for possibly-missing values (``138****5678``)."""
+    return privacy.mask_phone(phone) if isinstance(phone, str) and phone else ""
 
 
 def draw_crs(basemap: str) -> str:
@@ -273,7 +270,7 @@ def start_map(
                     name="tianditu labels", subdomains=spec["subdomains"], overlay=True,
                     control=False, max_zoom=19,
                 ).add_to(m)
-        m.get_root().header.add_child(Element(_CSS), name="gisgov_css")
+        m.get_root().header.add_child(Element(_CSS), name="gisgov_css")  # type: ignore[attr-defined]
     m.gisgov_basemap = basemap  # type: ignore[attr-defined]  # read by finish_map
     if extent is not None and len(extent) and extent.geometry.notna().any():
         minx, miny, maxx, maxy = to_draw(extent[["geometry"]], basemap=basemap).total_bounds
@@ -373,8 +370,12 @@ class Panel(MacroElement):  # type: ignore[misc]
 class _SearchControl(JSCSSMixin, MacroElement):  # type: ignore[misc]
     """leaflet-search over several GeoJSON layers by their ``search`` property."""
 
-    default_js = [("Leaflet.Search.js", "leaflet-search.min.js")]
-    default_css = [("Leaflet.Search.css", "leaflet-search.min.css")]
+    default_js = [  # noqa: RUF012 - folium's own declaration
+        ("Leaflet.Search.js", "leaflet-search.min.js")
+    ]
+    default_css = [  # noqa: RUF012 - folium's own declaration
+        ("Leaflet.Search.css", "leaflet-search.min.css")
+    ]
     _template = Template(
         """
         {% macro script(this, kwargs) %}
@@ -411,8 +412,12 @@ class _SearchControl(JSCSSMixin, MacroElement):  # type: ignore[misc]
 class _MiniMap(JSCSSMixin, MacroElement):  # type: ignore[misc]
     """leaflet-minimap over the basemap's tiles, or over an outline when there are none."""
 
-    default_js = [("Control_MiniMap_js", "Control.MiniMap.min.js")]
-    default_css = [("Control_MiniMap_css", "Control.MiniMap.min.css")]
+    default_js = [  # noqa: RUF012 - folium's own declaration
+        ("Control_MiniMap_js", "Control.MiniMap.min.js")
+    ]
+    default_css = [  # noqa: RUF012 - folium's own declaration
+        ("Control_MiniMap_css", "Control.MiniMap.min.css")
+    ]
     _template = Template(
         """
         {% macro script(this, kwargs) %}

@@ -8,6 +8,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 import shapely
+from numpy.typing import NDArray
 
 from maps._assets import AssetMode
 from maps._base import (
@@ -121,7 +122,7 @@ def red_grid_map(
     links = asg[asg["member_id"].isin(mem_xy.index)].copy()
     if len(links):
         drawn = links.geometry if "geometry" in links.columns else None
-        made = shapely.linestrings(
+        made: NDArray[np.object_] = shapely.linestrings(  # type: ignore[assignment]
             np.stack([
                 shapely.get_coordinates(np.asarray(hh_xy.loc[links["household_id"]].values)),
                 shapely.get_coordinates(np.asarray(mem_xy.loc[links["member_id"]].values)),
@@ -146,8 +147,7 @@ def red_grid_map(
     member_of = asg.set_index("household_id")["member_id"]
     none = text("none", lang)
     hh_layers: list[folium.map.Layer] = []
-    for flag, key, colour, radius in ((True, "assigned", "#4575b4", 3),
-                                      (False, "unassigned", "#d7191c", 5)):
+    for flag, colour, radius in ((True, "#4575b4", 3), (False, "#d7191c", 5)):
         sel = hh[assigned.loc[hh.index].to_numpy() == flag]
         if len(sel) == 0:
             continue

@@ -128,7 +128,7 @@ def scenario_diff_map(
     names_b = before.set_index(key)["name"] if "name" in before.columns else None
     names_a = after.set_index(key)["name"] if "name" in after.columns else None
 
-    layers: list[folium.map.Layer] = []
+    layers: list[folium.GeoJson] = []
     for plan, label, line in ((before, t["before"], {"color": "#636363", "dashArray": "6 6",
                                                       "weight": 3, "fill": False}),
                               (after, t["after"], {"color": "#08519c", "weight": 3,
@@ -146,7 +146,7 @@ def scenario_diff_map(
         layers.append(lyr)
         style.legend.append(LegendItem(str(line["color"]), label, "line"))
     style.searchable.append(layers[1])
-    style.groups[text("g_change", lang)] = layers
+    style.groups[text("g_change", lang)] = list(layers)
 
     moved_hh = None
     if households is not None and len(households):

@@ -1,0 +1,200 @@
+"""The set of maps for a workspace: which pages exist, rendering one, writing them all + index."""
+
+from __future__ import annotations
+
+import html
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+
+from maps._assets import ASSETS_DIR, AssetMode
+from maps._base import Lang
+from maps._errors import MapError
+from maps.grids import compliance_map, grid_map
+from maps.overview import county_map
+from maps.redgrid import red_grid_map
+
+__all__ = ["MapPage", "index_html", "map_pages", "render_page", "write_maps"]
+
+
+@dataclass(frozen=True)
+class MapPage:
+    """One map of the site: file name, kind, community (if any) and titles."""
+
+    name: str
+    kind: str
+    community: str | None
+    title_zh: str
+    title_en: str
+
+    def title(self, lang: Lang) -> str:
+        """Title in ``lang``."""
+        return self.title_zh if lang == "zh" else self.title_en
+
+
+def _has(layers: Mapping[str, gpd.GeoDataFrame], name: str) -> bool:
+    gdf = layers.get(name)
+    return gdf is not None and len(gdf) > 0
+
+
+def map_pages(layers: Mapping[str, gpd.GeoDataFrame]) -> list[MapPage]:
+    """The maps the layers allow: county, compliance, and per community grids and red grids.
+
+    Parameters
+    ----------
+    layers
+        gisgov layers; grid maps need grids, red-grid maps households and members.
+
+    Returns
+    -------
+    list of MapPage
+        In index order.
+    """
+    if not (_has(layers, "subdistricts") and _has(layers, "communities")):
+        raise MapError("maps need at least the subdistricts and communities layers")
+    pages = [MapPage("county.html", "county", None, "县域总览", "County overview")]
+    coms = layers["communities"].sort_values("code")
+    grids = layers.get("grids")
+    if grids is not None and len(grids):
+        pages.append(MapPage("compliance.html", "compliance", None, "合规检查（网格长、党组织、"
+                             "党支部人数）", "Compliance (leaders, party organisations, "
+                             "branch size)"))
+        with_grids = set(grids["community_code"])
+        for code, name in zip(coms["code"], coms["name"], strict=True):
+            if code in with_grids:
+                pages.append(MapPage(f"grids-{code}.html", "grids", code, f"{name} 网格",
+                                     f"{code} grids"))
+    if _has(layers, "households") and _has(layers, "members"):
+        for code, name in zip(coms["code"], coms["name"], strict=True):
+            pages.append(MapPage(f"redgrid-{code}.html", "redgrid", code, f"{name} 红色网格联户",
+                                 f"{code} red-grid members"))
+    return pages
+
+
+def render_page(
+    layers: Mapping[str, gpd.GeoDataFrame],
+    page: MapPage,
+    *,
+    basemap: str = "none",
+    lang: Lang = "zh",
+    assets: AssetMode = "inline",
+    tianditu_key: str | None = None,
+    households_url: str | None = None,
+) -> str:
+    """Render one page of :func:`map_pages` to HTML.
+
+    Parameters
+    ----------
+    layers
+        gisgov layers.
+    page
+        The page to draw.
+    basemap, lang, assets, tianditu_key
+        As for :func:`maps.county_map`.
+    households_url
+        Passed to :func:`maps.county_map` (the API serves households by URL).
+
+    Returns
+    -------
+    str
+        A complete HTML document.
+    """
+    opts = {"basemap": basemap, "lang": lang, "assets": assets, "tianditu_key": tianditu_key}
+    if page.kind == "county":
+        m = county_map(layers, households_url=households_url, **opts)  # type: ignore[arg-type]
+    elif page.kind == "compliance":
+        m = compliance_map(layers, **opts)  # type: ignore[arg-type]
+    elif page.kind == "grids":
+        m = grid_map(layers, community=page.community, **opts)  # type: ignore[arg-type]
+    elif page.kind == "redgrid":
+        m = red_grid_map(layers, community=page.community, **opts)  # type: ignore[arg-type]
+    else:
+        raise MapError(f"unknown map kind {page.kind!r}")
+    root = m.get_root()
+    root.title = html.escape(page.title(lang))  # type: ignore[attr-defined]
+    html_text: str = root.render()
+    return html_text
+
+
+def index_html(pages: list[MapPage], *, lang: Lang = "zh", field_url: str | None = None,
+               title: str | None = None) -> str:
+    """A plain, mobile-friendly index page linking every map.
+
+    Parameters
+    ----------
+    pages
+        From :func:`map_pages`.
+    lang
+        ``zh`` (default) or ``en``.
+    field_url
+        Link to the field page (``/field`` when served).
+    title
+        Page heading.
+    """
+    heading = title or ("社区网格化治理地图" if lang == "zh" else "Grid governance maps")
+    items = "\n".join(
+        f'<li><a href="{html.escape(p.name)}">{html.escape(p.title(lang))}</a></li>'
+        for p in pages)
+    field = ""
+    if field_url:
+        label = "现场查询（手机）：我在哪里、谁负责" if lang == "zh" else "Field lookup (phone)"
+        field = f'<p><a href="{html.escape(field_url)}">{label}</a></p>'
+    return f"""<!DOCTYPE html>
+<html lang="{'zh-CN' if lang == 'zh' else 'en'}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(heading)}</title>
+<style>body{{font:16px/1.6 "Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:1em;
+max-width:40em}} li{{margin:.3em 0}}</style></head>
+<body><h1>{html.escape(heading)}</h1>{field}<ul>
+{items}
+</ul></body></html>
+"""
+
+
+def write_maps(
+    layers: Mapping[str, gpd.GeoDataFrame],
+    out_dir: str | Path,
+    *,
+    basemap: str = "none",
+    lang: Lang = "zh",
+    inline: bool = False,
+    tianditu_key: str | None = None,
+) -> list[Path]:
+    """Write every map of :func:`map_pages` and an ``index.html`` into ``out_dir``.
+
+    Parameters
+    ----------
+    layers
+        gisgov layers.
+    out_dir
+        Folder to write (created if needed).
+    basemap, lang, tianditu_key
+        As for :func:`maps.county_map`.
+    inline
+        Embed Leaflet and plugins in every page (single files to carry); otherwise one copy
+        goes to ``out_dir/assets`` and pages link it relatively (works from ``file://``).
+
+    Returns
+    -------
+    list of Path
+        The files written, index first.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if not inline:
+        shutil.copytree(ASSETS_DIR, out / "assets", dirs_exist_ok=True)
+    pages = map_pages(layers)
+    index = out / "index.html"
+    index.write_text(index_html(pages, lang=lang), encoding="utf-8")
+    written = [index]
+    for page in pages:
+        path = out / page.name
+        path.write_text(
+            render_page(layers, page, basemap=basemap, lang=lang, tianditu_key=tianditu_key,
+                        assets="inline" if inline else "assets"),
+            encoding="utf-8")
+        written.append(path)
+    return written
