@@ -1,0 +1,564 @@
+"""The heuristic: seeded construction, then simulated annealing over boundary-unit moves.
+
+One connected piece of the graph with ``k`` areas is solved at a time (the engine splits the
+problem by component and containment group first). Everything here works on plain Python lists
+because the inner loop is a handful of dictionary-free arithmetic per proposal; numpy would be
+slower at this granularity.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from gisgov.districting.graph import UnitGraph
+from gisgov.districting.objective import Objective
+
+ProgressFn = Callable[[str, float], None]
+
+
+@dataclass
+class SearchResult:
+    labels: np.ndarray | None
+    objective: float
+    feasible: bool
+    iterations: int
+    timed_out: bool
+
+
+def _seeds(xy: np.ndarray, k: int, rng: np.random.Generator, fixed: list[int]) -> list[int]:
+    """k-means++ style spread seeds; ``fixed`` seeds (locked areas) come first."""
+    n = len(xy)
+    seeds = list(fixed)
+    if not seeds:
+        seeds.append(int(rng.integers(n)))
+    d2 = np.full(n, np.inf)
+    for s in seeds:
+        d2 = np.minimum(d2, ((xy - xy[s]) ** 2).sum(axis=1))
+    while len(seeds) < k:
+        p = d2 / d2.sum() if d2.sum() > 0 else np.full(n, 1.0 / n)
+        s = int(rng.choice(n, p=p))
+        seeds.append(s)
+        d2 = np.minimum(d2, ((xy - xy[s]) ** 2).sum(axis=1))
+    return seeds
+
+
+def _grow(
+    nbrs: list[list[int]],
+    shared: list[dict[int, float]],
+    perim: list[float],
+    w: list[float],
+    k: int,
+    init: list[int],
+    reserved: list[int],
+    rng: np.random.Generator,
+) -> list[int]:
+    """Grow areas from the units already labelled in ``init`` (-1 = free): the lightest area
+    with a free neighbour takes the free neighbour it shares most boundary with.
+
+    ``reserved[u] = a`` keeps locked unit ``u`` for area ``a`` only.
+    """
+    n = len(nbrs)
+    lab = list(init)
+    wt = [0.0] * k
+    frontier: list[set[int]] = [set() for _ in range(k)]
+    for u in range(n):
+        if lab[u] >= 0:
+            wt[lab[u]] += w[u]
+    for u in range(n):
+        if lab[u] >= 0:
+            for v in nbrs[u]:
+                if lab[v] < 0:
+                    frontier[lab[u]].add(v)
+    jitter = rng.random(n) * 1e-6
+    while True:
+        best_a, best_w = -1, math.inf
+        for a in range(k):
+            fr = frontier[a]
+            # Drop taken units and units reserved for another area lazily.
+            stale = [v for v in fr if lab[v] >= 0 or (reserved[v] >= 0 and reserved[v] != a)]
+            for v in stale:
+                fr.discard(v)
+            if fr and wt[a] < best_w:
+                best_a, best_w = a, wt[a]
+        if best_a < 0:
+            break
+        a = best_a
+        best_u, best_s = -1, -math.inf
+        for v in frontier[a]:
+            if reserved[v] == a:
+                best_u = v
+                break
+            s = sum(ell for x, ell in shared[v].items() if lab[x] == a) / max(perim[v], 1e-9)
+            s += jitter[v]
+            if s > best_s:
+                best_u, best_s = v, s
+        u = best_u
+        lab[u] = a
+        wt[a] += w[u]
+        frontier[a].discard(u)
+        for v in nbrs[u]:
+            if lab[v] < 0:
+                frontier[a].add(v)
+    return lab
+
+
+def _make_contiguous(
+    nbrs: list[list[int]],
+    w: list[float],
+    k: int,
+    lab: list[int],
+    locked: list[int],
+) -> list[int]:
+    """Keep each area's main piece (the one holding its locked units, else the heaviest) and
+    hand the other pieces to neighbouring areas; locked stray units are reconnected by a
+    shortest path of unlocked units."""
+    n = len(nbrs)
+    for _ in range(4 * k + 4):
+        changed = False
+        for a in range(k):
+            members = [u for u in range(n) if lab[u] == a]
+            if not members:
+                continue
+            pieces = _pieces(nbrs, lab, a, members)
+            if len(pieces) <= 1:
+                continue
+            changed = True
+
+            def rank(p: list[int]) -> tuple[int, float]:
+                return (sum(1 for u in p if locked[u] == a), sum(w[u] for u in p))
+
+            pieces.sort(key=rank, reverse=True)
+            main = set(pieces[0])
+            for p in pieces[1:]:
+                if any(locked[u] == a for u in p):
+                    path = _path(nbrs, p, main, locked, a)
+                    for u in path:
+                        lab[u] = a
+                    main.update(path)
+                    main.update(p)
+                else:
+                    for u in p:
+                        lab[u] = -1
+        # Free units join an adjacent area (lightest first); repeat until none left.
+        free = [u for u in range(n) if lab[u] < 0]
+        while free:
+            wt = [0.0] * k
+            for u in range(n):
+                if lab[u] >= 0:
+                    wt[lab[u]] += w[u]
+            rest = []
+            for u in free:
+                cand = [lab[v] for v in nbrs[u] if lab[v] >= 0]
+                if cand:
+                    lab[u] = min(cand, key=lambda b: wt[b])
+                    wt[lab[u]] += w[u]
+                else:
+                    rest.append(u)
+            if len(rest) == len(free):
+                break
+            free = rest
+        if not changed:
+            break
+    return lab
+
+
+def _pieces(nbrs: list[list[int]], lab: list[int], a: int, members: list[int]) -> list[list[int]]:
+    seen: set[int] = set()
+    out = []
+    for s in members:
+        if s in seen:
+            continue
+        comp = [s]
+        seen.add(s)
+        q = deque([s])
+        while q:
+            u = q.popleft()
+            for v in nbrs[u]:
+                if lab[v] == a and v not in seen:
+                    seen.add(v)
+                    comp.append(v)
+                    q.append(v)
+        out.append(comp)
+    return out
+
+
+def _path(
+    nbrs: list[list[int]], src: list[int], dst: set[int], locked: list[int], a: int
+) -> list[int]:
+    """Shortest path (in units) from piece ``src`` to ``dst`` avoiding units locked elsewhere."""
+    prev: dict[int, int] = {u: -1 for u in src}
+    q = deque(src)
+    while q:
+        u = q.popleft()
+        if u in dst:
+            out = []
+            while u != -1:
+                out.append(u)
+                u = prev[u]
+            return out
+        for v in nbrs[u]:
+            if v not in prev and (locked[v] < 0 or locked[v] == a):
+                prev[v] = u
+                q.append(v)
+    return []
+
+
+def anneal(
+    graph: UnitGraph,
+    weights: np.ndarray,
+    k: int,
+    *,
+    lower: float,
+    upper: float,
+    objective: Objective,
+    locked: np.ndarray,
+    home: np.ndarray | None,
+    xy: np.ndarray,
+    seed: int,
+    starts: int,
+    iterations: int,
+    deadline: float,
+    progress: ProgressFn | None = None,
+    progress_span: tuple[float, float] = (0.0, 1.0),
+) -> SearchResult:
+    """Multi-start construction + simulated annealing; the best feasible plan found.
+
+    Parameters
+    ----------
+    locked
+        Area per unit position, ``-1`` when free.
+    home
+        The current plan's area per unit (``-1`` = none), the disruption reference and the
+        first start.
+    iterations
+        Proposals per start (the deterministic budget; ``deadline`` only cuts it short).
+    """
+    n = graph.n
+    rng = np.random.default_rng(seed)
+    nbrs = [x.tolist() for x in graph.neighbors()]
+    inc = [x.tolist() for x in graph.incident_edges()]
+    cost = objective.edge_costs(graph, k).tolist()
+    ell = graph.shared_length.tolist()
+    shared: list[dict[int, float]] = [
+        {v: ell[e] for v, e in zip(nbrs[u], inc[u], strict=True)} for u in range(n)
+    ]
+    perim = graph.perimeter.tolist()
+    uarea = graph.area.tolist()
+    w = [float(x) for x in weights]
+    lk = [int(x) for x in locked]
+    hm = [-1] * n if home is None else [int(x) if 0 <= x < k else -1 for x in home]
+    total_w = max(sum(w), 1e-12)
+    ideal = total_w / k
+    disr = objective.disruption / total_w if home is not None else 0.0
+    ppw = objective.polsby_popper / k
+
+    best: SearchResult = SearchResult(None, math.inf, False, 0, False)
+    lo_p, hi_p = progress_span
+    total_iters = 0
+    s = -1
+    # Keep restarting (up to 20x the planned starts) while nothing balanced has been found:
+    # tight tolerances on few units are luck of the seed layout more than of the annealing.
+    while True:
+        s += 1
+        if s >= starts and (best.feasible or s >= 20 * starts):
+            break
+        if time.monotonic() > deadline:
+            break
+        # Start 0 follows the current plan when there is one; others grow from spread seeds.
+        init = [lk[u] for u in range(n)]
+        if s == 0 and home is not None and any(h >= 0 for h in hm):
+            for u in range(n):
+                if init[u] < 0:
+                    init[u] = hm[u]
+            present = {x for x in init if x >= 0}
+            missing = [a for a in range(k) if a not in present]
+            if missing:
+                _seed_missing(init, missing, w, lk, xy, rng)
+            lab = _make_contiguous(nbrs, w, k, init, lk)
+            if any(x < 0 for x in lab) or len(set(lab)) < k:
+                lab = _grow(nbrs, shared, perim, w, k, lab, lk, rng)
+        else:
+            fixed_areas = sorted({x for x in lk if x >= 0})
+            fixed = [next(u for u in range(n) if lk[u] == a) for a in fixed_areas]
+            order = fixed_areas + [a for a in range(k) if a not in fixed_areas]
+            seeds = _seeds(xy, k, rng, fixed)
+            init = [-1] * n
+            for a, u in zip(order, seeds, strict=True):
+                init[u] = a
+            lab = _grow(nbrs, shared, perim, w, k, init, lk, rng)
+        lab = _make_contiguous(nbrs, w, k, lab, lk)
+        if any(x < 0 for x in lab):
+            continue
+        res = _sa(
+            nbrs, inc, shared, cost, perim, uarea, w, lk, hm, lab, k,
+            lower=lower, upper=upper, ideal=ideal, disr=disr, ppw=ppw,
+            rng=rng, iterations=iterations, deadline=deadline,
+            tick=(
+                None
+                if progress is None
+                else _ticker(progress, lo_p + (hi_p - lo_p) * min(s, starts - 1) / starts, (hi_p - lo_p) / starts)
+            ),
+        )
+        total_iters += res.iterations
+        if res.feasible and (not best.feasible or res.objective < best.objective - 1e-12):
+            best = res
+        elif not best.feasible and res.labels is not None and best.labels is None:
+            best = res
+        if res.timed_out:
+            best.timed_out = True
+    best.iterations = total_iters
+    return best
+
+
+def _ticker(progress: ProgressFn, start: float, span: float) -> Callable[[float], None]:
+    def tick(frac: float) -> None:
+        progress("optimising", min(1.0, start + span * frac))
+
+    return tick
+
+
+def _seed_missing(
+    lab: list[int],
+    missing: list[int],
+    w: list[float],
+    locked: list[int],
+    xy: np.ndarray,
+    rng: np.random.Generator,
+) -> None:
+    """Found each missing (new) area on a free unit of the heaviest current area, the one
+    farthest from that area's centre, so the new area grows at its edge."""
+    for a in missing:
+        wt: dict[int, float] = {}
+        for u, x in enumerate(lab):
+            if x >= 0:
+                wt[x] = wt.get(x, 0.0) + w[u]
+        heavy = max(wt, key=lambda b: wt[b]) if wt else 0
+        members = [u for u, x in enumerate(lab) if x == heavy and locked[u] < 0]
+        if not members:
+            members = [u for u, x in enumerate(lab) if locked[u] < 0]
+        centre = xy[members].mean(axis=0)
+        d = ((xy[members] - centre) ** 2).sum(axis=1)
+        lab[members[int(np.argmax(d))]] = a
+    del rng
+
+
+def _sa(
+    nbrs: list[list[int]],
+    inc: list[list[int]],
+    shared: list[dict[int, float]],
+    cost: list[float],
+    perim: list[float],
+    uarea: list[float],
+    w: list[float],
+    lk: list[int],
+    hm: list[int],
+    lab: list[int],
+    k: int,
+    *,
+    lower: float,
+    upper: float,
+    ideal: float,
+    disr: float,
+    ppw: float,
+    rng: np.random.Generator,
+    iterations: int,
+    deadline: float,
+    tick: Callable[[float], None] | None,
+) -> SearchResult:
+    n = len(nbrs)
+    lab = list(lab)
+    wt = [0.0] * k
+    ar = [0.0] * k
+    pe = [0.0] * k
+    cnt = [0] * k
+    for u in range(n):
+        a = lab[u]
+        wt[a] += w[u]
+        ar[a] += uarea[u]
+        pe[a] += perim[u]
+        cnt[a] += 1
+    # Edge list, endpoints, and the set of cut edges kept as an indexable list.
+    m = len(cost)
+    ends: list[tuple[int, int]] = [(0, 0)] * m
+    for u in range(n):
+        for v, e in zip(nbrs[u], inc[u], strict=True):
+            if u < v:
+                ends[e] = (u, v)
+    for e, (u, v) in enumerate(ends):
+        if lab[u] == lab[v]:
+            pe[lab[u]] -= 2.0 * shared[u][v]
+    cut_pos = [-1] * m
+    cut_list: list[int] = []
+    for e, (u, v) in enumerate(ends):
+        if lab[u] != lab[v]:
+            cut_pos[e] = len(cut_list)
+            cut_list.append(e)
+
+    four_pi = 4.0 * math.pi
+
+    def pp(a_: float, p_: float) -> float:
+        return four_pi * a_ / (p_ * p_) if p_ > 0 else 0.0
+
+    def pen(x: float) -> float:
+        if x > upper:
+            return (x - upper) / ideal
+        if x < lower:
+            return (lower - x) / ideal
+        return 0.0
+
+    base = sum(cost[e] for e in cut_list)
+    base += disr * sum(w[u] for u in range(n) if lab[u] != hm[u])
+    base += ppw * sum(1.0 - pp(ar[a], pe[a]) for a in range(k))
+    obj = base
+    infeas = sum(pen(x) for x in wt)
+
+    def is_feasible() -> bool:
+        return all(lower - 1e-9 * upper <= x <= upper + 1e-9 * upper for x in wt)
+
+    best_lab = list(lab) if is_feasible() else None
+    best_obj = obj if best_lab is not None else math.inf
+
+    mean_edge = (sum(cost) / m) if m else 1.0
+    t0, t1 = 0.5 * mean_edge, 0.005 * mean_edge
+    lam0, lam1 = 5.0 * mean_edge, 200.0 * mean_edge * k
+    rand = rng.random
+    randint = rng.integers
+    batch = 4096
+    rbuf = rand(batch)
+    ibuf = randint(0, 1 << 30, batch)
+    bi = 0
+    it = 0
+    timed_out = False
+    temp, lam = t0, lam0
+    for it in range(iterations):  # noqa: B007 (used after the loop)
+        if (it & 1023) == 0:
+            frac = it / iterations
+            temp = t0 * (t1 / t0) ** frac
+            # The balance penalty hardens over the run so the search ends balanced.
+            lam = lam0 * (lam1 / lam0) ** min(1.0, 1.5 * frac)
+            if time.monotonic() > deadline:
+                timed_out = True
+                break
+            if tick is not None and (it & 16383) == 0:
+                tick(frac)
+        if not cut_list:
+            break
+        if bi + 2 >= batch:
+            rbuf = rand(batch)
+            ibuf = randint(0, 1 << 30, batch)
+            bi = 0
+        e = cut_list[int(ibuf[bi]) % len(cut_list)]
+        r = float(rbuf[bi])
+        bi += 1
+        u, v = ends[e]
+        if r < 0.5:
+            u, v = v, u
+        a, b = lab[u], lab[v]
+        if lk[u] >= 0 or cnt[a] <= 1:
+            continue
+        # Objective change of moving u from a to b.
+        d_cut = 0.0
+        la = 0.0
+        lb = 0.0
+        na = 0
+        for x, ex in zip(nbrs[u], inc[u], strict=True):
+            lx = lab[x]
+            if lx == a:
+                d_cut += cost[ex]
+                la += shared[u][x]
+                na += 1
+            elif lx == b:
+                d_cut -= cost[ex]
+                lb += shared[u][x]
+        wu = w[u]
+        d = d_cut
+        if disr:
+            h = hm[u]
+            d += disr * wu * ((b != h) - (a != h))
+        pa2 = pe[a] - perim[u] + 2.0 * la
+        pb2 = pe[b] + perim[u] - 2.0 * lb
+        aa2 = ar[a] - uarea[u]
+        ab2 = ar[b] + uarea[u]
+        if ppw:
+            d += ppw * (pp(ar[a], pe[a]) + pp(ar[b], pe[b]) - pp(aa2, pa2) - pp(ab2, pb2))
+        dpen = pen(wt[a] - wu) + pen(wt[b] + wu) - pen(wt[a]) - pen(wt[b])
+        total = d + lam * dpen
+        if total > 0 and float(rbuf[bi]) >= math.exp(-total / temp):
+            bi += 1
+            continue
+        bi += 1
+        # Contiguity: u's neighbours in a must stay connected without u.
+        if na > 1 and not _still_connected(nbrs, lab, u, a, na):
+            continue
+        lab[u] = b
+        wt[a] -= wu
+        wt[b] += wu
+        ar[a], ar[b] = aa2, ab2
+        pe[a], pe[b] = pa2, pb2
+        cnt[a] -= 1
+        cnt[b] += 1
+        obj += d
+        infeas += dpen
+        for x, ex in zip(nbrs[u], inc[u], strict=True):
+            lx = lab[x]
+            if lx == a:
+                _cut_add(cut_list, cut_pos, ex)
+            elif lx == b:
+                _cut_remove(cut_list, cut_pos, ex)
+        if infeas <= 1e-12 and obj < best_obj - 1e-12 and is_feasible():
+            best_obj = obj
+            best_lab = list(lab)
+    if tick is not None:
+        tick(1.0)
+    if best_lab is None:
+        return SearchResult(np.asarray(lab), math.inf, False, it + 1, timed_out)
+    return SearchResult(np.asarray(best_lab), best_obj, True, it + 1, timed_out)
+
+
+def _cut_add(cut_list: list[int], cut_pos: list[int], e: int) -> None:
+    if cut_pos[e] < 0:
+        cut_pos[e] = len(cut_list)
+        cut_list.append(e)
+
+
+def _cut_remove(cut_list: list[int], cut_pos: list[int], e: int) -> None:
+    p = cut_pos[e]
+    if p >= 0:
+        last = cut_list.pop()
+        if last != e:
+            cut_list[p] = last
+            cut_pos[last] = p
+        cut_pos[e] = -1
+
+
+def _still_connected(nbrs: list[list[int]], lab: list[int], u: int, a: int, na: int) -> bool:
+    """Whether area ``a`` stays connected when ``u`` leaves it: a BFS from one neighbour of
+    ``u`` in ``a`` that stops as soon as it has reached all ``na`` of them (usually a few steps
+    around ``u``, so this is far cheaper than recomputing articulation points)."""
+    targets = set()
+    start = -1
+    for x in nbrs[u]:
+        if lab[x] == a:
+            targets.add(x)
+            if start < 0:
+                start = x
+    found = 1
+    seen = {start, u}
+    q = deque([start])
+    while q:
+        y = q.popleft()
+        for z in nbrs[y]:
+            if z not in seen and lab[z] == a:
+                seen.add(z)
+                if z in targets:
+                    found += 1
+                    if found == na:
+                        return True
+                q.append(z)
+    return found == na

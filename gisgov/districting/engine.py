@@ -1,0 +1,507 @@
+"""``partition``: the one districting engine, for communities and for grids alike.
+
+Community re-drawing (units = compounds and street blocks, K ≈ 5) and grid partitioning
+(units = buildings or building clusters of one community, K ≈ households / 100) are the same
+problem: split a contiguous set of weighted polygons into K contiguous areas within a balance
+tolerance, keeping locked units in place, staying inside containment groups, and minimising
+the :class:`~gisgov.districting.objective.Objective`. Only the units and targets differ.
+
+How it works
+------------
+1. Validate and explain infeasibility up front (:class:`~gisgov.errors.InfeasibleError`).
+2. Split the graph into independent *pieces*: connected components × containment groups; give
+   each piece its number of areas (each piece must be balanced on its own).
+3. Each piece: multi-start construction (the current plan, then region growing from spread
+   seeds) followed by simulated annealing over boundary-unit moves with a hardening balance
+   penalty and a cheap local contiguity test; the best balanced plan wins. Small pieces can be
+   solved exactly instead (``method="exact"``) or as a fallback when the heuristic finds no
+   balanced plan (``method="auto"``).
+4. Check the final plan with the constraint callables; never return a plan that violates them.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from gisgov.districting._search import anneal
+from gisgov.districting.exact import solve_exact
+from gisgov.districting.graph import UnitGraph, bridge_components, graph_from_units
+from gisgov.districting.objective import (
+    Objective,
+    Plan,
+    check_plan,
+    contiguous,
+    respects_locks,
+    within_bounds,
+)
+from gisgov.errors import InfeasibleError, ValidationError
+
+__all__ = ["EXACT_MAX_UNITS", "PartitionResult", "partition"]
+
+ProgressFn = Callable[[str, float], None]
+Method = Literal["auto", "heuristic", "exact"]
+Islands = Literal["separate", "bridge", "error"]
+
+EXACT_MAX_UNITS = 150
+"""Largest piece ``method="auto"`` hands to the MILP when the heuristic finds nothing."""
+
+
+@dataclass
+class PartitionResult:
+    """A balanced, contiguous plan and how it was found.
+
+    Attributes
+    ----------
+    labels
+        Area id (``0..K-1``) per unit, indexed like the input units.
+    k
+        Number of areas.
+    lower, upper
+        The weight bounds every area satisfies.
+    continues
+        For each area id, the current-plan label it continues (``None`` for a new area).
+    optimal
+        ``True`` only when every piece was solved to proven optimality by the MILP.
+    gap
+        Largest relative MILP gap (``0`` when optimal; ``nan`` for the heuristic).
+    objective
+        Objective value (see :class:`Objective`).
+    seconds
+        Wall time.
+    method
+        ``heuristic``, ``exact`` or ``mixed``.
+    report
+        Human-readable notes: how the problem was split, bridges, fallbacks, time limits.
+    graph
+        The unit graph used.
+    """
+
+    labels: pd.Series
+    k: int
+    lower: float
+    upper: float
+    continues: list[Hashable | None]
+    optimal: bool
+    gap: float
+    objective: float
+    seconds: float
+    method: str
+    graph: UnitGraph
+    report: list[str] = field(default_factory=list)
+
+    @property
+    def ideal(self) -> float:
+        """The ideal area weight."""
+        return (self.lower + self.upper) / 2.0
+
+
+def partition(
+    units: gpd.GeoDataFrame,
+    *,
+    weight: str,
+    areas: int | None = None,
+    target: float | None = None,
+    tolerance: float = 0.10,
+    current: str | None = None,
+    locks: Mapping[Hashable, Hashable] | None = None,
+    groups: str | None = None,
+    objective: Objective | None = None,
+    method: Method = "auto",
+    islands: Islands = "separate",
+    main_streets: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+    graph: UnitGraph | None = None,
+    crs: object | None = None,
+    seed: int = 0,
+    starts: int = 4,
+    iterations: int | None = None,
+    time_limit: float = 60.0,
+    progress: ProgressFn | None = None,
+) -> PartitionResult:
+    """Partition polygon units into ``K`` balanced, contiguous, compact areas.
+
+    Parameters
+    ----------
+    units
+        Polygon units with a CRS, one row per unit (never split).
+    weight
+        Column with the weight to balance (households; any non-negative number).
+    areas
+        Number of areas K. Give this or ``target``.
+    target
+        Target weight per area; ``K = max(1, round(total / target))``.
+    tolerance
+        Every area's weight within ``±tolerance`` of the ideal (``total / K``).
+    current
+        Column with each unit's current area (community code, grid code…); null for none.
+        It is the first start of the search and the reference for the disruption term; areas
+        that continue a current one keep its label in :attr:`PartitionResult.continues`.
+    locks
+        ``{unit index value: area}``, the area being a current label or an area id ``0..K-1``.
+    groups
+        Column of containment groups (e.g. subdistrict code): no area mixes two groups.
+    objective
+        Objective weights; default :class:`Objective` (``disruption=0``).
+    method
+        ``heuristic``; ``exact`` (MILP, every piece ≤ a few hundred units); ``auto``: the
+        heuristic, falling back to the MILP on small pieces where it finds no balanced plan.
+    islands
+        Disconnected units: ``separate`` gives each component its own areas (and explains when
+        its weight cannot be split within tolerance), ``bridge`` joins components through their
+        nearest units, ``error`` refuses. Always reported.
+    main_streets
+        Main street lines, for the "boundaries along main streets" reward.
+    graph
+        A prebuilt :func:`graph_from_units` graph of ``units`` (reused across calls).
+    crs
+        Metric CRS for the graph (default: the units' UTM zone).
+    seed
+        Randomness; the same seed gives the same plan (unless ``time_limit`` cut the search
+        short, which the report says).
+    starts
+        Constructions per piece (the first from the current plan when given).
+    iterations
+        Annealing proposals per start; default ``400 · n`` clipped to [20 000, 1 500 000].
+    time_limit
+        Seconds, a safety cap on the whole run.
+    progress
+        ``progress(description, fraction)`` callback.
+
+    Returns
+    -------
+    PartitionResult
+
+    Raises
+    ------
+    InfeasibleError
+        When no plan can satisfy the constraints, with the reasons; or when none was found.
+    ValidationError
+        On bad options or columns.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> cells = [shapely.box(x, y, x + 100, y + 100) for y in range(0, 400, 100)
+    ...          for x in range(0, 400, 100)]
+    >>> units = gpd.GeoDataFrame({"hh": [10] * 16}, geometry=cells, crs="EPSG:32650")
+    >>> res = partition(units, weight="hh", areas=4, tolerance=0.0, seed=1)
+    >>> sorted(res.labels.value_counts().tolist())
+    [4, 4, 4, 4]
+    """
+    t0 = time.monotonic()
+    deadline = t0 + float(time_limit)
+    objective = objective or Objective()
+    if not isinstance(units, gpd.GeoDataFrame):
+        raise ValidationError("units must be a GeoDataFrame of polygons")
+    if weight not in units.columns:
+        raise ValidationError(f"units have no weight column {weight!r}; columns: {list(units.columns)}")
+    w = pd.to_numeric(units[weight], errors="coerce").to_numpy(dtype=float)
+    if np.isnan(w).any() or (w < 0).any():
+        raise ValidationError(f"weight column {weight!r} must be numbers >= 0 on every unit")
+    n = len(units)
+    if n == 0:
+        raise InfeasibleError("no units to partition", ["the unit set is empty"])
+    if not 0.0 <= tolerance < 1.0:
+        raise ValidationError(f"tolerance must be within [0, 1), got {tolerance}")
+    total = float(w.sum())
+    if areas is None:
+        if target is None or target <= 0:
+            raise ValidationError("give the number of areas (areas=K) or a positive target weight")
+        areas = max(1, round(total / target))
+    k = int(areas)
+    if k < 1:
+        raise ValidationError(f"the number of areas must be >= 1, got {k}")
+    if method not in ("auto", "heuristic", "exact"):
+        raise ValidationError(f"method must be auto, heuristic or exact, not {method!r}")
+    if islands not in ("separate", "bridge", "error"):
+        raise ValidationError(f"islands must be separate, bridge or error, not {islands!r}")
+    report: list[str] = []
+    ideal = total / k
+    lower, upper = ideal * (1 - tolerance), ideal * (1 + tolerance)
+    # The tiny relative slack absorbs float round-off in sums of weights.
+    slack = 1e-9 * max(upper, 1.0)
+
+    reasons: list[str] = []
+    if k > n:
+        reasons.append(f"{k} areas asked for but there are only {n} units")
+    heavy = np.flatnonzero(w > upper + slack)
+    if len(heavy):
+        ids = ", ".join(str(units.index[i]) for i in heavy[:5])
+        reasons.append(
+            f"{len(heavy)} unit(s) weigh more than the upper bound {upper:.1f} "
+            f"(ideal {ideal:.1f} ± {tolerance:.1%}): {ids}; split them, use fewer areas or a "
+            f"larger tolerance"
+        )
+    if reasons:
+        raise InfeasibleError("no balanced plan exists: " + "; ".join(reasons), reasons)
+
+    if progress:
+        progress("building the unit graph", 0.0)
+    if graph is None:
+        graph = graph_from_units(units, crs=crs, main_streets=main_streets)
+    elif graph.n != n:
+        raise ValidationError(f"the graph has {graph.n} units but there are {n} units")
+    xy_geo = units.geometry.to_crs(graph.crs)
+    xy = np.column_stack([xy_geo.centroid.x.to_numpy(), xy_geo.centroid.y.to_numpy()])
+
+    comp = graph.components()
+    ncomp = int(comp.max()) + 1
+    if ncomp > 1:
+        sizes = np.bincount(comp)
+        desc = ", ".join(
+            f"{int(s)} unit(s) weighing {float(w[comp == c].sum()):g}"
+            for c, s in enumerate(sizes)
+        )
+        if islands == "error":
+            raise InfeasibleError(
+                f"the units form {ncomp} disconnected pieces ({desc}); join them or pass "
+                f"islands='bridge' (--islands bridge) or 'separate'",
+                [f"disconnected input: {ncomp} components"],
+            )
+        if islands == "bridge":
+            graph, notes = bridge_components(graph, xy)
+            report.extend(notes)
+            comp = graph.components()
+        else:
+            report.append(f"the units form {ncomp} disconnected pieces ({desc}); each gets its own areas")
+
+    # Current plan → area ids: the K heaviest current labels keep an area each.
+    cur_vals: list[Hashable | None] = [None] * n
+    if current is not None:
+        if current not in units.columns:
+            raise ValidationError(f"units have no current-plan column {current!r}")
+        cur_vals = [None if pd.isna(v) else v for v in units[current].tolist()]
+    cur_weight: dict[Hashable, float] = {}
+    for v, wu in zip(cur_vals, w, strict=True):
+        if v is not None:
+            cur_weight[v] = cur_weight.get(v, 0.0) + float(wu)
+    kept = sorted(cur_weight, key=lambda v: (-cur_weight[v], str(v)))[:k]
+    continues: list[Hashable | None] = [*kept, *([None] * (k - len(kept)))]
+    label_to_area = {v: i for i, v in enumerate(kept)}
+    home = np.asarray([label_to_area.get(v, -1) if v is not None else -1 for v in cur_vals])
+
+    locked = np.full(n, -1, dtype=np.int64)
+    pos_of = {idx: i for i, idx in enumerate(units.index)}
+    for uid, a in (locks or {}).items():
+        if uid not in pos_of:
+            raise ValidationError(f"locked unit {uid!r} is not among the units")
+        if a in label_to_area:
+            area = label_to_area[a]
+        elif isinstance(a, int | np.integer) and 0 <= int(a) < k:
+            area = int(a)
+        else:
+            raise ValidationError(
+                f"unit {uid!r} is locked to {a!r}, which is neither a current area kept in the "
+                f"plan nor an area id 0..{k - 1}"
+            )
+        locked[pos_of[uid]] = area
+
+    grp = np.zeros(n, dtype=np.int64)
+    if groups is not None:
+        if groups not in units.columns:
+            raise ValidationError(f"units have no containment column {groups!r}")
+        grp = pd.factorize(units[groups].astype("string").fillna("<none>"))[0].astype(np.int64)
+    piece_key = comp * (int(grp.max()) + 1) + grp
+    keys, piece = np.unique(piece_key, return_inverse=True)
+    npieces = len(keys)
+    pw = np.bincount(piece, weights=w, minlength=npieces)
+    kp = _allocate(pw, k, lower - slack, upper + slack, ideal, locked, piece, units, groups)
+    if npieces > 1:
+        report.append(
+            f"split into {npieces} independent pieces (components × containment groups) with "
+            f"{', '.join(str(x) for x in kp)} areas"
+        )
+
+    # Give each piece global area ids: its locked areas, then the current areas living in it.
+    area_ids = _area_ids(kp, piece, locked, home, w, k)
+    labels = np.full(n, -1, dtype=np.int64)
+    optimal = True
+    gap = 0.0
+    used_exact = used_heur = False
+    timed_out = False
+    for p in range(npieces):
+        nodes = np.flatnonzero(piece == p)
+        ids = area_ids[p]
+        to_local = {g: i for i, g in enumerate(ids)}
+        sub, _ = graph.subgraph(nodes)
+        kloc = len(ids)
+        lk = np.asarray([to_local.get(int(x), -1) if x >= 0 else -1 for x in locked[nodes]])
+        hm = np.asarray([to_local.get(int(x), -1) if x >= 0 else -1 for x in home[nodes]])
+        hm_arg = hm if (hm >= 0).any() else None
+        frac0, frac1 = p / npieces, (p + 1) / npieces
+        if kloc == 1:
+            loc = np.zeros(len(nodes), dtype=np.int64)
+            if sub.components().max() > 0:
+                raise InfeasibleError("a piece is disconnected", ["disconnected piece"])
+        else:
+            loc = None
+            if method == "exact":
+                ex = solve_exact(
+                    sub, w[nodes], kloc, lower=lower - slack, upper=upper + slack,
+                    objective=objective, locked=lk, home=hm_arg,
+                    time_limit=max(1.0, deadline - time.monotonic()),
+                )
+                if ex.labels is None:
+                    raise InfeasibleError(
+                        "the MILP proved no balanced contiguous plan exists" if ex.infeasible
+                        else "the MILP found no plan within the time limit; allow more time",
+                        ["infeasible" if ex.infeasible else "time limit"],
+                    )
+                loc = ex.labels
+                used_exact = True
+                optimal = optimal and ex.optimal
+                gap = max(gap, ex.gap)
+            else:
+                budget = iterations or int(np.clip(400 * len(nodes), 20_000, 1_500_000))
+                sr = anneal(
+                    sub, w[nodes], kloc, lower=lower, upper=upper, objective=objective,
+                    locked=lk, home=hm_arg, xy=xy[nodes], seed=seed + 7919 * p,
+                    starts=starts, iterations=budget, deadline=deadline,
+                    progress=progress, progress_span=(0.05 + 0.9 * frac0, 0.05 + 0.9 * frac1),
+                )
+                timed_out = timed_out or sr.timed_out
+                used_heur = True
+                optimal = False
+                if sr.feasible and sr.labels is not None:
+                    loc = sr.labels
+                elif method == "auto" and len(nodes) <= EXACT_MAX_UNITS:
+                    report.append(f"piece {p}: heuristic found no balanced plan; solved by MILP")
+                    ex = solve_exact(
+                        sub, w[nodes], kloc, lower=lower - slack, upper=upper + slack,
+                        objective=objective, locked=lk, home=hm_arg,
+                        time_limit=max(5.0, deadline - time.monotonic()),
+                    )
+                    if ex.labels is None:
+                        raise InfeasibleError(
+                            "no balanced contiguous plan exists (proved by the MILP)"
+                            if ex.infeasible
+                            else "no balanced contiguous plan found within the time limit",
+                            [f"piece {p} of {len(nodes)} units into {kloc} areas"],
+                        )
+                    loc = ex.labels
+                    used_exact = True
+                else:
+                    raise InfeasibleError(
+                        f"no balanced contiguous plan found for {len(nodes)} units in {kloc} "
+                        f"areas at ±{tolerance:.1%}; try a larger tolerance, fewer locks, "
+                        f"more time or another seed",
+                        ["search found no balanced plan"],
+                    )
+        labels[nodes] = np.asarray(ids, dtype=np.int64)[loc]
+    if timed_out:
+        report.append("the time limit cut the search short: the plan may differ between runs")
+
+    plan = Plan(graph=graph, labels=labels, weights=w, k=k)
+    locks_pos = {int(u): int(a) for u, a in enumerate(locked) if a >= 0}
+    violations = check_plan(
+        plan, [contiguous, within_bounds(lower - slack, upper + slack), respects_locks(locks_pos)]
+    )
+    if violations:
+        raise InfeasibleError("the search ended with an invalid plan: " + "; ".join(violations), violations)
+    obj = objective.value(graph, labels, k=k, weights=w, home=home if current else None)
+    if progress:
+        progress("done", 1.0)
+    return PartitionResult(
+        labels=pd.Series(labels, index=units.index, name="area"),
+        k=k,
+        lower=lower,
+        upper=upper,
+        continues=continues,
+        optimal=bool(used_exact and not used_heur and optimal),
+        gap=gap if used_exact and not used_heur else math.nan,
+        objective=obj,
+        seconds=time.monotonic() - t0,
+        method="mixed" if used_exact and used_heur else ("exact" if used_exact else "heuristic"),
+        graph=graph,
+        report=report,
+    )
+
+
+def _allocate(
+    pw: np.ndarray,
+    k: int,
+    lower: float,
+    upper: float,
+    ideal: float,
+    locked: np.ndarray,
+    piece: np.ndarray,
+    units: gpd.GeoDataFrame,
+    groups: str | None,
+) -> list[int]:
+    """Number of areas per piece: each piece's weight must fit ``k_p`` areas within bounds."""
+    npieces = len(pw)
+    lo_k = [max(1, math.ceil(x / upper)) if upper > 0 else 1 for x in pw]
+    hi_k = [math.floor(x / lower) if lower > 0 else k for x in pw]
+    reasons = []
+    for p in range(npieces):
+        nlock = len({int(a) for a in locked[piece == p] if a >= 0})
+        lo_k[p] = max(lo_k[p], nlock)
+        if lo_k[p] > hi_k[p]:
+            reasons.append(
+                f"a piece of {int((piece == p).sum())} unit(s) weighing {pw[p]:g} cannot be "
+                f"split into whole areas of {lower:.1f}–{upper:.1f}"
+                + (" (it is cut off from the rest: join it with islands='bridge')" if npieces > 1 else "")
+            )
+    for a in {int(x) for x in locked if x >= 0}:
+        ps = {int(p) for p in piece[locked == a]}
+        if len(ps) > 1:
+            reasons.append(f"area {a} has locked units in {len(ps)} separate pieces "
+                           f"(different components{' or ' + groups if groups else ''})")
+    if sum(lo_k) > k:
+        reasons.append(f"the pieces need at least {sum(lo_k)} areas but only {k} were asked for")
+    if sum(hi_k) < k:
+        reasons.append(f"the pieces allow at most {sum(hi_k)} balanced areas but {k} were asked for")
+    if reasons:
+        raise InfeasibleError("no balanced plan exists: " + "; ".join(reasons), reasons)
+    kp = [min(max(round(x / ideal), lo), hi) for x, lo, hi in zip(pw, lo_k, hi_k, strict=True)]
+    while sum(kp) != k:
+        if sum(kp) < k:
+            p = max((p for p in range(npieces) if kp[p] < hi_k[p]), key=lambda p: pw[p] / kp[p])
+            kp[p] += 1
+        else:
+            p = min((p for p in range(npieces) if kp[p] > lo_k[p]), key=lambda p: pw[p] / kp[p])
+            kp[p] -= 1
+    return kp
+
+
+def _area_ids(
+    kp: Sequence[int],
+    piece: np.ndarray,
+    locked: np.ndarray,
+    home: np.ndarray,
+    w: np.ndarray,
+    k: int,
+) -> list[list[int]]:
+    """Global area ids for each piece: locked ids first, then the current areas with the most
+    weight in the piece, then unused ids."""
+    npieces = len(kp)
+    ids: list[list[int]] = [[] for _ in range(npieces)]
+    taken: set[int] = set()
+    for p in range(npieces):
+        for a in sorted({int(x) for x in locked[piece == p] if x >= 0}):
+            ids[p].append(a)
+            taken.add(a)
+    pairs = []
+    for p in range(npieces):
+        mask = (piece == p) & (home >= 0)
+        if mask.any():
+            hw = np.bincount(home[mask], weights=w[mask], minlength=k)
+            for a in np.flatnonzero(hw > 0):
+                pairs.append((float(hw[a]), p, int(a)))
+    for _, p, a in sorted(pairs, key=lambda t: (-t[0], t[1], t[2])):
+        if a not in taken and len(ids[p]) < kp[p]:
+            ids[p].append(a)
+            taken.add(a)
+    free = [a for a in range(k) if a not in taken]
+    for p in range(npieces):
+        while len(ids[p]) < kp[p]:
+            ids[p].append(free.pop(0))
+    return ids
+
