@@ -58,7 +58,9 @@ RENDERERS: dict[str, Callable[..., folium.Map]] = {
 def test_no_public_cdn_in_any_map(grid_layers: Layers, kind: str, assets: str) -> None:
     html = _render(RENDERERS[kind](grid_layers, assets=assets))
     assert external_hosts(html) == set()
-    assert "cdn.jsdelivr" not in html and "cdnjs" not in html and "unpkg" not in html
+    assert "cdn.jsdelivr" not in html
+    assert "cdnjs" not in html
+    assert "unpkg" not in html
     if assets == "inline":
         assert '<script src="data:text/javascript' in html
     else:
@@ -89,7 +91,8 @@ def test_tianditu_needs_a_key(county_layers: Layers) -> None:
     with pytest.raises(MapError, match="Tianditu"):
         county_map(county_layers, basemap="tianditu")
     html = _render(county_map(county_layers, basemap="tianditu", tianditu_key="KEY123"))
-    assert "tk=KEY123" in html and "cva_w" in html
+    assert "tk=KEY123" in html
+    assert "cva_w" in html
     assert external_hosts(html, ("tianditu.gov.cn",)) == set()
 
 
@@ -145,7 +148,8 @@ def test_county_popups_carry_the_boundary_text_and_no_personal_data(
 
 def test_english_labels(grid_layers: Layers) -> None:
     html = _render(grid_map(grid_layers, community=_community(grid_layers), lang="en"))
-    assert "Search grid code or community" in html and "Grids" in html
+    assert "Search grid code or community" in html
+    assert "Grids" in html
     assert "搜索网格代码" not in html
 
 
@@ -154,7 +158,8 @@ def test_grid_map_labels_leader_masked(grid_layers: Layers) -> None:
     html = _render(grid_map(grid_layers, community=code))
     staff = grid_layers["staff"]
     leader = staff[staff["grid_code"].str.startswith(code)].iloc[0]
-    assert leader["name"] not in html and leader["phone"] not in html
+    assert leader["name"] not in html
+    assert leader["phone"] not in html
     assert leader["name"][0] + "*" in html
     assert f"{leader['grid_code']}" in html
 
@@ -178,7 +183,8 @@ def test_compliance_flags_match_the_fixture(grid_layers: Layers) -> None:
     assert (~summary["has_party"]).sum() == grid_layers["grids"]["code"].str.endswith(
         "002").sum()
     html = _render(compliance_map(grid_layers))
-    assert "缺网格长" in html and "党支部超过50人" in html
+    assert "缺网格长" in html
+    assert "党支部超过50人" in html
 
 
 def test_load_classes() -> None:
@@ -188,7 +194,8 @@ def test_load_classes() -> None:
 def test_red_grid_map_marks_unassigned_households(grid_layers: Layers) -> None:
     code = _community(grid_layers)
     html = _render(red_grid_map(grid_layers, community=code))
-    assert "未联户" in html and "联户连线" in html
+    assert "未联户" in html
+    assert "联户连线" in html
     asg = set(grid_layers["assignments"]["household_id"])
     hh = grid_layers["households"]
     assert len(hh) > len(asg)  # the fixture leaves some out
@@ -220,7 +227,9 @@ def test_existing_map_is_reused(grid_layers: Layers) -> None:
 def test_write_maps_writes_index_and_pages(grid_layers: Layers, tmp_path: Path) -> None:
     files = write_maps(grid_layers, tmp_path)
     names = {f.name for f in files}
-    assert "index.html" in names and "county.html" in names and "compliance.html" in names
+    assert "index.html" in names
+    assert "county.html" in names
+    assert "compliance.html" in names
     assert len(files) == 1 + len(map_pages(grid_layers))
     assert (tmp_path / "assets" / "leaflet" / "leaflet.js").is_file()
     index = (tmp_path / "index.html").read_text(encoding="utf-8")
