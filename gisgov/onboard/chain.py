@@ -21,6 +21,7 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+import shapely
 
 from gisgov.crs import working_crs_for
 from gisgov.errors import ValidationError
@@ -221,7 +222,11 @@ def onboard_layers(
     step("communities")
 
     tick("polygonising street blocks", 0.4)
-    outline = community_layer.geometry.union_all()
+    # Faces close along the communities' edge; a placeholder's buffered hull would add a thin
+    # ring of margin as one more "block", so the data's own hull closes them instead.
+    outline = (community_layer.geometry.union_all() if communities is not None else
+               shapely.convex_hull(shapely.union_all(
+                   [street_layer.geometry.union_all(), building_layer.geometry.union_all()])))
     res.blocks = blocks_from_streets(street_layer, crs=metric, extent=outline)
     step("blocks")
 

@@ -420,7 +420,7 @@ def _normalise_values(df: pd.DataFrame, layer: str, notes: list[str]) -> None:
             status = df["status"] if "status" in df.columns else pd.Series(
                 [None] * len(df), index=df.index, dtype=object)
             df["status"] = status.where(~away, "away")
-            df.drop(columns=["away"], inplace=True)
+            del df["away"]
         if "status" not in df.columns or df["status"].isna().any():
             n = len(df) if "status" not in df.columns else int(df["status"].isna().sum())
             notes.append(f"{n} member(s) without 状态: taken as resident (居住)")
