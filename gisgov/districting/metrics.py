@@ -76,10 +76,33 @@ def _plain(v: object) -> object:
 def dissolve_areas(units: gpd.GeoDataFrame, labels: pd.Series | np.ndarray) -> gpd.GeoDataFrame:
     """Dissolve units into area polygons (index = area label), in the units' CRS."""
     lab = np.asarray(labels)
-    g = gpd.GeoDataFrame({"area": lab}, geometry=units.geometry.to_numpy(), crs=units.crs)
-    out = g.dissolve(by="area")
-    out.geometry = shapely.make_valid(out.geometry.to_numpy())
-    return out
+    geoms = shapely.make_valid(np.asarray(units.geometry.to_numpy(), dtype=object))
+    keys = sorted(set(lab.tolist()), key=lambda v: (str(type(v)), v))
+    out = []
+    for key in keys:
+        part = geoms[lab == key]
+        try:
+            merged = shapely.union_all(part)
+        except shapely.errors.GEOSException:
+            # Round-tripped coordinates can leave near-coincident edges; a tiny snap fixes it.
+            merged = shapely.union_all(shapely.set_precision(part, 1e-9 if units.crs and units.crs.is_geographic else 1e-3))
+        out.append(_fill_slivers(shapely.make_valid(merged), units.crs))
+    return gpd.GeoDataFrame({"area": keys}, geometry=out, crs=units.crs).set_index("area")
+
+
+def _fill_slivers(geom: shapely.Geometry, crs: object) -> shapely.Geometry:
+    """Drop hairline holes left where unit edges do not share vertices exactly (they would
+    otherwise inflate perimeters and wreck Polsby-Popper); real holes (> 1 m²) stay."""
+    geographic = bool(getattr(crs, "is_geographic", False))
+    tiny = 1e-10 if geographic else 1.0
+    polys = [p for p in shapely.get_parts(geom) if p.geom_type == "Polygon"]
+    fixed = [
+        shapely.Polygon(p.exterior, [r for r in p.interiors if shapely.Polygon(r).area > tiny])
+        for p in polys
+    ]
+    if not fixed:
+        return geom
+    return fixed[0] if len(fixed) == 1 else shapely.MultiPolygon(fixed)
 
 
 def match_current(labels: np.ndarray, current: list[Hashable | None], weights: np.ndarray) -> dict[Any, Any]:

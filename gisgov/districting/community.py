@@ -1,0 +1,225 @@
+"""Community re-drawing (社区服务区域优化): the engine applied to compounds and street blocks.
+
+This module only prepares units and turns a :class:`PartitionResult` into communities: codes
+(an area keeps the code of the current community it continues; a new one takes the next free
+12-digit code in its subdistrict), names and the 四至 text. Grids (issue 5) call
+:func:`~gisgov.districting.engine.partition` the same way with their own units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from gisgov.districting.boundary_text import boundary_text
+from gisgov.districting.engine import PartitionResult, partition
+from gisgov.districting.metrics import PlanMetrics, dissolve_areas, plan_metrics
+from gisgov.districting.objective import Objective
+from gisgov.districting.units import units_from_workspace
+from gisgov.errors import ValidationError
+
+__all__ = ["COMMUNITY_OBJECTIVE", "RedistrictResult", "areas_to_communities", "redistrict"]
+
+COMMUNITY_OBJECTIVE = Objective(
+    cut_edges=1.0, cut_length=1.0, main_streets=0.8, disruption=0.3, polsby_popper=1.0
+)
+"""Default community objective: compact, along main streets, a mild preference for the
+current plan (the reform is meant to fix messy boundaries, not to preserve them)."""
+
+
+@dataclass
+class RedistrictResult:
+    """A re-drawn set of communities.
+
+    Attributes
+    ----------
+    units
+        The atomic units with their new ``area`` and ``new_code``.
+    areas
+        New communities (schema columns ``code``, ``name``, ``kind``, ``subdistrict_code``,
+        ``boundary_text``) plus ``households``, ``population``.
+    result
+        The engine's :class:`PartitionResult`.
+    before, after
+        :class:`PlanMetrics` of the current and the new plan on the same units.
+    """
+
+    units: gpd.GeoDataFrame
+    areas: gpd.GeoDataFrame
+    result: PartitionResult
+    before: PlanMetrics | None
+    after: PlanMetrics
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON document the CLI prints."""
+        per = self.after.areas.set_index("area")
+        code_of = dict(zip(self.units["area"], self.units["new_code"], strict=False))
+        comp = self.result.graph
+        del comp
+        return {
+            "feasible": True,
+            "areas": [
+                {
+                    "id": code_of.get(a, str(a)),
+                    "name": str(self.areas.loc[self.areas["code"] == code_of.get(a), "name"].iloc[0])
+                    if (self.areas["code"] == code_of.get(a)).any() else None,
+                    "weight": float(row["weight"]),
+                    "population": float(row.get("population", np.nan)),
+                    "area_km2": float(row["area_km2"]),
+                    "polsby_popper": float(row["polsby_popper"]),
+                    "reock": float(row["reock"]),
+                    "main_street_share": None if pd.isna(row["main_street_share"]) else float(row["main_street_share"]),
+                    "moved_in": float(row["moved_in"]),
+                    "moved_out": float(row["moved_out"]),
+                    "contiguous": bool(row["contiguous"]),
+                    "boundary_text": str(self.areas.loc[self.areas["code"] == code_of.get(a), "boundary_text"].iloc[0])
+                    if (self.areas["code"] == code_of.get(a)).any() else None,
+                }
+                for a, row in per.iterrows()
+            ],
+            "max_deviation": self.after.max_deviation,
+            "cut_edges": self.after.cut_edges,
+            "mean_polsby_popper": self.after.mean_polsby_popper,
+            "mean_reock": self.after.mean_reock,
+            "households_moved": self.after.households_moved,
+            "optimal": self.result.optimal,
+            "gap": None if np.isnan(self.result.gap) else self.result.gap,
+            "method": self.result.method,
+            "seconds": self.result.seconds,
+            "units": len(self.units),
+            "report": self.result.report,
+            "before": None if self.before is None else {
+                "max_deviation": self.before.max_deviation,
+                "cut_edges": self.before.cut_edges,
+                "mean_polsby_popper": self.before.mean_polsby_popper,
+                "mean_reock": self.before.mean_reock,
+            },
+        }
+
+
+def redistrict(
+    layers: Mapping[str, gpd.GeoDataFrame],
+    *,
+    communities: str | Sequence[str] = "urban",
+    areas: int | None = None,
+    target_households: float | None = None,
+    tolerance: float = 0.10,
+    locks: Mapping[Hashable, Hashable] | None = None,
+    cross_subdistricts: bool = False,
+    objective: Objective | None = None,
+    units: gpd.GeoDataFrame | None = None,
+    crs: object | None = None,
+    exact: bool = False,
+    seed: int = 0,
+    time_limit: float = 30.0,
+    progress: Callable[[str, float], None] | None = None,
+) -> RedistrictResult:
+    """Re-draw the selected communities into ``areas`` balanced communities.
+
+    Parameters
+    ----------
+    layers
+        Workspace layers (``communities``, ``streets``, ``compounds``, ``households``).
+    communities
+        ``urban``, ``all`` or community codes to re-draw together.
+    areas, target_households
+        How many communities come out (or the households each should have).
+    tolerance
+        Balance tolerance on households.
+    locks
+        ``{unit id: community code or area id}``.
+    cross_subdistricts
+        Allow a community to span two subdistricts (default: stay inside).
+    objective
+        Default :data:`COMMUNITY_OBJECTIVE`.
+    units
+        Prebuilt units (default: :func:`units_from_workspace`).
+    crs
+        Metric CRS.
+    exact
+        Solve with the MILP (small instances only).
+    seed, time_limit, progress
+        As in :func:`partition`.
+    """
+    if progress:
+        progress("building units", 0.0)
+    u = units if units is not None else units_from_workspace(layers, communities=communities, crs=crs)
+    if areas is None and target_households is None:
+        areas = int(u["community_code"].nunique())
+    streets = layers.get("streets")
+    main = None if streets is None else streets[streets["class"] == "main"]
+    res = partition(
+        u, weight="households", areas=areas, target=target_households, tolerance=tolerance,
+        current="community_code", locks=locks,
+        groups=None if cross_subdistricts else "subdistrict_code",
+        objective=objective or COMMUNITY_OBJECTIVE, method="exact" if exact else "auto",
+        main_streets=main, crs=crs, seed=seed, time_limit=time_limit, progress=progress,
+    )
+    kw: dict[str, Any] = {"weight": "households", "graph": res.graph, "population": "population",
+                          "current": "community_code", "main_streets": main}
+    after = plan_metrics(u, res.labels, **kw)
+    before = plan_metrics(u, u["community_code"].fillna("-"), **kw)
+    u = u.copy()
+    u["area"] = res.labels.to_numpy()
+    comms = areas_to_communities(u, res, layers=layers, metrics=after)
+    u["new_code"] = u["area"].map(dict(zip(comms["area"], comms["code"], strict=True)))
+    return RedistrictResult(units=u, areas=comms, result=res, before=before, after=after)
+
+
+def areas_to_communities(
+    units: gpd.GeoDataFrame,
+    res: PartitionResult,
+    *,
+    layers: Mapping[str, gpd.GeoDataFrame],
+    metrics: PlanMetrics,
+) -> gpd.GeoDataFrame:
+    """Dissolve units into communities with codes, names and 四至 text.
+
+    An area that continues a current community (best household match) keeps its code and
+    name; a new one takes the next free code in its subdistrict (``…001``–``…199`` are
+    residents' committees) and a provisional name ``新建社区N`` for the planner to change.
+    """
+    old = layers["communities"]
+    diss = dissolve_areas(units, units["area"])
+    cont = dict(zip(metrics.areas["area"], metrics.areas["continues"], strict=True))
+    used = set(old["code"].astype(str))
+    names = dict(zip(old["code"].astype(str), old["name"].astype(str), strict=True))
+    sub_of = units.groupby("area")["subdistrict_code"].agg(lambda s: s.value_counts().index[0])
+    rows = []
+    new_n = 0
+    for a in diss.index:
+        code = cont.get(a)
+        if code is not None and str(code) in names:
+            code, name = str(code), names[str(code)]
+        else:
+            sub = str(sub_of[a])
+            code = _next_code(sub, used)
+            used.add(code)
+            new_n += 1
+            name = f"新建社区{new_n}"
+        rows.append({"area": a, "code": code, "name": name, "kind": "urban",
+                     "subdistrict_code": str(sub_of[a])})
+    out = gpd.GeoDataFrame(rows, geometry=list(diss.geometry), crs=diss.crs)
+    hh = units.groupby("area")[["households", "population"]].sum()
+    out["households"] = out["area"].map(hh["households"]).to_numpy()
+    out["population"] = out["area"].map(hh["population"]).to_numpy()
+    context = old[~old["code"].isin(out["code"])][["name", "geometry"]]
+    text = boundary_text(out.set_index("area"), name="name", streets=layers.get("streets"),
+                         context=context, crs=res.graph.crs)
+    out["boundary_text"] = out["area"].map(text)
+    return out
+
+
+def _next_code(subdistrict: str, used: set[str]) -> str:
+    if len(subdistrict) != 9 or not subdistrict.isdigit():
+        raise ValidationError(f"subdistrict code {subdistrict!r} is not 9 digits")
+    for i in range(1, 200):
+        code = f"{subdistrict}{i:03d}"
+        if code not in used:
+            return code
+    raise ValidationError(f"subdistrict {subdistrict} has no free community code left (001–199)")
