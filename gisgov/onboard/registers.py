@@ -42,11 +42,13 @@ from gisgov.layers import LAYERS, STORAGE_CRS
 __all__ = [
     "HEADER_ALIASES",
     "REGISTER_LAYERS",
+    "TEMPLATES",
     "Register",
     "address_key",
     "has_chinese_headers",
     "match_addresses",
     "read_register",
+    "write_templates",
 ]
 
 #: Layers that come from registers (tables with one row per person/household/unit).
@@ -295,7 +297,9 @@ def read_register(
     if assumed and placed_by["coordinates"]:
         notes.append("coordinates taken as WGS-84: pass --crs gcj02 for Gaode/WeChat pickers")
     return Register(layer=layer, frame=frame.reset_index(drop=True), placed_by=placed_by,
-                    unmatched=unmatched, source_crs=source or "wgs84", crs_assumed=assumed,
+                    unmatched=unmatched,
+                    source_crs=source or ("per-row 坐标系" if "crs" in df.columns else "wgs84"),
+                    crs_assumed=assumed,
                     notes=notes)
 
 
@@ -520,7 +524,7 @@ def _points(df: pd.DataFrame, source: str, name: str) -> tuple[np.ndarray, np.nd
         raise CRSError(f"{name}: 经度/纬度 are not degrees; registers take lon/lat in degrees")
     if ((lo >= 18) & (lo <= 54) & (la >= 73) & (la <= 135)).mean() > 0.5:
         raise ImportDataError(f"{name}: 经度 and 纬度 look swapped; swap the columns")
-    systems = (df["crs"].map(lambda v: normalise_crs_name(v) if isinstance(v, str) else source)
+    systems = (df["crs"].map(lambda v: _row_crs(v) if isinstance(v, str) else source)
                if "crs" in df.columns else pd.Series([source] * n, index=df.index))
     x = np.full(n, np.nan)
     y = np.full(n, np.nan)
@@ -529,6 +533,70 @@ def _points(df: pd.DataFrame, source: str, name: str) -> tuple[np.ndarray, np.nd
         x[sel], y[sel] = transform_points(lon[sel], lat[sel], source=system, target="wgs84")
     geoms[ok] = shapely.points(x[ok], y[ok])
     return geoms, ok
+
+
+def _row_crs(value: str) -> str:
+    """A 坐标系 cell: 高德/百度/GPS/2000 as well as the names gisgov.crs knows."""
+    text = value.strip().lower()
+    for needle, name in _CRS_HINTS:
+        if needle in text:
+            return name
+    return normalise_crs_name(value)
+
+
+#: Template files (``geodata/templates/<layer>.csv``): headers and one example row each.
+TEMPLATES: dict[str, tuple[list[str], list[str]]] = {
+    "households": (
+        ["户编号", "户主姓名", "联系电话", "身份证号", "人口数", "流动人口数", "是否老年人",
+         "是否低保", "是否残疾", "门牌地址", "经度", "纬度", "坐标系"],
+        ["H0001", "张某某", "13800000000", "", "3", "0", "否", "否", "否", "幸福路12号",
+         "113.6012", "34.7008", "高德"],
+    ),
+    "members": (
+        ["党员编号", "党员姓名", "联系电话", "党员类别", "年龄", "状态", "所属支部",
+         "门牌地址", "经度", "纬度", "坐标系"],
+        ["M0001", "李某某", "13900000000", "A", "45", "居住", "幸福社区第一支部",
+         "幸福路12号", "113.6012", "34.7008", "高德"],
+    ),
+    "staff": (
+        ["编号", "姓名", "联系电话", "所属网格", "角色", "党员编号", "职责"],
+        ["S0001", "王某某", "13700000000", "410223001001001", "网格长", "M0001",
+         "信息采集、政策宣传"],
+    ),
+    "units": (
+        ["编号", "单位名称", "单位类型", "所属社区", "经度", "纬度", "坐标系"],
+        ["U0001", "县供电公司", "国有企业", "410223001001", "113.6030", "34.7020", "高德"],
+    ),
+    "stations": (
+        ["编号", "站点名称", "站点类型", "所属社区", "经度", "纬度", "坐标系"],
+        ["T0001", "幸福社区志愿服务站", "志愿服务站", "410223001001", "113.6025", "34.7015",
+         "高德"],
+    ),
+}
+
+
+def write_templates(directory: str | Path) -> list[Path]:
+    """Write the register templates as CSV (UTF-8 with BOM, so Excel shows the Chinese).
+
+    Parameters
+    ----------
+    directory
+        Folder to write ``<layer>.csv`` into (created if needed).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for layer, (header, example) in TEMPLATES.items():
+        path = folder / f"{layer}.csv"
+        frame = pd.DataFrame([example], columns=header)
+        path.write_bytes(frame.to_csv(index=False, lineterminator="\n").encode("utf-8-sig"))
+        written.append(path)
+    return written
 
 
 # ---- address matching -------------------------------------------------------------------------
