@@ -1,0 +1,109 @@
+"""Request-scoped helpers shared by the routers: state, caller, strict query parameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from api.errors import ApiProblemError
+from api.state import AppState
+from gisgov.privacy import Principal, require_write
+
+__all__ = [
+    "DYNAMIC_QUERY",
+    "allowed_query_names",
+    "base_url",
+    "check_query",
+    "get_principal",
+    "get_state",
+    "reject_unknown_query",
+    "require_writer",
+    "wants_html",
+]
+
+#: ``openapi_extra`` marker of routes that accept more query parameters than they declare
+#: (property filters on items); they check the rest themselves with :func:`check_query`.
+DYNAMIC_QUERY = "x-gisgov-property-filters"
+
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False,
+                        description="API key from `gisgov keys add` (no key: role public)")
+_bearer = HTTPBearer(auto_error=False, description="The same API key as a bearer token")
+
+
+def get_state(request: Request) -> AppState:
+    """The service state built by ``create_app``."""
+    state: AppState = request.app.state.gisgov
+    return state
+
+
+def get_principal(
+    request: Request,
+    api_key: str | None = Depends(_api_key),
+    bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
+) -> Principal:
+    """Who is calling (``public`` without a key), after the rate limit for that caller."""
+    cached: Principal | None = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    state = get_state(request)
+    token = api_key or (bearer.credentials if bearer else None)
+    principal = state.keys.principal_for(token)
+    client = request.client.host if request.client else "unknown"
+    state.limiter.take(f"key:{principal.key_id}" if principal.key_id else f"ip:{client}")
+    request.state.principal = principal
+    return principal
+
+
+def require_writer(principal: Principal = Depends(get_principal)) -> Principal:
+    """Only planners and coordinators may change data or start jobs."""
+    require_write(principal, "this operation")
+    return principal
+
+
+def _query_names(dependant: Any) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def allowed_query_names(request: Request) -> set[str]:
+    """Query parameters the matched route declares."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    return _query_names(dependant) if dependant is not None else set()
+
+
+def check_query(request: Request, allowed: set[str]) -> None:
+    """Reject query parameters outside ``allowed`` (400, as the OGC test suite expects)."""
+    unknown = sorted({k for k in request.query_params if k not in allowed})
+    if unknown:
+        raise ApiProblemError(400, f"unknown query parameter(s): {', '.join(unknown)}; allowed: "
+                              f"{', '.join(sorted(allowed)) or 'none'}",
+                         unknown=unknown)
+
+
+def reject_unknown_query(request: Request) -> None:
+    """Router dependency: 400 for any query parameter the route does not declare."""
+    route = request.scope.get("route")
+    extra = getattr(route, "openapi_extra", None) or {}
+    if extra.get(DYNAMIC_QUERY):
+        return
+    check_query(request, allowed_query_names(request))
+
+
+def base_url(request: Request) -> str:
+    """Public URL prefix for links (settings.base_url, else from the request)."""
+    configured = get_state(request).settings.base_url
+    return (configured or str(request.base_url)).rstrip("/")
+
+
+def wants_html(request: Request, f: str | None) -> bool:
+    """HTML when ``f=html``, or when no ``f`` is given and the browser prefers HTML."""
+    if f is not None:
+        return f == "html"
+    accept = request.headers.get("accept", "")
+    html_at, json_at = accept.find("text/html"), accept.find("json")
+    return html_at >= 0 and (json_at < 0 or html_at < json_at)

@@ -1,0 +1,245 @@
+"""Responsibility lookup: ``/lookup`` for one position, ``/lookup/batch`` for many.
+
+Answers come from the in-process :class:`gisgov.lookup.LiveIndex` (never a store query per
+request), redacted by role: names and phones of staff and red-grid members masked for field
+staff and absent for the public; households only for roles that may see the grid's
+households. Unmasked answers are audited.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any, Literal
+
+import numpy as np
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from api import html
+from api.deps import get_principal, get_state, reject_unknown_query, wants_html
+from api.errors import ApiProblemError
+from gisgov.errors import ValidationError
+from gisgov.lookup import LookupResult, Person
+from gisgov.privacy import Principal, mask_value, redact_person
+
+__all__ = ["redact_lookup", "router"]
+
+router = APIRouter(dependencies=[Depends(reject_unknown_query)], tags=["Lookup 责任查询"])
+
+InputCrs = Literal["wgs84", "cgcs2000", "gcj02", "bd09"]
+_CRS_DOC = ("Coordinate system of the position: wgs84 (GPS), cgcs2000, gcj02 (WeChat, "
+            "Gaode/AMap, Tencent) or bd09 (Baidu)")
+
+
+def _person(p: Person | None, principal: Principal) -> dict[str, Any] | None:
+    if p is None:
+        return None
+    shown = redact_person(p.name, p.phone, principal)
+    out: dict[str, Any] = {"id": p.id, "role": p.role}
+    if shown is not None:
+        out.update(shown)
+    return out
+
+
+def redact_lookup(result: LookupResult, principal: Principal) -> tuple[dict[str, Any], bool]:
+    """The lookup answer as the caller may see it, and whether it showed personal data plainly.
+
+    Parameters
+    ----------
+    result
+        The unmasked lookup result.
+    principal
+        The caller.
+
+    Returns
+    -------
+    tuple
+        ``(document, plain_shown)``.
+    """
+    doc: dict[str, Any] = {
+        "lon": result.lon, "lat": result.lat, "input_crs": result.input_crs,
+        "subdistrict": _area(result.subdistrict), "community": _area(result.community),
+        "grid": _area(result.grid), "on_boundary": result.on_boundary,
+        "grids": list(result.grids), "distance_to_boundary_m": result.distance_to_boundary_m,
+        "leader": _person(result.leader, principal),
+        "workers": [_person(w, principal) for w in result.workers],
+        "building": _area(result.building),
+    }
+    plain = principal.personal_access == "plain"
+    shown_people = any(p.name or p.phone for p in [*result.workers, result.leader] if p)
+    households: list[dict[str, Any]] = []
+    if principal.role != "public" and principal.may_see_grid(result.grid.code):
+        for h in result.households:
+            row: dict[str, Any] = {"id": h.id, "address": h.address, "size": h.size,
+                                   "distance_m": h.distance_m,
+                                   "member": _person(h.member, principal)}
+            for col in ("head_name", "phone", "id_number"):
+                value = getattr(h, col)
+                row[col] = value if plain or value is None else mask_value(col, value)
+            households.append(row)
+            shown_people = shown_people or bool(h.head_name or h.phone or h.id_number)
+    doc["households"] = households
+    doc["household"] = households[0] if households else None
+    return doc, plain and shown_people
+
+
+def _area(area: Any) -> dict[str, str] | None:
+    return None if area is None else {"code": area.code, "name": area.name}
+
+
+@router.get("/lookup", summary="Who is responsible here? 网格责任查询")
+def lookup(
+    request: Request,
+    lon: float = Query(..., ge=-180, le=180, description="Longitude"),
+    lat: float = Query(..., ge=-90, le=90, description="Latitude"),
+    crs: InputCrs = Query("wgs84", description=_CRS_DOC),
+    f: Literal["json", "html"] | None = Query(None, description="json (default) or html"),
+    principal: Principal = Depends(get_principal),
+) -> Response:
+    """Subdistrict, community and grid of a position, its staff, and the household there.
+
+    A point on a shared grid edge resolves to the lowest grid code (``on_boundary: true``);
+    outside every grid the answer is a 404 problem naming the nearest grid and the distance.
+    """
+    state = get_state(request)
+    result = state.index.get().lookup(lon, lat, crs=crs)
+    doc, plain = redact_lookup(result, principal)
+    if plain:
+        state.audit.record(principal, action="lookup", target=f"grid {result.grid.code}",
+                           detail=f"({lon}, {lat}) {crs}; households "
+                                  f"{','.join(h['id'] for h in doc['households'][:20])}")
+    if wants_html(request, f):
+        rows = [
+            {"k": "街道", "v": doc["subdistrict"]}, {"k": "社区", "v": doc["community"]},
+            {"k": "网格", "v": doc["grid"]}, {"k": "在网格边界上", "v": "是" if doc["on_boundary"]
+                                            else "否"},
+            {"k": "距网格边界(米)", "v": doc["distance_to_boundary_m"]},
+            {"k": "网格长", "v": doc["leader"]}, {"k": "网格员", "v": doc["workers"]},
+            {"k": "楼栋", "v": doc["building"]}, {"k": "住户", "v": doc["households"]},
+        ]
+        return html.page("网格责任查询", html.table(rows, [("k", "项目"), ("v", "内容")]))
+    return Response(json.dumps(doc, ensure_ascii=False), media_type="application/json")
+
+
+_BATCH_BODY = {
+    "required": True,
+    "content": {
+        "text/csv": {"schema": {"type": "string", "description": "Header row with lon,lat "
+                                "and optionally id; UTF-8"}},
+        "application/geo+json": {"schema": {"type": "object", "description":
+                                            "A FeatureCollection of Point features"}},
+        "application/json": {"schema": {"type": "object", "description":
+                                        "A FeatureCollection of Point features"}},
+    },
+}
+
+
+def _points_from_body(body: bytes, content_type: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    text = body.decode("utf-8-sig", errors="strict") if body else ""
+    if not text.strip():
+        raise ApiProblemError(400, "empty body: send CSV (lon,lat[,id]) or a GeoJSON "
+                              "FeatureCollection of points")
+    if "csv" in content_type or (not text.lstrip().startswith("{")):
+        reader = csv.DictReader(io.StringIO(text))
+        fields = {(k or "").strip().lower(): k for k in reader.fieldnames or []}
+        lon_col = next((fields[c] for c in ("lon", "lng", "x", "经度") if c in fields), None)
+        lat_col = next((fields[c] for c in ("lat", "y", "纬度") if c in fields), None)
+        if lon_col is None or lat_col is None:
+            raise ApiProblemError(400, "CSV needs columns lon and lat (or x, y / 经度, 纬度)")
+        id_col = fields.get("id")
+        ids, xs, ys = [], [], []
+        for i, row in enumerate(reader):
+            try:
+                xs.append(float(row[lon_col]))
+                ys.append(float(row[lat_col]))
+            except (TypeError, ValueError):
+                raise ApiProblemError(400, f"CSV row {i + 2}: lon/lat must be numbers") from None
+            ids.append(str(row[id_col]) if id_col and row.get(id_col) else str(i))
+        return ids, np.array(xs, dtype=float), np.array(ys, dtype=float)
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ApiProblemError(400, f"body is not JSON: {exc.msg} at line {exc.lineno}") from None
+    features = doc.get("features") if isinstance(doc, dict) else None
+    if not isinstance(features, list):
+        raise ApiProblemError(400, "GeoJSON body must be a FeatureCollection with a features list")
+    ids, xs, ys = [], [], []
+    for i, feat in enumerate(features):
+        geom = feat.get("geometry") if isinstance(feat, dict) else None
+        coords = geom.get("coordinates") if isinstance(geom, dict) else None
+        if not (isinstance(geom, dict) and geom.get("type") == "Point"
+                and isinstance(coords, list) and len(coords) >= 2
+                and all(isinstance(c, (int, float)) and not isinstance(c, bool)
+                        for c in coords[:2])):
+            raise ApiProblemError(400, f"feature {i} is not a Point with numeric coordinates")
+        xs.append(float(coords[0]))
+        ys.append(float(coords[1]))
+        fid = feat.get("id", (feat.get("properties") or {}).get("id")
+                       if isinstance(feat.get("properties"), dict) else None)
+        ids.append(str(fid) if fid is not None else str(i))
+    return ids, np.array(xs, dtype=float), np.array(ys, dtype=float)
+
+
+_BATCH_COLUMNS = ["id", "lon", "lat", "grid_code", "grid_name", "community_code",
+                  "community_name", "subdistrict_code", "subdistrict_name", "on_boundary",
+                  "distance_to_boundary_m", "leader_name", "leader_phone"]
+
+
+@router.post("/lookup/batch", summary="Lookup for many points 批量责任查询",
+             openapi_extra={"requestBody": _BATCH_BODY})
+async def lookup_batch(
+    request: Request,
+    crs: InputCrs = Query("wgs84", description=_CRS_DOC),
+    f: Literal["json", "csv"] = Query("json", description="Output: json or csv"),
+    principal: Principal = Depends(get_principal),
+) -> Response:
+    """Grid, community, subdistrict and grid leader of every point (CSV or GeoJSON in)."""
+    state = get_state(request)
+    body = await request.body()
+    try:
+        ids, xs, ys = _points_from_body(body, request.headers.get("content-type", ""))
+    except UnicodeDecodeError:
+        raise ApiProblemError(400, "body must be UTF-8 text") from None
+    if len(xs) > state.settings.max_batch:
+        raise ApiProblemError(413, f"{len(xs)} points; at most {state.settings.max_batch} per batch")
+    index = state.index.get()
+    try:
+        result = index.lookup_many(xs, ys, crs=crs)
+    except ValidationError as exc:
+        raise ApiProblemError(400, str(exc)) from None
+    cache: dict[str, dict[str, Any]] = {}
+    rows: list[dict[str, Any]] = []
+    plain = False
+    for i, code in enumerate(result.grid_codes.tolist()):
+        row: dict[str, Any] = dict.fromkeys(_BATCH_COLUMNS)
+        row.update(id=ids[i], lon=float(xs[i]), lat=float(ys[i]))
+        if code is not None:
+            if code not in cache:
+                cache[code] = index.grid_info(code)
+            info = cache[code]
+            row.update({k: info[k] for k in ("grid_code", "grid_name", "community_code",
+                                              "community_name", "subdistrict_code",
+                                              "subdistrict_name")})
+            row["on_boundary"] = bool(result.on_boundary[i])
+            row["distance_to_boundary_m"] = round(float(result.distance_m[i]), 2)
+            leader = _person(info["leader"], principal)
+            if leader is not None:
+                row["leader_name"], row["leader_phone"] = leader.get("name"), leader.get("phone")
+                plain = plain or (principal.personal_access == "plain"
+                                  and bool(leader.get("name") or leader.get("phone")))
+        rows.append(row)
+    if plain:
+        state.audit.record(principal, action="export", target="lookup/batch",
+                           detail=f"{len(rows)} point(s), leaders' names and phones")
+    if f == "csv":
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=_BATCH_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return Response(buf.getvalue().encode("utf-8-sig"), media_type="text/csv; charset=utf-8")
+    return Response(json.dumps({"count": len(rows),
+                                "found": int((result.grid_index >= 0).sum()),
+                                "results": rows}, ensure_ascii=False),
+                    media_type="application/json")

@@ -1,0 +1,36 @@
+"""Service settings, read from the environment with the ``GISGOV_`` prefix.
+
+``GISGOV_WORKSPACE=county.gpkg gisgov serve`` or ``GISGOV_WORKSPACE=postgresql://… uvicorn
+--factory api.app:create_app``; lists (CORS origins) are JSON: ``GISGOV_CORS_ORIGINS='["*"]'``.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Everything the service can be configured with (env prefix ``GISGOV_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="GISGOV_", extra="ignore")
+
+    workspace: str = Field(default="county.gpkg", description="GeoPackage path or postgresql:// URL")
+    title: str = Field(default="gisgov 社区网格化治理", description="Service title on the landing page")
+    cors_origins: list[str] = Field(default_factory=list,
+                                    description="Origins allowed by CORS (empty: CORS off)")
+    default_limit: int = Field(default=100, ge=1, description="Items per page when no limit is given")
+    max_limit: int = Field(default=1000, ge=1, description="Largest page; bigger limits are clamped")
+    max_batch: int = Field(default=100_000, ge=1, description="Most points in one /lookup/batch")
+    rate_limit: float = Field(default=20.0, gt=0, description="Requests per second per key (refill)")
+    rate_burst: int = Field(default=100, ge=1, description="Bucket size: requests allowed at once")
+    index_check_seconds: float = Field(default=1.0, ge=0, description="How often the lookup index "
+                                       "checks the workspace version")
+    audit_flush_seconds: float = Field(default=2.0, ge=0, description="Audit records are batched and "
+                                       "written at most this often (0: at once)")
+    job_workers: int = Field(default=1, ge=1, description="Jobs run at the same time")
+    tianditu_key: str | None = Field(default=None, description="Tianditu (天地图) basemap key")
+    base_url: str | None = Field(default=None, description="Public URL prefix for links (default: "
+                                 "from the request)")

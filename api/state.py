@@ -1,0 +1,179 @@
+"""What one running service holds: the workspace, caches, the job runner, audit and limits.
+
+Built by :func:`api.app.create_app` (never at import time) and reached from handlers through
+``request.app.state.gisgov``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from api.errors import RateLimitedError
+from api.settings import Settings
+from gisgov.audit import AUDIT_TABLE
+from gisgov.jobs import JobRunner
+from gisgov.keys import KEYS_TABLE, KeyRing
+from gisgov.lookup import LiveIndex
+from gisgov.privacy import Principal
+from gisgov.store import WorkspaceBase, open_workspace
+
+__all__ = ["INTERNAL_TABLES", "AppState", "AuditBuffer", "RateLimiter"]
+
+log = logging.getLogger(__name__)
+
+#: Product tables that are the service's own bookkeeping, never published as collections.
+INTERNAL_TABLES = frozenset({KEYS_TABLE, AUDIT_TABLE, "jobs"})
+
+
+class AuditBuffer:
+    """Collects audit records and appends them to the workspace in batches.
+
+    Every committed write copies a GeoPackage file and bumps the workspace version (which
+    makes caches reload), so one write per unmasked read would cost far more than the read;
+    records are flushed at most every ``interval`` seconds by a daemon thread, and on close.
+
+    Parameters
+    ----------
+    ws
+        The workspace to write ``audit_log`` into.
+    interval
+        Seconds between flushes; 0 writes every record at once.
+    """
+
+    def __init__(self, ws: WorkspaceBase, *, interval: float) -> None:
+        self._ws = ws
+        self._interval = interval
+        self._rows: list[dict[str, str]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if interval > 0:
+            self._thread = threading.Thread(target=self._loop, name="gisgov-audit", daemon=True)
+            self._thread.start()
+
+    def record(self, principal: Principal, *, action: str, target: str, detail: str = "") -> None:
+        """Queue one record: who (the key), what, when (now, UTC)."""
+        row = {"at": pd.Timestamp.now(tz="UTC").isoformat(), "actor": principal.actor,
+               "action": action, "target": target, "detail": detail}
+        with self._lock:
+            self._rows.append(row)
+        if self._interval <= 0:
+            self.flush()
+
+    def flush(self) -> int:
+        """Write queued records now; returns how many were written."""
+        with self._lock:
+            rows, self._rows = self._rows, []
+        if not rows:
+            return 0
+        try:
+            self._ws.write_table(AUDIT_TABLE, pd.DataFrame(rows), mode="append")
+        except Exception as exc:  # keep them for the next try: an audit record must not be lost
+            log.warning("audit: cannot write %d record(s) yet: %s", len(rows), exc)
+            with self._lock:
+                self._rows[:0] = rows
+            return 0
+        return len(rows)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.flush()
+
+    def close(self) -> None:
+        """Stop the thread and write what is left."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        self.flush()
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    stamp: float
+
+
+class RateLimiter:
+    """A token bucket per caller, in memory (per worker process).
+
+    Parameters
+    ----------
+    rate
+        Tokens added per second.
+    burst
+        Bucket size.
+    """
+
+    def __init__(self, *, rate: float, burst: int) -> None:
+        self.rate = float(rate)
+        self.burst = float(burst)
+        self._buckets: dict[str, _Bucket] = {}
+        self._lock = threading.Lock()
+
+    def take(self, who: str) -> None:
+        """Spend one token of ``who``.
+
+        Raises
+        ------
+        RateLimitedError
+            When the bucket is empty; says when to retry.
+        """
+        now = time.monotonic()
+        with self._lock:
+            b = self._buckets.get(who)
+            if b is None:
+                if len(self._buckets) > 100_000:  # anonymous callers by IP: bound the memory
+                    self._buckets.clear()
+                b = self._buckets[who] = _Bucket(self.burst, now)
+            b.tokens = min(self.burst, b.tokens + (now - b.stamp) * self.rate)
+            b.stamp = now
+            if b.tokens < 1.0:
+                wait = (1.0 - b.tokens) / self.rate
+                raise RateLimitedError(
+                    f"too many requests: {self.rate:g}/s with bursts of {self.burst:g} allowed; "
+                    f"retry in {wait:.1f} s",
+                    retry_after=wait,
+                )
+            b.tokens -= 1.0
+
+
+@dataclass
+class AppState:
+    """The service's long-lived objects (one per app)."""
+
+    settings: Settings
+    ws: WorkspaceBase
+    index: LiveIndex
+    keys: KeyRing
+    limiter: RateLimiter
+    audit: AuditBuffer
+    jobs: JobRunner
+    started: float = field(default_factory=time.time)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, settings: Settings) -> AppState:
+        """Open the workspace and build everything around it."""
+        ws = open_workspace(settings.workspace)
+        return cls(
+            settings=settings,
+            ws=ws,
+            index=LiveIndex(ws, check_interval=settings.index_check_seconds),
+            keys=KeyRing(ws, check_interval=settings.index_check_seconds),
+            limiter=RateLimiter(rate=settings.rate_limit, burst=settings.rate_burst),
+            audit=AuditBuffer(ws, interval=settings.audit_flush_seconds),
+            jobs=JobRunner(workspace_factory=lambda: open_workspace(settings.workspace),
+                           workers=settings.job_workers),
+        )
+
+    def close(self) -> None:
+        """Flush the audit log, stop jobs, release connections."""
+        self.audit.close()
+        self.jobs.shutdown()
+        self.ws.close()
