@@ -51,7 +51,9 @@ def new_workspace(
             with psycopg.connect(base, autocommit=True) as conn:
                 conn.execute(f"CREATE SCHEMA {schema}")
             schemas.append(schema)
-            options = quote(f"-csearch_path={schema},public")
+            # synchronous_commit=off: tests need atomicity, not durability, and the fsync on
+            # every commit is most of a PostGIS test's time on a busy disk.
+            options = quote(f"-csearch_path={schema},public -csynchronous_commit=off")
             ws = open_workspace(f"{base}?options={options}", create=True)
         opened.append(ws)
         return ws
