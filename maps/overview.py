@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
 
 import folium
 import geopandas as gpd
-from folium.plugins import FastMarkerCluster
+import pandas as pd
 
 from maps._assets import AssetMode
 from maps._base import (
+    InlineMarkerCluster,
     Lang,
     LegendItem,
     MapStyle,
@@ -197,19 +197,13 @@ def county_map(
         households = _layer(layers, "households")
         if households is not None:
             hh = to_draw(households[["id", "address", "geometry"]], basemap=basemap)
-            # Rows are [lat, lon, popup]: no personal column ever reaches the HTML.
+            # Rows are [lat, lon, id, address]: no personal column ever reaches the HTML.
             rows = [
-                [y, x, f"<b>{html.escape(str(i))}</b><br>{html.escape(str(a or ''))}"]
+                [y, x, str(i), "" if a is None or pd.isna(a) else str(a)]
                 for x, y, i, a in zip(hh.geometry.x, hh.geometry.y, hh["id"],
-                                      hh["address"].astype(object).where(
-                                          hh["address"].notna(), None), strict=True)
+                                      hh["address"].astype(object), strict=True)
             ]
-            callback = (
-                "function (row) { var m = L.circleMarker(new L.LatLng(row[0], row[1]), "
-                f"{_js(_HOUSEHOLD_STYLE)}); m.bindPopup(row[2]); return m; }}"
-            )
-            hh_layer = FastMarkerCluster(rows, callback=callback, name=hh_name,
-                                         options={"chunkedLoading": True})
+            hh_layer = InlineMarkerCluster(rows, name=hh_name, style=_HOUSEHOLD_STYLE)
             hh_layer.add_to(m)
             hh_group.append(hh_layer)
     if hh_group:
@@ -217,8 +211,3 @@ def county_map(
         style.legend.append(LegendItem(_HOUSEHOLD_STYLE["fillColor"], hh_name, "dot"))  # type: ignore[arg-type]
     return finish_map(m, style, lang=lang, assets=assets)
 
-
-def _js(obj: Mapping[str, object]) -> str:
-    import json
-
-    return json.dumps(obj)

@@ -54,7 +54,7 @@ def build_grid_layers(layers: dict[str, gpd.GeoDataFrame]) -> dict[str, gpd.GeoD
     gb = grids[~second.to_numpy()]
     branches = layers["branches"]
     grid_branches = gpd.GeoDataFrame({
-        "id": "GB" + gb["code"].str[-6:].to_numpy(), "name": gb["name"] + "党支部",
+        "id": "GB" + gb["code"].to_numpy(), "name": gb["name"] + "党支部",
         "level": "grid", "community_code": gb["community_code"].to_numpy(),
         "grid_code": gb["code"].to_numpy()}, geometry=[None] * len(gb), crs=communities.crs)
     out["branches"] = conform("branches", pd.concat([branches, grid_branches],

@@ -1,0 +1,314 @@
+"""The maps and the field page in a real headless Chromium (Debian's ``/usr/bin/chromium``).
+
+Every request that leaves localhost is aborted and recorded, so "works offline" is tested, not
+assumed. Screenshots go to ``test-artifacts/maps/``. Skipped when Chromium is missing, except
+under ``CI=true``, where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from gisgov.crs import wgs84_to_gcj02
+from maps import county_map
+from maps._base import locate
+from maps.site import map_pages, write_maps
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+LOCAL = ("file:", "data:", "http://127.0.0.1", "http://localhost", "about:")
+Layers = dict[str, gpd.GeoDataFrame]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One Chromium for the module."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but /usr/bin/chromium is missing (apt-get install chromium)")
+        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+@dataclass
+class Visit:
+    """A page with what it logged and what it tried to fetch outside localhost."""
+
+    page: Any
+    context: Any
+    errors: list[str] = field(default_factory=list)
+    external: list[str] = field(default_factory=list)
+
+
+def visit(browser: Any, url: str, *, width: int = 1200, height: int = 800,
+          **context: Any) -> Visit:
+    """Open ``url`` with external requests aborted and console errors collected."""
+    ctx = browser.new_context(viewport={"width": width, "height": height}, **context)
+    page = ctx.new_page()
+    v = Visit(page, ctx)
+    page.on("console", lambda m: v.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: v.errors.append(str(e)))
+
+    def route(r: Any) -> None:
+        if r.request.url.startswith(LOCAL):
+            r.continue_()
+        else:
+            v.external.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.goto(url, wait_until="load")
+    return v
+
+
+def _map_js(expr: str) -> str:
+    """JS evaluating ``expr`` with ``map`` bound to the page's Leaflet map."""
+    return ("(() => { const map = Object.keys(window).filter(k => k.startsWith('map_'))"
+            f".map(k => window[k]).find(v => v instanceof L.Map); return {expr}; }})()")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, grid_layers: Layers) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    write_maps(grid_layers, out, inline=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def shots(artifacts_dir: Path) -> Path:
+    path = artifacts_dir / "maps"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def test_every_map_loads_offline_with_layers_and_legend(
+    browser: Any, site: Path, grid_layers: Layers, shots: Path
+) -> None:
+    pages = map_pages(grid_layers)
+    # Every kind once, plus the first community of each per-community kind.
+    chosen = {p.kind: p for p in reversed(pages)}
+    for page in chosen.values():
+        v = visit(browser, (site / page.name).as_uri())
+        v.page.wait_for_selector(".leaflet-control-layers-group-name", state="attached")
+        assert v.errors == [], f"{page.name}: console errors {v.errors}"
+        assert v.external == [], f"{page.name}: requests left localhost: {v.external}"
+        groups = v.page.locator(".leaflet-control-layers-group-name").all_inner_texts()
+        assert groups, page.name
+        assert v.page.locator(".gisgov-legend").is_visible(), page.name
+        assert v.page.locator(".leaflet-control-scale").count() == 1
+        assert v.page.locator(".leaflet-control-zoom-fullscreen").count() == 1
+        assert v.page.locator(".leaflet-control-measure").count() == 1
+        assert v.page.locator(".leaflet-control-search").count() == 1
+        v.page.screenshot(path=str(shots / f"{page.name}.png"))
+        v.context.close()
+    v = visit(browser, (site / "index.html").as_uri(), width=375, height=667)
+    assert "县域总览" in v.page.inner_text("body")
+    v.context.close()
+
+
+def test_click_on_a_grid_opens_its_popup(browser: Any, site: Path, grid_layers: Layers,
+                                         shots: Path) -> None:
+    code = grid_layers["communities"].sort_values("code")["code"].iloc[0]
+    grids = grid_layers["grids"]
+    grid = grids[grids["community_code"] == code].sort_values("code").iloc[-1]
+    # A point well inside the grid, away from its label and the station markers.
+    inner = shapely.buffer(grid.geometry, -0.0003)
+    pt = shapely.point_on_surface(inner if not inner.is_empty else grid.geometry)
+    v = visit(browser, (site / f"grids-{code}.html").as_uri())
+    xy = v.page.evaluate(_map_js(f"map.latLngToContainerPoint([{pt.y}, {pt.x}])"))
+    box = v.page.locator(".folium-map").bounding_box()
+    v.page.mouse.click(box["x"] + xy["x"], box["y"] + xy["y"])
+    popup = v.page.wait_for_selector(".leaflet-popup-content", timeout=3000)
+    assert grid["code"] in popup.inner_text()
+    assert "网格长" in popup.inner_text()
+    v.page.screenshot(path=str(shots / "grid-popup.png"))
+    assert v.errors == []
+    v.context.close()
+
+
+def test_search_by_grid_code_finds_the_grid(browser: Any, site: Path,
+                                            grid_layers: Layers) -> None:
+    code = str(grid_layers["grids"].sort_values("code")["code"].iloc[3])
+    v = visit(browser, (site / "compliance.html").as_uri())
+    v.page.locator(".leaflet-control-search input").press_sequentially(code, delay=10)
+    tip = v.page.wait_for_selector(".search-tip", timeout=3000)
+    assert code in tip.inner_text()
+    tip.click()
+    popup = v.page.wait_for_selector(".leaflet-popup-content", timeout=3000)
+    assert code in popup.inner_text()
+    assert v.errors == []
+    v.context.close()
+
+
+def test_county_map_with_every_household_is_small_and_fast(
+    browser: Any, county_layers: Layers, tmp_path: Path, shots: Path
+) -> None:
+    hh = county_layers["households"]
+    reps = int(np.ceil(30_000 / len(hh)))
+    rng = np.random.default_rng(1)
+    big = gpd.GeoDataFrame(
+        {"id": [f"{i}-{k}" for k in range(reps) for i in hh["id"]],
+         "address": list(hh["address"]) * reps},
+        geometry=gpd.points_from_xy(
+            np.tile(hh.geometry.x, reps) + rng.normal(0, 2e-4, reps * len(hh)),
+            np.tile(hh.geometry.y, reps) + rng.normal(0, 2e-4, reps * len(hh))),
+        crs=hh.crs).iloc[:30_000]
+    path = tmp_path / "county-30k.html"
+    county_map({**county_layers, "households": big}).save(str(path))
+    size = path.stat().st_size
+    assert size <= 5_000_000, f"{size / 1e6:.2f} MB"
+    started = time.perf_counter()
+    v = visit(browser, path.as_uri())
+    v.page.wait_for_selector(".marker-cluster", timeout=10_000)
+    since_navigation_ms = v.page.evaluate("performance.now()")
+    wall = time.perf_counter() - started
+    print(f"\ncounty map, 30,000 households: {size / 1e6:.2f} MB, interactive after "
+          f"{since_navigation_ms / 1000:.2f} s in the page ({wall:.2f} s wall)")
+    assert since_navigation_ms < 3000
+    # Interactive: the map answers a zoom within the budget too.
+    v.page.evaluate(_map_js("(map.zoomIn(), true)"))
+    assert v.errors == []
+    assert v.external == []
+    v.page.screenshot(path=str(shots / "county-30k.png"))
+    v.context.close()
+
+
+# ---- the field page, served over HTTP by a real server ---------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _field_app(gpkg: Path) -> Any:
+    """The service (``api.app.create_app``) when it exists, else the maps router plus a
+    ``/lookup`` over :class:`gisgov.lookup.LookupIndex` with masked people."""
+    try:
+        from api.app import create_app
+        from api.settings import Settings
+    except ImportError:
+        create_app = None
+    if create_app is not None:
+        return create_app(Settings(workspace=str(gpkg), audit_flush_seconds=0))
+    from fastapi import FastAPI
+
+    from api.maps_routes import router
+    from gisgov.lookup import LookupIndex
+    from gisgov.privacy import mask_name, mask_phone
+    from gisgov.store import open_workspace
+
+    app = FastAPI()
+    app.state.workspace = open_workspace(gpkg)
+    index = LookupIndex.from_workspace(app.state.workspace)
+    app.include_router(router)
+
+    def masked(p: dict[str, Any] | None) -> dict[str, Any] | None:
+        if p is None:
+            return None
+        return {**p, "name": mask_name(p["name"] or ""), "phone": mask_phone(p["phone"] or "")}
+
+    @app.get("/lookup")
+    def lookup(lon: float, lat: float, crs: str = "wgs84") -> dict[str, Any]:
+        out = index.lookup(lon, lat, crs=crs).to_dict()
+        out["leader"] = masked(out["leader"])
+        out["workers"] = [masked(w) for w in out["workers"]]
+        if out.get("household"):
+            out["household"]["member"] = masked(out["household"]["member"])
+        return out
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, grid_layers: Layers) -> Iterator[str]:
+    """A uvicorn server on a free localhost port serving the fixture workspace."""
+    import uvicorn
+
+    from gisgov.store import open_workspace
+
+    gpkg = tmp_path_factory.mktemp("served") / "county.gpkg"
+    ws = open_workspace(gpkg, create=True)
+    with ws.transaction() as tx:
+        for name, gdf in grid_layers.items():
+            tx.write(name, gdf)
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(_field_app(gpkg), host="127.0.0.1", port=port,
+                                        log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the test server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(10)
+
+
+def _household_and_grid(layers: Layers) -> tuple[float, float, str]:
+    hh = layers["households"].sort_values("id")
+    pos = locate(hh, layers["grids"].sort_values("code"))
+    i = int(np.flatnonzero(pos >= 0)[len(hh) // 3])
+    code = str(layers["grids"].sort_values("code")["code"].iloc[pos[i]])
+    return float(hh.geometry.iloc[i].x), float(hh.geometry.iloc[i].y), code
+
+
+@pytest.mark.parametrize("crs", ["wgs84", "gcj02"])
+def test_field_page_shows_the_responsibility_card(
+    browser: Any, server: str, grid_layers: Layers, shots: Path, crs: str
+) -> None:
+    lon, lat, code = _household_and_grid(grid_layers)
+    if crs == "gcj02":  # WeChat's location API hands over GCJ-02 coordinates
+        gx, gy = wgs84_to_gcj02(np.array([lon]), np.array([lat]))
+        lon, lat = float(gx[0]), float(gy[0])
+    v = visit(browser, f"{server}/field", width=375, height=740,
+              geolocation={"latitude": lat, "longitude": lon},
+              permissions=["geolocation"], is_mobile=True, has_touch=True)
+    assert v.external == []
+    v.page.select_option("#crs", crs)
+    v.page.click("#locate")
+    v.page.wait_for_selector("#card dl", timeout=10_000)
+    card = v.page.inner_text("#card")
+    assert code in card
+    for label in ("街道", "社区", "网格长", "网格员", "联系党员", "距网格边界"):
+        assert label in card
+    staff = grid_layers["staff"]
+    for value in staff["name"].tolist() + staff["phone"].tolist():
+        assert value not in card  # masked
+    # Readable on a 375-px screen: nothing wider than the viewport.
+    assert v.page.evaluate("document.documentElement.scrollWidth") <= 375
+    v.page.screenshot(path=str(shots / f"field-{crs}.png"), full_page=True)
+    assert v.errors == []
+    v.context.close()
+
+
+def test_served_maps_use_local_assets_only(browser: Any, server: str, shots: Path) -> None:
+    v = visit(browser, f"{server}/maps/county.html")
+    v.page.wait_for_selector(".marker-cluster", timeout=10_000)
+    assert v.errors == []
+    assert v.external == []
+    v.page.screenshot(path=str(shots / "served-county.png"))
+    v.context.close()
