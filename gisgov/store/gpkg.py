@@ -192,7 +192,9 @@ class GeoPackageWorkspace(WorkspaceBase):
             sql += " WHERE " + " AND ".join(conds)
         if order_by:
             sql += f" ORDER BY {_quote_ident(order_by)}"
-        if limit is not None or offset:
+        # With a bbox the R-tree only yields candidates; paging must wait for the exact test.
+        page_in_sql = bbox is None
+        if page_in_sql and (limit is not None or offset):
             sql += f" LIMIT {int(limit) if limit is not None else -1} OFFSET {int(offset)}"
         try:
             frame = pyogrio.read_dataframe(self.path, sql=sql, sql_dialect="SQLITE",
@@ -205,6 +207,9 @@ class GeoPackageWorkspace(WorkspaceBase):
             if bbox is not None and len(frame):
                 box = shapely.box(*bbox)
                 frame = frame[frame.geometry.intersects(box).to_numpy()]
+        if not page_in_sql and (limit is not None or offset):
+            stop = None if limit is None else int(offset) + int(limit)
+            frame = frame.iloc[int(offset):stop]
         return frame
 
     def _count(self, name: str, *, bbox: BBox | None = None,
