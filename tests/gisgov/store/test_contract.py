@@ -6,7 +6,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 from geopandas.testing import assert_geodataframe_equal
-from shapely.geometry import Point, Polygon
+from shapely.geometry import MultiPolygon, Point, Polygon, box
 
 from gisgov.errors import NotFoundError, ValidationError
 from gisgov.layers import LAYERS, conform, validate_workspace
@@ -126,6 +126,21 @@ def test_bbox_query(workspace: WorkspaceBase, layer_frames: dict[str, gpd.GeoDat
     assert workspace.read("households", bbox=far).empty
     got = workspace.read("households", bbox=near_b1, where={"head_name": "王芳"})
     assert got["id"].tolist() == ["h002"]
+
+
+def test_bbox_with_paging_counts_only_true_hits(workspace: WorkspaceBase) -> None:
+    """The first row by key only touches the box with its bounding box: it is no hit."""
+    frame = gpd.GeoDataFrame(
+        {"code": ["410102001", "410102002"], "name": ["两块地", "中间"]},
+        geometry=[MultiPolygon([box(0.0, 0.0, 1.0, 1.0), box(9.0, 9.0, 10.0, 10.0)]),
+                  box(4.0, 4.0, 6.0, 6.0)],
+        crs="EPSG:4326",
+    )
+    workspace.write("subdistricts", frame)
+    middle = (4.5, 4.5, 5.5, 5.5)
+    assert workspace.read("subdistricts", bbox=middle, limit=1)["code"].tolist() == ["410102002"]
+    assert workspace.read("subdistricts", bbox=middle, offset=1).empty
+    assert workspace.count("subdistricts", bbox=middle) == 1
 
 
 def test_where_filters(workspace: WorkspaceBase, layer_frames: dict[str, gpd.GeoDataFrame]) -> None:
