@@ -26,6 +26,7 @@ import pyproj
 
 from gisgov.errors import ValidationError
 from gisgov.store._base import BBox, WorkspaceBase, WriteMode
+from gisgov.store.copy import copy_workspace
 from gisgov.store.gpkg import GeoPackageWorkspace
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "Workspace",
     "WorkspaceBase",
     "WriteMode",
+    "copy_workspace",
     "is_postgis_url",
     "open_workspace",
 ]

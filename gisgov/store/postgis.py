@@ -192,7 +192,8 @@ class PostGISWorkspace(WorkspaceBase):
             with self._engine.connect() as conn:
                 conn.execute(sa.text("SELECT 1"))
         except sa.exc.OperationalError as exc:
-            if "does not exist" not in _first_line(exc):
+            missing = f'database "{self._sa_url.database}" does not exist'
+            if missing not in _first_line(exc):
                 with self._errors("connecting"):
                     raise
             if not create:
