@@ -12,13 +12,14 @@ from fastapi import APIRouter, Body, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import base_url, get_state, reject_unknown_query, require_writer
+from api.deps import base_url, get_principal, get_state, reject_unknown_query, require_writer
 from gisgov.jobs import Job
 from gisgov.privacy import Principal
 
 __all__ = ["AssignParams", "GridsParams", "RedistrictParams", "router"]
 
-router = APIRouter(dependencies=[Depends(reject_unknown_query)], tags=["Jobs 任务"])
+router = APIRouter(dependencies=[Depends(reject_unknown_query), Depends(get_principal)],
+                   tags=["Jobs 任务"])
 
 
 class _Params(BaseModel):

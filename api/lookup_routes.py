@@ -26,7 +26,8 @@ from gisgov.privacy import Principal, mask_value, redact_person
 
 __all__ = ["redact_lookup", "router"]
 
-router = APIRouter(dependencies=[Depends(reject_unknown_query)], tags=["Lookup 责任查询"])
+router = APIRouter(dependencies=[Depends(reject_unknown_query), Depends(get_principal)],
+                   tags=["Lookup 责任查询"])
 
 InputCrs = Literal["wgs84", "cgcs2000", "gcj02", "bd09"]
 _CRS_DOC = ("Coordinate system of the position: wgs84 (GPS), cgcs2000, gcj02 (WeChat, "

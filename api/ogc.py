@@ -92,7 +92,7 @@ _CRS_DOC = (
     "GCJ-02 are accepted."
 )
 
-router = APIRouter(dependencies=[Depends(reject_unknown_query)])
+router = APIRouter(dependencies=[Depends(reject_unknown_query), Depends(get_principal)])
 
 Format = Literal["json", "html"]
 ItemsFormat = Literal["json", "geojson", "html"]

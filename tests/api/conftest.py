@@ -99,7 +99,7 @@ def world() -> dict[str, gpd.GeoDataFrame]:
                     households.append({
                         "id": hid, "building_id": bid, "address": f"{bid}-{h + 1}01",
                         "head_name": f"{surnames[(k + h) % 16]}{'一二三'[h]}",
-                        "phone": f"135{k:02d}{b}{h}{'0' * 4}1",
+                        "phone": f"135{k:02d}{b}{h}{'0' * 3}1",
                         "id_number": f"4102231980010{k:02d}{b}{h}1",
                         "size": 3, "elderly": h == 0, "low_income": False, "disabled": False,
                     })
