@@ -202,50 +202,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _field_app(gpkg: Path) -> Any:
-    """The service (``api.app.create_app``) when it exists, else the maps router plus a
-    ``/lookup`` over :class:`gisgov.lookup.LookupIndex` with masked people."""
-    try:
-        from api.app import create_app
-        from api.settings import Settings
-    except ImportError:
-        create_app = None
-    if create_app is not None:
-        return create_app(Settings(workspace=str(gpkg), audit_flush_seconds=0))
-    from fastapi import FastAPI
-
-    from api.maps_routes import router
-    from gisgov.lookup import LookupIndex
-    from gisgov.privacy import mask_name, mask_phone
-    from gisgov.store import open_workspace
-
-    app = FastAPI()
-    app.state.workspace = open_workspace(gpkg)
-    index = LookupIndex.from_workspace(app.state.workspace)
-    app.include_router(router)
-
-    def masked(p: dict[str, Any] | None) -> dict[str, Any] | None:
-        if p is None:
-            return None
-        return {**p, "name": mask_name(p["name"] or ""), "phone": mask_phone(p["phone"] or "")}
-
-    @app.get("/lookup")
-    def lookup(lon: float, lat: float, crs: str = "wgs84") -> dict[str, Any]:
-        out = index.lookup(lon, lat, crs=crs).to_dict()
-        out["leader"] = masked(out["leader"])
-        out["workers"] = [masked(w) for w in out["workers"]]
-        if out.get("household"):
-            out["household"]["member"] = masked(out["household"]["member"])
-        return out
-
-    return app
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, grid_layers: Layers) -> Iterator[str]:
-    """A uvicorn server on a free localhost port serving the fixture workspace."""
+def server(tmp_path_factory: pytest.TempPathFactory, grid_layers: Layers
+           ) -> Iterator[tuple[str, str]]:
+    """The service (``api.app.create_app``) under uvicorn on a free localhost port, and a
+    field worker's API key covering every grid."""
     import uvicorn
 
+    from api.app import create_app
+    from api.settings import Settings
+    from gisgov.keys import create_key
     from gisgov.store import open_workspace
 
     gpkg = tmp_path_factory.mktemp("served") / "county.gpkg"
@@ -253,8 +219,11 @@ def server(tmp_path_factory: pytest.TempPathFactory, grid_layers: Layers) -> Ite
     with ws.transaction() as tx:
         for name, gdf in grid_layers.items():
             tx.write(name, gdf)
+    token, _ = create_key(ws, role="field", grids=grid_layers["grids"]["code"].tolist(),
+                          label="test")
+    app = create_app(Settings(workspace=str(gpkg), audit_flush_seconds=0))
     port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(_field_app(gpkg), host="127.0.0.1", port=port,
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                         log_level="warning", lifespan="on"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -263,7 +232,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, grid_layers: Layers) -> Ite
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("the test server did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
+    yield f"http://127.0.0.1:{port}", token
     srv.should_exit = True
     thread.join(10)
 
@@ -278,13 +247,14 @@ def _household_and_grid(layers: Layers) -> tuple[float, float, str]:
 
 @pytest.mark.parametrize("crs", ["wgs84", "gcj02"])
 def test_field_page_shows_the_responsibility_card(
-    browser: Any, server: str, grid_layers: Layers, shots: Path, crs: str
+    browser: Any, server: tuple[str, str], grid_layers: Layers, shots: Path, crs: str
 ) -> None:
+    base, token = server
     lon, lat, code = _household_and_grid(grid_layers)
     if crs == "gcj02":  # WeChat's location API hands over GCJ-02 coordinates
         gx, gy = wgs84_to_gcj02(np.array([lon]), np.array([lat]))
         lon, lat = float(gx[0]), float(gy[0])
-    v = visit(browser, f"{server}/field", width=375, height=740,
+    v = visit(browser, f"{base}/field#key={token}", width=375, height=740,
               geolocation={"latitude": lat, "longitude": lon},
               permissions=["geolocation"], is_mobile=True, has_touch=True)
     assert v.external == []
@@ -295,6 +265,10 @@ def test_field_page_shows_the_responsibility_card(
     assert code in card
     for label in ("街道", "社区", "网格长", "网格员", "联系党员", "距网格边界"):
         assert label in card
+    leader = grid_layers["staff"].set_index("grid_code").loc[code]
+    assert leader["name"][0] + "*" in card  # the field role sees masked names
+    assert leader["phone"][:3] + "****" in card
+    assert "此处没有登记住户" not in card  # the position is a household's
     staff = grid_layers["staff"]
     for value in staff["name"].tolist() + staff["phone"].tolist():
         assert value not in card  # masked
@@ -305,8 +279,9 @@ def test_field_page_shows_the_responsibility_card(
     v.context.close()
 
 
-def test_served_maps_use_local_assets_only(browser: Any, server: str, shots: Path) -> None:
-    v = visit(browser, f"{server}/maps/county.html")
+def test_served_maps_use_local_assets_only(browser: Any, server: tuple[str, str],
+                                           shots: Path) -> None:
+    v = visit(browser, f"{server[0]}/maps/county.html")
     v.page.wait_for_selector(".marker-cluster", timeout=10_000)
     assert v.errors == []
     assert v.external == []
