@@ -234,3 +234,13 @@ def test_write_maps_writes_index_and_pages(grid_layers: Layers, tmp_path: Path) 
     assert (tmp_path / "assets" / "leaflet" / "leaflet.js").is_file()
     index = (tmp_path / "index.html").read_text(encoding="utf-8")
     assert "县域总览" in index
+
+
+def test_field_page_links_no_cdn() -> None:
+    from maps.field import field_page_html
+
+    page = field_page_html()
+    assert external_hosts(page) == set()
+    assert 'src="/assets/leaflet/leaflet.js"' in page
+    assert "我在哪里" in page
+    assert "gcj02" in page
