@@ -141,6 +141,7 @@ def test_click_on_a_grid_opens_its_popup(browser: Any, site: Path, grid_layers: 
     popup = v.page.wait_for_selector(".leaflet-popup-content", timeout=3000)
     assert grid["code"] in popup.inner_text()
     assert "网格长" in popup.inner_text()
+    v.page.wait_for_timeout(400)  # let the popup finish fading in before the screenshot
     v.page.screenshot(path=str(shots / "grid-popup.png"))
     assert v.errors == []
     v.context.close()
