@@ -36,9 +36,11 @@ __all__ = ["PostGISWorkspace", "engine_url"]
 #: Tables in the schema that are not the workspace's own (PostGIS, Alembic).
 _FOREIGN_TABLES = frozenset({"spatial_ref_sys", VERSION_TABLE})
 
-#: Arbitrary constant for ``pg_advisory_(xact_)lock``: "gisgov" in ASCII.
-_LOCK_WRITE = 0x676973676F76
+#: Lock classes for ``pg_advisory_xact_lock(class, hashtext(current_schema()))``: writers
+#: (and migrations) of one workspace wait for each other; workspaces in other schemas do not.
+_LOCK_WRITE = 0x67697300  # "gis\0"
 _LOCK_MIGRATE = _LOCK_WRITE + 1
+_LOCK_SQL = "SELECT pg_advisory_xact_lock(:k, hashtext(current_schema()))"
 
 #: Schema column type → PostgreSQL type.
 _SQL_TYPES: dict[str, type[sa.types.TypeEngine[Any]]] = {
@@ -234,7 +236,7 @@ class PostGISWorkspace(WorkspaceBase):
                 return
             conn.rollback()
             with conn.begin():
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_MIGRATE})
+                conn.execute(sa.text(_LOCK_SQL), {"k": _LOCK_MIGRATE})
                 config.attributes["connection"] = conn
                 try:
                     command.upgrade(config, "head")
@@ -401,7 +403,7 @@ class PostGISWorkspace(WorkspaceBase):
         with self._errors("writing"), self._engine.connect() as conn, conn.begin():
             # One writer at a time, as with the GeoPackage lock: the version counter is a
             # read-modify-write and must not skip or repeat. Readers are not blocked.
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_WRITE})
+            conn.execute(sa.text(_LOCK_SQL), {"k": _LOCK_WRITE})
             yield PostGISWorkspace._bound(self, conn)
 
     def _drop_table(self, name: str) -> None:
