@@ -9,6 +9,10 @@ history, audit, API keys, …) are created from the frame on write.
 Every write runs in one database transaction, so a failed import leaves the workspace exactly
 as before; writers are serialised by an advisory lock so the ``version`` counter never skips.
 Geometry travels as WKB, rows go in with ``COPY``.
+
+Several workspaces can share one database, one schema each: name the schema in the URL,
+``postgresql://user@host/db?options=-csearch_path%3Dcounty_a,public`` (the schema must exist;
+PostGIS stays in ``public``).
 """
 
 from __future__ import annotations
