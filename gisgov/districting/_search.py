@@ -288,12 +288,13 @@ def anneal(
             fixed = [next(u for u in range(n) if lk[u] == a) for a in fixed_areas]
             order = fixed_areas + [a for a in range(k) if a not in fixed_areas]
             seeds = _seeds(xy, k, rng, fixed)
-            init = [-1] * n
+            init = list(lk)
             for a, u in zip(order, seeds, strict=True):
                 init[u] = a
             lab = _grow(nbrs, shared, perim, w, k, init, lk, rng)
+        lab = [lk[u] if lk[u] >= 0 else lab[u] for u in range(n)]
         lab = _make_contiguous(nbrs, w, k, lab, lk)
-        if any(x < 0 for x in lab):
+        if any(x < 0 for x in lab) or len(set(lab)) < k:
             continue
         res = _sa(
             nbrs, inc, shared, cost, perim, uarea, w, lk, hm, lab, k,
@@ -436,6 +437,88 @@ def _sa(
     it = 0
     timed_out = False
     temp, lam = t0, lam0
+    state = [obj, infeas]
+
+    def _delta(u: int, b: int) -> tuple[float, float, float, float, float, float, int] | None:
+        """Objective and penalty change of moving ``u`` to ``b`` (``None`` if not adjacent)."""
+        a = lab[u]
+        d_cut = 0.0
+        la = 0.0
+        lb = 0.0
+        na = 0
+        nb = 0
+        su = shared[u]
+        for x, ex in zip(nbrs[u], inc[u], strict=True):
+            lx = lab[x]
+            if lx == a:
+                d_cut += cost[ex]
+                la += su[x]
+                na += 1
+            elif lx == b:
+                d_cut -= cost[ex]
+                lb += su[x]
+                nb += 1
+        if nb == 0:
+            return None
+        wu = w[u]
+        d = d_cut
+        if disr:
+            h = hm[u]
+            d += disr * wu * ((b != h) - (a != h))
+        pa2 = pe[a] - perim[u] + 2.0 * la
+        pb2 = pe[b] + perim[u] - 2.0 * lb
+        aa2 = ar[a] - uarea[u]
+        ab2 = ar[b] + uarea[u]
+        if ppw:
+            d += ppw * (pp(ar[a], pe[a]) + pp(ar[b], pe[b]) - pp(aa2, pa2) - pp(ab2, pb2))
+        dpen = pen(wt[a] - wu) + pen(wt[b] + wu) - pen(wt[a]) - pen(wt[b])
+        return (d, dpen, pa2, pb2, aa2, ab2, na)
+
+    def _apply(u: int, b: int, mv: tuple[float, float, float, float, float, float, int]) -> bool:
+        """Move ``u`` to ``b`` if its area stays connected; whether it moved."""
+        a = lab[u]
+        if cnt[a] <= 1 or (mv[6] > 1 and not _still_connected(nbrs, lab, u, a, mv[6])):
+            return False
+        wu = w[u]
+        lab[u] = b
+        wt[a] -= wu
+        wt[b] += wu
+        ar[a], ar[b] = mv[4], mv[5]
+        pe[a], pe[b] = mv[2], mv[3]
+        cnt[a] -= 1
+        cnt[b] += 1
+        state[0] += mv[0]
+        state[1] += mv[1]
+        for x, ex in zip(nbrs[u], inc[u], strict=True):
+            lx = lab[x]
+            if lx == a:
+                _cut_add(cut_list, cut_pos, ex)
+            elif lx == b:
+                _cut_remove(cut_list, cut_pos, ex)
+        return True
+
+    def _undo(u: int, a: int) -> None:
+        """Put ``u`` back into ``a`` (it just left it, so no contiguity test is needed)."""
+        mv = _delta(u, a)
+        assert mv is not None
+        b = lab[u]
+        wu = w[u]
+        lab[u] = a
+        wt[b] -= wu
+        wt[a] += wu
+        ar[b], ar[a] = mv[4], mv[5]
+        pe[b], pe[a] = mv[2], mv[3]
+        cnt[b] -= 1
+        cnt[a] += 1
+        state[0] += mv[0]
+        state[1] += mv[1]
+        for x, ex in zip(nbrs[u], inc[u], strict=True):
+            lx = lab[x]
+            if lx == b:
+                _cut_add(cut_list, cut_pos, ex)
+            elif lx == a:
+                _cut_remove(cut_list, cut_pos, ex)
+
     for it in range(iterations):  # noqa: B007 (used after the loop)
         if (it & 1023) == 0:
             frac = it / iterations
@@ -449,7 +532,7 @@ def _sa(
                 tick(frac)
         if not cut_list:
             break
-        if bi + 2 >= batch:
+        if bi + 3 >= batch:
             rbuf = rand(batch)
             ibuf = randint(0, 1 << 30, batch)
             bi = 0
@@ -462,57 +545,42 @@ def _sa(
         a, b = lab[u], lab[v]
         if lk[u] >= 0 or cnt[a] <= 1:
             continue
-        # Objective change of moving u from a to b.
-        d_cut = 0.0
-        la = 0.0
-        lb = 0.0
-        na = 0
-        for x, ex in zip(nbrs[u], inc[u], strict=True):
-            lx = lab[x]
-            if lx == a:
-                d_cut += cost[ex]
-                la += shared[u][x]
-                na += 1
-            elif lx == b:
-                d_cut -= cost[ex]
-                lb += shared[u][x]
-        wu = w[u]
-        d = d_cut
-        if disr:
-            h = hm[u]
-            d += disr * wu * ((b != h) - (a != h))
-        pa2 = pe[a] - perim[u] + 2.0 * la
-        pb2 = pe[b] + perim[u] - 2.0 * lb
-        aa2 = ar[a] - uarea[u]
-        ab2 = ar[b] + uarea[u]
-        if ppw:
-            d += ppw * (pp(ar[a], pe[a]) + pp(ar[b], pe[b]) - pp(aa2, pa2) - pp(ab2, pb2))
-        dpen = pen(wt[a] - wu) + pen(wt[b] + wu) - pen(wt[a]) - pen(wt[b])
-        total = d + lam * dpen
-        if total > 0 and float(rbuf[bi]) >= math.exp(-total / temp):
+        # Swaps (u to b and v to a at once) shift weight by w_u − w_v: the fine steps tight
+        # tolerances need when every single move overshoots the balance window.
+        swap = r < 0.15 or r > 0.85
+        mv = _delta(u, b)
+        if mv is None:
             bi += 1
             continue
-        bi += 1
-        # Contiguity: u's neighbours in a must stay connected without u.
-        if na > 1 and not _still_connected(nbrs, lab, u, a, na):
-            continue
-        lab[u] = b
-        wt[a] -= wu
-        wt[b] += wu
-        ar[a], ar[b] = aa2, ab2
-        pe[a], pe[b] = pa2, pb2
-        cnt[a] -= 1
-        cnt[b] += 1
-        obj += d
-        infeas += dpen
-        for x, ex in zip(nbrs[u], inc[u], strict=True):
-            lx = lab[x]
-            if lx == a:
-                _cut_add(cut_list, cut_pos, ex)
-            elif lx == b:
-                _cut_remove(cut_list, cut_pos, ex)
-        if infeas <= 1e-12 and obj < best_obj - 1e-12 and is_feasible():
-            best_obj = obj
+        d, dpen = mv[0], mv[1]
+        if swap and lk[v] < 0 and cnt[b] > 1:
+            if not _apply(u, b, mv):
+                bi += 1
+                continue
+            mv2 = _delta(v, a)
+            if mv2 is None:
+                _undo(u, a)
+                bi += 1
+                continue
+            total = d + mv2[0] + lam * (dpen + mv2[1])
+            if total > 0 and float(rbuf[bi]) >= math.exp(-total / temp):
+                _undo(u, a)
+                bi += 1
+                continue
+            bi += 1
+            if not _apply(v, a, mv2):
+                _undo(u, a)
+                continue
+        else:
+            total = d + lam * dpen
+            if total > 0 and float(rbuf[bi]) >= math.exp(-total / temp):
+                bi += 1
+                continue
+            bi += 1
+            if not _apply(u, b, mv):
+                continue
+        if state[1] <= 1e-12 and state[0] < best_obj - 1e-12 and is_feasible():
+            best_obj = state[0]
             best_lab = list(lab)
     if tick is not None:
         tick(1.0)

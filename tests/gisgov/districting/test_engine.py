@@ -1,0 +1,144 @@
+"""The districting engine on synthetic lattices, checked against the exact MILP."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from gisgov.districting import Objective, graph_from_units, partition, solve_exact
+from gisgov.districting.boundary_text import boundary_text
+from gisgov.districting.metrics import plan_metrics
+from gisgov.errors import InfeasibleError
+
+EDGES_ONLY = Objective(cut_edges=1.0, cut_length=0.0, main_streets=0.0, polsby_popper=0.0)
+
+
+def lattice(nx: int, ny: int, *, seed: int = 0, lo: int = 5, hi: int = 30) -> gpd.GeoDataFrame:
+    rng = np.random.default_rng(seed)
+    cells = [shapely.box(x * 100, y * 100, (x + 1) * 100, (y + 1) * 100)
+             for y in range(ny) for x in range(nx)]
+    return gpd.GeoDataFrame({"hh": rng.integers(lo, hi, len(cells))}, geometry=cells,
+                            crs="EPSG:32650", index=[f"u{i}" for i in range(len(cells))])
+
+
+def cut_edges(res: object) -> int:
+    g = res.graph  # type: ignore[attr-defined]
+    lab = res.labels.to_numpy()  # type: ignore[attr-defined]
+    return int((lab[g.edges[:, 0]] != lab[g.edges[:, 1]]).sum())
+
+
+@pytest.mark.parametrize(("nx", "ny", "k", "tol"), [(4, 4, 2, 0.05), (4, 4, 3, 0.1), (5, 4, 3, 0.05)])
+def test_heuristic_matches_milp_optimum(nx: int, ny: int, k: int, tol: float) -> None:
+    units = lattice(nx, ny)
+    res = partition(units, weight="hh", areas=k, tolerance=tol, objective=EDGES_ONLY, seed=3,
+                    method="heuristic")
+    ex = solve_exact(res.graph, units["hh"].to_numpy(), k, lower=res.lower, upper=res.upper,
+                     objective=EDGES_ONLY, time_limit=40)
+    assert ex.optimal
+    lab = ex.labels
+    assert lab is not None
+    opt = int((lab[res.graph.edges[:, 0]] != lab[res.graph.edges[:, 1]]).sum())
+    assert cut_edges(res) <= opt + 1  # heuristic within one cut edge of the proven optimum
+
+
+def test_exact_mode_is_optimal_and_balanced() -> None:
+    units = lattice(4, 3)
+    res = partition(units, weight="hh", areas=2, tolerance=0.05, objective=EDGES_ONLY,
+                    method="exact", time_limit=30)
+    assert res.optimal and res.method == "exact"
+    w = units["hh"].groupby(res.labels).sum()
+    assert (abs(w / w.mean() - 1) <= 0.05 + 1e-9).all()
+
+
+def test_balance_contiguity_and_determinism() -> None:
+    units = lattice(10, 10, seed=2)
+    a = partition(units, weight="hh", areas=6, tolerance=0.01, seed=7, iterations=40_000)
+    b = partition(units, weight="hh", areas=6, tolerance=0.01, seed=7, iterations=40_000)
+    assert (a.labels == b.labels).all()
+    m = plan_metrics(units, a.labels, weight="hh", graph=a.graph)
+    assert m.max_deviation <= 0.01 + 1e-9
+    assert m.areas["contiguous"].all()
+
+
+def test_locks_respected() -> None:
+    units = lattice(6, 6)
+    locks = {"u0": 2, "u35": 2, "u5": 0}
+    res = partition(units, weight="hh", areas=3, tolerance=0.1, locks=locks, seed=1)
+    assert res.labels["u0"] == 2 and res.labels["u35"] == 2 and res.labels["u5"] == 0
+    m = plan_metrics(units, res.labels, weight="hh", graph=res.graph)
+    assert m.areas["contiguous"].all()
+
+
+def test_current_plan_kept_when_already_good() -> None:
+    units = lattice(6, 6, lo=10, hi=11)
+    units["cur"] = ["A" if i % 6 < 3 else "B" for i in range(36)]
+    res = partition(units, weight="hh", areas=2, tolerance=0.1, current="cur",
+                    objective=Objective(disruption=5.0), seed=0)
+    m = plan_metrics(units, res.labels, weight="hh", graph=res.graph, current="cur")
+    assert m.households_moved == 0
+
+
+def test_infeasible_heavy_unit_explained() -> None:
+    units = lattice(3, 3)
+    units.loc["u4", "hh"] = 1000
+    with pytest.raises(InfeasibleError, match="weigh more than the upper bound") as ei:
+        partition(units, weight="hh", areas=3)
+    assert "u4" in str(ei.value)
+
+
+def test_infeasible_too_many_areas() -> None:
+    with pytest.raises(InfeasibleError, match="only 4 units"):
+        partition(lattice(2, 2), weight="hh", areas=5)
+
+
+def test_disconnected_input_reported_or_refused() -> None:
+    units = lattice(3, 2, lo=10, hi=11)
+    island = units.copy()
+    island.geometry = island.geometry.translate(2000, 0)
+    island.index = [f"i{i}" for i in range(len(island))]
+    both = gpd.GeoDataFrame(
+        {"hh": [*units["hh"], *island["hh"]]},
+        geometry=[*units.geometry, *island.geometry], crs=units.crs,
+        index=[*units.index, *island.index],
+    )
+    with pytest.raises(InfeasibleError, match="disconnected"):
+        partition(both, weight="hh", areas=2, islands="error")
+    res = partition(both, weight="hh", areas=2, tolerance=0.1)
+    assert any("disconnected" in r for r in res.report)
+    assert res.labels[units.index].nunique() == 1
+    bridged = partition(both, weight="hh", areas=3, tolerance=0.3, islands="bridge")
+    assert any("bridge" in r for r in bridged.report)
+    # A lone island too light for an area cannot be its own area: say so.
+    with pytest.raises(InfeasibleError, match="cannot be split"):
+        partition(both, weight="hh", areas=3, tolerance=0.05)
+
+
+def test_locked_units_make_balance_impossible() -> None:
+    units = lattice(4, 1, lo=10, hi=11)
+    # Both ends locked to area 0 force the whole row into area 0.
+    with pytest.raises(InfeasibleError):
+        partition(units, weight="hh", areas=2, tolerance=0.1, locks={"u0": 0, "u3": 0})
+
+
+def test_graph_main_street_share() -> None:
+    units = lattice(2, 1)
+    street = gpd.GeoSeries([shapely.LineString([(100, -50), (100, 150)])], crs="EPSG:32650")
+    g = graph_from_units(units, main_streets=street)
+    assert g.m == 1 and g.main_share[0] == pytest.approx(1.0)
+    assert g.shared_length[0] == pytest.approx(100.0)
+
+
+def test_boundary_text_names_streets() -> None:
+    areas = gpd.GeoDataFrame({"name": ["甲社区", "乙社区"]},
+                             geometry=[shapely.box(0, 0, 100, 100), shapely.box(100, 0, 200, 100)],
+                             crs="EPSG:32650")
+    streets = gpd.GeoDataFrame(
+        {"name": ["人民路", "建设街"]},
+        geometry=[shapely.LineString([(-5, -50), (-5, 150)]), shapely.LineString([(-50, 104), (250, 104)])],
+        crs="EPSG:32650",
+    )
+    text = boundary_text(areas, name="name", streets=streets)
+    assert text[0] == "东至乙社区，南至辖区边界，西至人民路，北至建设街"
+    assert text[1].startswith("东至辖区边界，南至辖区边界，西至甲社区")
