@@ -568,9 +568,20 @@ class LookupIndex:
                 "grids layer"
             )
         xm, ym = self._to_metric.transform(x, y)
-        idx, dist = self._grid_tree_m.query_nearest(shapely.Point(xm, ym), return_distance=True)
-        g = int(np.min(np.atleast_1d(idx)))  # ties: lowest code
-        meters = round(float(np.atleast_1d(dist)[0]), 1)
+        idx = np.empty(0, dtype=np.int64)
+        if np.isfinite(xm) and np.isfinite(ym):
+            idx, dist = self._grid_tree_m.query_nearest(shapely.Point(xm, ym),
+                                                        return_distance=True)
+        if len(np.atleast_1d(idx)):
+            g = int(np.min(np.atleast_1d(idx)))  # ties: lowest code
+            meters = round(float(np.atleast_1d(dist)[0]), 1)
+        else:
+            # Far outside the working CRS's zone (projection fails): nearest in degrees,
+            # distance on the ellipsoid.
+            g = int(np.min(np.atleast_1d(self._grid_tree.query_nearest(shapely.Point(x, y)))))
+            line = shapely.shortest_line(self._grid_geoms[g], shapely.Point(x, y))
+            (x1, y1), (x2, y2) = shapely.get_coordinates(line)
+            meters = round(float(pyproj.Geod(ellps="WGS84").inv(x1, y1, x2, y2)[2]), 1)
         err = NotFoundError(
             f"({x:.6f}, {y:.6f}) is outside every grid; the nearest is "
             f"{self.grid_codes[g]} {self._grid_names[g] or ''}, {meters} m away — "

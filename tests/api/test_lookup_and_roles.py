@@ -46,7 +46,8 @@ def test_field_worker_gcj02_position_gets_right_grid_masked(
     assert household["id"] == "h0000"
     assert household["head_name"] == "张*"
     assert household["phone"].count("*") == 4
-    assert household["id_number"].startswith("410223") and "*" in household["id_number"]
+    assert household["id_number"].startswith("410223")
+    assert "*" in household["id_number"]
     assert household["member"]["name"] == "张**"
     # Read as if it were WGS-84, the same numbers land hundreds of metres away.
     wrong = client.get("/lookup", params={"lon": lon, "lat": lat},
@@ -60,7 +61,8 @@ def test_field_sees_no_households_outside_own_grids(shared: tuple[Any, dict[str,
     doc = client.get("/lookup", params={"lon": lon, "lat": lat},
                      headers=auth(keys["field"])).json()
     assert doc["grid"]["code"] != FIELD_GRID
-    assert doc["households"] == [] and doc["household"] is None
+    assert doc["households"] == []
+    assert doc["household"] is None
     assert doc["leader"]["name"].endswith("*")
 
 
@@ -116,9 +118,11 @@ def test_batch_csv_and_geojson(shared: tuple[Any, dict[str, str]]) -> None:
                     headers={"Content-Type": "text/csv", **auth(keys["field"])})
     assert r.status_code == 200, r.text
     doc = r.json()
-    assert doc["count"] == 3 and doc["found"] == 2
+    assert doc["count"] == 3
+    assert doc["found"] == 2
     first = doc["results"][0]
-    assert first["grid_code"] == FIELD_GRID and first["community_name"] == "北关社区"
+    assert first["grid_code"] == FIELD_GRID
+    assert first["community_name"] == "北关社区"
     assert first["leader_name"] == "张***"
     assert doc["results"][2]["grid_code"] is None
     glon, glat = _gcj(FIELD_BUILDING_POINT)
@@ -131,7 +135,8 @@ def test_batch_csv_and_geojson(shared: tuple[Any, dict[str, str]]) -> None:
     assert r.status_code == 200
     lines = r.content.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("id,lon,lat,grid_code")
-    assert lines[1].startswith("p1,") and FIELD_GRID in lines[1]
+    assert lines[1].startswith("p1,")
+    assert FIELD_GRID in lines[1]
     assert "网格长" not in lines[1]  # public: no names at all
     assert_problem(client.post("/lookup/batch", content=b"x,y\n1"), 400)
     assert_problem(client.post("/lookup/batch", content=b'{"features": [{}]}',
@@ -149,12 +154,16 @@ def test_items_by_role(shared: tuple[Any, dict[str, str]]) -> None:
 
     planner = households("planner")
     assert len(planner) == 96
-    assert planner[0]["head_name"] == "张一" and "elderly" in planner[0]
+    assert planner[0]["head_name"] == "张一"
+    assert "elderly" in planner[0]
     coordinator = households("coordinator")
-    assert coordinator[0]["head_name"] == "张一" and "elderly" not in coordinator[0]
+    assert coordinator[0]["head_name"] == "张一"
+    assert "elderly" not in coordinator[0]
     field = households("field")
-    assert {h["id"][:3] for h in field} == {"h00"} and len(field) == 6
-    assert field[0]["head_name"] == "张*" and "elderly" not in field[0]
+    assert {h["id"][:3] for h in field} == {"h00"}
+    assert len(field) == 6
+    assert field[0]["head_name"] == "张*"
+    assert "elderly" not in field[0]
     public = households(None)
     assert len(public) == 96
     assert not {"head_name", "phone", "id_number", "elderly"} & set(public[0])

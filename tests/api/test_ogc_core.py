@@ -61,7 +61,8 @@ def test_collections(client: Any) -> None:
     assert r.status_code == 200
     cols = {c["id"]: c for c in r.json()["collections"]}
     assert {"subdistricts", "communities", "grids", "households", "staff"} <= set(cols)
-    assert "api_keys" not in cols and "audit_log" not in cols
+    assert "api_keys" not in cols
+    assert "audit_log" not in cols
     grids = cols["grids"]
     assert grids["title"] == "网格"
     assert any(link["rel"] == "items" for link in grids["links"])
@@ -86,7 +87,8 @@ def test_items_limit_and_paging(client: Any) -> None:
     assert r.headers["content-type"].startswith("application/geo+json")
     doc = r.json()
     assert doc["type"] == "FeatureCollection"
-    assert doc["numberReturned"] == 4 and doc["numberMatched"] == 4
+    assert doc["numberReturned"] == 4
+    assert doc["numberMatched"] == 4
     assert all(f["properties"]["community_code"] == "410223001001" for f in doc["features"])
     assert [f["id"] for f in doc["features"]] == sorted(f["id"] for f in doc["features"])
     seen: list[str] = []
@@ -108,7 +110,8 @@ def test_next_link_carries_every_parameter(client: Any) -> None:
     query = parse_qs(urlsplit(links["next"]).query)
     assert query["bbox"] == ["114.18,34.40,114.196,34.416"]
     assert query["building_id"] == ["b000"]
-    assert query["offset"] == ["2"] and query["limit"] == ["2"]
+    assert query["offset"] == ["2"]
+    assert query["limit"] == ["2"]
     assert query["crs"] == ["http://www.opengis.net/def/crs/EPSG/0/4326"]
     last = client.get(links["next"]).json()
     assert last["numberReturned"] == 1
@@ -155,7 +158,8 @@ def test_feature_by_id(client: Any) -> None:
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("application/geo+json")
     doc = r.json()
-    assert doc["id"] == FIELD_GRID and doc["geometry"]["type"] == "Polygon"
+    assert doc["id"] == FIELD_GRID
+    assert doc["geometry"]["type"] == "Polygon"
     assert any(link["rel"] == "collection" for link in doc["links"])
     assert_problem(client.get("/collections/grids/items/000000000000000"), 404)
 
@@ -169,7 +173,8 @@ def test_output_crs_axis_order_and_header(client: Any) -> None:
     assert r.json()["geometry"]["coordinates"][0][0] == pytest.approx(lonlat[::-1])
     r = client.get(url, params={"crs": "EPSG:3857"})
     x, y = r.json()["geometry"]["coordinates"][0][0]
-    assert 1.27e7 < x < 1.28e7 and 4.0e6 < y < 4.1e6
+    assert 1.27e7 < x < 1.28e7
+    assert 4.0e6 < y < 4.1e6
     r = client.get(url, params={"crs": "GCJ-02"})
     assert r.headers["content-crs"] == "<urn:x-gisgov:crs:GCJ-02>"
     gx, gy = r.json()["geometry"]["coordinates"][0][0]

@@ -209,3 +209,11 @@ def test_background_refresh_keeps_answering(tmp_path: Path) -> None:
     assert live.get() is first  # stale but answering while the rebuild runs
     live.wait()
     assert live.get() is not first
+
+
+def test_far_away_point_still_names_nearest_grid(index: LookupIndex) -> None:
+    # (18, 0) cannot be projected into the grids' UTM zone; the distance is geodesic.
+    with pytest.raises(NotFoundError, match="outside every grid") as info:
+        index.lookup(18.0, 0.0)
+    assert info.value.nearest_grid == SW  # type: ignore[attr-defined]
+    assert info.value.distance_m > 9e6  # type: ignore[attr-defined]
