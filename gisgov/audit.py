@@ -51,7 +51,7 @@ def record_access(
             "detail": [detail],
         }
     )
-    workspace.write_table(AUDIT_TABLE, row, mode="append")
+    workspace.write_table(AUDIT_TABLE, row, mode="append", bump_version=False)
 
 
 def read_audit(workspace: Any) -> pd.DataFrame:

@@ -194,9 +194,13 @@ class WorkspaceBase(ABC):
             raise NotFoundError(f"table {name!r} does not exist in {self.url}")
         return self._read_frame(name, where=where)
 
-    def write_table(self, name: str, frame: pd.DataFrame, *, mode: WriteMode = "replace"
-                    ) -> None:
-        """Write a product table atomically (schema layers go through :meth:`write`)."""
+    def write_table(self, name: str, frame: pd.DataFrame, *, mode: WriteMode = "replace",
+                    bump_version: bool = True) -> None:
+        """Write a product table atomically (schema layers go through :meth:`write`).
+
+        ``bump_version=False`` is for bookkeeping tables (audit log, jobs, API keys) whose
+        rows change nothing a map or lookup shows, so caches keyed on :attr:`version` stay.
+        """
         if name in LAYERS:
             raise ValidationError(f"{name} is a schema layer; write it with write()")
         if not name.replace("_", "").isalnum() or not name[:1].isalpha():
@@ -206,7 +210,7 @@ class WorkspaceBase(ABC):
             )
         if isinstance(frame, gpd.GeoDataFrame) and frame.crs is None:
             raise ValidationError(f"table {name}: GeoDataFrame has no CRS")
-        with self.transaction() as tx:
+        with self.transaction(bump_version=bump_version) as tx:
             tx._write_frame(name, frame, mode=mode)
 
     def drop_table(self, name: str) -> None:
@@ -236,7 +240,7 @@ class WorkspaceBase(ABC):
         return int(self.get_meta("version", 0))
 
     @contextmanager
-    def transaction(self) -> Iterator[WorkspaceBase]:
+    def transaction(self, *, bump_version: bool = True) -> Iterator[WorkspaceBase]:
         """All writes inside the block land together, or none does.
 
         Yields
@@ -250,6 +254,8 @@ class WorkspaceBase(ABC):
             return
         with self._transaction() as tx:
             yield tx
+            if not bump_version:
+                return
             items = tx._meta_items()
             tx._meta_put("version", json.dumps(int(json.loads(items.get("version", "0"))) + 1))
 
