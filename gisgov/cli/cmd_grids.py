@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document")] = False,
     ) -> None:
         """Partition communities into grids (网格划分) with staff and party organisations."""
-        from gisgov.grids import make_grids, resolve_communities
+        from gisgov.grids import make_grids, resolve_communities, write_grid_plan
 
         workspace = open_ws(ws)
         layers = workspace.read_all()
@@ -47,16 +47,7 @@ def register(app: typer.Typer) -> None:
                               crs=workspace.working_crs, seed=seed, time_limit=time_limit,
                               progress=lambda d, f: update(d, 0.9 * f))
             update("写入工作空间 writing", 0.95)
-            with workspace.transaction() as tx:
-                tx.write("grids", plan.grids)
-                tx.write("staff", plan.staff)
-                tx.write("branches", plan.branches)
-                tx.write("members", plan.members)
-                tx.write("assignments", plan.assignments)
-                if len(plan.unfilled):
-                    tx.write_table("grid_unfilled_roles", plan.unfilled)
-                elif tx.has_table("grid_unfilled_roles"):
-                    tx.drop_table("grid_unfilled_roles")
+            write_grid_plan(workspace, plan)
             update("done", 1.0)
         summary: dict[str, Any] = plan.result.summary()
         summary["seconds"] = round(time.perf_counter() - started, 3)

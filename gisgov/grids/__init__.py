@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -43,7 +44,11 @@ __all__ = [
     "reading_order",
     "resolve_communities",
     "staff_grids",
+    "write_grid_plan",
 ]
+
+#: Product table listing staff slots no one could fill.
+UNFILLED_TABLE = "grid_unfilled_roles"
 
 
 @dataclass
@@ -147,3 +152,23 @@ def make_grids(
     return GridPlan(result=result, grids=grids, staff=staff, branches=party.branches,
                     members=party.members, assignments=assignments,
                     unfilled=staffing.unfilled)
+
+
+def write_grid_plan(workspace: Any, plan: GridPlan) -> list[str]:
+    """Write everything a :class:`GridPlan` changes in one transaction.
+
+    Returns
+    -------
+    list of str
+        The layers and tables written (for job result links).
+    """
+    written = ["grids", "staff", "branches", "members", "assignments"]
+    with workspace.transaction() as tx:
+        for name in written:
+            tx.write(name, getattr(plan, name))
+        if len(plan.unfilled):
+            tx.write_table(UNFILLED_TABLE, plan.unfilled)
+            written.append(UNFILLED_TABLE)
+        elif tx.has_table(UNFILLED_TABLE):
+            tx.drop_table(UNFILLED_TABLE)
+    return written
