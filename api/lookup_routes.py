@@ -21,10 +21,9 @@ from api import html
 from api.deps import get_principal, get_state, reject_unknown_query, wants_html
 from api.errors import ApiProblemError
 from gisgov.errors import ValidationError
-from gisgov.lookup import LookupResult, Person
-from gisgov.privacy import Principal, mask_value, redact_person
+from gisgov.privacy import Principal, redact_lookup, redact_person
 
-__all__ = ["redact_lookup", "router"]
+__all__ = ["router"]
 
 router = APIRouter(dependencies=[Depends(reject_unknown_query), Depends(get_principal)],
                    tags=["Lookup 责任查询"])
@@ -32,62 +31,6 @@ router = APIRouter(dependencies=[Depends(reject_unknown_query), Depends(get_prin
 InputCrs = Literal["wgs84", "cgcs2000", "gcj02", "bd09"]
 _CRS_DOC = ("Coordinate system of the position: wgs84 (GPS), cgcs2000, gcj02 (WeChat, "
             "Gaode/AMap, Tencent) or bd09 (Baidu)")
-
-
-def _person(p: Person | None, principal: Principal) -> dict[str, Any] | None:
-    if p is None:
-        return None
-    shown = redact_person(p.name, p.phone, principal)
-    out: dict[str, Any] = {"id": p.id, "role": p.role}
-    if shown is not None:
-        out.update(shown)
-    return out
-
-
-def redact_lookup(result: LookupResult, principal: Principal) -> tuple[dict[str, Any], bool]:
-    """The lookup answer as the caller may see it, and whether it showed personal data plainly.
-
-    Parameters
-    ----------
-    result
-        The unmasked lookup result.
-    principal
-        The caller.
-
-    Returns
-    -------
-    tuple
-        ``(document, plain_shown)``.
-    """
-    doc: dict[str, Any] = {
-        "lon": result.lon, "lat": result.lat, "input_crs": result.input_crs,
-        "subdistrict": _area(result.subdistrict), "community": _area(result.community),
-        "grid": _area(result.grid), "on_boundary": result.on_boundary,
-        "grids": list(result.grids), "distance_to_boundary_m": result.distance_to_boundary_m,
-        "leader": _person(result.leader, principal),
-        "workers": [_person(w, principal) for w in result.workers],
-        "building": _area(result.building),
-    }
-    plain = principal.personal_access == "plain"
-    shown_people = any(p.name or p.phone for p in [*result.workers, result.leader] if p)
-    households: list[dict[str, Any]] = []
-    if principal.role != "public" and principal.may_see_grid(result.grid.code):
-        for h in result.households:
-            row: dict[str, Any] = {"id": h.id, "address": h.address, "size": h.size,
-                                   "distance_m": h.distance_m,
-                                   "member": _person(h.member, principal)}
-            for col in ("head_name", "phone", "id_number"):
-                value = getattr(h, col)
-                row[col] = value if plain or value is None else mask_value(col, value)
-            households.append(row)
-            shown_people = shown_people or bool(h.head_name or h.phone or h.id_number)
-    doc["households"] = households
-    doc["household"] = households[0] if households else None
-    return doc, plain and shown_people
-
-
-def _area(area: Any) -> dict[str, str] | None:
-    return None if area is None else {"code": area.code, "name": area.name}
 
 
 @router.get("/lookup", summary="Who is responsible here? 网格责任查询")
@@ -181,6 +124,13 @@ def _points_from_body(body: bytes, content_type: str) -> tuple[list[str], np.nda
                        if isinstance(feat.get("properties"), dict) else None)
         ids.append(str(fid) if fid is not None else str(i))
     return ids, np.array(xs, dtype=float), np.array(ys, dtype=float)
+
+
+def _person(p: Any, principal: Principal) -> dict[str, Any] | None:
+    if p is None:
+        return None
+    shown = redact_person(p.name, p.phone, principal)
+    return {"id": p.id, "role": p.role, **(shown or {})}
 
 
 _BATCH_COLUMNS = ["id", "lon", "lat", "grid_code", "grid_name", "community_code",

@@ -31,12 +31,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import pandas as pd
 
 from gisgov.errors import PermissionDeniedError, ValidationError
 from gisgov.layers import LAYERS
+
+if TYPE_CHECKING:
+    from gisgov.lookup import Area, LookupResult, Person
 
 __all__ = [
     "ROLES",
@@ -49,6 +52,7 @@ __all__ = [
     "mask_value",
     "parse_role",
     "redact_frame",
+    "redact_lookup",
     "redact_person",
     "require_write",
 ]
@@ -253,3 +257,59 @@ def redact_person(
             "phone": None if phone is None else mask_phone(phone),
         }
     return {"name": name, "phone": phone}
+
+
+def _person(p: Person | None, principal: Principal) -> dict[str, Any] | None:
+    if p is None:
+        return None
+    shown = redact_person(p.name, p.phone, principal)
+    out: dict[str, Any] = {"id": p.id, "role": p.role}
+    if shown is not None:
+        out.update(shown)
+    return out
+
+
+def redact_lookup(result: LookupResult, principal: Principal) -> tuple[dict[str, Any], bool]:
+    """The lookup answer as the caller may see it, and whether it showed personal data plainly.
+
+    Parameters
+    ----------
+    result
+        The unmasked lookup result.
+    principal
+        The caller.
+
+    Returns
+    -------
+    tuple
+        ``(document, plain_shown)``.
+    """
+    doc: dict[str, Any] = {
+        "lon": result.lon, "lat": result.lat, "input_crs": result.input_crs,
+        "subdistrict": _area(result.subdistrict), "community": _area(result.community),
+        "grid": _area(result.grid), "on_boundary": result.on_boundary,
+        "grids": list(result.grids), "distance_to_boundary_m": result.distance_to_boundary_m,
+        "leader": _person(result.leader, principal),
+        "workers": [_person(w, principal) for w in result.workers],
+        "building": _area(result.building),
+    }
+    plain = principal.personal_access == "plain"
+    shown_people = any(p.name or p.phone for p in [*result.workers, result.leader] if p)
+    households: list[dict[str, Any]] = []
+    if principal.role != "public" and principal.may_see_grid(result.grid.code):
+        for h in result.households:
+            row: dict[str, Any] = {"id": h.id, "address": h.address, "size": h.size,
+                                   "distance_m": h.distance_m,
+                                   "member": _person(h.member, principal)}
+            for col in ("head_name", "phone", "id_number"):
+                value = getattr(h, col)
+                row[col] = value if plain or value is None else mask_value(col, value)
+            households.append(row)
+            shown_people = shown_people or bool(h.head_name or h.phone or h.id_number)
+    doc["households"] = households
+    doc["household"] = households[0] if households else None
+    return doc, plain and shown_people
+
+
+def _area(area: Area | None) -> dict[str, str] | None:
+    return None if area is None else {"code": area.code, "name": area.name}

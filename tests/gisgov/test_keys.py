@@ -74,3 +74,18 @@ def test_bad_key_requests_are_explained(ws: object) -> None:
         create_key(ws, role="root")
     with pytest.raises(NotFoundError):
         revoke_key(ws, "nope")
+
+
+def test_cli_keys_add_prints_key_last(ws: object) -> None:
+    from typer.testing import CliRunner
+
+    from gisgov.cli import build_app
+
+    result = CliRunner().invoke(build_app(), ["keys", "add", ws.url,  # type: ignore[attr-defined]
+                                              "--role", "field", "--grids", GRID])
+    assert result.exit_code == 0, result.output
+    token = result.output.strip().splitlines()[-1]
+    assert KeyRing(ws, check_interval=0).principal_for(token).grids == frozenset({GRID})
+    listed = CliRunner().invoke(build_app(), ["keys", "list", ws.url, "--json"])  # type: ignore[attr-defined]
+    assert token not in listed.output
+    assert '"role": "field"' in listed.output

@@ -217,3 +217,34 @@ def test_far_away_point_still_names_nearest_grid(index: LookupIndex) -> None:
         index.lookup(18.0, 0.0)
     assert info.value.nearest_grid == SW  # type: ignore[attr-defined]
     assert info.value.distance_m > 9e6  # type: ignore[attr-defined]
+
+
+def test_cli_lookup_gives_the_api_answer(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from gisgov.cli import build_app
+    from gisgov.privacy import Principal, redact_lookup
+    from gisgov.store import open_workspace
+
+    ws = open_workspace(tmp_path / "w.gpkg", create=True)
+    world = micro_world()
+    with ws.transaction() as tx:
+        for name in ("subdistricts", "communities", "grids", "buildings", "members",
+                     "households", "staff", "assignments"):
+            tx.write(name, world[name])
+    glon, glat = wgs84_to_gcj02(np.array([114.1921]), np.array([34.4221]))
+    args = ["lookup", str(tmp_path / "w.gpkg"), str(glon[0]), str(glat[0]), "--crs", "gcj02",
+            "--role", "field", "--json"]
+    result = CliRunner().invoke(build_app(), args)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    expected, _ = redact_lookup(
+        LookupIndex.from_workspace(ws).lookup(float(glon[0]), float(glat[0]), crs="gcj02"),
+        Principal(role="field"))
+    assert doc == expected
+    assert doc["grid"]["code"] == NW
+    assert doc["household"]["head_name"] == "张*"
+    table = CliRunner().invoke(build_app(), args[:-1])
+    assert "西北网格" in table.output
