@@ -41,11 +41,11 @@ def county_gpkg_master(
 
 
 @pytest.fixture
-def county_gpkg(tmp_path: Path, county_gpkg_master: Path) -> Iterator[Path]:
+def county_gpkg(tmp_path: Path, county_gpkg_master: Path) -> Path:
     """A private, writable copy of the fixture county GeoPackage."""
     path = tmp_path / "county.gpkg"
     shutil.copy2(county_gpkg_master, path)
-    yield path
+    return path
 
 
 @pytest.fixture(scope="session")
