@@ -415,6 +415,14 @@ class LookupIndex:
                                           geometry=gpd.GeoSeries([], crs="EPSG:4326"))
         households = households.reset_index(drop=True)
         self._households = households.drop(columns=households.geometry.name)
+        # Plain tuples, not DataFrame rows: a lookup reads a handful, and pandas row access
+        # costs more than the whole spatial query.
+        cols = ("id", "address", "head_name", "phone", "id_number", "size")
+        self._household_rows = list(zip(*(
+            (_column(households, c) if c != "size" else
+             np.array([_int_or_none(v) for v in households.get("size", pd.Series(
+                 [None] * len(households))).tolist()], dtype=object))
+            for c in cols), strict=True)) if len(households) else []
         hx = np.asarray(shapely.get_x(np.asarray(households.geometry.values)), dtype=float)
         hy = np.asarray(shapely.get_y(np.asarray(households.geometry.values)), dtype=float)
         self._household_xy_m = np.column_stack(self._to_metric.transform(hx, hy)) \
@@ -626,20 +634,16 @@ class LookupIndex:
         if rows:
             d = np.hypot(self._household_xy_m[rows, 0] - xm, self._household_xy_m[rows, 1] - ym)
             order = np.argsort(d, kind="stable")[:_MAX_HOUSEHOLDS]
-            records = self._households.iloc[[rows[i] for i in order]].to_dict("records")
-            for rec, dist in zip(records, d[order], strict=True):
-                hid = str(rec["id"])
-                mid = self._member_of.get(hid)
+            for i in order:
+                hid, address, head, phone, id_number, size = self._household_rows[rows[i]]
+                mid = self._member_of.get(str(hid))
                 member = None
                 if mid is not None:
-                    name, phone = self._members.get(mid, (None, None))
-                    member = Person(mid, name, phone, "red_grid_member")
+                    name, mphone = self._members.get(mid, (None, None))
+                    member = Person(mid, name, mphone, "red_grid_member")
                 found.append(HouseholdHit(
-                    id=hid, address=_str_or_none(rec.get("address")),
-                    head_name=_str_or_none(rec.get("head_name")),
-                    phone=_str_or_none(rec.get("phone")),
-                    id_number=_str_or_none(rec.get("id_number")),
-                    size=_int_or_none(rec.get("size")), distance_m=round(float(dist), 1),
+                    id=str(hid), address=address, head_name=head, phone=phone,
+                    id_number=id_number, size=size, distance_m=round(float(d[i]), 1),
                     member=member,
                 ))
         address = self._building_address[b]
