@@ -200,3 +200,22 @@ def test_rate_limit_per_key(world_url: Any) -> None:
         body = assert_problem(client.get("/conformance"), 429)
         assert "retry" in body["detail"]
         assert int(client.get("/conformance").headers["retry-after"]) >= 1
+
+
+def test_audit_writes_do_not_rebuild_the_index(world_url: Any) -> None:
+    from gisgov.keys import create_key
+    from tests.api.conftest import make_client
+
+    url = world_url("gpkg")
+    ws = open_workspace(url)
+    key = create_key(ws, role="coordinator")[0]
+    ws.close()
+    lon, lat = FIELD_BUILDING_POINT
+    with make_client(url) as client:
+        state = client.app.state.gisgov
+        for _ in range(3):
+            r = client.get("/lookup", params={"lon": lon, "lat": lat}, headers=auth(key))
+            assert r.json()["leader"]["name"] == "张网格长"
+        state.index.wait()
+        assert state.index.builds == 1
+        assert len(read_audit(state.ws)) == 3
