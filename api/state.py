@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,8 +53,6 @@ class AuditBuffer:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        #: ``listener(before, after)`` called after an audit write that was the only change.
-        self.listeners: list[Callable[[int, int], None]] = []
         if interval > 0:
             self._thread = threading.Thread(target=self._loop, name="gisgov-audit", daemon=True)
             self._thread.start()
@@ -76,19 +73,13 @@ class AuditBuffer:
         if not rows:
             return 0
         try:
-            before = self._ws.version
-            self._ws.write_table(AUDIT_TABLE, pd.DataFrame(rows), mode="append")
-            after = self._ws.version
+            self._ws.write_table(AUDIT_TABLE, pd.DataFrame(rows), mode="append",
+                                 bump_version=False)
         except Exception as exc:  # keep them for the next try: an audit record must not be lost
             log.warning("audit: cannot write %d record(s) yet: %s", len(rows), exc)
             with self._lock:
                 self._rows[:0] = rows
             return 0
-        # Every committed transaction adds exactly 1 to the version, so a step of 1 means
-        # nothing but this audit append happened: caches need not reload for it.
-        if after == before + 1:
-            for listener in self.listeners:
-                listener(before, after)
         return len(rows)
 
     def _loop(self) -> None:
@@ -171,7 +162,7 @@ class AppState:
     def open(cls, settings: Settings) -> AppState:
         """Open the workspace and build everything around it."""
         ws = open_workspace(settings.workspace)
-        state = cls(
+        return cls(
             settings=settings,
             ws=ws,
             index=LiveIndex(ws, check_interval=settings.index_check_seconds),
@@ -181,13 +172,6 @@ class AppState:
             jobs=JobRunner(workspace_factory=lambda: open_workspace(settings.workspace),
                            workers=settings.job_workers),
         )
-        state.audit.listeners += [state.index.adopt, state.keys.adopt, state._adopt_catalogue]
-        return state
-
-    def _adopt_catalogue(self, before: int, after: int) -> None:
-        cached = self.extra.get("catalogue")
-        if cached is not None and cached[0] == before:
-            self.extra["catalogue"] = (after, cached[1])
 
     def close(self) -> None:
         """Flush the audit log, stop jobs, release connections."""

@@ -252,7 +252,7 @@ class JobRunner:
             "record": json.dumps(state, ensure_ascii=False, default=_json_default),
         }])
         try:
-            ws.write_table(JOBS_TABLE, row, mode="append")
+            ws.write_table(JOBS_TABLE, row, mode="append", bump_version=False)
         except Exception as exc:  # the job's own results are written; keep going
             log.warning("job %s: cannot record it in the jobs table: %s", job.id, exc)
 

@@ -226,12 +226,6 @@ class KeyRing:
                 self._version = version
             self._checked = now
 
-    def adopt(self, before: int, after: int) -> None:
-        """Keep the cache across a commit known not to touch keys (see ``LiveIndex.adopt``)."""
-        with self._lock:
-            if self._version == before:
-                self._version = after
-
     def invalidate(self) -> None:
         """Force a reload on the next call (after creating or revoking a key here)."""
         self._version = None

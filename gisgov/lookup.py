@@ -797,16 +797,6 @@ class LiveIndex:
         except Exception:  # keep the old index; the next check tries again
             log.exception("lookup index: rebuild failed; serving the last index")
 
-    def adopt(self, before: int, after: int) -> None:
-        """Treat version ``after`` as unchanged data when the index is at ``before``.
-
-        For a writer that knows its own commit (``after == before + 1``) touched no lookup
-        layer, e.g. an audit-log append: no rebuild for it.
-        """
-        with self._lock:
-            if self._index is not None and self._index.version == before:
-                self._index.version = after
-
     def refresh(self) -> LookupIndex:
         """Rebuild now and return the new index."""
         with self._lock:
