@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gisgov.districting.graph import UnitGraph
+from gisgov.districting._bisect import bisect_plan
 from gisgov.districting.objective import Objective
 
 ProgressFn = Callable[[str, float], None]
@@ -283,6 +284,8 @@ def anneal(
             lab = _make_contiguous(nbrs, w, k, init, lk)
             if any(x < 0 for x in lab) or len(set(lab)) < k:
                 lab = _grow(nbrs, shared, perim, w, k, lab, lk, rng)
+        elif (bisected := _bisect_start(nbrs, w, k, s, lower, upper, lk, rng)) is not None:
+            lab = bisected
         else:
             fixed_areas = sorted({x for x in lk if x >= 0})
             fixed = [next(u for u in range(n) if lk[u] == a) for a in fixed_areas]
@@ -315,6 +318,29 @@ def anneal(
             best.timed_out = True
     best.iterations = total_iters
     return best
+
+
+#: From this many areas on, every start after the first is built by recursive bisection;
+#: below it, every other start (region growing keeps its place for few areas).
+BISECT_MIN_AREAS = 6
+
+
+def _bisect_start(
+    nbrs: list[list[int]],
+    w: list[float],
+    k: int,
+    start: int,
+    lower: float,
+    upper: float,
+    locked: list[int],
+    rng: np.random.Generator,
+) -> list[int] | None:
+    """A balanced start by recursive spanning-tree bisection, when it suits this start."""
+    if k < 2 or (k < BISECT_MIN_AREAS and start % 2 == 0):
+        return None
+    ideal = sum(w) / k
+    tolerance = min(upper - ideal, ideal - lower) / ideal if ideal > 0 else 0.0
+    return bisect_plan(nbrs, w, k, tolerance=tolerance, rng=rng, locked=locked)
 
 
 def _ticker(progress: ProgressFn, start: float, span: float) -> Callable[[float], None]:

@@ -1,0 +1,75 @@
+"""Community re-drawing on the generated county: units, 四至, scenarios and the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+from typer.testing import CliRunner
+
+from gisgov.districting.community import redistrict
+from gisgov.districting.units import units_from_workspace
+
+
+@pytest.fixture(scope="module")
+def units(county_layers: dict[str, gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
+    return units_from_workspace(county_layers, communities="urban")
+
+
+def test_units_tile_the_urban_communities(
+    units: gpd.GeoDataFrame, county_layers: dict[str, gpd.GeoDataFrame]
+) -> None:
+    comm = county_layers["communities"]
+    urban = comm[comm["kind"] == "urban"]
+    crs = units.estimate_utm_crs()
+    assert units["unit_id"].is_unique
+    assert set(units["kind"]) == {"compound", "block"}
+    assert units.to_crs(crs).area.sum() == pytest.approx(urban.to_crs(crs).area.sum(), rel=1e-3)
+    assert set(units["community_code"]) <= set(urban["code"])
+    assert units["households"].sum() > 0
+
+
+def test_urban_area_redrawn_into_five(
+    units: gpd.GeoDataFrame, county_layers: dict[str, gpd.GeoDataFrame]
+) -> None:
+    rr = redistrict(county_layers, units=units, areas=5, tolerance=0.10, seed=0, time_limit=20)
+    s = rr.summary()
+    assert len(s["areas"]) == 5 and s["max_deviation"] <= 0.10
+    assert all(a["contiguous"] for a in s["areas"])
+    assert s["mean_polsby_popper"] > s["before"]["mean_polsby_popper"]
+    codes = list(rr.areas["code"])
+    assert len(set(codes)) == 5 and all(len(c) == 12 and c.isdigit() for c in codes)
+    street_names = set(county_layers["streets"]["name"].dropna())
+    for text in rr.areas["boundary_text"]:
+        sides = text.split("，")
+        assert [p[:2] for p in sides] == ["东至", "南至", "西至", "北至"]
+        assert any(p[2:] in street_names for p in sides)  # names real streets
+    again = redistrict(county_layers, units=units, areas=5, tolerance=0.10, seed=0, time_limit=20)
+    assert (again.result.labels == rr.result.labels).all()
+
+
+def test_cli_redistrict_json_scenario_accept_export(county_gpkg_master: Path, tmp_path: Path) -> None:
+    from gisgov.cli import app
+
+    ws = tmp_path / "ws.gpkg"
+    shutil.copy(county_gpkg_master, ws)
+    runner = CliRunner()
+    out = runner.invoke(app, ["redistrict", str(ws), "--areas", "5", "--json", "--seed", "1",
+                              "--scenario", "five", "--labels-out", str(tmp_path / "l.csv")])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)
+    for key in ("feasible", "areas", "max_deviation", "cut_edges", "households_moved", "optimal", "seconds"):
+        assert key in doc
+    assert doc["feasible"] and doc["max_deviation"] <= 0.10
+    assert {"id", "weight", "polsby_popper", "contiguous"} <= set(doc["areas"][0])
+    assert (tmp_path / "l.csv").read_text(encoding="utf-8").startswith("id,area")
+    acc = runner.invoke(app, ["scenarios", str(ws), "accept", "five", "--json"])
+    assert acc.exit_code == 0, acc.output
+    assert json.loads(acc.stdout)["version"] == 1
+    exp = runner.invoke(app, ["scenarios", str(ws), "export", "five", str(tmp_path / "five.geojson")])
+    assert exp.exit_code == 0 and (tmp_path / "five.geojson").exists()
+    bad = runner.invoke(app, ["redistrict", str(ws), "--areas", "500"])
+    assert bad.exit_code != 0 and "Traceback" not in bad.output
