@@ -78,8 +78,8 @@ def run_gerrychain(units: gpd.GeoDataFrame, weight: str, graph: UnitGraph, k: in
     from gerrychain.accept import always_accept
     from gerrychain.constraints import within_percent_of_ideal_population
     from gerrychain.optimization import SingleMetricOptimizer
-    from gerrychain.proposals import recom
     from gerrychain.partition import recursive_tree_part
+    from gerrychain.proposals import recom
     from gerrychain.updaters import Tally, cut_edges
 
     g = nx.Graph()

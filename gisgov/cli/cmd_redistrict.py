@@ -85,10 +85,11 @@ def register(app: typer.Typer) -> None:
                     per = met.areas
                     doc: dict[str, Any] = {
                         "feasible": True,
-                        "areas": [{"id": int(r.area), "weight": float(r.weight),
-                                   "polsby_popper": float(r.polsby_popper), "reock": float(r.reock),
-                                   "area_km2": float(r.area_km2), "contiguous": bool(r.contiguous)}
-                                  for r in per.itertuples()],
+                        "areas": [{"id": int(r["area"]), "weight": float(r["weight"]),
+                                   "polsby_popper": float(r["polsby_popper"]),
+                                   "reock": float(r["reock"]), "area_km2": float(r["area_km2"]),
+                                   "contiguous": bool(r["contiguous"])}
+                                  for r in per.to_dict(orient="records")],
                         "max_deviation": met.max_deviation, "cut_edges": met.cut_edges,
                         "mean_polsby_popper": met.mean_polsby_popper,
                         "households_moved": 0.0, "optimal": res.optimal,

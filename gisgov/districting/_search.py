@@ -13,11 +13,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
-from gisgov.districting.graph import UnitGraph
 from gisgov.districting._bisect import bisect_plan
+from gisgov.districting.graph import UnitGraph
 from gisgov.districting.objective import Objective
 
 ProgressFn = Callable[[str, float], None]
@@ -131,10 +132,7 @@ def _make_contiguous(
                 continue
             changed = True
 
-            def rank(p: list[int]) -> tuple[int, float]:
-                return (sum(1 for u in p if locked[u] == a), sum(w[u] for u in p))
-
-            pieces.sort(key=rank, reverse=True)
+            pieces.sort(key=partial(_piece_rank, locked=locked, w=w, a=a), reverse=True)
             main = set(pieces[0])
             for p in pieces[1:]:
                 if any(locked[u] == a for u in p):
@@ -169,6 +167,11 @@ def _make_contiguous(
     return lab
 
 
+def _piece_rank(p: list[int], *, locked: list[int], w: list[float], a: int) -> tuple[int, float]:
+    """Rank an area's pieces: the one holding its locked units, else the heaviest, is kept."""
+    return (sum(1 for u in p if locked[u] == a), sum(w[u] for u in p))
+
+
 def _pieces(nbrs: list[list[int]], lab: list[int], a: int, members: list[int]) -> list[list[int]]:
     seen: set[int] = set()
     out = []
@@ -193,7 +196,7 @@ def _path(
     nbrs: list[list[int]], src: list[int], dst: set[int], locked: list[int], a: int
 ) -> list[int]:
     """Shortest path (in units) from piece ``src`` to ``dst`` avoiding units locked elsewhere."""
-    prev: dict[int, int] = {u: -1 for u in src}
+    prev: dict[int, int] = dict.fromkeys(src, -1)
     q = deque(src)
     while q:
         u = q.popleft()
@@ -310,9 +313,7 @@ def anneal(
             ),
         )
         total_iters += res.iterations
-        if res.feasible and (not best.feasible or res.objective < best.objective - 1e-12):
-            best = res
-        elif not best.feasible and res.labels is not None and best.labels is None:
+        if (res.feasible and (not best.feasible or res.objective < best.objective - 1e-12)) or (not best.feasible and res.labels is not None and best.labels is None):
             best = res
         if res.timed_out:
             best.timed_out = True
@@ -417,7 +418,7 @@ def _sa(
         for v, e in zip(nbrs[u], inc[u], strict=True):
             if u < v:
                 ends[e] = (u, v)
-    for e, (u, v) in enumerate(ends):
+    for u, v in ends:
         if lab[u] == lab[v]:
             pe[lab[u]] -= 2.0 * shared[u][v]
     cut_pos = [-1] * m
@@ -545,7 +546,7 @@ def _sa(
             elif lx == a:
                 _cut_remove(cut_list, cut_pos, ex)
 
-    for it in range(iterations):  # noqa: B007 (used after the loop)
+    for it in range(iterations):
         if (it & 1023) == 0:
             frac = it / iterations
             temp = t0 * (t1 / t0) ** frac

@@ -47,7 +47,9 @@ def sides_of(
         s: {"streets": defaultdict(float), "neighbours": defaultdict(float), "length": {"": 0.0}}  # type: ignore[dict-item]
         for s in SIDES
     }
-    polys = [geom] if geom.geom_type == "Polygon" else list(getattr(geom, "geoms", []))
+    polys: list[shapely.Polygon] = [
+        p for p in shapely.get_parts(geom).tolist() if isinstance(p, shapely.Polygon)
+    ]
     st_geoms = [shapely.buffer(g, street_buffer) for _, g in streets]
     st_tree = shapely.STRtree(st_geoms) if st_geoms else None
     nb_geoms = [g for _, g in neighbours]
@@ -55,7 +57,7 @@ def sides_of(
     for poly in polys:
         ring = shapely.geometry.polygon.orient(poly, 1.0).exterior
         coords = np.asarray(ring.coords)
-        seg = shapely.linestrings(np.stack([coords[:-1], coords[1:]], axis=1))
+        seg = np.asarray(shapely.linestrings(np.stack([coords[:-1], coords[1:]], axis=1)), dtype=object)
         d = coords[1:] - coords[:-1]
         lengths = np.hypot(d[:, 0], d[:, 1])
         for i in np.flatnonzero(lengths > 0.5):

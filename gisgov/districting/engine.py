@@ -328,10 +328,10 @@ def partition(
     timed_out = False
     for p in range(npieces):
         nodes = np.flatnonzero(piece == p)
-        ids = area_ids[p]
-        to_local = {g: i for i, g in enumerate(ids)}
+        aids: list[int] = area_ids[p]
+        to_local: dict[int, int] = {gid: i for i, gid in enumerate(aids)}
         sub, _ = graph.subgraph(nodes)
-        kloc = len(ids)
+        kloc = len(aids)
         lk = np.asarray([to_local.get(int(x), -1) if x >= 0 else -1 for x in locked[nodes]])
         hm = np.asarray([to_local.get(int(x), -1) if x >= 0 else -1 for x in home[nodes]])
         hm_arg = hm if (hm >= 0).any() else None
@@ -394,7 +394,7 @@ def partition(
                         f"more time or another seed",
                         ["search found no balanced plan"],
                     )
-        labels[nodes] = np.asarray(ids, dtype=np.int64)[loc]
+        labels[nodes] = np.asarray(aids, dtype=np.int64)[loc]
     if timed_out:
         report.append("the time limit cut the search short: the plan may differ between runs")
 
@@ -493,8 +493,8 @@ def _area_ids(
         mask = (piece == p) & (home >= 0)
         if mask.any():
             hw = np.bincount(home[mask], weights=w[mask], minlength=k)
-            for a in np.flatnonzero(hw > 0):
-                pairs.append((float(hw[a]), p, int(a)))
+            for ai in np.flatnonzero(hw > 0).tolist():
+                pairs.append((float(hw[ai]), p, int(ai)))
     for _, p, a in sorted(pairs, key=lambda t: (-t[0], t[1], t[2])):
         if a not in taken and len(ids[p]) < kp[p]:
             ids[p].append(a)

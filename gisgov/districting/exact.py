@@ -92,9 +92,9 @@ def solve_exact(
     if home is not None and objective.disruption > 0:
         h = np.asarray(home)
         total = max(float(w.sum()), 1e-12)
-        for u in np.flatnonzero((h >= 0) & (h < k)):
+        for hu in np.flatnonzero((h >= 0) & (h < k)).tolist():
             # Moving u costs d·w_u; as "−d·w_u when u stays home" plus a constant.
-            c[xi(int(u), int(h[u]))] -= objective.disruption * w[u] / total
+            c[xi(hu, int(h[hu]))] -= objective.disruption * w[hu] / total
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
     vals: list[np.ndarray] = []
@@ -162,13 +162,13 @@ def solve_exact(
     ub[of:] = n - 1
     lk = np.full(n, -1) if locked is None else np.asarray(locked)
     if (lk >= 0).any():
-        for u in np.flatnonzero(lk >= 0):
-            a = int(lk[u])
-            ub[xi(int(u), np.arange(k))] = 0.0
-            lb[xi(int(u), a)] = ub[xi(int(u), a)] = 1.0
+        for uu in np.flatnonzero(lk >= 0).tolist():
+            la = int(lk[uu])
+            ub[xi(uu, np.arange(k))] = 0.0
+            lb[xi(uu, la)] = ub[xi(uu, la)] = 1.0
     elif home is None or objective.disruption == 0:
-        for u in range(min(n, k)):
-            ub[xi(u, np.arange(u + 1, k))] = 0.0
+        for su in range(min(n, k)):
+            ub[xi(su, np.arange(su + 1, k))] = 0.0
     integrality = np.zeros(nvar)
     integrality[ox : ox + nx_] = 1
     integrality[orr : orr + nr] = 1

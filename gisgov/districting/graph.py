@@ -61,7 +61,7 @@ class UnitGraph:
     @property
     def m(self) -> int:
         """Number of edges."""
-        return int(len(self.edges))
+        return len(self.edges)
 
     def neighbors(self) -> list[np.ndarray]:
         """Neighbour positions of each unit."""
@@ -251,8 +251,7 @@ def bridge_components(graph: UnitGraph, centroids: np.ndarray) -> tuple[UnitGrap
         while not joined.all():
             inside = np.flatnonzero(joined)
             outside = np.flatnonzero(~joined)
-            tree_pts = shapely.points(centroids[inside])
-            t = shapely.STRtree(tree_pts)
+            t = shapely.STRtree(np.asarray(shapely.points(centroids[inside]), dtype=object))
             idx, dist = t.query_nearest(shapely.points(centroids[outside]), return_distance=True)
             best = int(np.argmin(dist))
             u = int(outside[idx[0][best]])

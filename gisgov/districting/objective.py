@@ -113,7 +113,7 @@ def area_pp(graph: UnitGraph, labels: np.ndarray, k: int) -> np.ndarray:
     """Polsby-Popper of each area from the graph's areas and perimeters."""
     e = graph.edges
     internal = labels[e[:, 0]] == labels[e[:, 1]]
-    per = np.bincount(labels, weights=graph.perimeter, minlength=k)
+    per: np.ndarray = np.bincount(labels, weights=graph.perimeter, minlength=k).astype(float)
     per -= 2.0 * np.bincount(
         labels[e[internal, 0]], weights=graph.shared_length[internal], minlength=k
     )

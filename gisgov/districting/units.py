@@ -124,8 +124,10 @@ def units_from_workspace(
         comm_m.geometry.to_numpy(), predicate="intersects"
     )
     ov = shapely.area(shapely.intersection(comm_m.geometry.to_numpy()[c_idx], units.geometry.to_numpy()[u_idx]))
-    best = pd.DataFrame({"u": u_idx, "c": c_idx, "a": ov}).sort_values(["u", "a"], ascending=[True, False])
-    best = best.drop_duplicates("u").set_index("u")["c"]
+    overlaps = pd.DataFrame({"u": u_idx, "c": c_idx, "a": ov}).sort_values(
+        ["u", "a"], ascending=[True, False]
+    )
+    best = overlaps.drop_duplicates("u").set_index("u")["c"]
     codes = comm["code"].astype(str).to_numpy()
     subs = comm["subdistrict_code"].astype(str).to_numpy()
     units["community_code"] = pd.Series(codes[best.to_numpy()], index=best.index).reindex(range(len(units))).to_numpy()
@@ -162,7 +164,7 @@ def units_from_file(
     path: str | Path,
     *,
     weight: str,
-    id: str | None = None,  # noqa: A002 (the CLI option is --id)
+    id: str | None = None,
     current: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Planners' own polygon units from a file (GeoPackage, GeoJSON, Shapefile…).

@@ -37,11 +37,13 @@ def test_urban_area_redrawn_into_five(
 ) -> None:
     rr = redistrict(county_layers, units=units, areas=5, tolerance=0.10, seed=0, time_limit=20)
     s = rr.summary()
-    assert len(s["areas"]) == 5 and s["max_deviation"] <= 0.10
+    assert len(s["areas"]) == 5
+    assert s["max_deviation"] <= 0.10
     assert all(a["contiguous"] for a in s["areas"])
     assert s["mean_polsby_popper"] > s["before"]["mean_polsby_popper"]
     codes = list(rr.areas["code"])
-    assert len(set(codes)) == 5 and all(len(c) == 12 and c.isdigit() for c in codes)
+    assert len(set(codes)) == 5
+    assert all(len(c) == 12 and c.isdigit() for c in codes)
     street_names = set(county_layers["streets"]["name"].dropna())
     for text in rr.areas["boundary_text"]:
         sides = text.split("，")
@@ -63,13 +65,16 @@ def test_cli_redistrict_json_scenario_accept_export(county_gpkg_master: Path, tm
     doc = json.loads(out.stdout)
     for key in ("feasible", "areas", "max_deviation", "cut_edges", "households_moved", "optimal", "seconds"):
         assert key in doc
-    assert doc["feasible"] and doc["max_deviation"] <= 0.10
+    assert doc["feasible"]
+    assert doc["max_deviation"] <= 0.10
     assert {"id", "weight", "polsby_popper", "contiguous"} <= set(doc["areas"][0])
     assert (tmp_path / "l.csv").read_text(encoding="utf-8").startswith("id,area")
     acc = runner.invoke(app, ["scenarios", str(ws), "accept", "five", "--json"])
     assert acc.exit_code == 0, acc.output
     assert json.loads(acc.stdout)["version"] == 1
     exp = runner.invoke(app, ["scenarios", str(ws), "export", "five", str(tmp_path / "five.geojson")])
-    assert exp.exit_code == 0 and (tmp_path / "five.geojson").exists()
+    assert exp.exit_code == 0
+    assert (tmp_path / "five.geojson").exists()
     bad = runner.invoke(app, ["redistrict", str(ws), "--areas", "500"])
-    assert bad.exit_code != 0 and "Traceback" not in bad.output
+    assert bad.exit_code != 0
+    assert "Traceback" not in bad.output

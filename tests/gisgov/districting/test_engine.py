@@ -47,7 +47,8 @@ def test_exact_mode_is_optimal_and_balanced() -> None:
     units = lattice(4, 3)
     res = partition(units, weight="hh", areas=2, tolerance=0.05, objective=EDGES_ONLY,
                     method="exact", time_limit=30)
-    assert res.optimal and res.method == "exact"
+    assert res.optimal
+    assert res.method == "exact"
     w = units["hh"].groupby(res.labels).sum()
     assert (abs(w / w.mean() - 1) <= 0.05 + 1e-9).all()
 
@@ -66,7 +67,9 @@ def test_locks_respected() -> None:
     units = lattice(6, 6)
     locks = {"u0": 2, "u35": 2, "u5": 0}
     res = partition(units, weight="hh", areas=3, tolerance=0.1, locks=locks, seed=1)
-    assert res.labels["u0"] == 2 and res.labels["u35"] == 2 and res.labels["u5"] == 0
+    assert res.labels["u0"] == 2
+    assert res.labels["u35"] == 2
+    assert res.labels["u5"] == 0
     m = plan_metrics(units, res.labels, weight="hh", graph=res.graph)
     assert m.areas["contiguous"].all()
 
@@ -126,7 +129,8 @@ def test_graph_main_street_share() -> None:
     units = lattice(2, 1)
     street = gpd.GeoSeries([shapely.LineString([(100, -50), (100, 150)])], crs="EPSG:32650")
     g = graph_from_units(units, main_streets=street)
-    assert g.m == 1 and g.main_share[0] == pytest.approx(1.0)
+    assert g.m == 1
+    assert g.main_share[0] == pytest.approx(1.0)
     assert g.shared_length[0] == pytest.approx(100.0)
 
 
