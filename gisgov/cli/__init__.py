@@ -9,6 +9,7 @@ one-line message and a non-zero exit: users never see a traceback for bad input.
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -51,3 +52,12 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted; the workspace is unchanged by the unfinished step")
         sys.exit(130)
+    except Exception as exc:
+        # a bug, not bad input: one line for the user, the traceback when asked for
+        if os.environ.get("GISGOV_DEBUG"):
+            raise
+        err_console.print(
+            f"[bold red]内部错误 internal error:[/] {type(exc).__name__}: {exc} — the "
+            "workspace is unchanged; run again with GISGOV_DEBUG=1 for the traceback and "
+            "report it", highlight=False, soft_wrap=True)
+        sys.exit(3)

@@ -110,8 +110,9 @@ def grid_codes(
 
 def _match_previous(polygons: gpd.GeoSeries, previous: gpd.GeoDataFrame) -> dict[int, str]:
     """Map new polygon positions to previous codes when they cover the same ground."""
-    new = np.asarray(polygons.values)
-    old = np.asarray(previous.geometry.values)
+    # a reprojected layer can carry a folded vertex; overlay needs valid input
+    new = shapely.make_valid(np.asarray(polygons.values))
+    old = shapely.make_valid(np.asarray(previous.geometry.values))
     old_codes: Sequence[str] = previous["code"].astype(str).tolist()
     tree = shapely.STRtree(old)
     pairs = tree.query(new, predicate="intersects")

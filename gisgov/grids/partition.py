@@ -48,7 +48,16 @@ DEFAULT_TARGET_HOUSEHOLDS = 100
 #: Planner-settable range of the target (households per grid).
 TARGET_RANGE = (30, 1000)
 #: Tolerances tried in order: the first that the units allow is used.
-TOLERANCES = (0.15, 0.2, 0.25, 0.35)
+TOLERANCES = (0.15, 0.25, 0.35)
+#: Share of each community's time budget spent on each tolerance in turn.
+TIME_SHARES = (0.3, 0.5, 0.2)
+#: Constructions per community: bisection starts are balanced already, two are plenty.
+GRID_STARTS = 2
+#: Annealing proposals per start: a fixed budget (not the clock) keeps grids reproducible.
+GRID_ITERATIONS_PER_UNIT = 60
+GRID_MIN_ITERATIONS = 20_000
+#: Street blocks (no compound wall) above this share of the target are split by building.
+BLOCK_SPLIT_SHARE = 0.3
 #: Pieces smaller than this (m²) are numerical slivers and join their longest neighbour.
 SLIVER_M2 = 1.0
 
@@ -105,6 +114,7 @@ def community_units(
     buildings: gpd.GeoDataFrame,
     households: gpd.GeoDataFrame,
     max_households: float,
+    block_split_households: float | None = None,
 ) -> gpd.GeoDataFrame:
     """Units tiling one community: compounds, street blocks, building cells where too big.
 
@@ -117,7 +127,12 @@ def community_units(
     streets, compounds, buildings, households
         Layers (any extent; clipped here).
     max_households
-        A compound or block with more households is split into building cells.
+        A compound with more households than this (larger than a grid) is split into
+        building cells.
+    block_split_households
+        A street block outside compounds with more households than this is split into
+        building cells (blocks have no wall to keep; finer units balance better). Default
+        ``max_households``.
 
     Returns
     -------
@@ -161,7 +176,9 @@ def community_units(
                              geometry=pieces, crs=crs)
     hh = households[households.intersects(community)]
     units = _count_households(units, hh)
-    big = units["households"] > max_households
+    block_limit = max_households if block_split_households is None else block_split_households
+    big = np.where(units["kind"] == "compound", units["households"] > max_households,
+                   units["households"] > block_limit)
     if big.any():
         split = [_split_by_buildings(row.geometry, row.compound_id, buildings, hh)
                  for row in units[big].itertuples()]
@@ -280,7 +297,12 @@ def partition_grids(
     all_units: list[gpd.GeoDataFrame] = []
     rows: list[dict[str, object]] = []
     notes: list[str] = []
-    per_deadline = max(5.0, time_limit / max(len(todo), 1))
+    # time shared out by households, so a large community is not starved by small ones
+    comm_metric = metric["communities"].set_index("code")
+    hh_points = np.asarray(metric["households"].geometry.values)
+    load = {c: 1 + int(shapely.contains_xy(comm_metric.geometry[c], shapely.get_x(hh_points),
+                                            shapely.get_y(hh_points)).sum()) for c in todo}
+    budget = {c: max(2.0, time_limit * load[c] / sum(load.values())) for c in todo}
     for i, code in enumerate(todo):
         t0 = time.monotonic()
         report_progress(f"网格划分 {code}", i / len(todo))
@@ -290,6 +312,7 @@ def partition_grids(
             geom, streets=metric["streets"], compounds=metric["compounds"],
             buildings=metric["buildings"], households=metric["households"],
             max_households=target_households * (1 + TOLERANCES[0]),
+            block_split_households=BLOCK_SPLIT_SHARE * target_households,
         )
         total = int(units["households"].sum())
         k = max(1, round(total / target_households))
@@ -308,15 +331,18 @@ def partition_grids(
         last_error: InfeasibleError | None = None
         # the heuristic at each tolerance first; the MILP fallback of method="auto" costs
         # tens of seconds and is kept for the widest tolerance only
-        attempts: list[tuple[float, Literal["heuristic", "auto"]]] = [
-            (t, "heuristic") for t in TOLERANCES
-        ] + [(TOLERANCES[-1], "auto")]
-        for tol, method in attempts:
+        per_deadline = budget[code]
+        attempts: list[tuple[float, Literal["heuristic", "auto"], float]] = [
+            (t, "heuristic", share * per_deadline) for t, share in zip(TOLERANCES, TIME_SHARES,
+                                                                       strict=True)
+        ] + [(TOLERANCES[-1], "auto", per_deadline)]
+        for tol, method, seconds in attempts:
             try:
                 result = partition(
                     free, weight="households", areas=k_free, tolerance=tol, method=method,
                     current="current" if "current" in free.columns else None,
-                    crs=crs, seed=seed, time_limit=per_deadline, islands="bridge",
+                    crs=crs, seed=seed, time_limit=seconds, islands="bridge", starts=GRID_STARTS,
+                    iterations=max(GRID_MIN_ITERATIONS, GRID_ITERATIONS_PER_UNIT * len(free)),
                     main_streets=metric["streets"][metric["streets"]["class"] == "main"],
                 )
                 break

@@ -182,6 +182,8 @@ def staff_grids(
     rows: list[dict[str, object]] = []
     unfilled: list[dict[str, object]] = []
     member_ids = m["id"].astype(str).to_numpy()
+    taken = np.isin(member_ids, list(used))
+    eligible = {slot.duty: slot.eligible(m) for slot in template if slot.eligible is not None}
     community_of_member = _community_of(m, g)
     for gi in np.argsort(g["code"].to_numpy()):
         grid = g.iloc[int(gi)]
@@ -202,7 +204,7 @@ def staff_grids(
                     unfilled.append({"grid_code": code, "role": slot.role, "duty": slot.duty,
                                      "reason": "no such person in the data; appoint by hand"})
                     continue
-                ok = slot.eligible(m) & same_community & ~np.isin(member_ids, list(used))
+                ok = eligible[slot.duty] & same_community & ~taken
                 if slot.role == "volunteer":
                     ok &= dist <= 0.0
                 if not ok.any():
@@ -214,6 +216,7 @@ def staff_grids(
                     break
                 pick = int(np.flatnonzero(ok)[np.argmin(rank[ok])])
                 used.add(member_ids[pick])
+                taken[pick] = True
                 person = m.iloc[pick]
                 rows.append({
                     "grid_code": code,
@@ -224,16 +227,17 @@ def staff_grids(
                     "duty": slot.duty,
                 })
     new = pd.DataFrame(rows, columns=["grid_code", "role", "name", "phone", "member_id", "duty"])
-    taken = set(kept["id"].astype(str)) if kept is not None else set()
+    used_ids = set(kept["id"].astype(str)) if kept is not None else set()
     ids: list[str] = []
     for code in new["grid_code"]:
         n = 1
-        while f"{code}-{n:02d}" in taken:
+        while f"{code}-{n:02d}" in used_ids:
             n += 1
-        taken.add(f"{code}-{n:02d}")
+        used_ids.add(f"{code}-{n:02d}")
         ids.append(f"{code}-{n:02d}")
     new.insert(0, "id", ids)
-    parts = [pd.DataFrame(kept.drop(columns=["geometry"], errors="ignore"))] if kept is not None else []
+    parts = ([pd.DataFrame(kept.drop(columns=["geometry"], errors="ignore"))]
+             if kept is not None else [])
     staff = pd.concat([*parts, new], ignore_index=True) if parts else new
     out = conform("staff", staff)
     return StaffingResult(

@@ -11,6 +11,8 @@ Which subset each figure counts is part of the contract, so it is spelt out here
   4 old urban communities; the shares aged 50+ and working away are taken of that subset.
 - *urban community branches over 50 members*: the target is how many of
   :data:`~gisgov.sample.OLD_BRANCH_SIZES` stay over 50 at ``scale`` (all 4 at scale 1).
+- *households in urban communities*: households whose point lies in an urban community;
+  the county runs 174 grids there at about 100 households each, so about 17,400.
 - *members available for red grids*: class A/B members not working away who live in an urban
   community; at least one per 10 households of the urban communities (5-10 households each).
 """
@@ -147,6 +149,9 @@ def calibration(
         _figure("in-service members (2,700+ registered as volunteers)",
                 round(R["in_service_members"] * scale),
                 int((mem["status"] == "in_service").sum()), 0.02),
+        _figure("households in urban communities (174 grids × ~100)",
+                round(R["urban_grids"] * R["households_per_grid"] * scale),
+                int(hh_in.sum()), 0.02),
         _figure("members available for red grids (at least 1 per 10 households)", needed,
                 available, 0, at_least=True),
     ]

@@ -73,6 +73,9 @@ REFERENCE: dict[str, float] = {
     "urban_communities_before": 4,
     "mixed_communities": 4,
     "in_service_members": 2_720,
+    # 174 grids in the 5 urban communities at about 100 households each
+    "urban_grids": 174,
+    "households_per_grid": 100,
 }
 
 #: (3-digit code, name) of the two subdistricts, west then east.
@@ -397,7 +400,10 @@ class _Buildings:
 
 # household groups: where a household lives
 _OLD, _NEW, _STREET, _VILLAGE = 0, 1, 2, 3
-_GROUP_SHARE = (0.27, 0.45, 0.16, 0.12)
+#: Shares of households in old compounds, new compounds, street buildings and villages. The
+#: first three make up the urban communities: 71.9% of ~24,200 households is the ~17,400 that
+#: 174 grids of ~100 households hold; the villages of the 4 mixed communities hold the rest.
+_GROUP_SHARE = (0.25, 0.33, 0.139, 0.281)
 
 
 def _boxes_in(
