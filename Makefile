@@ -14,11 +14,29 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-## make demo: build the reference county on the embedded default (GeoPackage) and run the main job
+## make demo: build the reference county on the embedded default (GeoPackage) and run the
+## main job: re-draw the urban communities, partition them into grids, assign red-grid
+## members, check, write the maps and serve them (Ctrl-C stops; SERVE=0 skips serving)
+SERVE ?= 1
+PORT  ?= 8000
+WS    := $(DEMO)/county.gpkg
 demo: $(STAMP)
 	@mkdir -p $(DEMO)
-	$(BIN)/gisgov sample $(DEMO)/county.gpkg --seed 1 --scale 1 --force
-	$(BIN)/gisgov info $(DEMO)/county.gpkg
+	$(BIN)/gisgov sample $(WS) --seed 1 --scale 1 --force
+	$(BIN)/gisgov info $(WS)
+	$(BIN)/gisgov redistrict $(WS) --communities urban --areas 5 --scenario reform --apply
+	$(BIN)/gisgov grids $(WS) --communities urban
+	$(BIN)/gisgov assign $(WS) --lists-out $(DEMO)/contact-lists
+	-$(BIN)/gisgov check $(WS)
+	$(BIN)/gisgov maps $(WS) --out $(DEMO)/maps
+	@echo "maps written to $(DEMO)/maps/index.html"
+	@if [ "$(SERVE)" = "1" ]; then \
+	  echo "serving: http://127.0.0.1:$(PORT)/maps/  (maps)"; \
+	  echo "         http://127.0.0.1:$(PORT)/field  (field page for phones)"; \
+	  echo "         http://127.0.0.1:$(PORT)/collections  (OGC API Features)"; \
+	  echo "         http://127.0.0.1:$(PORT)/api.html  (OpenAPI)"; \
+	  $(BIN)/gisgov serve $(WS) --port $(PORT); \
+	fi
 
 ## make test: lint, type-check and run every test
 test: $(STAMP) lint typecheck pytest

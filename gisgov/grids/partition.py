@@ -58,6 +58,8 @@ GRID_ITERATIONS_PER_UNIT = 60
 GRID_MIN_ITERATIONS = 20_000
 #: Street blocks (no compound wall) above this share of the target are split by building.
 BLOCK_SPLIT_SHARE = 0.3
+#: Gap (m) under which two units count as touching in the unit graph.
+SNAP_M = 0.02
 #: Pieces smaller than this (m²) are numerical slivers and join their longest neighbour.
 SLIVER_M2 = 1.0
 
@@ -274,7 +276,7 @@ def partition_grids(
     InfeasibleError
         A community whose units cannot be balanced even at the widest tolerance.
     """
-    from gisgov.districting import partition
+    from gisgov.districting import graph_from_units, partition
 
     lo, hi = TARGET_RANGE
     if not lo <= target_households <= hi:
@@ -293,6 +295,7 @@ def partition_grids(
               ("communities", "streets", "compounds", "buildings", "households")}
     previous = layers.get("grids")
     prev_metric = previous.to_crs(crs) if previous is not None and len(previous) else None
+    main = metric["streets"][metric["streets"]["class"] == "main"]
     all_grids: list[gpd.GeoDataFrame] = []
     all_units: list[gpd.GeoDataFrame] = []
     rows: list[dict[str, object]] = []
@@ -315,6 +318,7 @@ def partition_grids(
             block_split_households=BLOCK_SPLIT_SHARE * target_households,
         )
         total = int(units["households"].sum())
+        community_hh = metric["households"][metric["households"].intersects(geom)]
         k = max(1, round(total / target_households))
         units["grid"] = -1
         solo = units.index[units["households"] > upper]
@@ -327,6 +331,10 @@ def partition_grids(
         k_free = max(1, k - len(solo))
         if prev_metric is not None:
             free = free.assign(current=_current_grid(free, prev_metric))
+        # Units here come from one noded overlay, so they share exact edges: a tight snap
+        # keeps corner-touching units from counting as neighbours (they would make grids
+        # whose parts meet at a point).
+        graph = graph_from_units(free, crs=crs, main_streets=main, snap=SNAP_M)
         result, tol = None, None
         last_error: InfeasibleError | None = None
         # the heuristic at each tolerance first; the MILP fallback of method="auto" costs
@@ -343,7 +351,7 @@ def partition_grids(
                     current="current" if "current" in free.columns else None,
                     crs=crs, seed=seed, time_limit=seconds, islands="bridge", starts=GRID_STARTS,
                     iterations=max(GRID_MIN_ITERATIONS, GRID_ITERATIONS_PER_UNIT * len(free)),
-                    main_streets=metric["streets"][metric["streets"]["class"] == "main"],
+                    main_streets=main, graph=graph,
                 )
                 break
             except InfeasibleError as exc:
@@ -355,11 +363,16 @@ def partition_grids(
         if tol != TOLERANCES[0]:
             notes.append(f"{code}: balance relaxed to ±{tol:.0%} (the units allow no tighter)")
         units.loc[free.index, "grid"] = result.labels.loc[free.index].to_numpy()
-        grids = units.dissolve(by="grid", aggfunc={"households": "sum", "population": "sum"})
-        labels = grids.index.to_numpy()
-        grids = grids.reset_index(drop=True)
-        grids["geometry"] = _fill_gaps(
-            shapely.make_valid(np.asarray(grids.geometry.values)), geom)
+        sums = units.groupby("grid")[["households", "population"]].sum()
+        labels = sums.index.to_numpy()
+        merged, moved = _contiguous(_fill_gaps(_grid_polygons(units, geom, labels), geom),
+                                    community_hh)
+        grids = gpd.GeoDataFrame(sums.reset_index(drop=True), geometry=merged, crs=units.crs)
+        if moved:
+            # parts changed hands: count households by where they stand
+            grids["households"], grids["population"] = _count_in(merged, community_hh)
+            notes.append(f"{code}: {moved} stray part(s) of grids joined the neighbouring grid "
+                         "they share most boundary with")
         prev_here = (prev_metric[prev_metric["community_code"] == code]
                      if prev_metric is not None else None)
         grids["code"] = grid_codes(code, grids.geometry, previous=prev_here)
@@ -384,6 +397,103 @@ def partition_grids(
                        report=notes, seconds=time.monotonic() - started)
 
 
+def _grid_polygons(units: gpd.GeoDataFrame, community: shapely.Geometry,
+                   labels: np.ndarray) -> np.ndarray:
+    """One polygon per grid label, built from an exact coverage of the community.
+
+    Units come from several overlays (blocks, compound walls, Voronoi cells), whose shared
+    edges are noded a hair apart; dissolving them directly leaves hairline slivers and splits
+    grids into parts. Instead all unit boundaries and the community's are noded together and
+    polygonised into faces that share identical edges; each face belongs to the unit it lies
+    in, and a grid is the coverage union of its units' faces.
+    """
+    geoms = np.asarray(units.geometry.values)
+    lines = shapely.union_all(np.concatenate([shapely.boundary(geoms),
+                                              [shapely.boundary(community)]]))
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(lines)))
+    faces = faces[shapely.contains(community, shapely.point_on_surface(faces))]
+    grid_of_unit = units["grid"].to_numpy()
+    grid_of_face = np.full(len(faces), -1, dtype=grid_of_unit.dtype)
+    # a face belongs to the unit covering most of it
+    face_idx, unit_idx = shapely.STRtree(geoms).query(faces, predicate="intersects")
+    overlap = shapely.area(shapely.intersection(faces[face_idx], geoms[unit_idx]))
+    best = np.full(len(faces), 0.0)
+    for f, u, a in zip(face_idx, unit_idx, overlap, strict=True):
+        if a > best[f]:
+            best[f] = a
+            grid_of_face[f] = grid_of_unit[u]
+    # hairline gaps between units belong to no unit: they join the neighbouring face they
+    # share most edge with, so they glue a grid together instead of cutting it
+    sliver = best < 0.5 * shapely.area(faces)
+    grid_of_face[sliver] = -1
+    face_tree = shapely.STRtree(faces)
+    rings = shapely.boundary(faces)
+    todo = list(np.flatnonzero(grid_of_face < 0))
+    for _ in range(len(todo) + 1):
+        if not todo:
+            break
+        left = []
+        for f in todo:
+            nbrs = face_tree.query(faces[f], predicate="intersects")
+            nbrs = nbrs[(nbrs != f) & (grid_of_face[nbrs] >= 0)]
+            if not len(nbrs):
+                left.append(f)
+                continue
+            shared = shapely.length(shapely.intersection(rings[f], rings[nbrs]))
+            grid_of_face[f] = grid_of_face[nbrs[int(np.argmax(shared))]]
+        if len(left) == len(todo):
+            break
+        todo = left
+    return np.asarray([_polygonal(shapely.coverage_union_all(faces[grid_of_face == lab]))
+                        for lab in labels], dtype=object)
+
+
+def _contiguous(polys: np.ndarray, households: gpd.GeoDataFrame) -> tuple[np.ndarray, int]:
+    """Give every part but the main one of a multi-part grid to its best-bordering neighbour.
+
+    The unit graph counts units as neighbours when they share at least a metre of edge, but
+    once units are merged into polygons a grid can still come out in parts (units joined
+    through a sliver). A stray part goes to the grid it shares most boundary with; an
+    isolated part (an exclave of the community) stays and is reported as non-contiguous.
+    The main part is the one with most households (then the largest), so the grid keeps
+    the people it was balanced for.
+    """
+    out = np.array(polys, dtype=object)
+    moved = 0
+    for i in range(len(out)):
+        parts = shapely.get_parts(out[i])
+        if len(parts) <= 1:
+            continue
+        people, _ = _count_in(parts, households)
+        order = np.lexsort((-shapely.area(parts), -people))
+        keep = [parts[order[0]]]
+        for p in parts[order[1:]]:
+            others = np.array([j for j in range(len(out)) if j != i])
+            shared = shapely.length(shapely.intersection(shapely.boundary(p),
+                                                         shapely.boundary(out[others])))
+            if len(others) and shared.max() > 0:
+                j = int(others[int(np.argmax(shared))])
+                out[j] = _polygonal(shapely.union(out[j], p))
+                moved += 1
+            else:
+                keep.append(p)
+        out[i] = shapely.union_all(keep)
+    return out, moved
+
+
+def _count_in(polys: np.ndarray, households: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+    n = np.zeros(len(polys), dtype=int)
+    pop = np.zeros(len(polys), dtype=int)
+    if len(households):
+        idx_h, idx_g = shapely.STRtree(polys).query(np.asarray(households.geometry.values),
+                                                    predicate="intersects")
+        first = np.unique(idx_h, return_index=True)[1]
+        np.add.at(n, idx_g[first], 1)
+        np.add.at(pop, idx_g[first], households["size"].fillna(1).astype(int).to_numpy()[
+            idx_h[first]])
+    return n, pop
+
+
 def _fill_gaps(geoms: np.ndarray, community: shapely.Geometry) -> np.ndarray:
     """Give every sliver of ``community`` that no grid covers to the grid it borders most.
 
@@ -393,15 +503,24 @@ def _fill_gaps(geoms: np.ndarray, community: shapely.Geometry) -> np.ndarray:
     out = np.array(geoms, dtype=object)
     gap = shapely.difference(community, shapely.union_all(out))
     for part in shapely.get_parts(gap):
-        if shapely.is_empty(part) or shapely.area(part) <= 0:
+        if shapely.is_empty(part) or shapely.area(part) <= SLIVER_M2:
             continue
         touching = shapely.length(shapely.intersection(shapely.boundary(part), out))
         nearest = (int(np.argmax(touching)) if touching.max() > 0
                    else int(np.argmin(shapely.distance(part, out))))
         out[nearest] = _polygonal(shapely.union(out[nearest], part))
-    # and nothing outside the community (a Voronoi cell clipped with rounding error)
-    return np.asarray([_polygonal(shapely.intersection(g, community)) for g in out],
-                      dtype=object)
+    # nothing outside the community (a Voronoi cell clipped with rounding error), and no
+    # specks: parts under SLIVER_M2 left over by the overlays are dropped
+    return np.asarray([_without_specks(_polygonal(shapely.intersection(g, community)))
+                       for g in out], dtype=object)
+
+
+def _without_specks(geom: shapely.Geometry) -> shapely.Geometry:
+    parts = shapely.get_parts(geom)
+    if len(parts) <= 1:
+        return geom
+    keep = parts[shapely.area(parts) > SLIVER_M2]
+    return shapely.union_all(keep) if len(keep) else geom
 
 
 def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
