@@ -25,7 +25,7 @@ demo: $(STAMP)
 	$(BIN)/gisgov sample $(WS) --seed 1 --scale 1 --force
 	$(BIN)/gisgov info $(WS)
 	$(BIN)/gisgov redistrict $(WS) --communities urban --areas 5 --scenario reform --apply
-	$(BIN)/gisgov grids $(WS) --communities urban
+	$(BIN)/gisgov grids $(WS)
 	$(BIN)/gisgov assign $(WS) --lists-out $(DEMO)/contact-lists
 	-$(BIN)/gisgov check $(WS)
 	$(BIN)/gisgov maps $(WS) --out $(DEMO)/maps

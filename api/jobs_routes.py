@@ -27,12 +27,19 @@ class _Params(BaseModel):
 
 
 class RedistrictParams(_Params):
-    """Re-draw communities from whole grids (a scenario; nothing is accepted automatically)."""
+    """Re-draw communities (``gisgov redistrict``) into a stored scenario."""
 
+    communities: str = Field("urban", max_length=2000,
+                             description="Communities to re-draw: urban | all | CODE,CODE…")
     areas: int | None = Field(None, ge=1, le=1000, description="Number of communities")
+    target_households: float | None = Field(None, gt=0, le=1e7,
+                                            description="Households per community (sets K)")
     tolerance: float = Field(0.10, ge=0, le=1, description="Balance tolerance (±share)")
     seed: int = Field(0, ge=0, le=2**31, description="Random seed")
     time_limit: float = Field(60.0, ge=1, le=3600, description="Seconds")
+    scenario: str | None = Field(None, max_length=60, pattern=r"^[A-Za-z][A-Za-z0-9_]*$",
+                                 description="Scenario name (default job_<id>)")
+    apply: bool = Field(False, description="Accept the plan: replace the communities layer")
 
 
 class GridsParams(_Params):

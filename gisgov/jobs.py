@@ -35,7 +35,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -332,7 +331,7 @@ def assign_job(ws: Any, params: Mapping[str, Any], progress: ProgressFn) -> JobO
     Parameters (all optional): ``min_load`` (5), ``max_load`` (10), ``borrow`` (true),
     ``borrow_cost`` (500 m), ``change_penalty`` (300 m), ``fresh`` (false).
     """
-    from gisgov.assignment import assign, previous_from_layer
+    from gisgov.assignment import assign, previous_from_layer, write_assignment
 
     _check_params(params, {"min_load", "max_load", "borrow", "borrow_cost", "change_penalty",
                            "fresh"})
@@ -355,14 +354,9 @@ def assign_job(ws: Any, params: Mapping[str, Any], progress: ProgressFn) -> JobO
         working_crs=ws.working_crs, progress=lambda d, f: progress(d, 0.05 + 0.85 * f),
     )
     progress("writing assignments", 0.92)
-    with ws.transaction() as tx:
-        tx.write("assignments", result.assignments)
-        tx.write_table("assignment_grids", result.grids)
-        tx.write_table("assignment_unassigned", result.unassigned)
-        tx.set_meta("assignment_summary",
-                    {k: v for k, v in result.summary.items() if k != "reasons"})
+    written = write_assignment(ws, result)
     summary = json.loads(json.dumps(result.summary, default=_json_default))
-    return JobOutput(["assignments", "assignment_grids", "assignment_unassigned"], summary)
+    return JobOutput(written, summary)
 
 
 def grids_job(ws: Any, params: Mapping[str, Any], progress: ProgressFn) -> JobOutput:
@@ -371,7 +365,7 @@ def grids_job(ws: Any, params: Mapping[str, Any], progress: ProgressFn) -> JobOu
     Parameters (all optional): ``target_households`` (100), ``communities`` ("all", "urban"
     or comma-separated codes), ``seed`` (0), ``time_limit`` (60 s).
     """
-    from gisgov.grids import make_grids, resolve_communities
+    from gisgov.grids import make_grids, resolve_communities, write_grid_plan
 
     _check_params(params, {"target_households", "communities", "seed", "time_limit"})
     layers = ws.read_all()
@@ -389,76 +383,56 @@ def grids_job(ws: Any, params: Mapping[str, Any], progress: ProgressFn) -> JobOu
         progress=lambda d, f: progress(d, 0.9 * f),
     )
     progress("writing grids", 0.95)
-    tables = ["grids", "staff", "branches", "members", "assignments"]
-    with ws.transaction() as tx:
-        for name in tables:
-            tx.write(name, getattr(plan, name))
-        if len(plan.unfilled):
-            tx.write_table("grid_unfilled_roles", plan.unfilled)
-            tables.append("grid_unfilled_roles")
+    tables = write_grid_plan(ws, plan)
     summary = json.loads(json.dumps(plan.result.summary(), default=_json_default))
     return JobOutput(tables, summary)
 
 
 def redistrict_job(ws: Any, params: Mapping[str, Any], progress: ProgressFn) -> JobOutput:
-    """Re-draw communities from whole grids with the districting engine, as a scenario.
+    """Re-draw communities as a stored scenario; the same run as ``gisgov redistrict``.
 
-    Units are the workspace's grids weighted by their households; the current community of
-    each grid seeds the search and the subdistrict contains it. The proposal is written as
-    the product table ``scenario_<id>`` (one polygon per proposed community) and
-    ``scenario_<id>_grids`` (grid → proposed community); nothing is accepted automatically.
+    Units are the workspace's compounds and street blocks (as on the command line); the
+    plan is saved as a scenario (``scenario_<name>_areas`` / ``_units`` tables) and accepted
+    only when ``apply`` is true.
 
-    Parameters (all optional): ``areas`` (current number of communities), ``tolerance``
-    (0.10), ``seed`` (0), ``time_limit`` (60 s).
+    Parameters (all optional): ``communities`` ("urban", "all" or comma-separated codes;
+    default "urban"), ``areas`` or ``target_households``, ``tolerance`` (0.10), ``seed``
+    (0), ``time_limit`` (60 s), ``scenario`` (a name; default ``job_<id>``), ``apply``
+    (false).
     """
-    from gisgov.districting import partition
-    from gisgov.lookup import LookupIndex
+    from gisgov.districting.community import COMMUNITY_OBJECTIVE, redistrict
+    from gisgov.districting.scenarios import accept_scenario, save_scenario
 
-    _check_params(params, {"areas", "tolerance", "seed", "time_limit"})
-    progress("reading grids", 0.02)
-    grids = ws.read("grids")
-    communities = ws.read("communities")
-    if len(grids) < 2:
-        raise ValidationError("re-drawing needs at least two grids as units; run the grids job")
-    households = ws.read("households")
-    index = LookupIndex.from_layers({"grids": grids}, metric_crs=ws.working_crs)
-    counts = pd.Series(index.lookup_many(
-        households.geometry.x.to_numpy(), households.geometry.y.to_numpy(), distances=False
-    ).grid_codes).value_counts()
-    units = grids[["code", "community_code", "geometry"]].copy()
-    units["households"] = units["code"].map(counts).fillna(0).astype(float)
-    sub_of = dict(zip(communities["code"], communities["subdistrict_code"], strict=True))
-    units["subdistrict_code"] = units["community_code"].map(sub_of)
-    current = units["community_code"].nunique()
-    areas = _number(params, "areas", current, lo=1, hi=max(1, len(units)), integer=True)
-    result = partition(
-        units, weight="households", areas=areas,
+    _check_params(params, {"communities", "areas", "target_households", "tolerance", "seed",
+                           "time_limit", "scenario", "apply"})
+    if "areas" in params and "target_households" in params:
+        raise ValidationError("give areas or target_households, not both")
+    progress("reading layers", 0.02)
+    layers = {n: ws.read(n) for n in ("communities", "streets", "compounds", "households")}
+    result = redistrict(
+        layers, communities=str(params.get("communities", "urban")),
+        areas=(_number(params, "areas", 1, lo=1, hi=999, integer=True)
+               if "areas" in params else None),
+        target_households=(_number(params, "target_households", 1000, lo=1, hi=1e7)
+                           if "target_households" in params else None),
         tolerance=_number(params, "tolerance", 0.10, lo=0.0, hi=1.0),
-        current="community_code", groups="subdistrict_code", crs=ws.working_crs,
+        objective=COMMUNITY_OBJECTIVE, crs=ws.working_crs,
         seed=_number(params, "seed", 0, lo=0, hi=2**31, integer=True),
         time_limit=_number(params, "time_limit", 60.0, lo=1, hi=3600),
         progress=lambda d, f: progress(d, 0.05 + 0.85 * f),
     )
     progress("writing the scenario", 0.93)
-    name = f"scenario_{secrets.token_hex(3)}"
-    units["area"] = result.labels.to_numpy()
-    units["continues"] = [None if result.continues[a] is None else str(result.continues[a])
-                          for a in units["area"]]
-    areas_gdf = units.dissolve(by="area", aggfunc={"households": "sum", "continues": "first",
-                                                   "subdistrict_code": "first"}).reset_index()
-    areas_gdf["id"] = areas_gdf["area"].astype(str)
-    areas_gdf = gpd.GeoDataFrame(areas_gdf, geometry="geometry", crs=grids.crs)
-    with ws.transaction() as tx:
-        tx.write_table(name, areas_gdf[["id", "continues", "subdistrict_code", "households",
-                                        "geometry"]])
-        tx.write_table(f"{name}_grids", pd.DataFrame(
-            units[["code", "community_code", "area", "continues", "households"]]))
-    return JobOutput([name, f"{name}_grids"], {
-        "scenario": name, "areas": int(result.k), "objective": float(result.objective),
-        "lower": float(result.lower), "upper": float(result.upper),
-        "optimal": bool(result.optimal), "method": result.method,
-        "seconds": round(float(result.seconds), 3), "report": list(result.report),
-    })
+    name = str(params.get("scenario") or f"job_{secrets.token_hex(3)}")
+    save_scenario(ws, name, result)
+    summary = json.loads(json.dumps(result.summary(), default=_json_default))
+    summary["scenario"] = name
+    if bool(params.get("apply", False)):
+        summary["accepted"] = json.loads(json.dumps(accept_scenario(ws, name),
+                                                    default=_json_default))
+    tables = [t for t in ws.tables() if t.startswith(f"scenario_{name}")]
+    if summary.get("accepted"):
+        tables.insert(0, "communities")
+    return JobOutput(tables, summary)
 
 
 register_job("redistrict", redistrict_job,

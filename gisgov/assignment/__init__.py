@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from gisgov.assignment._assign import AssignmentResult, assign, previous_from_layer
 from gisgov.assignment._model import ClassBounds, CostModel
+from gisgov.assignment._write import write_assignment
 from gisgov.assignment.contacts import contact_lists, write_contact_lists
 
 __all__ = [
@@ -23,5 +24,6 @@ __all__ = [
     "assign",
     "contact_lists",
     "previous_from_layer",
+    "write_assignment",
     "write_contact_lists",
 ]

@@ -50,7 +50,12 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document")] = False,
     ) -> None:
         """Assign every household a red-grid member (红色网格员联户), provably optimal."""
-        from gisgov.assignment import assign, previous_from_layer, write_contact_lists
+        from gisgov.assignment import (
+            assign,
+            previous_from_layer,
+            write_assignment,
+            write_contact_lists,
+        )
         from gisgov.errors import GisgovError
 
         if not 0 <= min_load <= max_load or max_load < 1:
@@ -78,13 +83,7 @@ def register(app: typer.Typer) -> None:
             except GisgovError as exc:
                 fail(str(exc))
             update("writing assignments", 0.92)
-            with ws.transaction() as tx:
-                tx.write("assignments", result.assignments)
-                tx.write_table("assignment_grids", result.grids)
-                tx.write_table("assignment_unassigned", result.unassigned)
-                tx.set_meta("assignment_summary", {
-                    k: v for k, v in result.summary.items() if k != "reasons"
-                })
+            write_assignment(ws, result)
             files = []
             if lists_out:
                 update("writing contact lists", 0.97)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
 from gisgov.keys import create_key
-from gisgov.store import open_workspace
+from gisgov.store import copy_workspace, open_workspace
 from tests.api.api_test_helpers import assert_problem, auth
 from tests.api.conftest import STORES, make_client
 
@@ -29,12 +33,42 @@ def _planner_key(url: str) -> str:
     return token
 
 
+@pytest.fixture
+def county_url(request: pytest.FixtureRequest, county_gpkg: Path) -> Callable[[str], str]:
+    """``county_url(kind)``: the fixture county in a private workspace of that store kind."""
+
+    def make(kind: str) -> str:
+        if kind == "gpkg":
+            return str(county_gpkg)
+        import psycopg
+
+        base: str = request.getfixturevalue("postgis_url")
+        schema = f"jobs_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}")
+        request.addfinalizer(lambda: _drop_schema(base, schema))
+        url = f"{base}?options={quote(f'-csearch_path={schema},public')}"
+        with open_workspace(county_gpkg) as src, open_workspace(url, create=True) as dst:
+            copy_workspace(src, dst)
+        return url
+
+    return make
+
+
+def _drop_schema(base: str, schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
 @pytest.mark.parametrize("kind", STORES)
-def test_redistrict_job_end_to_end(world_url: Any, kind: str) -> None:
-    url = world_url(kind)
+def test_redistrict_job_end_to_end(county_url: Any, kind: str) -> None:
+    url = county_url(kind)
     key = _planner_key(url)
     with make_client(url) as client:
-        r = client.post("/jobs/redistrict", json={"time_limit": 10, "seed": 1},
+        r = client.post("/jobs/redistrict", json={"areas": 5, "time_limit": 20, "seed": 1,
+                                                  "scenario": "reform"},
                         headers=auth(key))
         assert r.status_code == 202, r.text
         job = r.json()
@@ -43,14 +77,18 @@ def test_redistrict_job_end_to_end(world_url: Any, kind: str) -> None:
         done = _wait(client, r.headers["location"], key)
         assert done["status"] == "succeeded", done
         assert done["progress"] == 1.0
-        scenario = done["summary"]["scenario"]
+        assert done["summary"]["scenario"] == "reform"
+        assert done["summary"]["feasible"]
         results = [link["href"] for link in done["links"] if link["rel"] == "results"]
-        assert any(h.endswith(f"/collections/{scenario}") for h in results)
-        items = client.get(f"/collections/{scenario}/items", headers=auth(key)).json()
-        assert items["numberReturned"] == 4
-        assert sum(f["properties"]["households"] for f in items["features"]) == 96
+        assert any(h.endswith("/collections/scenario_reform_areas") for h in results)
+        items = client.get("/collections/scenario_reform_areas/items",
+                           headers=auth(key)).json()
+        assert items["numberReturned"] == 5
         listed = client.get("/jobs", headers=auth(key)).json()
         assert [j["id"] for j in listed["jobs"]] == [job["id"]]
+        # the communities layer is untouched until a planner accepts the scenario
+        assert client.get("/collections/communities/items",
+                          headers=auth(key)).json()["numberReturned"] == 8
 
 
 def test_assign_job_runs_the_assignment_engine(world_url: Any) -> None:
@@ -77,6 +115,7 @@ def test_job_errors(world_url: Any) -> None:
         assert_problem(client.get("/jobs/doesnotexist", headers=auth(key)), 404)
         r = client.post("/jobs/redistrict", json={"areas": 16, "tolerance": 0.0,
                                                   "time_limit": 5}, headers=auth(key))
+        # the world has no streets or compounds to re-draw: the job fails with a reason
         done = _wait(client, r.headers["location"], key)
         assert done["status"] in ("succeeded", "failed")
         if done["status"] == "failed":
