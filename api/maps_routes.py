@@ -14,9 +14,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import geopandas as gpd
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from api.deps import get_principal
+from gisgov.layers import LAYERS
+from gisgov.privacy import Principal
 from gisgov.store import open_workspace
 from maps._assets import ASSETS_DIR
 from maps._base import features, to_draw
@@ -40,6 +43,27 @@ class _Cache:
         self.version = version
         self.layers = layers
         self.items: dict[tuple[str, ...], bytes] = {}
+        self._public: dict[str, gpd.GeoDataFrame] | None = None
+
+    def layers_for(self, principal: Principal) -> dict[str, gpd.GeoDataFrame]:
+        """The layers as the caller may see them: ``public`` gets no personal data at all."""
+        if principal.personal_access != "none":
+            return self.layers
+        if self._public is None:
+            self._public = {name: _without_people(name, gdf) for name, gdf in self.layers.items()}
+        return self._public
+
+
+def _without_people(layer: str, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Blank every personal and sensitive column (kept as nulls so renderers still work)."""
+    spec = LAYERS.get(layer)
+    cols = [c for c in (spec.personal_columns if spec else []) if c in gdf.columns]
+    if not cols:
+        return gdf
+    out = gdf.copy()
+    for col in cols:
+        out[col] = None
+    return out
 
 
 def _settings(request: Request) -> Any:
@@ -138,16 +162,21 @@ def maps_data(
 
 @router.get("/maps/{name}", response_class=HTMLResponse, summary="One map (HTML)")
 def maps_page(request: Request, name: str, basemap: BasemapQ = "none",
-              lang: LangQ = "zh") -> Response:
-    """Render (or return the cached) map ``name``, e.g. ``county.html``."""
+              lang: LangQ = "zh", principal: Principal = Depends(get_principal)) -> Response:
+    """Render (or return the cached) map ``name``, e.g. ``county.html``.
+
+    Names in popups are masked for staff roles and absent for ``public`` (no key).
+    """
     cache = _cache(request)
     pages: dict[str, MapPage] = {p.name: p for p in map_pages(cache.layers)}
     if name not in pages:
         raise HTTPException(404, f"no map {name!r}; see /maps/ for the list")
-    key = ("page", name, basemap, lang)
+    audience = "public" if principal.personal_access == "none" else "staff"
+    key = ("page", name, basemap, lang, audience)
     if key not in cache.items:
         html_text = render_page(
-            cache.layers, pages[name], basemap=basemap, lang=lang, assets="served",
+            cache.layers_for(principal), pages[name], basemap=basemap, lang=lang,
+            assets="served",
             tianditu_key=_tianditu_key(request),
             households_url=f"/maps/data/households.geojson?basemap={basemap}",
         )

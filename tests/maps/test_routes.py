@@ -1,0 +1,46 @@
+"""Maps served by the API: what each role sees in the rendered pages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+from gisgov.keys import create_key
+from gisgov.store import open_workspace
+
+Layers = dict[str, gpd.GeoDataFrame]
+
+
+def test_served_grid_map_masks_names_for_staff_and_hides_them_from_the_public(
+    tmp_path: Path, grid_layers: Layers
+) -> None:
+    gpkg = tmp_path / "county.gpkg"
+    ws = open_workspace(gpkg, create=True)
+    with ws.transaction() as tx:
+        for name, gdf in grid_layers.items():
+            tx.write(name, gdf)
+    token, _ = create_key(ws, role="coordinator", label="test")
+    ws.close()
+    leader = grid_layers["staff"].iloc[0]
+    community = str(leader["grid_code"])[:12]
+    with TestClient(create_app(Settings(workspace=str(gpkg), audit_flush_seconds=0))) as client:
+        index = client.get("/maps/").text
+        page = next(p for p in index.split('"') if p.endswith(".html") and community in p)
+        public = client.get(f"/maps/{page}").text
+        staff = client.get(f"/maps/{page}", headers={"X-API-Key": token}).text
+    masked = leader["name"][0] + "*"
+    assert _shows(staff, masked)
+    assert not _shows(public, masked)
+    for value in grid_layers["staff"]["name"].tolist() + grid_layers["staff"]["phone"].tolist():
+        assert not _shows(staff, value)
+        assert not _shows(public, value)
+
+
+def _shows(html: str, text: str) -> bool:
+    """Whether ``text`` is in the page as such or as folium's JSON-escaped GeoJSON."""
+    return text in html or json.dumps(text)[1:-1] in html
