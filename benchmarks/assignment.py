@@ -12,9 +12,9 @@ same-compound bonuses, minus the kin bonus) is solved by
 Cost ratios are against the MILP optimum of the model cost (walking and 就便 bonuses, shifted
 by the bonuses so every pair is >= 0; kin is compared as a count).
 
-Part 2 (the issue's done-when): the whole reference county at scale 1 with test grids (Voronoi
-cells of ~140 households per community, as in the tests, until real grids exist): time, loads,
-kin, optimality, and changes after 1% of households move.
+Part 2 (the issue's done-when): the whole reference county at scale 1 after its reform, with
+the grids of the grid engine (``gisgov grids``): time, loads, kin, optimality, and changes
+after 1% of households move.
 
 Run: ``.venv/bin/python benchmarks/assignment.py``; writes ``benchmarks/results/assignment.json``.
 """
@@ -42,38 +42,27 @@ BUILDING_BONUS, COMPOUND_BONUS, KIN_BONUS = 100.0, 50.0, 1.0e5
 N_SMALL_GRIDS = 8
 
 
-def grids_for(layers: dict[str, gpd.GeoDataFrame], *, per_grid: int = 140,
-              seed: int = 0) -> gpd.GeoDataFrame:
-    """Stand-in grids (same construction as tests/gisgov/test_assignment.py)."""
-    hh, comm = layers["households"], layers["communities"]
-    crs = working_crs_for(hh)
-    pts_all = hh.to_crs(crs).geometry
-    hxy = np.column_stack([pts_all.x, pts_all.y])
-    cpoly = np.asarray(comm.to_crs(crs).geometry.values, dtype=object)
-    rng = np.random.default_rng(seed)
-    where = shapely.STRtree(cpoly).query(shapely.points(hxy), predicate="intersects")
-    codes, comms, polys = [], [], []
-    for c, (code, poly) in enumerate(zip(comm["code"], cpoly, strict=True)):
-        pts = hxy[np.unique(where[0][where[1] == c])]
-        if len(pts) == 0:
-            continue
-        k = max(1, round(len(pts) / per_grid))
-        centres = pts[rng.choice(len(pts), k, replace=False)]
-        for _ in range(15):
-            lab = np.argmin(((pts[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
-            centres = np.array([pts[lab == j].mean(0) if (lab == j).any() else centres[j]
-                                for j in range(k)])
-        cells = shapely.get_parts(shapely.voronoi_polygons(
-            shapely.multipoints(centres), extend_to=poly.buffer(1000)))
-        parts = [shapely.intersection(cell, poly) for cell in cells]
-        parts = [p for p in parts if not p.is_empty and p.area > 1]
-        parts.sort(key=lambda p: (-round(p.centroid.y, -2), p.centroid.x))
-        for j, part in enumerate(parts, start=1):
-            codes.append(f"{code}{j:03d}")
-            comms.append(code)
-            polys.append(part)
-    return gpd.GeoDataFrame({"code": codes, "name": codes, "community_code": comms},
-                            geometry=polys, crs=crs).to_crs(4326)
+def real_grids(layers: dict[str, gpd.GeoDataFrame]) -> dict[str, gpd.GeoDataFrame]:
+    """The county after its reform, as ``make demo`` builds it: the urban area re-drawn into 5
+    communities (scenario accepted), then every community partitioned by the grid engine."""
+    import tempfile
+
+    from gisgov.districting.community import COMMUNITY_OBJECTIVE, redistrict
+    from gisgov.districting.scenarios import accept_scenario, save_scenario
+    from gisgov.grids import make_grids, write_grid_plan
+    from gisgov.store import open_workspace
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = open_workspace(Path(tmp) / "county.gpkg", create=True)
+        with ws.transaction() as tx:
+            for name, gdf in layers.items():
+                tx.write(name, gdf)
+        plan = redistrict(ws.read_all(), communities="urban", areas=5,
+                          objective=COMMUNITY_OBJECTIVE, crs=ws.working_crs, seed=0)
+        save_scenario(ws, "reform", plan)
+        accept_scenario(ws, "reform")
+        write_grid_plan(ws, make_grids(ws.read_all(), crs=ws.working_crs, seed=0))
+        return ws.read_all()
 
 
 def _cost_matrix(layers: dict[str, gpd.GeoDataFrame], hh: gpd.GeoDataFrame,
@@ -228,8 +217,8 @@ def county_run(layers: dict[str, gpd.GeoDataFrame], grids: gpd.GeoDataFrame) -> 
 
 
 def main() -> int:
-    layers = generate_county(seed=0, scale=1.0)
-    grids = grids_for(layers)
+    layers = real_grids(generate_county(seed=0, scale=1.0))
+    grids = layers["grids"]
     rows = small_grids(layers, grids)
     county = county_run(layers, grids)
     print("Part 1 — small grids, same cost matrix (ratio vs exact MILP optimum)")

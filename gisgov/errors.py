@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
-    "ConflictError",
     "CRSError",
+    "ConflictError",
     "GisgovError",
     "ImportDataError",
     "InfeasibleError",
