@@ -19,6 +19,7 @@ import warnings
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -37,7 +38,9 @@ __all__ = [
     "READ_EXTENSIONS",
     "WKT_NAMES",
     "WRITE_EXTENSIONS",
+    "check_bounds",
     "detect_dbf_encoding",
+    "expected_bounds_of",
     "read_layer_file",
     "write_layer_file",
 ]
@@ -561,6 +564,39 @@ def _restore_truncated_names(
         if len(full) == 1 and full[0] not in present:
             renames[col] = full[0]
     return gdf.rename(columns=renames) if renames else gdf
+
+
+#: How far (degrees, ~50 km) imported data may lie outside the workspace's current extent.
+EXPECTED_MARGIN_DEG = 0.5
+
+
+def expected_bounds_of(workspace: Any) -> tuple[float, float, float, float] | None:
+    """The area new data should fall in: the workspace's extent plus ~50 km.
+
+    ``None`` for a workspace without geometry yet (anything on Earth is then accepted).
+    """
+    boxes = []
+    for name in ("subdistricts", "communities", "streets", "buildings"):
+        b = workspace.bounds(name) if workspace.count(name) else None
+        if b:
+            boxes.append(b)
+    if not boxes:
+        return None
+    m = EXPECTED_MARGIN_DEG
+    return (min(b[0] for b in boxes) - m, min(b[1] for b in boxes) - m,
+            max(b[2] for b in boxes) + m, max(b[3] for b in boxes) + m)
+
+
+def check_bounds(gdf: gpd.GeoDataFrame, bounds: Sequence[float], *, layer: str,
+                 name: str) -> None:
+    """Refuse rows of ``gdf`` (EPSG:4326) lying outside ``bounds``, naming the first one.
+
+    Raises
+    ------
+    ImportDataError
+        How many rows lie outside, and an example with its key and position.
+    """
+    _check_bounds(gdf, bounds, LAYERS[layer], name)
 
 
 def _check_bounds(

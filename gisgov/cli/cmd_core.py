@@ -10,16 +10,13 @@ import typer
 from rich.table import Table
 
 from gisgov.cli._common import console, fail, open_ws, print_json, progress
-from gisgov.errors import GisgovError, ValidationError
+from gisgov.errors import ValidationError
 from gisgov.layers import LAYERS, schema_markdown
 
 __all__ = ["parse_mapping", "register", "workspace_info"]
 
 WSArg = Annotated[str, typer.Argument(help="工作空间: a .gpkg file or a postgresql:// URL")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-
-#: How far (degrees) imported coordinates may lie outside the workspace's current extent.
-_EXPECTED_MARGIN_DEG = 0.5
 
 
 def parse_mapping(items: list[str] | None) -> dict[str, str]:
@@ -148,7 +145,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Import a file into a layer, all or nothing (导入)."""
         from gisgov.cli.cmd_onboard import dispatch_import
-        from gisgov.io import read_layer_file
+        from gisgov.io import expected_bounds_of, read_layer_file
 
         if layer is not None:
             _layer_option(layer)
@@ -163,7 +160,7 @@ def register(app: typer.Typer) -> None:
         if layer is None:
             fail("--layer is required (only an OSM extract fills its layers by itself)")
         workspace = open_ws(ws)
-        expected = _expected_bounds(workspace)
+        expected = expected_bounds_of(workspace)
         started = time.perf_counter()
         with progress(enabled=not json_out) as update:
             update(f"reading {file.name}", 0.1)
@@ -176,12 +173,13 @@ def register(app: typer.Typer) -> None:
                               "for Gaode/WeChat pickers, --crs bd09 for Baidu)",
                               highlight=False)
             update(f"writing {len(gdf)} rows to {layer}", 0.6)
-            workspace.write(layer, gdf, mode=mode)  # type: ignore[arg-type]
-            source = gdf.attrs.get("source_crs")
-            if source:
-                recorded = dict(workspace.get_meta("source_crs", {}) or {})
-                recorded[layer] = source
-                workspace.set_meta("source_crs", recorded)
+            with workspace.transaction() as tx:  # the rows and their provenance together
+                tx.write(layer, gdf, mode=mode)  # type: ignore[arg-type]
+                source = gdf.attrs.get("source_crs")
+                if source:
+                    recorded = dict(tx.get_meta("source_crs", {}) or {})
+                    recorded[layer] = source
+                    tx.set_meta("source_crs", recorded)
             update("done", 1.0)
         result = {"layer": layer, "rows": len(gdf), "mode": mode,
                   "count": workspace.count(layer), "source_crs": gdf.attrs.get("source_crs"),
@@ -241,23 +239,6 @@ def register(app: typer.Typer) -> None:
         if lang not in ("zh", "en"):
             fail("--lang must be zh or en")
         console.print(schema_markdown(lang), markup=False, highlight=False)  # type: ignore[arg-type]
-
-
-def _expected_bounds(workspace: Any) -> tuple[float, float, float, float] | None:
-    """The extent new data should fall in: the workspace's extent plus a margin."""
-    boxes = []
-    for name in ("subdistricts", "communities", "streets", "buildings"):
-        try:
-            b = workspace.bounds(name) if workspace.count(name) else None
-        except GisgovError:
-            b = None
-        if b:
-            boxes.append(b)
-    if not boxes:
-        return None
-    m = _EXPECTED_MARGIN_DEG
-    return (min(b[0] for b in boxes) - m, min(b[1] for b in boxes) - m,
-            max(b[2] for b in boxes) + m, max(b[3] for b in boxes) + m)
 
 
 def _audit_export(workspace: Any, layer: str, target: str, rows: int) -> None:

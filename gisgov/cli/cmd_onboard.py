@@ -75,6 +75,7 @@ def _import_osm(ws: str, file: Path, *, layer: str | None, crs: str | None,
 
 def _import_register(ws: str, file: Path, *, layer: str, crs: str | None,
                      mapping: dict[str, str], mode: str, json_out: bool) -> None:
+    from gisgov.io import check_bounds, expected_bounds_of
     from gisgov.onboard.registers import read_register
 
     workspace = open_ws(ws)
@@ -83,6 +84,10 @@ def _import_register(ws: str, file: Path, *, layer: str, crs: str | None,
         update(f"reading {file.name}", 0.1)
         reg = read_register(file, layer=layer, crs=crs, mapping=mapping,
                             buildings=workspace.read("buildings"))
+        expected = expected_bounds_of(workspace)
+        if expected is not None and reg.frame.geometry.notna().any():
+            check_bounds(reg.frame[reg.frame.geometry.notna()], expected, layer=layer,
+                         name=file.name)
         update(f"writing {len(reg.frame)} rows to {layer}", 0.6)
         with workspace.transaction() as tx:
             tx.write(layer, reg.frame, mode=mode)  # type: ignore[arg-type]
