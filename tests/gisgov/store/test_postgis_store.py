@@ -61,6 +61,7 @@ def test_migrated_tables_match_the_layer_schema(pg: PostGISWorkspace) -> None:
         ), t=name)
         assert key == [(spec.key,)]
         gist = _sql(pg, "SELECT indexdef FROM pg_indexes WHERE tablename = :t "
+                        "AND schemaname = current_schema() "
                         "AND indexdef LIKE '%USING gist (geometry)%'", t=name)
         assert len(gist) == (1 if spec.has_geometry else 0)
 
