@@ -100,6 +100,9 @@ def _grow(
             s += jitter[v]
             if s > best_s:
                 best_u, best_s = v, s
+        if best_u < 0:
+            # Only on broken scores (NaN); stop rather than loop: callers repair or skip.
+            break
         u = best_u
         lab[u] = a
         wt[a] += w[u]

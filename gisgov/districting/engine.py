@@ -33,7 +33,12 @@ import pandas as pd
 
 from gisgov.districting._search import anneal
 from gisgov.districting.exact import solve_exact
-from gisgov.districting.graph import UnitGraph, bridge_components, graph_from_units
+from gisgov.districting.graph import (
+    UnitGraph,
+    attach_light_components,
+    bridge_components,
+    graph_from_units,
+)
 from gisgov.districting.objective import (
     Objective,
     Plan,
@@ -154,8 +159,11 @@ def partition(
         heuristic, falling back to the MILP on small pieces where it finds no balanced plan.
     islands
         Disconnected units: ``separate`` gives each component its own areas (and explains when
-        its weight cannot be split within tolerance), ``bridge`` joins components through their
-        nearest units, ``error`` refuses. Always reported.
+        its weight cannot be split within tolerance) — except components lighter than one
+        area's lower bound (an empty sliver or park cut off by a gap), which cannot be an area
+        of their own and are joined to the component of their nearest unit by a bridge edge;
+        ``bridge`` joins all components through their nearest units; ``error`` refuses.
+        Always reported in :attr:`PartitionResult.report`.
     main_streets
         Main street lines, for the "boundaries along main streets" reward.
     graph
@@ -270,7 +278,23 @@ def partition(
             report.extend(notes)
             comp = graph.components()
         else:
-            report.append(f"the units form {ncomp} disconnected pieces ({desc}); each gets its own areas")
+            # Components too light to be an area (an empty park cut off by a street gap) join
+            # their nearest neighbour; only heavy islands must carry whole areas of their own.
+            graph, notes = attach_light_components(
+                graph, np.asarray(xy_geo.values, dtype=object), w, lower - slack
+            )
+            report.extend(notes)
+            comp = graph.components()
+            left = int(comp.max()) + 1
+            if left > 1:
+                sizes = np.bincount(comp)
+                desc = ", ".join(
+                    f"{int(s)} unit(s) weighing {float(w[comp == c].sum()):g}"
+                    for c, s in enumerate(sizes)
+                )
+                report.append(
+                    f"the units form {left} disconnected pieces ({desc}); each gets its own areas"
+                )
 
     # Current plan → area ids: the K heaviest current labels keep an area each.
     cur_vals: list[Hashable | None] = [None] * n

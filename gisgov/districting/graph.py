@@ -21,7 +21,7 @@ from scipy.sparse.csgraph import connected_components
 
 from gisgov.errors import CRSError, ValidationError
 
-__all__ = ["UnitGraph", "graph_from_units", "metric_crs"]
+__all__ = ["UnitGraph", "attach_light_components", "bridge_components", "graph_from_units", "metric_crs"]
 
 
 @dataclass
@@ -186,7 +186,9 @@ def graph_from_units(
     geoms = np.asarray(geo.to_crs(mcrs).values, dtype=object)
     if shapely.is_empty(geoms).any() or shapely.is_missing(geoms).any():
         raise ValidationError("some units have no geometry; drop or fix them first")
-    geoms = shapely.make_valid(geoms)
+    # "structure" keeps the polygonal area of a self-touching ring; the default "linework"
+    # can return a GeometryCollection whose boundary is undefined (NaN perimeter, no edges).
+    geoms = shapely.make_valid(geoms, method="structure", keep_collapsed=False)
     n = len(geoms)
     bounds = shapely.boundary(geoms)
     tree = shapely.STRtree(geoms)
@@ -227,7 +229,8 @@ def graph_from_units(
         shared_length=shared.astype(float),
         main_share=main_share.astype(float),
         area=shapely.area(geoms).astype(float),
-        perimeter=shapely.length(bounds).astype(float),
+        # A polygon's length is its perimeter; never NaN, unlike an undefined boundary.
+        perimeter=np.nan_to_num(shapely.length(geoms).astype(float)),
         crs=mcrs,
     )
 
@@ -274,5 +277,82 @@ def bridge_components(graph: UnitGraph, centroids: np.ndarray) -> tuple[UnitGrap
         perimeter=graph.perimeter,
         crs=graph.crs,
         bridges=np.arange(graph.m, graph.m + len(add), dtype=np.int64),
+    )
+    return g, notes
+
+
+def attach_light_components(
+    graph: UnitGraph,
+    geoms: np.ndarray,
+    weights: np.ndarray,
+    threshold: float,
+) -> tuple[UnitGraph, list[str]]:
+    """Bridge every component lighter than ``threshold`` to its nearest unit elsewhere.
+
+    Under ``islands="separate"`` each component must carry whole areas, but an empty sliver,
+    park or lake-side block cut off by a street gap (weight 0, or less than one area's lower
+    bound) can never be an area of its own: refusing the whole plan for it would be absurd, so
+    it joins the component of the nearest unit (by polygon distance) through one bridge edge.
+    The lightest component is attached first and weights are merged as components join, so a
+    chain of small islands ends up attached to something heavy enough.
+
+    Parameters
+    ----------
+    graph
+        The unit graph.
+    geoms
+        Unit polygons in ``graph.crs`` (metric), aligned with the graph's positions.
+    weights
+        Unit weights.
+    threshold
+        Components weighing less than this are attached (the areas' lower bound).
+
+    Returns
+    -------
+    tuple of UnitGraph and list of str
+        The graph with the bridges added (``graph`` itself when nothing was light) and one
+        note per bridge.
+    """
+    comp = graph.components()
+    w = np.asarray(weights, dtype=float)
+    notes: list[str] = []
+    new: list[tuple[int, int]] = []
+    while True:
+        ncomp = int(comp.max()) + 1 if graph.n else 0
+        if ncomp <= 1:
+            break
+        cw = np.bincount(comp, weights=w, minlength=ncomp)
+        light = np.flatnonzero(cw < threshold)
+        if len(light) == 0:
+            break
+        c = int(light[np.argmin(cw[light])])
+        inside = np.flatnonzero(comp == c)
+        outside = np.flatnonzero(comp != c)
+        tree = shapely.STRtree(geoms[outside])
+        idx, dist = tree.query_nearest(geoms[inside], return_distance=True, all_matches=False)
+        best = int(np.argmin(dist))
+        u, v = int(inside[idx[0][best]]), int(outside[idx[1][best]])
+        new.append((min(u, v), max(u, v)))
+        notes.append(
+            f"component of {len(inside)} unit(s) weighing {cw[c]:g} is too light to be an area "
+            f"of its own (< {threshold:.1f}); joined to its nearest neighbour by a bridge "
+            f"between units {u} and {v} ({float(dist[best]):.0f} m apart)"
+        )
+        comp[comp == c] = comp[v]
+        _, comp = np.unique(comp, return_inverse=True)
+    if not new:
+        return graph, notes
+    add = np.asarray(new, dtype=np.int64)
+    g = UnitGraph(
+        n=graph.n,
+        edges=np.vstack([graph.edges, add]),
+        shared_length=np.concatenate([graph.shared_length, np.zeros(len(add))]),
+        main_share=np.concatenate([graph.main_share, np.zeros(len(add))]),
+        area=graph.area,
+        perimeter=graph.perimeter,
+        crs=graph.crs,
+        bridges=np.concatenate(
+            [graph.bridges, np.arange(graph.m, graph.m + len(add), dtype=np.int64)]
+        ),
     )
     return g, notes

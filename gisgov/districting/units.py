@@ -133,7 +133,11 @@ def units_from_workspace(
     units["community_code"] = pd.Series(codes[best.to_numpy()], index=best.index).reindex(range(len(units))).to_numpy()
     units["subdistrict_code"] = pd.Series(subs[best.to_numpy()], index=best.index).reindex(range(len(units))).to_numpy()
     units = units.to_crs(out_crs)[UNIT_COLUMNS]
-    units.geometry = shapely.make_valid(units.geometry.to_numpy())
+    # Polygonal repair only: a GeometryCollection (the default "linework" repair of a
+    # self-touching block) has no boundary to measure and cannot be written as a polygon.
+    units.geometry = shapely.make_valid(
+        units.geometry.to_numpy(), method="structure", keep_collapsed=False
+    )
     return units.set_index("unit_id", drop=False).rename_axis(None)
 
 

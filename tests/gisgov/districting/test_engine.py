@@ -146,3 +146,46 @@ def test_boundary_text_names_streets() -> None:
     text = boundary_text(areas, name="name", streets=streets)
     assert text[0] == "东至乙社区，南至辖区边界，西至人民路，北至建设街"
     assert text[1].startswith("东至辖区边界，南至辖区边界，西至甲社区")
+
+
+def _with_island(units: gpd.GeoDataFrame, hh: list[int], dx: float = 150.0) -> gpd.GeoDataFrame:
+    """``units`` plus a detached row of 50 m squares (households ``hh``) ``dx`` m to the east."""
+    x1 = float(units.total_bounds[2]) + dx
+    cells = [shapely.box(x1 + 50 * i, 0, x1 + 50 * (i + 1), 50) for i in range(len(hh))]
+    return gpd.GeoDataFrame(
+        {"hh": [*units["hh"], *hh]}, geometry=[*units.geometry, *cells], crs=units.crs,
+        index=[*units.index, "park", *[f"p{i}" for i in range(1, len(hh))]],
+    )
+
+
+@pytest.mark.parametrize("hh", [0, 3])
+def test_light_island_joins_its_nearest_neighbour(hh: int) -> None:
+    # An empty park (or a few households) cut off by a gap cannot be an area of its own:
+    # under islands="separate" it is bridged to the nearest unit, not refused.
+    both = _with_island(lattice(4, 3, lo=10, hi=11), [hh])
+    res = partition(both, weight="hh", areas=3, tolerance=0.1, seed=0)
+    assert any("too light" in r and "bridge" in r for r in res.report)
+    # its only edge is the bridge to the nearest cell (south-east corner), so it shares its area
+    assert res.labels["park"] == res.labels["u3"]
+    m = plan_metrics(both, res.labels, weight="hh", graph=res.graph)
+    assert m.areas["contiguous"].all()  # contiguous through the bridge
+    assert m.max_deviation <= 0.1 + 1e-9
+
+
+def test_heavy_island_still_refused_when_unsplittable() -> None:
+    # 90 households: more than one area may hold (66.5–73.5), fewer than two need
+    both = _with_island(lattice(4, 3, lo=10, hi=11), [45, 45])
+    with pytest.raises(InfeasibleError, match="cannot be split"):
+        partition(both, weight="hh", areas=3, tolerance=0.05)
+
+
+def test_self_touching_unit_keeps_its_neighbours() -> None:
+    # A block whose ring touches itself is invalid; its repair must stay a polygon with a
+    # perimeter and neighbours (the "linework" repair left a collection with neither).
+    units = lattice(3, 1)
+    bow = shapely.Polygon([(300, 0), (400, 0), (400, 100), (350, 50), (300, 100), (350, 50)])
+    units = gpd.GeoDataFrame({"hh": [*units["hh"], 0]}, geometry=[*units.geometry, bow],
+                             crs=units.crs, index=[*units.index, "bow"])
+    g = graph_from_units(units)
+    assert np.isfinite(g.perimeter).all()
+    assert g.components().max() == 0
