@@ -104,6 +104,21 @@ def test_onboard_package_pbf_with_excel_register(tmp_path: Path, package_pbf: Pa
     assert hh["building_id"].notna().all()
     communities = w.read("communities")
     assert communities.geometry.iloc[0].covers(w.read("buildings").geometry.union_all())
+    w.close()
+    # ... and grids and assignment then run on it without any code change
+    grids = CliRunner().invoke(app, ["grids", str(ws), "--json"])
+    assert grids.exit_code == 0, grids.output
+    g = json.loads(grids.stdout)
+    assert g["grids"] > 10
+    assert g["contiguous_all"]
+    assigned = CliRunner().invoke(app, ["assign", str(ws), "--json"])
+    assert assigned.exit_code == 0, assigned.output
+    a = json.loads(assigned.stdout)
+    assert a["households"] == len(hh)
+    assert a["optimal"]
+    assert a["assigned"] > 0
+    rules = json.loads(CliRunner().invoke(app, ["check", str(ws), "--json"]).stdout)["by_rule"]
+    assert not {"grid_gap", "grid_overlap", "household_outside_grids"} & set(rules)
 
 
 def test_all_or_nothing(tmp_path: Path, town_osm: Path) -> None:
