@@ -24,6 +24,7 @@ from gisgov.store import open_workspace
 from maps._assets import ASSETS_DIR
 from maps._base import features, to_draw
 from maps.field import field_page_html
+from maps.scenarios import ScenarioPlans, scenarios_from_workspace
 from maps.site import MapPage, index_html, map_pages, render_page
 
 __all__ = ["router"]
@@ -37,11 +38,13 @@ _lock = threading.Lock()
 
 
 class _Cache:
-    """Layers and rendered pages of one workspace version."""
+    """Layers, scenarios and rendered pages of one workspace version."""
 
-    def __init__(self, version: int, layers: dict[str, gpd.GeoDataFrame]) -> None:
+    def __init__(self, version: int, layers: dict[str, gpd.GeoDataFrame],
+                 scenarios: list[ScenarioPlans]) -> None:
         self.version = version
         self.layers = layers
+        self.scenarios = scenarios
         self.items: dict[tuple[str, ...], bytes] = {}
         self._public: dict[str, gpd.GeoDataFrame] | None = None
 
@@ -98,7 +101,8 @@ def _cache(request: Request) -> _Cache:
     with _lock:
         cache: _Cache | None = getattr(request.app.state, "maps_cache", None)
         if cache is None or cache.version != version:
-            cache = _Cache(version, ws.read_all())
+            layers = ws.read_all()
+            cache = _Cache(version, layers, scenarios_from_workspace(ws, layers=layers))
             request.app.state.maps_cache = cache
         return cache
 
@@ -128,7 +132,7 @@ def maps_index(request: Request, lang: LangQ = "zh") -> Response:
     cache = _cache(request)
     key = ("index", lang)
     if key not in cache.items:
-        cache.items[key] = index_html(map_pages(cache.layers), lang=lang,
+        cache.items[key] = index_html(map_pages(cache.layers, cache.scenarios), lang=lang,
                                       field_url="/field").encode("utf-8")
     return _html(cache.items[key], cache.version)
 
@@ -168,7 +172,7 @@ def maps_page(request: Request, name: str, basemap: BasemapQ = "none",
     Names in popups are masked for staff roles and absent for ``public`` (no key).
     """
     cache = _cache(request)
-    pages: dict[str, MapPage] = {p.name: p for p in map_pages(cache.layers)}
+    pages: dict[str, MapPage] = {p.name: p for p in map_pages(cache.layers, cache.scenarios)}
     if name not in pages:
         raise HTTPException(404, f"no map {name!r}; see /maps/ for the list")
     audience = "public" if principal.personal_access == "none" else "staff"
@@ -179,6 +183,7 @@ def maps_page(request: Request, name: str, basemap: BasemapQ = "none",
             assets="served",
             tianditu_key=_tianditu_key(request),
             households_url=f"/maps/data/households.geojson?basemap={basemap}",
+            scenarios=cache.scenarios,
         )
         cache.items[key] = html_text.encode("utf-8")
     return _html(cache.items[key], cache.version)

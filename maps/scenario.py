@@ -25,19 +25,29 @@ from maps._base import (
 )
 from maps._errors import MapError
 
-__all__ = ["scenario_diff_map", "scenario_metrics"]
+__all__ = ["metric_label", "scenario_diff_map", "scenario_metrics"]
 
 _T = {
     "zh": {"before": "调整前边界", "after": "调整后边界", "moved": "调整归属的单元",
            "areas": "区域数", "hh_min": "最少户数", "hh_max": "最多户数", "hh_mean": "平均户数",
            "pp": "平均紧凑度 (Polsby-Popper)", "moved_units": "调整单元数",
-           "moved_hh": "调整户数", "from": "原属", "to": "调整后归属", "title": "方案对比"},
+           "moved_hh": "调整户数", "from": "原属", "to": "调整后归属", "title": "方案对比",
+           "max_dev": "最大户数偏差 (%)", "reock": "平均紧凑度 (Reock)",
+           "cut_edges": "边界切开的相邻单元对"},
     "en": {"before": "Boundaries before", "after": "Boundaries after", "moved": "Moved units",
            "areas": "Areas", "hh_min": "Min households", "hh_max": "Max households",
            "hh_mean": "Mean households", "pp": "Mean compactness (Polsby-Popper)",
            "moved_units": "Units moved", "moved_hh": "Households moved", "from": "From",
-           "to": "To", "title": "Scenario comparison"},
+           "to": "To", "title": "Scenario comparison", "max_dev": "Max household deviation (%)",
+           "reock": "Mean compactness (Reock)", "cut_edges": "Adjacent unit pairs cut"},
 }
+
+
+def metric_label(key: str, lang: Lang) -> str:
+    """The panel label of a metric key of :func:`scenario_metrics` (``areas``, ``pp``,
+    ``hh_min``…, ``max_dev``, ``reock``, ``cut_edges``, ``moved_units``, ``moved_hh``);
+    an unknown key is returned as is."""
+    return _T[lang].get(key, key)
 
 
 def scenario_metrics(
@@ -103,12 +113,15 @@ def scenario_diff_map(
     units
         The building blocks the plans are made of (blocks, compounds, buildings) with ``id``;
         a unit moves when the area covering it differs between the plans (matched by ``key``).
+        Units that carry ``old_code`` and ``new_code`` (a stored scenario's unit table) are
+        taken at their word instead of being located.
     households
         Household points: adds per-area counts and the number of households that move.
     key
         Column identifying an area in both plans.
     metrics
-        Figures to show (label → (before, after)); by default :func:`scenario_metrics`.
+        Figures to show (label → (before, after)); by default :func:`scenario_metrics`. The
+        moved-unit and moved-household counts are added unless ``metrics`` already has them.
     basemap, lang, assets, tianditu_key, m
         As for :func:`maps.county_map`.
 
@@ -156,14 +169,19 @@ def scenario_diff_map(
         moved_hh = int((codes_b != codes_a).sum())
     n_moved = None
     if units is not None and len(units):
-        ub, ua = locate(units, before), locate(units, after)
-        codes_b = np.append(before[key].astype(str).to_numpy(), "")[ub]
-        codes_a = np.append(after[key].astype(str).to_numpy(), "")[ua]
-        moved = units[codes_b != codes_a]
-        n_moved = len(moved)
-        if n_moved:
-            mv = to_draw(moved[["id", "geometry"]], basemap=basemap, simplify_m=0.5)
-            sel = codes_b != codes_a
+        if {"old_code", "new_code"} <= set(units.columns):
+            codes_b = units["old_code"].astype(str).to_numpy()
+            codes_a = units["new_code"].astype(str).to_numpy()
+        else:
+            ub, ua = locate(units, before), locate(units, after)
+            codes_b = np.append(before[key].astype(str).to_numpy(), "")[ub]
+            codes_a = np.append(after[key].astype(str).to_numpy(), "")[ua]
+        n_moved = int((codes_b != codes_a).sum())
+        # Only units with a shape can be drawn (to_draw drops the others, so select first).
+        sel = (codes_b != codes_a) & units.geometry.notna().to_numpy()
+        sel &= ~units.geometry.is_empty.to_numpy()
+        if sel.any():
+            mv = to_draw(units.loc[sel, ["id", "geometry"]], basemap=basemap, simplify_m=0.5)
 
             def name(names: object, code: str) -> str:
                 series = names
@@ -187,9 +205,9 @@ def scenario_diff_map(
     figures = dict(metrics) if metrics is not None else {
         t[k]: v for k, v in scenario_metrics(before, after, households=households).items()}
     if n_moved is not None:
-        figures[t["moved_units"]] = (0, n_moved)
+        figures.setdefault(t["moved_units"], (0, n_moved))
     if moved_hh is not None:
-        figures[t["moved_hh"]] = (0, moved_hh)
+        figures.setdefault(t["moved_hh"], (0, moved_hh))
     head = (f"<tr><th>{html.escape(text('metric', lang))}</th>"
             f"<th>{html.escape(text('before', lang))}</th>"
             f"<th>{html.escape(text('after', lang))}</th></tr>")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,19 +16,22 @@ from maps._errors import MapError
 from maps.grids import compliance_map, grid_map
 from maps.overview import county_map
 from maps.redgrid import red_grid_map
+from maps.scenario import metric_label, scenario_diff_map
+from maps.scenarios import ScenarioPlans
 
 __all__ = ["MapPage", "index_html", "map_pages", "render_page", "write_maps"]
 
 
 @dataclass(frozen=True)
 class MapPage:
-    """One map of the site: file name, kind, community (if any) and titles."""
+    """One map of the site: file name, kind, community or scenario (if any) and titles."""
 
     name: str
     kind: str
     community: str | None
     title_zh: str
     title_en: str
+    scenario: str | None = None
 
     def title(self, lang: Lang) -> str:
         """Title in ``lang``."""
@@ -40,13 +43,18 @@ def _has(layers: Mapping[str, gpd.GeoDataFrame], name: str) -> bool:
     return gdf is not None and len(gdf) > 0
 
 
-def map_pages(layers: Mapping[str, gpd.GeoDataFrame]) -> list[MapPage]:
-    """The maps the layers allow: county, compliance, and per community grids and red grids.
+def map_pages(layers: Mapping[str, gpd.GeoDataFrame],
+              scenarios: Sequence[ScenarioPlans] = ()) -> list[MapPage]:
+    """The maps the layers allow: county, compliance, one comparison per scenario, and per
+    community grids and red grids.
 
     Parameters
     ----------
     layers
         gisgov layers; grid maps need grids, red-grid maps households and members.
+    scenarios
+        The workspace's scenarios (:func:`maps.scenarios.scenarios_from_workspace`): each gets
+        ``scenario-<name>.html``.
 
     Returns
     -------
@@ -62,6 +70,11 @@ def map_pages(layers: Mapping[str, gpd.GeoDataFrame]) -> list[MapPage]:
         pages.append(MapPage("compliance.html", "compliance", None, "合规检查（网格长、党组织、"
                              "党支部人数）", "Compliance (leaders, party organisations, "
                              "branch size)"))
+    for sc in sorted(scenarios, key=lambda s: s.name):
+        pages.append(MapPage(f"scenario-{sc.name}.html", "scenario", None,
+                             f"{sc.name} 方案对比（调整前后）",
+                             f"{sc.name} scenario comparison (before/after)", scenario=sc.name))
+    if grids is not None and len(grids):
         with_grids = set(grids["community_code"])
         for code, name in zip(coms["code"], coms["name"], strict=True):
             if code in with_grids:
@@ -83,6 +96,7 @@ def render_page(
     assets: AssetMode = "inline",
     tianditu_key: str | None = None,
     households_url: str | None = None,
+    scenarios: Sequence[ScenarioPlans] = (),
 ) -> str:
     """Render one page of :func:`map_pages` to HTML.
 
@@ -96,6 +110,8 @@ def render_page(
         As for :func:`maps.county_map`.
     households_url
         Passed to :func:`maps.county_map` (the API serves households by URL).
+    scenarios
+        As given to :func:`map_pages` (needed for ``scenario`` pages).
 
     Returns
     -------
@@ -111,6 +127,14 @@ def render_page(
         m = grid_map(layers, community=page.community, **opts)  # type: ignore[arg-type]
     elif page.kind == "redgrid":
         m = red_grid_map(layers, community=page.community, **opts)  # type: ignore[arg-type]
+    elif page.kind == "scenario":
+        sc = next((s for s in scenarios if s.name == page.scenario), None)
+        if sc is None:
+            raise MapError(f"no scenario {page.scenario!r} to draw; pass scenarios=")
+        m = scenario_diff_map(
+            sc.before, sc.after, units=sc.units, key="code",
+            metrics={metric_label(k, lang): v for k, v in sc.metrics.items()},
+            **opts)  # type: ignore[arg-type]
     else:
         raise MapError(f"unknown map kind {page.kind!r}")
     root = m.get_root()
@@ -162,6 +186,7 @@ def write_maps(
     lang: Lang = "zh",
     inline: bool = False,
     tianditu_key: str | None = None,
+    scenarios: Sequence[ScenarioPlans] = (),
 ) -> list[Path]:
     """Write every map of :func:`map_pages` and an ``index.html`` into ``out_dir``.
 
@@ -176,6 +201,8 @@ def write_maps(
     inline
         Embed Leaflet and plugins in every page (single files to carry); otherwise one copy
         goes to ``out_dir/assets`` and pages link it relatively (works from ``file://``).
+    scenarios
+        The workspace's scenarios (:func:`maps.scenarios.scenarios_from_workspace`).
 
     Returns
     -------
@@ -186,7 +213,7 @@ def write_maps(
     out.mkdir(parents=True, exist_ok=True)
     if not inline:
         shutil.copytree(ASSETS_DIR, out / "assets", dirs_exist_ok=True)
-    pages = map_pages(layers)
+    pages = map_pages(layers, scenarios)
     index = out / "index.html"
     index.write_text(index_html(pages, lang=lang), encoding="utf-8")
     written = [index]
@@ -194,7 +221,7 @@ def write_maps(
         path = out / page.name
         path.write_text(
             render_page(layers, page, basemap=basemap, lang=lang, tianditu_key=tianditu_key,
-                        assets="inline" if inline else "assets"),
+                        assets="inline" if inline else "assets", scenarios=scenarios),
             encoding="utf-8")
         written.append(path)
     return written

@@ -34,8 +34,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
         json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document")] = False,
     ) -> None:
-        """Write the maps (县域总览, 网格, 红色网格, 合规检查) and index.html — no CDN needed."""
+        """Write the maps (县域总览, 网格, 红色网格, 合规检查, 方案对比) and index.html — no CDN needed."""
         # folium is a renderer dependency: import it only when this command runs.
+        from maps.scenarios import scenarios_from_workspace
         from maps.site import write_maps
 
         if basemap not in _BASEMAPS:
@@ -46,7 +47,8 @@ def register(app: typer.Typer) -> None:
         ws = open_ws(workspace)
         layers = ws.read_all()
         files = write_maps(layers, out, basemap=basemap, lang=lang,  # type: ignore[arg-type]
-                           inline=inline, tianditu_key=tianditu_key)
+                           inline=inline, tianditu_key=tianditu_key,
+                           scenarios=scenarios_from_workspace(ws, layers=layers))
         summary = {
             "out": str(out), "index": str(files[0]),
             "maps": [{"file": f.name, "bytes": f.stat().st_size} for f in files[1:]],

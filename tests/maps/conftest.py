@@ -8,6 +8,9 @@ households are linked to its members 8 at a time, leaving the last few unassigne
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -83,3 +86,29 @@ def build_grid_layers(layers: dict[str, gpd.GeoDataFrame]) -> dict[str, gpd.GeoD
 def grid_layers(county_layers: dict[str, gpd.GeoDataFrame]) -> dict[str, gpd.GeoDataFrame]:
     """The fixture county with small grids, leaders, grid branches and assignments."""
     return build_grid_layers(county_layers)
+
+
+@pytest.fixture(scope="session")
+def scenario_gpkg_master(tmp_path_factory: pytest.TempPathFactory, county_gpkg_master: Path,
+                         county_layers: dict[str, gpd.GeoDataFrame]) -> Path:
+    """The fixture county with scenario ``reform`` saved (urban communities re-drawn into 5,
+    as ``make demo`` does) but not accepted; copy it before writing (see ``scenario_gpkg``)."""
+    from gisgov.districting.community import redistrict
+    from gisgov.districting.scenarios import save_scenario
+    from gisgov.store import open_workspace
+
+    path = tmp_path_factory.mktemp("scenario") / "county.gpkg"
+    shutil.copy2(county_gpkg_master, path)
+    result = redistrict(county_layers, areas=5, tolerance=0.10, seed=0, time_limit=20)
+    ws = open_workspace(path)
+    save_scenario(ws, "reform", result)
+    ws.close()
+    return path
+
+
+@pytest.fixture
+def scenario_gpkg(tmp_path: Path, scenario_gpkg_master: Path) -> Path:
+    """A private, writable copy of the county with the pending scenario ``reform``."""
+    path = tmp_path / "county.gpkg"
+    shutil.copy2(scenario_gpkg_master, path)
+    return path

@@ -24,6 +24,8 @@ import shapely
 from gisgov.crs import wgs84_to_gcj02
 from maps import county_map
 from maps._base import locate
+from maps.scenario import scenario_metrics
+from maps.scenarios import ScenarioPlans
 from maps.site import map_pages, write_maps
 
 pytestmark = pytest.mark.browser
@@ -88,9 +90,25 @@ def _map_js(expr: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, grid_layers: Layers) -> Path:
+def scenarios(grid_layers: Layers) -> list[ScenarioPlans]:
+    """A hand-made scenario (the first community's first grid goes to the second), so the
+    comparison page is in the site without running the re-drawing engine here."""
+    before = grid_layers["communities"].sort_values("code").reset_index(drop=True)
+    grids = grid_layers["grids"]
+    piece = grids[grids["community_code"] == before["code"].iloc[0]].geometry.iloc[0]
+    after = before.copy()
+    after.loc[0, "geometry"] = before.geometry.iloc[0].difference(piece)
+    after.loc[1, "geometry"] = before.geometry.iloc[1].union(piece)
+    units = grid_layers["buildings"][["id", "geometry"]]
+    return [ScenarioPlans("demo", before, after, units,
+                          scenario_metrics(before, after, households=grid_layers["households"]))]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, grid_layers: Layers,
+         scenarios: list[ScenarioPlans]) -> Path:
     out = tmp_path_factory.mktemp("site")
-    write_maps(grid_layers, out, inline=True)
+    write_maps(grid_layers, out, inline=True, scenarios=scenarios)
     return out
 
 
@@ -102,9 +120,10 @@ def shots(artifacts_dir: Path) -> Path:
 
 
 def test_every_map_loads_offline_with_layers_and_legend(
-    browser: Any, site: Path, grid_layers: Layers, shots: Path
+    browser: Any, site: Path, grid_layers: Layers, scenarios: list[ScenarioPlans], shots: Path
 ) -> None:
-    pages = map_pages(grid_layers)
+    pages = map_pages(grid_layers, scenarios)
+    assert "scenario" in {p.kind for p in pages}
     # Every kind once, plus the first community of each per-community kind.
     chosen = {p.kind: p for p in reversed(pages)}
     for page in chosen.values():
@@ -119,6 +138,11 @@ def test_every_map_loads_offline_with_layers_and_legend(
         assert v.page.locator(".leaflet-control-zoom-fullscreen").count() == 1
         assert v.page.locator(".leaflet-control-measure").count() == 1
         assert v.page.locator(".leaflet-control-search").count() == 1
+        if page.kind == "scenario":  # the before/after panel is on screen, in Chinese
+            panel = v.page.locator(".gisgov-metrics")
+            assert panel.is_visible()
+            assert "调整前" in panel.inner_text()
+            assert "调整单元数" in panel.inner_text()
         v.page.screenshot(path=str(shots / f"{page.name}.png"))
         v.context.close()
     v = visit(browser, (site / "index.html").as_uri(), width=375, height=667)
