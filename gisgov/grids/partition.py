@@ -58,6 +58,10 @@ GRID_ITERATIONS_PER_UNIT = 60
 GRID_MIN_ITERATIONS = 20_000
 #: Street blocks (no compound wall) above this share of the target are split by building.
 BLOCK_SPLIT_SHARE = 0.3
+#: Snap-rounding grid (m) when noding unit boundaries into one coverage.
+SNAP_GRID_M = 0.05
+#: Distance (m) within which a grid takes the gap along its own edge when fitted.
+FIT_M = 0.2
 #: Gap (m) under which two units count as touching in the unit graph.
 SNAP_M = 0.02
 #: Pieces smaller than this (m²) are numerical slivers and join their longest neighbour.
@@ -186,6 +190,9 @@ def community_units(
                  for row in units[big].itertuples()]
         units = pd.concat([units[~big], *split], ignore_index=True)
     units = gpd.GeoDataFrame(units, geometry="geometry", crs=crs).reset_index(drop=True)
+    units = _as_coverage(units, community)
+    # households again: rebuilding moved slivers between units and may have split some
+    units = _count_households(units.drop(columns=["households", "population"]), hh)
     units.insert(0, "unit_id", [f"U{i:05d}" for i in range(len(units))])
     return units
 
@@ -365,7 +372,7 @@ def partition_grids(
         units.loc[free.index, "grid"] = result.labels.loc[free.index].to_numpy()
         sums = units.groupby("grid")[["households", "population"]].sum()
         labels = sums.index.to_numpy()
-        merged, moved = _contiguous(_fill_gaps(_grid_polygons(units, geom, labels), geom),
+        merged, moved = _contiguous(_fill_gaps(_grid_polygons(units, labels), geom),
                                     community_hh)
         grids = gpd.GeoDataFrame(sums.reset_index(drop=True), geometry=merged, crs=units.crs)
         if moved:
@@ -390,62 +397,70 @@ def partition_grids(
     grids_m = pd.concat(all_grids, ignore_index=True)
     grids_out = gpd.GeoDataFrame(grids_m, geometry="geometry", crs=crs).to_crs(STORAGE_CRS)
     # reprojection can fold a near-degenerate vertex; repair in the storage CRS too
-    grids_out["geometry"] = [_polygonal(g) for g in grids_out.geometry]
+    grids_out["geometry"] = [_main_parts(_polygonal(g)) for g in grids_out.geometry]
     grids_out = conform("grids", grids_out.sort_values("code").reset_index(drop=True))
     units_out = gpd.GeoDataFrame(pd.concat(all_units, ignore_index=True), crs=crs)
     return GridsResult(grids=grids_out, units=units_out, per_community=pd.DataFrame(rows),
                        report=notes, seconds=time.monotonic() - started)
 
 
-def _grid_polygons(units: gpd.GeoDataFrame, community: shapely.Geometry,
-                   labels: np.ndarray) -> np.ndarray:
-    """One polygon per grid label, built from an exact coverage of the community.
+def _as_coverage(units: gpd.GeoDataFrame, community: shapely.Geometry) -> gpd.GeoDataFrame:
+    """The same units rebuilt as an exact coverage of the community.
 
-    Units come from several overlays (blocks, compound walls, Voronoi cells), whose shared
-    edges are noded a hair apart; dissolving them directly leaves hairline slivers and splits
-    grids into parts. Instead all unit boundaries and the community's are noded together and
-    polygonised into faces that share identical edges; each face belongs to the unit it lies
-    in, and a grid is the coverage union of its units' faces.
+    Units come from several overlays (street blocks, compound walls, Voronoi cells of
+    buildings) of layers reprojected separately, so neighbouring units' edges lie a hair
+    apart rather than on one line. All unit boundaries and the community's are noded
+    together with snap rounding (:data:`SNAP_GRID_M`), so nearly coincident edges become one,
+    and polygonised into faces; each face goes to the unit covering most of it, and the
+    hairline slivers that belong to no unit go to the neighbouring face they share most edge
+    with. Units then share identical edges: their graph is exact and unions are clean.
     """
     geoms = np.asarray(units.geometry.values)
     lines = shapely.union_all(np.concatenate([shapely.boundary(geoms),
-                                              [shapely.boundary(community)]]))
+                                              [shapely.boundary(community)]]),
+                              grid_size=SNAP_GRID_M)
     faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(lines)))
     faces = faces[shapely.contains(community, shapely.point_on_surface(faces))]
-    grid_of_unit = units["grid"].to_numpy()
-    grid_of_face = np.full(len(faces), -1, dtype=grid_of_unit.dtype)
-    # a face belongs to the unit covering most of it
+    owner = np.full(len(faces), -1)
     face_idx, unit_idx = shapely.STRtree(geoms).query(faces, predicate="intersects")
     overlap = shapely.area(shapely.intersection(faces[face_idx], geoms[unit_idx]))
-    best = np.full(len(faces), 0.0)
+    best = np.zeros(len(faces))
     for f, u, a in zip(face_idx, unit_idx, overlap, strict=True):
         if a > best[f]:
-            best[f] = a
-            grid_of_face[f] = grid_of_unit[u]
-    # hairline gaps between units belong to no unit: they join the neighbouring face they
-    # share most edge with, so they glue a grid together instead of cutting it
-    sliver = best < 0.5 * shapely.area(faces)
-    grid_of_face[sliver] = -1
+            best[f], owner[f] = a, u
+    owner[best < 0.5 * shapely.area(faces)] = -1
     face_tree = shapely.STRtree(faces)
     rings = shapely.boundary(faces)
-    todo = list(np.flatnonzero(grid_of_face < 0))
-    for _ in range(len(todo) + 1):
-        if not todo:
-            break
+    todo = list(np.flatnonzero(owner < 0))
+    while todo:
         left = []
         for f in todo:
             nbrs = face_tree.query(faces[f], predicate="intersects")
-            nbrs = nbrs[(nbrs != f) & (grid_of_face[nbrs] >= 0)]
+            nbrs = nbrs[(nbrs != f) & (owner[nbrs] >= 0)]
             if not len(nbrs):
                 left.append(f)
                 continue
             shared = shapely.length(shapely.intersection(rings[f], rings[nbrs]))
-            grid_of_face[f] = grid_of_face[nbrs[int(np.argmax(shared))]]
+            owner[f] = owner[nbrs[int(np.argmax(shared))]]
         if len(left) == len(todo):
-            break
+            break  # faces touching no owned face: none in a connected community
         todo = left
-    return np.asarray([_polygonal(shapely.coverage_union_all(faces[grid_of_face == lab]))
-                        for lab in labels], dtype=object)
+    rebuilt = [shapely.coverage_union_all(faces[owner == u]) for u in range(len(units))]
+    out = units.copy()
+    out["geometry"] = [_polygonal(g) if not shapely.is_empty(g) else None for g in rebuilt]
+    out = out[out.geometry.notna()]
+    # a unit that came out in pieces keeps each piece as its own unit (households by place)
+    out = out.explode(index_parts=False, ignore_index=True)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=units.crs)
+
+
+def _grid_polygons(units: gpd.GeoDataFrame, labels: np.ndarray) -> np.ndarray:
+    """One polygon per grid label: the coverage union of its units (exact, see
+    :func:`_as_coverage`)."""
+    geoms = np.asarray(units.geometry.values)
+    grid = units["grid"].to_numpy()
+    return np.asarray([_polygonal(shapely.coverage_union_all(geoms[grid == lab]))
+                       for lab in labels], dtype=object)
 
 
 def _contiguous(polys: np.ndarray, households: gpd.GeoDataFrame) -> tuple[np.ndarray, int]:
@@ -495,13 +510,24 @@ def _count_in(polys: np.ndarray, households: gpd.GeoDataFrame) -> tuple[np.ndarr
 
 
 def _fill_gaps(geoms: np.ndarray, community: shapely.Geometry) -> np.ndarray:
-    """Give every sliver of ``community`` that no grid covers to the grid it borders most.
+    """Fit the grids to the community exactly: clip what sticks out, fill what is missing.
 
-    Units drop numerical slivers, so without this step a few square metres of the community
-    could belong to no grid; grids must tile their community exactly.
+    Snap rounding moves edges by centimetres, so the grids' outline runs a hair inside or
+    outside the community's. Each grid is clipped to the community, then takes the strip of
+    the gap lying along its own edge (within :data:`FIT_M`); any gap left (a sliver the units
+    dropped) goes to the grid it borders most. Grids then tile their community exactly.
     """
-    out = np.array(geoms, dtype=object)
+    out = np.asarray([_polygonal(shapely.intersection(g, community)) for g in geoms],
+                     dtype=object)
     gap = shapely.difference(community, shapely.union_all(out))
+    if not shapely.is_empty(gap) and shapely.area(gap) > 0:
+        near = shapely.STRtree(out).query(gap, predicate="dwithin", distance=FIT_M)
+        for i in near:
+            take = shapely.intersection(gap, shapely.buffer(out[i], FIT_M, join_style="mitre"))
+            if shapely.is_empty(take) or shapely.area(take) <= 0:
+                continue
+            out[i] = _polygonal(shapely.union(out[i], take))
+            gap = shapely.difference(gap, take)
     for part in shapely.get_parts(gap):
         if shapely.is_empty(part) or shapely.area(part) <= SLIVER_M2:
             continue
@@ -509,10 +535,17 @@ def _fill_gaps(geoms: np.ndarray, community: shapely.Geometry) -> np.ndarray:
         nearest = (int(np.argmax(touching)) if touching.max() > 0
                    else int(np.argmin(shapely.distance(part, out))))
         out[nearest] = _polygonal(shapely.union(out[nearest], part))
-    # nothing outside the community (a Voronoi cell clipped with rounding error), and no
-    # specks: parts under SLIVER_M2 left over by the overlays are dropped
-    return np.asarray([_without_specks(_polygonal(shapely.intersection(g, community)))
-                       for g in out], dtype=object)
+    # no specks: parts under SLIVER_M2 left over by the overlays are dropped
+    return np.asarray([_without_specks(g) for g in out], dtype=object)
+
+
+def _main_parts(geom: shapely.Geometry) -> shapely.Geometry:
+    """Drop parts of no extent (under a millionth of the whole) that repairs leave behind."""
+    parts = shapely.get_parts(geom)
+    if len(parts) <= 1:
+        return geom
+    areas = shapely.area(parts)
+    return shapely.union_all(parts[areas > 1e-6 * areas.sum()])
 
 
 def _without_specks(geom: shapely.Geometry) -> shapely.Geometry:
