@@ -489,7 +489,8 @@ def _contiguous(polys: np.ndarray, households: gpd.GeoDataFrame) -> tuple[np.nda
             if len(others) and shared.max() > 0:
                 j = int(others[int(np.argmax(shared))])
                 out[j] = _polygonal(shapely.union(out[j], p))
-                moved += 1
+                # specks left by the overlays are not worth a note; parts with area are
+                moved += int(shapely.area(p) > SLIVER_M2)
             else:
                 keep.append(p)
         out[i] = shapely.union_all(keep)
@@ -535,8 +536,7 @@ def _fill_gaps(geoms: np.ndarray, community: shapely.Geometry) -> np.ndarray:
         nearest = (int(np.argmax(touching)) if touching.max() > 0
                    else int(np.argmin(shapely.distance(part, out))))
         out[nearest] = _polygonal(shapely.union(out[nearest], part))
-    # no specks: parts under SLIVER_M2 left over by the overlays are dropped
-    return np.asarray([_without_specks(g) for g in out], dtype=object)
+    return out
 
 
 def _main_parts(geom: shapely.Geometry) -> shapely.Geometry:
@@ -546,14 +546,6 @@ def _main_parts(geom: shapely.Geometry) -> shapely.Geometry:
         return geom
     areas = shapely.area(parts)
     return shapely.union_all(parts[areas > 1e-6 * areas.sum()])
-
-
-def _without_specks(geom: shapely.Geometry) -> shapely.Geometry:
-    parts = shapely.get_parts(geom)
-    if len(parts) <= 1:
-        return geom
-    keep = parts[shapely.area(parts) > SLIVER_M2]
-    return shapely.union_all(keep) if len(keep) else geom
 
 
 def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
