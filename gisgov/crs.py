@@ -516,7 +516,7 @@ def working_crs_for(
             raise CRSError("the data has no coordinate system; pass --crs or call to_storage()")
         if normalise_crs_name(gdf.crs) not in ("wgs84", "cgcs2000"):  # type: ignore[union-attr]
             gdf = gdf.to_crs(4326)  # type: ignore[union-attr]
-        b = np.asarray(gdf.total_bounds, dtype=np.float64)  # type: ignore[union-attr]
+        b = np.asarray(gdf.total_bounds, dtype=np.float64)
     else:
         b = np.asarray(bounds_or_gdf, dtype=np.float64).ravel()
     if b.shape != (4,) or not np.all(np.isfinite(b)):

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
@@ -86,7 +86,7 @@ def parse_role(value: str) -> Role:
     role = str(value).strip().lower()
     if role not in ROLES:
         raise ValidationError(f"unknown role {value!r}; choose one of: {', '.join(ROLES)}")
-    return cast(Role, role)
+    return role
 
 
 @dataclass(frozen=True)

@@ -78,9 +78,9 @@ def resolve_communities(communities: gpd.GeoDataFrame, spec: str | None) -> list
     """Turn ``urban``, ``all`` or ``CODE,CODE`` into community codes (default ``all``)."""
     codes = communities["code"].astype(str)
     if spec is None or spec.strip() in ("", "all"):
-        return codes.tolist()
+        return [str(c) for c in codes]
     if spec.strip() == "urban":
-        return codes[communities["kind"] == "urban"].tolist()
+        return [str(c) for c in codes[communities["kind"] == "urban"]]
     return [c.strip() for c in spec.split(",") if c.strip()]
 
 

@@ -76,7 +76,7 @@ class RoleSlot:
 
 
 def _resident(m: pd.DataFrame) -> np.ndarray:
-    return ((m["status"] == "resident") & (m["class"] != "D")).to_numpy(dtype=bool)
+    return np.asarray((m["status"] == "resident") & (m["class"] != "D"), dtype=bool)
 
 
 def _age_between(m: pd.DataFrame, lo: int, hi: int) -> np.ndarray:
@@ -90,11 +90,13 @@ def _present(m: pd.DataFrame) -> np.ndarray:
 
 
 def _leader(m: pd.DataFrame) -> np.ndarray:
-    return _present(m) & m["class"].isin(["A", "B"]).to_numpy() & _age_between(m, 25, 65)
+    return np.asarray(_present(m) & m["class"].isin(["A", "B"]).to_numpy()
+                      & _age_between(m, 25, 65), dtype=bool)
 
 
 def _full_time(m: pd.DataFrame) -> np.ndarray:
-    return _present(m) & (m["class"] == "A").to_numpy() & _age_between(m, 22, 55)
+    return np.asarray(_present(m) & (m["class"] == "A").to_numpy() & _age_between(m, 22, 55),
+                      dtype=bool)
 
 
 def _cadre(m: pd.DataFrame) -> np.ndarray:
@@ -102,7 +104,7 @@ def _cadre(m: pd.DataFrame) -> np.ndarray:
 
 
 def _security(m: pd.DataFrame) -> np.ndarray:
-    return _resident(m) & _age_between(m, 18, 65)
+    return np.asarray(_resident(m) & _age_between(m, 18, 65), dtype=bool)
 
 
 def _in_service(m: pd.DataFrame) -> np.ndarray:

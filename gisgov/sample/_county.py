@@ -167,11 +167,11 @@ def _build_network(rng: np.random.Generator) -> tuple[_Network, dict[str, object
 
     def p_ns(i: int, j: int) -> Array:
         a, b = node(i, j), node(i, j + 1)
-        return a + t_ns[i, j] * (b - a)
+        return np.asarray(a + t_ns[i, j] * (b - a), dtype=np.float64)
 
     def p_ew(i: int, j: int) -> Array:
         a, b = node(i, j), node(i + 1, j)
-        return a + t_ew[i, j] * (b - a)
+        return np.asarray(a + t_ew[i, j] * (b - a), dtype=np.float64)
 
     net = _Network()
     for i in range(_NX):
@@ -514,7 +514,7 @@ def _seq_ids(prefix: str, n: int, width: int) -> NDArray[np.str_]:
 
 def _largest_remainder(weights: NDArray[np.float64], total: int) -> NDArray[np.int64]:
     raw = weights / weights.sum() * total
-    out = np.floor(raw).astype(np.int64)
+    out: NDArray[np.int64] = np.floor(raw).astype(np.int64)
     rest = total - int(out.sum())
     if rest > 0:
         out[np.argsort(-(raw - out), kind="stable")[:rest]] += 1
