@@ -18,6 +18,7 @@ from functools import partial
 import numpy as np
 
 from gisgov.districting._bisect import bisect_plan
+from gisgov.districting._recom import Context, greedy_cleanup, plan_objective, recombine
 from gisgov.districting.graph import UnitGraph
 from gisgov.districting.objective import Objective
 
@@ -233,8 +234,10 @@ def anneal(
     deadline: float,
     progress: ProgressFn | None = None,
     progress_span: tuple[float, float] = (0.0, 1.0),
+    recom_rounds: int = 0,
 ) -> SearchResult:
-    """Multi-start construction + simulated annealing; the best feasible plan found.
+    """Multi-start construction + simulated annealing; the best feasible plan found, then
+    improved by ``recom_rounds`` merge-split steps (:mod:`._recom`) and a greedy clean-up.
 
     Parameters
     ----------
@@ -321,6 +324,78 @@ def anneal(
         if res.timed_out:
             best.timed_out = True
     best.iterations = total_iters
+    if best.feasible and best.labels is not None and recom_rounds > 0 and k >= 2:
+        best = _improve(
+            Context(nbrs=nbrs, inc=inc, shared=shared, cost=cost, perim=perim, uarea=uarea,
+                    w=w, lk=lk, hm=hm, k=k, lower=lower, upper=upper, disr=disr, ppw=ppw),
+            best, rng=rng, rounds=recom_rounds, polish=max(2_000, iterations // 10),
+            deadline=deadline,
+        )
+    return best
+
+
+#: Merge-split steps per burst: a short guided random walk away from the best plan.
+RECOM_BURST = 4
+#: Spanning trees drawn per merge-split attempt.
+RECOM_TREES = 8
+#: How strongly spanning-tree weights follow the edges' cut costs.
+RECOM_BIAS = 1.0
+#: Bursts between two cool annealing polishes of the best plan.
+RECOM_POLISH_EVERY = 25
+
+
+def _improve(
+    ctx: Context,
+    best: SearchResult,
+    *,
+    rng: np.random.Generator,
+    rounds: int,
+    polish: int,
+    deadline: float,
+) -> SearchResult:
+    """Short bursts of merge-split steps from the best plan, each burst settled by a greedy
+    clean-up and kept only when it beats the best (GerryChain's short-burst optimiser, with
+    every split chosen as the best of several trees and a local search after each burst); a
+    cool annealing polish of the best plan every few bursts and at the end. Never returns a
+    plan worse than ``best``."""
+    assert best.labels is not None
+    top_lab = [int(x) for x in best.labels]
+    top_lab, _ = greedy_cleanup(ctx, top_lab)
+    top_obj = plan_objective(ctx, top_lab)
+    bursts = max(1, rounds // RECOM_BURST)
+
+    def polish_top() -> None:
+        nonlocal top_lab, top_obj
+        res = _sa(
+            ctx.nbrs, ctx.inc, ctx.shared, ctx.cost, ctx.perim, ctx.uarea, ctx.w, ctx.lk, ctx.hm,
+            top_lab, ctx.k, lower=ctx.lower, upper=ctx.upper, ideal=sum(ctx.w) / ctx.k,
+            disr=ctx.disr, ppw=ctx.ppw, rng=rng, iterations=polish, deadline=deadline,
+            tick=None, hot=0.05,
+        )
+        if res.feasible and res.labels is not None:
+            lab, _ = greedy_cleanup(ctx, [int(x) for x in res.labels])
+            obj = plan_objective(ctx, lab)
+            if obj < top_obj - 1e-12:
+                top_lab, top_obj = lab, obj
+
+    for i in range(bursts):
+        if time.monotonic() > deadline:
+            best.timed_out = True
+            break
+        lab, _, acc = recombine(ctx, top_lab, rounds=RECOM_BURST, trees=RECOM_TREES, rng=rng,
+                                bias=RECOM_BIAS, temperature=math.inf, keep_best=False)
+        if acc:
+            touched = {top_lab[u] for u in range(len(lab)) if lab[u] != top_lab[u]}
+            touched |= {lab[u] for u in range(len(lab)) if lab[u] != top_lab[u]}
+            lab, _ = greedy_cleanup(ctx, lab, areas=touched)
+            obj = plan_objective(ctx, lab)
+            if obj < top_obj - 1e-12:
+                top_lab, top_obj = lab, obj
+        if (i + 1) % RECOM_POLISH_EVERY == 0:
+            polish_top()
+    polish_top()
+    if top_obj < best.objective - 1e-12:
+        return SearchResult(np.asarray(top_lab), top_obj, True, best.iterations, best.timed_out)
     return best
 
 
@@ -401,7 +476,10 @@ def _sa(
     iterations: int,
     deadline: float,
     tick: Callable[[float], None] | None,
+    hot: float = 1.0,
 ) -> SearchResult:
+    """Simulated annealing from ``lab``; ``hot < 1`` starts cooler with the balance penalty
+    already hard (a polish of a balanced plan rather than a search)."""
     n = len(nbrs)
     lab = list(lab)
     wt = [0.0] * k
@@ -456,8 +534,10 @@ def _sa(
     best_obj = obj if best_lab is not None else math.inf
 
     mean_edge = (sum(cost) / m) if m else 1.0
-    t0, t1 = 0.5 * mean_edge, 0.005 * mean_edge
+    t0, t1 = 0.5 * mean_edge * hot, 0.005 * mean_edge
     lam0, lam1 = 5.0 * mean_edge, 200.0 * mean_edge * k
+    if hot < 1.0:
+        lam0 = lam1
     rand = rng.random
     randint = rng.integers
     batch = 4096

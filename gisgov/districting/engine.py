@@ -49,13 +49,17 @@ from gisgov.districting.objective import (
 )
 from gisgov.errors import InfeasibleError, ValidationError
 
-__all__ = ["EXACT_MAX_UNITS", "PartitionResult", "partition"]
+__all__ = ["EXACT_MAX_UNITS", "PartitionResult", "default_recom_rounds", "partition"]
 
 ProgressFn = Callable[[str, float], None]
 Method = Literal["auto", "heuristic", "exact"]
 Islands = Literal["separate", "bridge", "error"]
 
 EXACT_MAX_UNITS = 150
+"""Largest piece ``method="auto"`` hands to the MILP when the heuristic finds nothing."""
+
+SA_ITERATIONS_PER_UNIT = 120
+"""Default annealing proposals per unit and start (see ``iterations``)."""
 """Largest piece ``method="auto"`` hands to the MILP when the heuristic finds nothing."""
 
 
@@ -125,8 +129,9 @@ def partition(
     graph: UnitGraph | None = None,
     crs: object | None = None,
     seed: int = 0,
-    starts: int = 4,
+    starts: int = 8,
     iterations: int | None = None,
+    recom_rounds: int | None = None,
     time_limit: float = 60.0,
     progress: ProgressFn | None = None,
 ) -> PartitionResult:
@@ -176,7 +181,12 @@ def partition(
     starts
         Constructions per piece (the first from the current plan when given).
     iterations
-        Annealing proposals per start; default ``400 · n`` clipped to [20 000, 1 500 000].
+        Annealing proposals per start; default ``SA_ITERATIONS_PER_UNIT · n`` clipped to
+        [20 000, 1 500 000]. Many short starts beat a few long ones: the plans' quality varies
+        more between starting layouts than with longer annealing.
+    recom_rounds
+        Merge-split (recombination) steps per piece after the annealing; default
+        :func:`default_recom_rounds`. ``0`` skips the phase.
     time_limit
         Seconds, a safety cap on the whole run.
     progress
@@ -383,12 +393,18 @@ def partition(
                 optimal = optimal and ex.optimal
                 gap = max(gap, ex.gap)
             else:
-                budget = iterations or int(np.clip(400 * len(nodes), 20_000, 1_500_000))
+                budget = iterations or int(
+                    np.clip(SA_ITERATIONS_PER_UNIT * len(nodes), 20_000, 1_500_000)
+                )
                 sr = anneal(
                     sub, w[nodes], kloc, lower=lower, upper=upper, objective=objective,
                     locked=lk, home=hm_arg, xy=xy[nodes], seed=seed + 7919 * p,
                     starts=starts, iterations=budget, deadline=deadline,
                     progress=progress, progress_span=(0.05 + 0.9 * frac0, 0.05 + 0.9 * frac1),
+                    recom_rounds=(
+                        default_recom_rounds(len(nodes), kloc)
+                        if recom_rounds is None else recom_rounds
+                    ),
                 )
                 timed_out = timed_out or sr.timed_out
                 used_heur = True
@@ -446,6 +462,25 @@ def partition(
         graph=graph,
         report=report,
     )
+
+
+def default_recom_rounds(n: int, k: int) -> int:
+    """Merge-split steps for a piece of ``n`` units in ``k`` areas.
+
+    ``RECOM_ROUNDS_PER_PAIR`` attempts per pair of neighbouring areas (a planar map of ``k``
+    areas has under ``3k`` such pairs), at most ``RECOM_MAX_ROUNDS``: with many areas (grids)
+    each step is small and the annealing has already done most of the work.
+    """
+    if k < 2 or n < 3:
+        return 0
+    pairs = min(k * (k - 1) // 2, 3 * k)
+    return int(min(RECOM_ROUNDS_PER_PAIR * pairs, RECOM_MAX_ROUNDS))
+
+
+#: Merge-split attempts per pair of neighbouring areas (see :func:`default_recom_rounds`).
+RECOM_ROUNDS_PER_PAIR = 30
+#: Cap on the merge-split attempts of one piece.
+RECOM_MAX_ROUNDS = 400
 
 
 def _allocate(
