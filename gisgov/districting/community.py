@@ -156,6 +156,8 @@ def redistrict(
     res = partition(
         u, weight="households", areas=areas, target=target_households, tolerance=tolerance,
         current="community_code", locks=locks,
+        # more communities than today: the new one is founded on the new town, if flagged
+        new_town="new_town" if "new_town" in u.columns else None,
         groups=None if cross_subdistricts else "subdistrict_code",
         objective=objective or COMMUNITY_OBJECTIVE, method="exact" if exact else "auto",
         main_streets=main, crs=crs, seed=seed, time_limit=time_limit, progress=progress,
@@ -187,6 +189,11 @@ def areas_to_communities(
     old = layers["communities"]
     diss = dissolve_areas(units, units["area"])
     cont = dict(zip(metrics.areas["area"], metrics.areas["continues"], strict=True))
+    if res.founded:
+        # A community founded on the new town is new even when most of its households come
+        # from one current community; the areas the engine grew from the current ones keep
+        # their codes (the best household match alone would hand the old code to the town).
+        cont = {a: res.continues[a] for a in range(res.k)}
     used = set(old["code"].astype(str))
     names = dict(zip(old["code"].astype(str), old["name"].astype(str), strict=True))
     sub_of = units.groupby("area")["subdistrict_code"].agg(lambda s: s.value_counts().index[0])

@@ -89,6 +89,9 @@ class PartitionResult:
         ``heuristic``, ``exact`` or ``mixed``.
     report
         Human-readable notes: how the problem was split, bridges, fallbacks, time limits.
+    founded
+        Ids of new areas founded on a new town (``new_town``); they are new, whatever
+        current households they hold.
     graph
         The unit graph used.
     """
@@ -105,6 +108,7 @@ class PartitionResult:
     method: str
     graph: UnitGraph
     report: list[str] = field(default_factory=list)
+    founded: list[int] = field(default_factory=list)
 
     @property
     def ideal(self) -> float:
@@ -120,6 +124,7 @@ def partition(
     target: float | None = None,
     tolerance: float = 0.10,
     current: str | None = None,
+    new_town: str | None = None,
     locks: Mapping[Hashable, Hashable] | None = None,
     groups: str | None = None,
     objective: Objective | None = None,
@@ -153,6 +158,11 @@ def partition(
         Column with each unit's current area (community code, grid code…); null for none.
         It is the first start of the search and the reference for the disruption term; areas
         that continue a current one keep its label in :attr:`PartitionResult.continues`.
+    new_town
+        Boolean column flagging the units of a planned new town. When ``K`` exceeds the number
+        of current areas, the flagged units found the new area(s): each connected cluster of
+        them (heaviest first) becomes the reference ("home") of one new area, so the first
+        start grows the new area there and the disruption term keeps them together.
     locks
         ``{unit index value: area}``, the area being a current label or an area id ``0..K-1``.
     groups
@@ -241,6 +251,7 @@ def partition(
     if islands not in ("separate", "bridge", "error"):
         raise ValidationError(f"islands must be separate, bridge or error, not {islands!r}")
     report: list[str] = []
+    founded: list[int] = []
     ideal = total / k
     lower, upper = ideal * (1 - tolerance), ideal * (1 + tolerance)
     # The tiny relative slack absorbs float round-off in sums of weights.
@@ -320,6 +331,14 @@ def partition(
     continues: list[Hashable | None] = [*kept, *([None] * (k - len(kept)))]
     label_to_area = {v: i for i, v in enumerate(kept)}
     home = np.asarray([label_to_area.get(v, -1) if v is not None else -1 for v in cur_vals])
+
+    if new_town is not None:
+        if new_town not in units.columns:
+            raise ValidationError(f"units have no new-town column {new_town!r}")
+        flag = units[new_town].fillna(False).astype(bool).to_numpy()
+        founded, note = _found_new_areas(graph, flag, w, xy, home, len(kept), k)
+        if note:
+            report.append(note)
 
     locked = np.full(n, -1, dtype=np.int64)
     pos_of = {idx: i for i, idx in enumerate(units.index)}
@@ -461,6 +480,40 @@ def partition(
         method="mixed" if used_exact and used_heur else ("exact" if used_exact else "heuristic"),
         graph=graph,
         report=report,
+        founded=founded,
+    )
+
+
+def _found_new_areas(
+    graph: UnitGraph,
+    flag: np.ndarray,
+    w: np.ndarray,
+    xy: np.ndarray,
+    home: np.ndarray,
+    kept: int,
+    k: int,
+) -> tuple[list[int], str]:
+    """Point the new areas ``kept..k-1`` at the new town, in place (``home`` is modified).
+
+    Flagged units rarely touch each other (streets and blocks lie between the compounds), so
+    they are grouped by space: the heaviest connected clusters of flagged units seed the new
+    areas and every other flagged unit joins the seed cluster nearest to it. Returns the
+    founded area ids and a note for the report.
+    """
+    if kept >= k or not flag.any():
+        return [], ""
+    comp = graph.components(flag)
+    ncl = int(comp.max()) + 1
+    cw = np.bincount(comp[flag], weights=w[flag], minlength=ncl)
+    seeds = sorted(range(ncl), key=lambda c: (-cw[c], c))[: k - kept]
+    centre = np.asarray([xy[comp == c].mean(axis=0) for c in seeds])
+    for u in np.flatnonzero(flag).tolist():
+        c = int(comp[u])
+        i = seeds.index(c) if c in seeds else int(np.argmin(((centre - xy[u]) ** 2).sum(axis=1)))
+        home[u] = kept + i
+    return list(range(kept, kept + len(seeds))), (
+        f"{len(seeds)} new area(s) founded on the new town ({int(flag.sum())} unit(s) "
+        f"weighing {float(w[flag].sum()):g})"
     )
 
 

@@ -25,7 +25,7 @@ __all__ = ["UNIT_COLUMNS", "select_communities", "units_from_file", "units_from_
 
 UNIT_COLUMNS = [
     "unit_id", "kind", "name", "households", "population", "community_code",
-    "subdistrict_code", "geometry",
+    "subdistrict_code", "new_town", "geometry",
 ]
 
 
@@ -74,7 +74,8 @@ def units_from_workspace(
     -------
     geopandas.GeoDataFrame
         Columns ``UNIT_COLUMNS`` in the communities' CRS, index ``unit_id``. Compound units
-        keep the compound id; block units are ``B0001``….
+        keep the compound id; block units are ``B0001``…. ``new_town`` is the compounds'
+        flag of that name (``False`` for blocks, or everywhere when the layer lacks it).
     """
     for name in ("communities", "streets", "compounds", "households"):
         if name not in layers:
@@ -104,8 +105,15 @@ def units_from_workspace(
     ids = list(comps["id"].astype(str)) + [f"B{i + 1:04d}" for i in range(len(parts))]
     kind = ["compound"] * len(comps) + ["block"] * len(parts)
     names = list(comps["name"].astype(str)) + [""] * len(parts)
+    # Compounds of a planned new town (optional ``new_town`` column) found the new community
+    # when the plan asks for more areas than there are today.
+    nt = (
+        comps["new_town"].fillna(False).astype(bool).tolist()
+        if "new_town" in comps.columns else [False] * len(comps)
+    )
     units = gpd.GeoDataFrame(
-        {"unit_id": ids, "kind": kind, "name": names}, geometry=list(geoms), crs=mcrs
+        {"unit_id": ids, "kind": kind, "name": names, "new_town": nt + [False] * len(parts)},
+        geometry=list(geoms), crs=mcrs,
     )
     units = units[~units.geometry.is_empty].reset_index(drop=True)
     # Households → units by location (a household point on a shared edge goes to one unit).

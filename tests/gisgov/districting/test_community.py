@@ -53,6 +53,23 @@ def test_urban_area_redrawn_into_five(
     assert (again.result.labels == rr.result.labels).all()
 
 
+def test_fifth_community_founded_on_the_new_town(
+    units: gpd.GeoDataFrame, county_layers: dict[str, gpd.GeoDataFrame]
+) -> None:
+    # Four urban communities today, five asked for: the new one grows on the new town. The
+    # sample's new town is heavier than one community may be (±10%), so it cannot all fit;
+    # the founded community must hold more of it than any other community does.
+    assert units["new_town"].any()
+    rr = redistrict(county_layers, units=units, areas=5, tolerance=0.10, seed=0, time_limit=20)
+    assert len(rr.result.founded) == 1
+    old_codes = set(county_layers["communities"]["code"].astype(str))
+    new_codes = set(rr.areas["code"]) - old_codes
+    assert len(new_codes) == 1
+    town = rr.units[rr.units["new_town"]].groupby("new_code")["households"].sum()
+    assert town.idxmax() in new_codes
+    assert any("new town" in r for r in rr.result.report)
+
+
 def test_cli_redistrict_json_scenario_accept_export(county_gpkg_master: Path, tmp_path: Path) -> None:
     from gisgov.cli import app
 

@@ -228,3 +228,18 @@ def test_greedy_cleanup_reaches_a_local_optimum() -> None:
     again, more = greedy_cleanup(ctx, out)
     assert more == 0
     assert again == out
+
+
+def test_new_area_is_founded_on_the_new_town() -> None:
+    # Two current areas (west, east) re-drawn into three: the planned new town in the east
+    # half's north-east corner (a third of the weight) must become the new area, whole.
+    units = lattice(6, 6, lo=10, hi=11)
+    units["cur"] = ["W" if i % 6 < 3 else "E" for i in range(36)]
+    units["town"] = [(i % 6 >= 3 and i // 6 >= 2) for i in range(36)]  # 12 of 36 cells
+    res = partition(units, weight="hh", areas=3, tolerance=0.05, current="cur",
+                    new_town="town", objective=Objective(disruption=1.0), seed=0)
+    assert len(res.founded) == 1
+    new = res.founded[0]
+    assert res.continues[new] is None
+    assert (res.labels[units["town"]] == new).all()
+    assert any("new town" in r for r in res.report)
