@@ -243,3 +243,20 @@ def test_new_area_is_founded_on_the_new_town() -> None:
     assert res.continues[new] is None
     assert (res.labels[units["town"]] == new).all()
     assert any("new town" in r for r in res.report)
+
+
+def test_cpsat_and_highs_agree_on_the_optimum() -> None:
+    units = lattice(4, 4, seed=1)
+    g = graph_from_units(units)
+    w = units["hh"].to_numpy()
+    total = float(w.sum())
+    lo, hi = total / 2 * 0.95, total / 2 * 1.05
+    heur = partition(units, weight="hh", areas=2, tolerance=0.05, objective=EDGES_ONLY, seed=0)
+    cp = solve_exact(g, w, 2, lower=lo, upper=hi, objective=EDGES_ONLY, time_limit=30,
+                     hint=heur.labels.to_numpy(), solver="cpsat")
+    hs = solve_exact(g, w, 2, lower=lo, upper=hi, objective=EDGES_ONLY, time_limit=30,
+                     solver="highs")
+    assert cp.optimal
+    assert hs.optimal
+    assert cp.objective == pytest.approx(hs.objective)
+    assert cut_edges(heur) * EDGES_ONLY.edge_costs(g, 2)[0] >= cp.objective - 1e-9
