@@ -28,10 +28,16 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from gisgov.districting import UnitGraph, graph_from_units, partition
+from gisgov.districting import Objective, UnitGraph, graph_from_units, partition
 from gisgov.districting.metrics import plan_metrics
 
 RESULTS = Path(__file__).resolve().parent / "results" / "districting.json"
+
+#: gisgov weighting the two criteria the table measures (cut edges, Polsby-Popper) with a
+#: small boundary-length tie-breaker, as GerryChain is given cut edges as its score. The row
+#: "gisgov" uses the engine's default objective (cut edges + cut length + PP, equal weights).
+MEASURED_OBJECTIVE = Objective(cut_edges=1.0, cut_length=0.25, main_streets=0.0,
+                               polsby_popper=0.5)
 
 
 def county_case() -> tuple[gpd.GeoDataFrame, str, str | None]:
@@ -166,16 +172,17 @@ def bench(case: str, units: gpd.GeoDataFrame, weight: str, current: str | None, 
     total = float(units[weight].sum())
     lower, upper = total / k * (1 - tol), total / k * (1 + tol)
     rows = []
-    t0 = time.perf_counter()
-    try:
-        res = partition(units, weight=weight, areas=k, tolerance=tol, graph=graph, seed=seed,
-                        time_limit=time_limit)
-        labels, note = res.labels.to_numpy(), res.method
-    except Exception as exc:
-        labels, note = None, f"failed: {exc}"
-    rows.append(score(units, labels, weight=weight, graph=graph, current=current,
-                      seconds=time.perf_counter() - t0, method="gisgov", lower=lower, upper=upper,
-                      note=note))
+    for method, objective in (("gisgov", None), ("gisgov (cut+PP)", MEASURED_OBJECTIVE)):
+        t0 = time.perf_counter()
+        try:
+            res = partition(units, weight=weight, areas=k, tolerance=tol, graph=graph, seed=seed,
+                            time_limit=time_limit, objective=objective)
+            labels, note = res.labels.to_numpy(), res.method
+        except Exception as exc:
+            labels, note = None, f"failed: {exc}"
+        rows.append(score(units, labels, weight=weight, graph=graph, current=current,
+                          seconds=time.perf_counter() - t0, method=method, lower=lower,
+                          upper=upper, note=note))
     for name, (lab, secs, nt) in run_gerrychain(units, weight, graph, k, tol, steps, seed).items():
         rows.append(score(units, lab, weight=weight, graph=graph, current=current, seconds=secs,
                           method=name, lower=lower, upper=upper, note=nt))
@@ -218,15 +225,20 @@ def main() -> None:
     # Ratios against GerryChain's best feasible plan per case and tolerance.
     print()
     for (case, tol), grp in pd.DataFrame(rows).groupby(["case", "tolerance"], sort=False):
-        ours = grp[grp["method"] == "gisgov"].iloc[0]
         gc = grp[grp["method"].str.startswith("gerrychain") & grp["feasible"]]
-        if gc.empty or not ours["feasible"]:
-            print(f"{case} ±{tol}: gisgov feasible={ours['feasible']}; GerryChain feasible plans: {len(gc)}")
-            continue
-        best = gc.sort_values("cut_edges").iloc[0]
-        print(f"{case} ±{tol}: cut edges {ours['cut_edges']} vs {best['cut_edges']} "
-              f"({ours['cut_edges'] / best['cut_edges']:.2f}x), mean PP {ours['mean_pp']:.3f} vs "
-              f"{gc['mean_pp'].max():.3f}, time {ours['seconds']:.1f}s vs {best['seconds']:.1f}s")
+        for name in ("gisgov", "gisgov (cut+PP)"):
+            ours = grp[grp["method"] == name].iloc[0]
+            if gc.empty or not ours["feasible"]:
+                print(f"{case} ±{tol}: {name} feasible={ours['feasible']}; GerryChain feasible "
+                      f"plans: {len(gc)}")
+                continue
+            best = gc.sort_values("cut_edges").iloc[0]
+            met = (ours["cut_edges"] < best["cut_edges"] and ours["mean_pp"] > gc["mean_pp"].max()
+                   and ours["seconds"] < gc["seconds"].min())
+            print(f"{case} ±{tol} {name}: cut edges {ours['cut_edges']} vs {best['cut_edges']} "
+                  f"({ours['cut_edges'] / best['cut_edges']:.2f}x), mean PP {ours['mean_pp']:.3f} "
+                  f"vs {gc['mean_pp'].max():.3f}, time {ours['seconds']:.1f}s vs "
+                  f"{gc['seconds'].min():.1f}s: bar {'met' if met else 'NOT met'}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"steps": steps, "seed": args.seed, "rows": rows}, indent=2,
                                   ensure_ascii=False, default=float))

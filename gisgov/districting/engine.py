@@ -13,9 +13,14 @@ How it works
    each piece its number of areas (each piece must be balanced on its own).
 3. Each piece: multi-start construction (the current plan, then region growing from spread
    seeds) followed by simulated annealing over boundary-unit moves with a hardening balance
-   penalty and a cheap local contiguity test; the best balanced plan wins. Small pieces can be
-   solved exactly instead (``method="exact"``) or as a fallback when the heuristic finds no
-   balanced plan (``method="auto"``).
+   penalty and a cheap local contiguity test; the best balanced plan then goes through short
+   bursts of merge-split (recombination) steps — two adjacent areas merged and re-split at the
+   best balanced cut of several spanning trees — each settled by a greedy clean-up
+   (:mod:`._recom`). Small pieces can be solved exactly instead (``method="exact"``, CP-SAT
+   warm-started by the heuristic) or as a fallback when the heuristic finds no balanced plan
+   (``method="auto"``).
+2b. Components too light to be an area (weight under the lower bound) are bridged to their
+   nearest unit first; a new town (``new_town``) founds the areas beyond the current ones.
 4. Check the final plan with the constraint callables; never return a plan that violates them.
 """
 
