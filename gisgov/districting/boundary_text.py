@@ -44,7 +44,7 @@ def sides_of(
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Metres of each side of ``geom`` along each street and each neighbour (metric CRS)."""
     out: dict[str, dict[str, dict[str, float]]] = {
-        s: {"streets": defaultdict(float), "neighbours": defaultdict(float), "length": {"": 0.0}}  # type: ignore[dict-item]
+        s: {"streets": defaultdict(float), "neighbours": defaultdict(float), "length": {"": 0.0}}
         for s in SIDES
     }
     polys: list[shapely.Polygon] = [

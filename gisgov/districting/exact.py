@@ -105,7 +105,7 @@ def solve_exact(
     nvar = of + nf
 
     def xi(u: np.ndarray | int, a: np.ndarray | int) -> np.ndarray | int:
-        return ox + np.asarray(u) * k + a  # type: ignore[no-any-return]
+        return ox + np.asarray(u) * k + a
 
     c = np.zeros(nvar)
     c[oy : oy + ny] = objective.edge_costs(graph, k)

@@ -67,7 +67,7 @@ def list_scenarios(ws: Any) -> pd.DataFrame:
     """The scenarios index (``name``, ``created``, ``areas``, ``summary``)."""
     if not ws.has_table("scenarios"):
         return pd.DataFrame(columns=["name", "created", "areas", "summary"])
-    return ws.read_table("scenarios")
+    return pd.DataFrame(ws.read_table("scenarios"))
 
 
 def load_scenario(ws: Any, name: str) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, Any]]:
