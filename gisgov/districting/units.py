@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gisgov.blocks import as_coverage, blocks_from_streets
 from gisgov.districting.graph import metric_crs
 from gisgov.errors import ImportDataError, ValidationError
 
@@ -86,12 +87,10 @@ def units_from_workspace(
     comm_m = comm.to_crs(mcrs)
     region = shapely.union_all(comm_m.geometry.to_numpy())
     streets = layers["streets"].to_crs(mcrs)
-    lines = streets.geometry.to_numpy()
-    lines = lines[shapely.intersects(lines, shapely.buffer(region, 5.0))]
+    streets = streets[shapely.intersects(streets.geometry.to_numpy(), shapely.buffer(region, 5.0))]
     # Faces of (streets ∪ region outline) that lie in the region tile it exactly.
-    noded = shapely.union_all(np.concatenate([lines, [shapely.boundary(region)]]))
-    faces = np.asarray(shapely.get_parts(shapely.polygonize([noded])), dtype=object)
-    faces = faces[shapely.contains(region, shapely.point_on_surface(faces))]
+    faces = np.asarray(blocks_from_streets(streets, crs=mcrs, extent=region,
+                                           min_area_m2=0).geometry.values, dtype=object)
     faces = shapely.intersection(faces, region)
     comps = layers["compounds"].to_crs(mcrs)
     comps = comps[shapely.intersects(comps.geometry.to_numpy(), region)]
@@ -116,6 +115,13 @@ def units_from_workspace(
         geometry=list(geoms), crs=mcrs,
     )
     units = units[~units.geometry.is_empty].reset_index(drop=True)
+    # Compound walls, street blocks and the region come from layers reprojected separately:
+    # an exact coverage makes neighbours share their edges, so areas dissolve into one piece.
+    units = as_coverage(units, region)
+    dup = units["unit_id"].duplicated(keep="first")
+    if dup.any():  # a unit cut in two by the rebuild: the second piece gets its own id
+        units.loc[dup, "unit_id"] = [f"{u}~{i}" for i, u in
+                                     enumerate(units.loc[dup, "unit_id"], start=2)]
     # Households → units by location (a household point on a shared edge goes to one unit).
     hh = layers["households"].to_crs(mcrs)
     hh = hh[shapely.intersects(hh.geometry.to_numpy(), region)]

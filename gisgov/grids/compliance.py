@@ -52,8 +52,9 @@ GRID_SIZE_RANGE = (30, 1000)
 TARGET_TOLERANCE = 0.25
 #: Households per red-grid member.
 LOAD_RANGE = (5, 10)
-#: Gaps or overlaps smaller than this (m²) are drawing noise, not findings.
-AREA_EPSILON_M2 = 1.0
+#: Gaps or overlaps smaller than this (m²) are drawing noise, not findings (as the grid
+#: partition's dropped specks, :data:`gisgov.grids.partition.SPECK_M2`).
+AREA_EPSILON_M2 = 5.0
 
 Layers = Mapping[str, gpd.GeoDataFrame]
 

@@ -29,6 +29,7 @@ import pandas as pd
 import pyproj
 import shapely
 
+from gisgov.blocks import as_coverage, blocks_from_streets
 from gisgov.errors import InfeasibleError, ValidationError
 from gisgov.grids.coding import grid_codes
 from gisgov.layers import STORAGE_CRS, conform
@@ -51,6 +52,8 @@ TARGET_RANGE = (30, 1000)
 TOLERANCES = (0.15, 0.25, 0.35)
 #: Share of each community's time budget spent on each tolerance in turn.
 TIME_SHARES = (0.3, 0.5, 0.2)
+#: Least safety cap (s) per community; the iteration budget normally ends the search first.
+MIN_COMMUNITY_SECONDS = 15.0
 #: Constructions per community: bisection starts are balanced already, two are plenty.
 GRID_STARTS = 2
 #: Annealing proposals per start: a fixed budget (not the clock) keeps grids reproducible.
@@ -64,6 +67,9 @@ SNAP_GRID_M = 0.05
 FIT_M = 0.2
 #: Gap (m) under which two units count as touching in the unit graph.
 SNAP_M = 0.02
+#: A stray piece smaller than this (m²) that touches no grid along an edge is dropped; the
+#: coverage check treats gaps of this size as drawing noise too.
+SPECK_M2 = 5.0
 #: Pieces smaller than this (m²) are numerical slivers and join their longest neighbour.
 SLIVER_M2 = 1.0
 
@@ -147,11 +153,9 @@ def community_units(
         ``households``, ``population``, geometry; tiles ``community``.
     """
     crs = streets.crs
-    lines = shapely.intersection(np.asarray(streets.geometry.values), community)
-    lines = lines[~shapely.is_empty(lines)]
-    noded = shapely.union_all(np.concatenate([lines, [shapely.boundary(community)]]))
-    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
-    faces = faces[shapely.area(shapely.intersection(faces, community)) > 0.5 * shapely.area(faces)]
+    near = streets[streets.intersects(community)]
+    faces = np.asarray(blocks_from_streets(near, crs=crs, extent=community,
+                                           min_area_m2=0).geometry.values)
     comp = compounds[compounds.intersects(community)]
     comp_geoms = shapely.intersection(np.asarray(comp.geometry.values), community)
     comp_union = shapely.union_all(comp_geoms) if len(comp_geoms) else shapely.Polygon()
@@ -190,7 +194,7 @@ def community_units(
                  for row in units[big].itertuples()]
         units = pd.concat([units[~big], *split], ignore_index=True)
     units = gpd.GeoDataFrame(units, geometry="geometry", crs=crs).reset_index(drop=True)
-    units = _as_coverage(units, community)
+    units = as_coverage(units, community, grid_size=SNAP_GRID_M)
     # households again: rebuilding moved slivers between units and may have split some
     units = _count_households(units.drop(columns=["households", "population"]), hh)
     units.insert(0, "unit_id", [f"U{i:05d}" for i in range(len(units))])
@@ -312,7 +316,8 @@ def partition_grids(
     hh_points = np.asarray(metric["households"].geometry.values)
     load = {c: 1 + int(shapely.contains_xy(comm_metric.geometry[c], shapely.get_x(hh_points),
                                             shapely.get_y(hh_points)).sum()) for c in todo}
-    budget = {c: max(2.0, time_limit * load[c] / sum(load.values())) for c in todo}
+    budget = {c: max(MIN_COMMUNITY_SECONDS, time_limit * load[c] / sum(load.values()))
+              for c in todo}
     for i, code in enumerate(todo):
         t0 = time.monotonic()
         report_progress(f"网格划分 {code}", i / len(todo))
@@ -404,56 +409,6 @@ def partition_grids(
                        report=notes, seconds=time.monotonic() - started)
 
 
-def _as_coverage(units: gpd.GeoDataFrame, community: shapely.Geometry) -> gpd.GeoDataFrame:
-    """The same units rebuilt as an exact coverage of the community.
-
-    Units come from several overlays (street blocks, compound walls, Voronoi cells of
-    buildings) of layers reprojected separately, so neighbouring units' edges lie a hair
-    apart rather than on one line. All unit boundaries and the community's are noded
-    together with snap rounding (:data:`SNAP_GRID_M`), so nearly coincident edges become one,
-    and polygonised into faces; each face goes to the unit covering most of it, and the
-    hairline slivers that belong to no unit go to the neighbouring face they share most edge
-    with. Units then share identical edges: their graph is exact and unions are clean.
-    """
-    geoms = np.asarray(units.geometry.values)
-    lines = shapely.union_all(np.concatenate([shapely.boundary(geoms),
-                                              [shapely.boundary(community)]]),
-                              grid_size=SNAP_GRID_M)
-    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(lines)))
-    faces = faces[shapely.contains(community, shapely.point_on_surface(faces))]
-    owner = np.full(len(faces), -1)
-    face_idx, unit_idx = shapely.STRtree(geoms).query(faces, predicate="intersects")
-    overlap = shapely.area(shapely.intersection(faces[face_idx], geoms[unit_idx]))
-    best = np.zeros(len(faces))
-    for f, u, a in zip(face_idx, unit_idx, overlap, strict=True):
-        if a > best[f]:
-            best[f], owner[f] = a, u
-    owner[best < 0.5 * shapely.area(faces)] = -1
-    face_tree = shapely.STRtree(faces)
-    rings = shapely.boundary(faces)
-    todo = list(np.flatnonzero(owner < 0))
-    while todo:
-        left = []
-        for f in todo:
-            nbrs = face_tree.query(faces[f], predicate="intersects")
-            nbrs = nbrs[(nbrs != f) & (owner[nbrs] >= 0)]
-            if not len(nbrs):
-                left.append(f)
-                continue
-            shared = shapely.length(shapely.intersection(rings[f], rings[nbrs]))
-            owner[f] = owner[nbrs[int(np.argmax(shared))]]
-        if len(left) == len(todo):
-            break  # faces touching no owned face: none in a connected community
-        todo = left
-    rebuilt = [shapely.coverage_union_all(faces[owner == u]) for u in range(len(units))]
-    out = units.copy()
-    out["geometry"] = [_polygonal(g) if not shapely.is_empty(g) else None for g in rebuilt]
-    out = out[out.geometry.notna()]
-    # a unit that came out in pieces keeps each piece as its own unit (households by place)
-    out = out.explode(index_parts=False, ignore_index=True)
-    return gpd.GeoDataFrame(out, geometry="geometry", crs=units.crs)
-
-
 def _grid_polygons(units: gpd.GeoDataFrame, labels: np.ndarray) -> np.ndarray:
     """One polygon per grid label: the coverage union of its units (exact, see
     :func:`_as_coverage`)."""
@@ -491,6 +446,8 @@ def _contiguous(polys: np.ndarray, households: gpd.GeoDataFrame) -> tuple[np.nda
                 out[j] = _polygonal(shapely.union(out[j], p))
                 # specks left by the overlays are not worth a note; parts with area are
                 moved += int(shapely.area(p) > SLIVER_M2)
+            elif shapely.area(p) < SPECK_M2:
+                continue  # a speck touching only at a corner: drawing noise, dropped
             else:
                 keep.append(p)
         out[i] = shapely.union_all(keep)

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from gisgov.onboard.blocks import blocks_from_streets
+from gisgov.blocks import blocks_from_streets
 from gisgov.onboard.chain import (
     BLOCKS_TABLE,
     EstimateOptions,

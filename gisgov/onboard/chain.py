@@ -23,10 +23,10 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
+from gisgov.blocks import blocks_from_streets
 from gisgov.crs import working_crs_for
 from gisgov.errors import ValidationError
 from gisgov.layers import LAYERS, conform
-from gisgov.onboard.blocks import blocks_from_streets
 from gisgov.onboard.derive import (
     DEFAULT_DWELLING_M2,
     DEFAULT_FLOORS,

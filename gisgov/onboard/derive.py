@@ -133,7 +133,7 @@ def compounds_from_blocks(
     Parameters
     ----------
     blocks
-        From :func:`gisgov.onboard.blocks.blocks_from_streets` (EPSG:4326).
+        From :func:`gisgov.blocks.blocks_from_streets` (EPSG:4326).
     buildings
         Buildings; those of ``use == "other"`` do not make a compound.
     compounds

@@ -2,7 +2,9 @@
 
 A block is an area enclosed by streets. Communities and grids follow streets, so blocks (and
 the compounds inside them) are the units the districting engine (:mod:`gisgov.districting`)
-assembles. Faces come from ``shapely.polygonize`` over the noded street lines; slivers smaller
+assembles. This is the one place blocks are made: community units
+(:func:`gisgov.districting.units.units_from_workspace`), grid units
+(:func:`gisgov.grids.community_units`) and onboarding (:mod:`gisgov.onboard`) all use it. Faces come from ``shapely.polygonize`` over the noded street lines; slivers smaller
 than ``min_area_m2`` (traffic islands, the space between a slip road and its junction) are
 merged into the neighbour they share the longest edge with, so no unit is too small to matter.
 
@@ -29,12 +31,15 @@ from numpy.typing import NDArray
 
 from gisgov.errors import CRSError, ValidationError
 
-__all__ = ["BLOCK_CLASSES", "blocks_from_streets", "merge_small_faces"]
+__all__ = ["BLOCK_CLASSES", "COVERAGE_GRID_M", "as_coverage", "blocks_from_streets",
+           "merge_small_faces"]
 
 #: Street classes that bound blocks; footways cross blocks without cutting them.
 BLOCK_CLASSES: tuple[str, ...] = ("main", "secondary", "minor")
 # Precision grid (metres) of the noding: far below any street's width, far above float noise.
 _GRID_M = 0.01
+#: Snap-rounding grid (metres) of :func:`as_coverage`: closes hairline gaps between overlays.
+COVERAGE_GRID_M = 0.05
 
 
 def blocks_from_streets(
@@ -178,3 +183,65 @@ def _frame(
         geometry=geoms, crs=metric,
     )
     return out.to_crs(crs)
+
+
+def as_coverage(units: gpd.GeoDataFrame, region: shapely.Geometry, *,
+                grid_size: float = COVERAGE_GRID_M) -> gpd.GeoDataFrame:
+    """The same units rebuilt as an exact coverage of ``region`` (same CRS, in metres).
+
+    Units come from several overlays (street blocks, compound walls, Voronoi cells of
+    buildings) of layers reprojected separately, so neighbouring units' edges lie a hair
+    apart rather than on one line. All unit boundaries and the region's are noded
+    together with snap rounding (``grid_size``), so nearly coincident edges become one,
+    and polygonised into faces; each face goes to the unit covering most of it, and the
+    hairline slivers that belong to no unit go to the neighbouring face they share most edge
+    with. Units then share identical edges: their graph is exact and unions are clean.
+    A unit that comes out in pieces keeps each piece as a row of its own (same attributes);
+    callers count what the pieces hold again.
+    """
+    geoms = np.asarray(units.geometry.values)
+    lines = shapely.union_all(np.concatenate([shapely.boundary(geoms),
+                                              [shapely.boundary(region)]]),
+                              grid_size=grid_size)
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(lines)))
+    faces = faces[shapely.contains(region, shapely.point_on_surface(faces))]
+    owner = np.full(len(faces), -1)
+    face_idx, unit_idx = shapely.STRtree(geoms).query(faces, predicate="intersects")
+    overlap = shapely.area(shapely.intersection(faces[face_idx], geoms[unit_idx]))
+    best = np.zeros(len(faces))
+    for f, u, a in zip(face_idx, unit_idx, overlap, strict=True):
+        if a > best[f]:
+            best[f], owner[f] = a, u
+    owner[best < 0.5 * shapely.area(faces)] = -1
+    face_tree = shapely.STRtree(faces)
+    rings = shapely.boundary(faces)
+    todo = list(np.flatnonzero(owner < 0))
+    while todo:
+        left = []
+        for f in todo:
+            nbrs = face_tree.query(faces[f], predicate="intersects")
+            nbrs = nbrs[(nbrs != f) & (owner[nbrs] >= 0)]
+            if not len(nbrs):
+                left.append(f)
+                continue
+            shared = shapely.length(shapely.intersection(rings[f], rings[nbrs]))
+            owner[f] = owner[nbrs[int(np.argmax(shared))]]
+        if len(left) == len(todo):
+            break  # faces touching no owned face: none in a connected community
+        todo = left
+    rebuilt = [shapely.coverage_union_all(faces[owner == u]) for u in range(len(units))]
+    out = units.copy()
+    out["geometry"] = [_polygonal_of(g) if not shapely.is_empty(g) else None for g in rebuilt]
+    out = out[out.geometry.notna()]
+    # a unit that came out in pieces keeps each piece as its own unit (households by place)
+    out = out.explode(index_parts=False, ignore_index=True)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=units.crs)
+
+
+def _polygonal_of(geom: shapely.Geometry) -> shapely.Geometry:
+    """A valid Polygon or MultiPolygon covering the same ground as ``geom``."""
+    if shapely.is_valid(geom) and shapely.get_type_id(geom) in (3, 6):
+        return geom
+    parts = [p for p in shapely.get_parts(shapely.make_valid(geom))
+             if shapely.get_type_id(p) in (3, 6)]
+    return shapely.union_all(parts)
