@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 from gisgov.errors import CRSError, ValidationError
 
 __all__ = ["BLOCK_CLASSES", "COVERAGE_GRID_M", "as_coverage", "blocks_from_streets",
-           "merge_small_faces"]
+           "merge_small_faces", "polygonal"]
 
 #: Street classes that bound blocks; footways cross blocks without cutting them.
 BLOCK_CLASSES: tuple[str, ...] = ("main", "secondary", "minor")
@@ -231,14 +231,14 @@ def as_coverage(units: gpd.GeoDataFrame, region: shapely.Geometry, *,
         todo = left
     rebuilt = [shapely.coverage_union_all(faces[owner == u]) for u in range(len(units))]
     out = units.copy()
-    out["geometry"] = [_polygonal_of(g) if not shapely.is_empty(g) else None for g in rebuilt]
+    out["geometry"] = [polygonal(g) if not shapely.is_empty(g) else None for g in rebuilt]
     out = out[out.geometry.notna()]
     # a unit that came out in pieces keeps each piece as its own unit (households by place)
     out = out.explode(index_parts=False, ignore_index=True)
     return gpd.GeoDataFrame(out, geometry="geometry", crs=units.crs)
 
 
-def _polygonal_of(geom: shapely.Geometry) -> shapely.Geometry:
+def polygonal(geom: shapely.Geometry) -> shapely.Geometry:
     """A valid Polygon or MultiPolygon covering the same ground as ``geom``."""
     if shapely.is_valid(geom) and shapely.get_type_id(geom) in (3, 6):
         return geom

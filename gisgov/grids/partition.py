@@ -29,7 +29,7 @@ import pandas as pd
 import pyproj
 import shapely
 
-from gisgov.blocks import as_coverage, blocks_from_streets
+from gisgov.blocks import as_coverage, blocks_from_streets, polygonal
 from gisgov.errors import InfeasibleError, ValidationError
 from gisgov.grids.coding import grid_codes
 from gisgov.layers import STORAGE_CRS, conform
@@ -402,7 +402,7 @@ def partition_grids(
     grids_m = pd.concat(all_grids, ignore_index=True)
     grids_out = gpd.GeoDataFrame(grids_m, geometry="geometry", crs=crs).to_crs(STORAGE_CRS)
     # reprojection can fold a near-degenerate vertex; repair in the storage CRS too
-    grids_out["geometry"] = [_main_parts(_polygonal(g)) for g in grids_out.geometry]
+    grids_out["geometry"] = [_main_parts(polygonal(g)) for g in grids_out.geometry]
     grids_out = conform("grids", grids_out.sort_values("code").reset_index(drop=True))
     units_out = gpd.GeoDataFrame(pd.concat(all_units, ignore_index=True), crs=crs)
     return GridsResult(grids=grids_out, units=units_out, per_community=pd.DataFrame(rows),
@@ -414,7 +414,7 @@ def _grid_polygons(units: gpd.GeoDataFrame, labels: np.ndarray) -> np.ndarray:
     :func:`_as_coverage`)."""
     geoms = np.asarray(units.geometry.values)
     grid = units["grid"].to_numpy()
-    return np.asarray([_polygonal(shapely.coverage_union_all(geoms[grid == lab]))
+    return np.asarray([polygonal(shapely.coverage_union_all(geoms[grid == lab]))
                        for lab in labels], dtype=object)
 
 
@@ -443,7 +443,7 @@ def _contiguous(polys: np.ndarray, households: gpd.GeoDataFrame) -> tuple[np.nda
                                                          shapely.boundary(out[others])))
             if len(others) and shared.max() > 0:
                 j = int(others[int(np.argmax(shared))])
-                out[j] = _polygonal(shapely.union(out[j], p))
+                out[j] = polygonal(shapely.union(out[j], p))
                 # specks left by the overlays are not worth a note; parts with area are
                 moved += int(shapely.area(p) > SLIVER_M2)
             elif shapely.area(p) < SPECK_M2:
@@ -475,7 +475,7 @@ def _fill_gaps(geoms: np.ndarray, community: shapely.Geometry) -> np.ndarray:
     the gap lying along its own edge (within :data:`FIT_M`); any gap left (a sliver the units
     dropped) goes to the grid it borders most. Grids then tile their community exactly.
     """
-    out = np.asarray([_polygonal(shapely.intersection(g, community)) for g in geoms],
+    out = np.asarray([polygonal(shapely.intersection(g, community)) for g in geoms],
                      dtype=object)
     gap = shapely.difference(community, shapely.union_all(out))
     if not shapely.is_empty(gap) and shapely.area(gap) > 0:
@@ -484,7 +484,7 @@ def _fill_gaps(geoms: np.ndarray, community: shapely.Geometry) -> np.ndarray:
             take = shapely.intersection(gap, shapely.buffer(out[i], FIT_M, join_style="mitre"))
             if shapely.is_empty(take) or shapely.area(take) <= 0:
                 continue
-            out[i] = _polygonal(shapely.union(out[i], take))
+            out[i] = polygonal(shapely.union(out[i], take))
             gap = shapely.difference(gap, take)
     for part in shapely.get_parts(gap):
         if shapely.is_empty(part) or shapely.area(part) <= SLIVER_M2:
@@ -492,7 +492,7 @@ def _fill_gaps(geoms: np.ndarray, community: shapely.Geometry) -> np.ndarray:
         touching = shapely.length(shapely.intersection(shapely.boundary(part), out))
         nearest = (int(np.argmax(touching)) if touching.max() > 0
                    else int(np.argmin(shapely.distance(part, out))))
-        out[nearest] = _polygonal(shapely.union(out[nearest], part))
+        out[nearest] = polygonal(shapely.union(out[nearest], part))
     return out
 
 
@@ -503,15 +503,6 @@ def _main_parts(geom: shapely.Geometry) -> shapely.Geometry:
         return geom
     areas = shapely.area(parts)
     return shapely.union_all(parts[areas > 1e-6 * areas.sum()])
-
-
-def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
-    """A valid Polygon or MultiPolygon covering the same ground as ``geom``."""
-    if shapely.is_valid(geom) and shapely.get_type_id(geom) in (3, 6):
-        return geom
-    parts = [p for p in shapely.get_parts(shapely.make_valid(geom))
-             if shapely.get_type_id(p) in (3, 6)]
-    return shapely.union_all(parts)
 
 
 def _current_grid(units: gpd.GeoDataFrame, previous: gpd.GeoDataFrame) -> pd.Series:
