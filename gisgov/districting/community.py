@@ -184,7 +184,10 @@ def areas_to_communities(
 
     An area that continues a current community (best household match) keeps its code and
     name; a new one takes the next free code in its subdistrict (``…001``–``…199`` are
-    residents' committees) and a provisional name ``新建社区N`` for the planner to change.
+    residents' committees) and a provisional name for the planner to confirm: ``新城社区`` when
+    it was founded on the new town or most of its households live there, else named after its
+    largest compound
+    (``幸福小区`` → ``幸福社区``), else ``新建社区N``.
     """
     old = layers["communities"]
     diss = dissolve_areas(units, units["area"])
@@ -208,7 +211,9 @@ def areas_to_communities(
             code = _next_code(sub, used)
             used.add(code)
             new_n += 1
-            name = f"新建社区{new_n}"
+            name = _new_name(units[units["area"] == a], taken=set(names.values()),
+                             on_new_town=a in res.founded, fallback=f"新建社区{new_n}")
+            names[code] = name
         rows.append({"area": a, "code": code, "name": name, "kind": "urban",
                      "subdistrict_code": str(sub_of[a])})
     out = gpd.GeoDataFrame(rows, geometry=list(diss.geometry), crs=diss.crs)
@@ -220,6 +225,31 @@ def areas_to_communities(
                          context=context, crs=res.graph.crs)
     out["boundary_text"] = out["area"].map(text)
     return out
+
+
+#: Endings of compound names that do not belong in a community's name.
+_COMPOUND_SUFFIXES = ("家属院", "小区", "家园", "花园", "公寓", "新村", "苑", "院")
+
+
+def _new_name(units: gpd.GeoDataFrame, *, taken: set[str], on_new_town: bool,
+              fallback: str) -> str:
+    """A provisional name for a founded community (see :func:`areas_to_communities`)."""
+    hh = units["households"].astype(float)
+    candidates = ["新城社区"] if on_new_town else []
+    in_town = (units["new_town"].fillna(False).astype(bool) if "new_town" in units.columns
+               else pd.Series(False, index=units.index))
+    if hh.sum() > 0 and hh[in_town].sum() > 0.5 * hh.sum():
+        candidates.append("新城社区")
+    compounds = units[units["kind"] == "compound"] if "kind" in units.columns else units[:0]
+    for comp in compounds.sort_values("households", ascending=False)["name"].astype(str):
+        stem = comp
+        for suffix in _COMPOUND_SUFFIXES:
+            if stem.endswith(suffix) and len(stem) > len(suffix):
+                stem = stem[: -len(suffix)]
+                break
+        if stem:
+            candidates.append(f"{stem}社区")
+    return next((c for c in candidates if c not in taken), fallback)
 
 
 def _next_code(subdistrict: str, used: set[str]) -> str:

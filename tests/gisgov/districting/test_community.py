@@ -95,3 +95,18 @@ def test_cli_redistrict_json_scenario_accept_export(county_gpkg_master: Path, tm
     bad = runner.invoke(app, ["redistrict", str(ws), "--areas", "500"])
     assert bad.exit_code != 0
     assert "Traceback" not in bad.output
+
+
+def test_founded_communities_get_a_provisional_name() -> None:
+    from gisgov.districting.community import _new_name
+
+    units = gpd.GeoDataFrame({
+        "kind": ["compound", "compound", "block"], "name": ["幸福小区", "金色家园", ""],
+        "households": [300, 120, 10], "new_town": [False, True, False],
+    }, geometry=[None] * 3)
+    assert _new_name(units, taken=set(), on_new_town=True, fallback="新建社区1") == "新城社区"
+    assert _new_name(units, taken=set(), on_new_town=False, fallback="新建社区1") == "幸福社区"
+    assert _new_name(units, taken={"幸福社区"}, on_new_town=False,
+                     fallback="新建社区1") == "金色社区"
+    empty = units.iloc[2:]
+    assert _new_name(empty, taken=set(), on_new_town=False, fallback="新建社区1") == "新建社区1"
