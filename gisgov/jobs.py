@@ -100,6 +100,26 @@ class Job:
     error: str | None = None
     error_type: str | None = None
 
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Job:
+        """Rebuild a finished job from its row in the jobs table (see :meth:`to_dict`)."""
+
+        def ts(value: Any) -> float | None:
+            return None if value is None else pd.Timestamp(value).timestamp()
+
+        tables = list(record.get("tables") or [])
+        summary = record.get("summary")
+        return cls(
+            id=str(record["id"]), kind=str(record["kind"]),
+            params=dict(record.get("params") or {}), actor=str(record.get("actor", "")),
+            status=record.get("status", "failed"), progress=float(record.get("progress", 0)),
+            message=str(record.get("message", "")), created=ts(record.get("created")) or 0.0,
+            started=ts(record.get("started")), finished=ts(record.get("finished")),
+            result=(JobOutput(tables, dict(summary or {})) if (tables or summary is not None)
+                    else None),
+            error=record.get("error"),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready state (timestamps as ISO 8601 UTC)."""
 
@@ -263,14 +283,47 @@ class JobRunner:
         NotFoundError
             No such job in this service's memory.
         """
-        try:
-            return self._jobs[job_id]
-        except KeyError:
-            raise NotFoundError(f"no job {job_id!r}; jobs are listed at /jobs") from None
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is not None:
+            return job
+        # a job finished before this service (re)started is in the workspace's jobs table
+        recorded = self._recorded().get(job_id)
+        if recorded is None:
+            raise NotFoundError(f"no job {job_id!r}; jobs are listed at /jobs")
+        return recorded
 
     def list(self) -> list[Job]:
-        """Every job this service ran, newest first."""
-        return sorted(self._jobs.values(), key=lambda j: j.created, reverse=True)
+        """Every job this service ran or found recorded in the workspace, newest first."""
+        with self._lock:
+            jobs = dict(self._jobs)
+        for job_id, job in self._recorded().items():
+            jobs.setdefault(job_id, job)
+        return sorted(jobs.values(), key=lambda j: j.created, reverse=True)
+
+    def _recorded(self) -> dict[str, Job]:
+        """Finished jobs from the jobs table, by id (the last record of each wins)."""
+        try:
+            ws = self._open()
+        except GisgovError:
+            return {}
+        try:
+            if not ws.has_table(JOBS_TABLE):
+                return {}
+            rows = pd.DataFrame(ws.read_table(JOBS_TABLE))
+        except GisgovError as exc:
+            log.warning("jobs table unreadable: %s", exc)
+            return {}
+        finally:
+            ws.close()
+        out: dict[str, Job] = {}
+        for text in rows.get("record", pd.Series(dtype=object)).dropna():
+            try:
+                job = Job.from_record(json.loads(text))
+            except (ValueError, KeyError, TypeError):
+                continue  # a damaged record is skipped, the others still answer
+            out[job.id] = job
+        return out
 
     def wait(self, job_id: str, timeout: float | None = 60.0) -> Job:
         """Block until a job finished (tests and the CLI)."""

@@ -120,3 +120,22 @@ def test_job_errors(world_url: Any) -> None:
         assert done["status"] in ("succeeded", "failed")
         if done["status"] == "failed":
             assert done["error"]
+
+
+def test_finished_jobs_survive_a_service_restart(world_url: Any) -> None:
+    url = world_url("gpkg")
+    key = _planner_key(url)
+    with make_client(url) as client:
+        r = client.post("/jobs/assign", json={"min_load": 1, "max_load": 10, "fresh": True},
+                        headers=auth(key))
+        done = _wait(client, r.headers["location"], key)
+        assert done["status"] == "succeeded"
+    with make_client(url) as restarted:  # a new app: nothing of the old one in memory
+        again = restarted.get(r.headers["location"], headers=auth(key))
+        assert again.status_code == 200, again.text
+        doc = again.json()
+        assert doc["status"] == "succeeded"
+        assert doc["summary"]["assigned"] == done["summary"]["assigned"]
+        assert "assignments" in doc["tables"]
+        listed = restarted.get("/jobs", headers=auth(key)).json()
+        assert done["id"] in [j["id"] for j in listed["jobs"]]
