@@ -19,24 +19,14 @@ from maps.grids import compliance_map, grid_map, grid_summary
 from maps.redgrid import load_class, red_grid_map
 from maps.scenario import scenario_diff_map
 from maps.site import map_pages, write_maps
+from tests.maps.map_test_helpers import decoded, external_hosts
 
 Layers = dict[str, gpd.GeoDataFrame]
 
-_URL = re.compile(r"https?://([^/\s\"'<>)]+)")
-_JS_COMMENT = re.compile(r"^\s*//.*$", re.MULTILINE)
-
-
-def external_hosts(html: str, allowed: tuple[str, ...] = ()) -> set[str]:
-    """Hosts of every http(s) URL in ``html`` except localhost, ``allowed`` and JS comments."""
-    hosts = set(_URL.findall(_JS_COMMENT.sub("", html)))
-    return {h for h in hosts if not h.startswith(("localhost", "127.0.0.1"))
-            and not any(h.endswith(a) for a in allowed)}
-
-
 def _render(m: folium.Map) -> str:
-    """The HTML with JSON's ``\\uXXXX`` escapes decoded, so Chinese text can be searched."""
+    """The rendered HTML, JSON escapes decoded (see :func:`decoded`)."""
     html: str = m.get_root().render()
-    return re.sub(r"\\u([0-9a-fA-F]{4})", lambda g: chr(int(g.group(1), 16)), html)
+    return decoded(html)
 
 
 def _community(layers: Layers) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -25,24 +24,11 @@ from gisgov.keys import create_key
 from gisgov.store import open_workspace
 from maps.scenarios import ScenarioPlans, scenarios_from_workspace
 from maps.site import index_html, map_pages, render_page, write_maps
+from tests.maps.map_test_helpers import decoded, external_hosts
 
 Layers = dict[str, gpd.GeoDataFrame]
 
 TITLE = "reform 方案对比（调整前后）"
-_URL = re.compile(r"https?://([^/\s\"'<>)]+)")
-_JS_COMMENT = re.compile(r"^\s*//.*$", re.MULTILINE)
-
-
-def _external_hosts(html: str) -> set[str]:
-    hosts = set(_URL.findall(_JS_COMMENT.sub("", html)))
-    return {h for h in hosts if not h.startswith(("localhost", "127.0.0.1"))}
-
-
-def _decoded(html: str) -> str:
-    """``html`` with JSON's ``\\uXXXX`` escapes decoded, so Chinese text can be searched."""
-    return re.sub(r"\\u([0-9a-fA-F]{4})", lambda g: chr(int(g.group(1), 16)), html)
-
-
 def _read(path: Path) -> tuple[Layers, list[ScenarioPlans], pd.DataFrame]:
     ws = open_workspace(path)
     try:
@@ -105,7 +91,7 @@ def test_accepted_scenario_compares_the_replaced_communities_from_history(
     assert changed
     page = next(p for p in map_pages(layers, scenarios) if p.kind == "scenario")
     html = render_page(layers, page, scenarios=scenarios)
-    assert "调整前边界" in _decoded(html)
+    assert "调整前边界" in decoded(html)
 
 
 def test_scenario_page_is_listed_and_shows_both_plans_and_the_metrics(
@@ -120,9 +106,9 @@ def test_scenario_page_is_listed_and_shows_both_plans_and_the_metrics(
     assert TITLE in index_html(pages)
     assert map_pages(layers) == [p for p in pages if p.kind != "scenario"]
 
-    html = _decoded(render_page(layers, page, scenarios=scenarios, assets="inline"))
+    html = decoded(render_page(layers, page, scenarios=scenarios, assets="inline"))
     assert f"<title>{TITLE}</title>" in html
-    assert _external_hosts(html) == set()
+    assert external_hosts(html) == set()
     assert '"dashArray": "6 6"' in html  # old boundaries dashed
     for label in ("调整前边界", "调整后边界", "调整归属的单元"):
         assert label in html
@@ -134,7 +120,7 @@ def test_scenario_page_is_listed_and_shows_both_plans_and_the_metrics(
     for label in ("区域数", "最少户数", "最多户数", "最大户数偏差 (%)",
                   "平均紧凑度 (Polsby-Popper)", "平均紧凑度 (Reock)", "调整户数"):
         assert f"<td>{label}</td>" in html
-    english = _decoded(render_page(layers, page, scenarios=scenarios, lang="en"))
+    english = decoded(render_page(layers, page, scenarios=scenarios, lang="en"))
     assert "<title>reform scenario comparison (before/after)</title>" in english
     assert "Units moved</td><td>0</td><td>" in english
 
@@ -175,12 +161,12 @@ def test_served_scenario_page_for_public_and_staff_and_after_acceptance(
         staff = client.get("/maps/scenario-reform.html", headers={"X-API-Key": token})
         for res in (public, staff):
             assert res.status_code == 200
-            body = _decoded(res.text)
+            body = decoded(res.text)
             assert f"<title>{TITLE}</title>" in body
             assert "调整前边界" in body
             assert "调整后边界" in body
             assert "/assets/leaflet/leaflet.js" in body
-            assert _external_hosts(body) == set()
+            assert external_hosts(body) == set()
         assert client.get("/maps/scenario-nope.html").status_code == 404
         # Accepting the scenario bumps the workspace version: the page is made again, with
         # the old communities now coming from history.
@@ -190,7 +176,7 @@ def test_served_scenario_page_for_public_and_staff_and_after_acceptance(
         again = client.get("/maps/scenario-reform.html")
         assert again.status_code == 200
         assert again.headers["ETag"] != public.headers["ETag"]
-        assert "调整前边界" in _decoded(again.text)
+        assert "调整前边界" in decoded(again.text)
 
 
 def test_a_broken_scenario_is_left_out_not_fatal(scenario_gpkg: Path,
@@ -221,5 +207,5 @@ def test_synthetic_plans_render_with_located_units(county_layers: Layers) -> Non
     sc = ScenarioPlans("demo", before, after, units)
     layers = dict(county_layers)
     page = next(p for p in map_pages(layers, [sc]) if p.kind == "scenario")
-    html = _decoded(render_page(layers, page, scenarios=[sc]))
+    html = decoded(render_page(layers, page, scenarios=[sc]))
     assert f"调整单元数</td><td>0</td><td>{inside}</td>" in html
