@@ -490,7 +490,7 @@ def greedy_cleanup(
                     )
                 if d < best_d:
                     best_b, best_d = b, d
-            if best_b < 0 or (na > 1 and not _connected_without(nbrs, lab, u, a, na)):
+            if best_b < 0 or (na > 1 and not connected_without(nbrs, lab, u, a, na)):
                 continue
             b = best_b
             l_b = to[b][1]
@@ -510,8 +510,10 @@ def greedy_cleanup(
     return lab, moves
 
 
-def _connected_without(nbrs: list[list[int]], lab: list[int], u: int, a: int, na: int) -> bool:
-    """Whether area ``a`` stays connected when ``u`` (with ``na`` neighbours in ``a``) leaves."""
+def connected_without(nbrs: list[list[int]], lab: list[int], u: int, a: int, na: int) -> bool:
+    """Whether area ``a`` stays connected when ``u`` (with ``na`` neighbours in ``a``) leaves: a
+    BFS from one neighbour of ``u`` in ``a`` that stops once it has reached all ``na`` of them
+    (usually a few steps around ``u``, far cheaper than recomputing articulation points)."""
     targets = {x for x in nbrs[u] if lab[x] == a}
     start = next(iter(targets))
     seen = {start, u}

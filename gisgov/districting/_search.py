@@ -19,6 +19,7 @@ import numpy as np
 
 from gisgov.districting._bisect import bisect_plan
 from gisgov.districting._recom import Context, greedy_cleanup, plan_objective, recombine
+from gisgov.districting._recom import connected_without as _still_connected
 from gisgov.districting.graph import UnitGraph
 from gisgov.districting.objective import Objective
 
@@ -713,30 +714,3 @@ def _cut_remove(cut_list: list[int], cut_pos: list[int], e: int) -> None:
             cut_list[p] = last
             cut_pos[last] = p
         cut_pos[e] = -1
-
-
-def _still_connected(nbrs: list[list[int]], lab: list[int], u: int, a: int, na: int) -> bool:
-    """Whether area ``a`` stays connected when ``u`` leaves it: a BFS from one neighbour of
-    ``u`` in ``a`` that stops as soon as it has reached all ``na`` of them (usually a few steps
-    around ``u``, so this is far cheaper than recomputing articulation points)."""
-    targets = set()
-    start = -1
-    for x in nbrs[u]:
-        if lab[x] == a:
-            targets.add(x)
-            if start < 0:
-                start = x
-    found = 1
-    seen = {start, u}
-    q = deque([start])
-    while q:
-        y = q.popleft()
-        for z in nbrs[y]:
-            if z not in seen and lab[z] == a:
-                seen.add(z)
-                if z in targets:
-                    found += 1
-                    if found == na:
-                        return True
-                q.append(z)
-    return found == na

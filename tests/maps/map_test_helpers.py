@@ -9,7 +9,7 @@ _JS_COMMENT = re.compile(r"^\s*//.*$", re.MULTILINE)
 
 
 def decoded(html: str) -> str:
-    """``html`` with JSON's ``\\uXXXX`` escapes decoded, so Chinese text can be searched."""
+    """``html`` with JSON's ``\\u`` + 4-hex-digit escapes decoded, so Chinese text can be searched."""
     return re.sub(r"\\u([0-9a-fA-F]{4})", lambda g: chr(int(g.group(1), 16)), html)
 
 
