@@ -18,8 +18,8 @@ from functools import partial
 import numpy as np
 
 from gisgov.districting._bisect import bisect_plan
+from gisgov.districting._kernel import Csr, anneal_kernel, csr_from_graph
 from gisgov.districting._recom import Context, greedy_cleanup, plan_objective, recombine
-from gisgov.districting._recom import connected_without as _still_connected
 from gisgov.districting.graph import UnitGraph
 from gisgov.districting.objective import Objective
 
@@ -265,9 +265,14 @@ def anneal(
     lk = [int(x) for x in locked]
     hm = [-1] * n if home is None else [int(x) if 0 <= x < k else -1 for x in home]
     total_w = max(sum(w), 1e-12)
-    ideal = total_w / k
     disr = objective.disruption / total_w if home is not None else 0.0
     ppw = objective.polsby_popper / k
+    kd = KernelData(
+        csr=csr_from_graph(graph), cost=np.asarray(cost, dtype=np.float64),
+        perim=np.asarray(perim, dtype=np.float64), uarea=np.asarray(uarea, dtype=np.float64),
+        w=np.asarray(w, dtype=np.float64), lk=np.asarray(lk, dtype=np.int64),
+        hm=np.asarray(hm, dtype=np.int64),
+    )
 
     best: SearchResult = SearchResult(None, math.inf, False, 0, False)
     lo_p, hi_p = progress_span
@@ -309,27 +314,20 @@ def anneal(
         lab = _make_contiguous(nbrs, w, k, lab, lk)
         if any(x < 0 for x in lab) or len(set(lab)) < k:
             continue
-        res = _sa(
-            nbrs, inc, shared, cost, perim, uarea, w, lk, hm, lab, k,
-            lower=lower, upper=upper, ideal=ideal, disr=disr, ppw=ppw,
-            rng=rng, iterations=iterations, deadline=deadline,
-            tick=(
-                None
-                if progress is None
-                else _ticker(progress, lo_p + (hi_p - lo_p) * min(s, starts - 1) / starts, (hi_p - lo_p) / starts)
-            ),
-        )
+        if progress is not None:
+            progress("optimising", lo_p + (hi_p - lo_p) * min(s, starts - 1) / starts)
+        res = _sa(kd, lab, k, lower=lower, upper=upper, disr=disr, ppw=ppw, rng=rng,
+                  iterations=iterations)
         total_iters += res.iterations
         if (res.feasible and (not best.feasible or res.objective < best.objective - 1e-12)) or (not best.feasible and res.labels is not None and best.labels is None):
             best = res
-        if res.timed_out:
-            best.timed_out = True
     best.iterations = total_iters
+    best.timed_out = s < starts and time.monotonic() > deadline
     if best.feasible and best.labels is not None and recom_rounds > 0 and k >= 2:
         best = _improve(
             Context(nbrs=nbrs, inc=inc, shared=shared, cost=cost, perim=perim, uarea=uarea,
                     w=w, lk=lk, hm=hm, k=k, lower=lower, upper=upper, disr=disr, ppw=ppw),
-            best, rng=rng, rounds=recom_rounds, polish=max(2_000, iterations // 10),
+            kd, best, rng=rng, rounds=recom_rounds, polish=max(2_000, iterations // 10),
             deadline=deadline,
         )
     return best
@@ -347,6 +345,7 @@ RECOM_POLISH_EVERY = 25
 
 def _improve(
     ctx: Context,
+    kd: KernelData,
     best: SearchResult,
     *,
     rng: np.random.Generator,
@@ -367,12 +366,8 @@ def _improve(
 
     def polish_top() -> None:
         nonlocal top_lab, top_obj
-        res = _sa(
-            ctx.nbrs, ctx.inc, ctx.shared, ctx.cost, ctx.perim, ctx.uarea, ctx.w, ctx.lk, ctx.hm,
-            top_lab, ctx.k, lower=ctx.lower, upper=ctx.upper, ideal=sum(ctx.w) / ctx.k,
-            disr=ctx.disr, ppw=ctx.ppw, rng=rng, iterations=polish, deadline=deadline,
-            tick=None, hot=0.05,
-        )
+        res = _sa(kd, top_lab, ctx.k, lower=ctx.lower, upper=ctx.upper, disr=ctx.disr,
+                  ppw=ctx.ppw, rng=rng, iterations=polish, hot=0.05)
         if res.feasible and res.labels is not None:
             lab, _ = greedy_cleanup(ctx, [int(x) for x in res.labels])
             obj = plan_objective(ctx, lab)
@@ -423,13 +418,6 @@ def _bisect_start(
     return bisect_plan(nbrs, w, k, tolerance=tolerance, rng=rng, locked=locked)
 
 
-def _ticker(progress: ProgressFn, start: float, span: float) -> Callable[[float], None]:
-    def tick(frac: float) -> None:
-        progress("optimising", min(1.0, start + span * frac))
-
-    return tick
-
-
 def _seed_missing(
     lab: list[int],
     missing: list[int],
@@ -455,262 +443,42 @@ def _seed_missing(
     del rng
 
 
+@dataclass(frozen=True)
+class KernelData:
+    """A piece in the array form the compiled annealing takes (see :mod:`._kernel`)."""
+
+    csr: Csr
+    cost: np.ndarray
+    perim: np.ndarray
+    uarea: np.ndarray
+    w: np.ndarray
+    lk: np.ndarray
+    hm: np.ndarray
+
+
 def _sa(
-    nbrs: list[list[int]],
-    inc: list[list[int]],
-    shared: list[dict[int, float]],
-    cost: list[float],
-    perim: list[float],
-    uarea: list[float],
-    w: list[float],
-    lk: list[int],
-    hm: list[int],
+    kd: KernelData,
     lab: list[int],
     k: int,
     *,
     lower: float,
     upper: float,
-    ideal: float,
     disr: float,
     ppw: float,
     rng: np.random.Generator,
     iterations: int,
-    deadline: float,
-    tick: Callable[[float], None] | None,
     hot: float = 1.0,
 ) -> SearchResult:
-    """Simulated annealing from ``lab``; ``hot < 1`` starts cooler with the balance penalty
-    already hard (a polish of a balanced plan rather than a search)."""
-    n = len(nbrs)
-    lab = list(lab)
-    wt = [0.0] * k
-    ar = [0.0] * k
-    pe = [0.0] * k
-    cnt = [0] * k
-    for u in range(n):
-        a = lab[u]
-        wt[a] += w[u]
-        ar[a] += uarea[u]
-        pe[a] += perim[u]
-        cnt[a] += 1
-    # Edge list, endpoints, and the set of cut edges kept as an indexable list.
-    m = len(cost)
-    ends: list[tuple[int, int]] = [(0, 0)] * m
-    for u in range(n):
-        for v, e in zip(nbrs[u], inc[u], strict=True):
-            if u < v:
-                ends[e] = (u, v)
-    for u, v in ends:
-        if lab[u] == lab[v]:
-            pe[lab[u]] -= 2.0 * shared[u][v]
-    cut_pos = [-1] * m
-    cut_list: list[int] = []
-    for e, (u, v) in enumerate(ends):
-        if lab[u] != lab[v]:
-            cut_pos[e] = len(cut_list)
-            cut_list.append(e)
-
-    four_pi = 4.0 * math.pi
-
-    def pp(a_: float, p_: float) -> float:
-        return four_pi * a_ / (p_ * p_) if p_ > 0 else 0.0
-
-    def pen(x: float) -> float:
-        if x > upper:
-            return (x - upper) / ideal
-        if x < lower:
-            return (lower - x) / ideal
-        return 0.0
-
-    base = sum(cost[e] for e in cut_list)
-    base += disr * sum(w[u] for u in range(n) if lab[u] != hm[u])
-    base += ppw * sum(1.0 - pp(ar[a], pe[a]) for a in range(k))
-    obj = base
-    infeas = sum(pen(x) for x in wt)
-
-    def is_feasible() -> bool:
-        return all(lower - 1e-9 * upper <= x <= upper + 1e-9 * upper for x in wt)
-
-    best_lab = list(lab) if is_feasible() else None
-    best_obj = obj if best_lab is not None else math.inf
-
-    mean_edge = (sum(cost) / m) if m else 1.0
-    t0, t1 = 0.5 * mean_edge * hot, 0.005 * mean_edge
-    lam0, lam1 = 5.0 * mean_edge, 200.0 * mean_edge * k
-    if hot < 1.0:
-        lam0 = lam1
-    rand = rng.random
-    randint = rng.integers
-    batch = 4096
-    rbuf = rand(batch)
-    ibuf = randint(0, 1 << 30, batch)
-    bi = 0
-    it = 0
-    timed_out = False
-    temp, lam = t0, lam0
-    state = [obj, infeas]
-
-    def _delta(u: int, b: int) -> tuple[float, float, float, float, float, float, int] | None:
-        """Objective and penalty change of moving ``u`` to ``b`` (``None`` if not adjacent)."""
-        a = lab[u]
-        d_cut = 0.0
-        la = 0.0
-        lb = 0.0
-        na = 0
-        nb = 0
-        su = shared[u]
-        for x, ex in zip(nbrs[u], inc[u], strict=True):
-            lx = lab[x]
-            if lx == a:
-                d_cut += cost[ex]
-                la += su[x]
-                na += 1
-            elif lx == b:
-                d_cut -= cost[ex]
-                lb += su[x]
-                nb += 1
-        if nb == 0:
-            return None
-        wu = w[u]
-        d = d_cut
-        if disr:
-            h = hm[u]
-            d += disr * wu * ((b != h) - (a != h))
-        pa2 = pe[a] - perim[u] + 2.0 * la
-        pb2 = pe[b] + perim[u] - 2.0 * lb
-        aa2 = ar[a] - uarea[u]
-        ab2 = ar[b] + uarea[u]
-        if ppw:
-            d += ppw * (pp(ar[a], pe[a]) + pp(ar[b], pe[b]) - pp(aa2, pa2) - pp(ab2, pb2))
-        dpen = pen(wt[a] - wu) + pen(wt[b] + wu) - pen(wt[a]) - pen(wt[b])
-        return (d, dpen, pa2, pb2, aa2, ab2, na)
-
-    def _apply(u: int, b: int, mv: tuple[float, float, float, float, float, float, int]) -> bool:
-        """Move ``u`` to ``b`` if its area stays connected; whether it moved."""
-        a = lab[u]
-        if cnt[a] <= 1 or (mv[6] > 1 and not _still_connected(nbrs, lab, u, a, mv[6])):
-            return False
-        wu = w[u]
-        lab[u] = b
-        wt[a] -= wu
-        wt[b] += wu
-        ar[a], ar[b] = mv[4], mv[5]
-        pe[a], pe[b] = mv[2], mv[3]
-        cnt[a] -= 1
-        cnt[b] += 1
-        state[0] += mv[0]
-        state[1] += mv[1]
-        for x, ex in zip(nbrs[u], inc[u], strict=True):
-            lx = lab[x]
-            if lx == a:
-                _cut_add(cut_list, cut_pos, ex)
-            elif lx == b:
-                _cut_remove(cut_list, cut_pos, ex)
-        return True
-
-    def _undo(u: int, a: int) -> None:
-        """Put ``u`` back into ``a`` (it just left it, so no contiguity test is needed)."""
-        mv = _delta(u, a)
-        assert mv is not None
-        b = lab[u]
-        wu = w[u]
-        lab[u] = a
-        wt[b] -= wu
-        wt[a] += wu
-        ar[b], ar[a] = mv[4], mv[5]
-        pe[b], pe[a] = mv[2], mv[3]
-        cnt[b] -= 1
-        cnt[a] += 1
-        state[0] += mv[0]
-        state[1] += mv[1]
-        for x, ex in zip(nbrs[u], inc[u], strict=True):
-            lx = lab[x]
-            if lx == b:
-                _cut_add(cut_list, cut_pos, ex)
-            elif lx == a:
-                _cut_remove(cut_list, cut_pos, ex)
-
-    for it in range(iterations):
-        if (it & 1023) == 0:
-            frac = it / iterations
-            temp = t0 * (t1 / t0) ** frac
-            # The balance penalty hardens over the run so the search ends balanced.
-            lam = lam0 * (lam1 / lam0) ** min(1.0, 1.5 * frac)
-            if time.monotonic() > deadline:
-                timed_out = True
-                break
-            if tick is not None and (it & 16383) == 0:
-                tick(frac)
-        if not cut_list:
-            break
-        if bi + 3 >= batch:
-            rbuf = rand(batch)
-            ibuf = randint(0, 1 << 30, batch)
-            bi = 0
-        e = cut_list[int(ibuf[bi]) % len(cut_list)]
-        r = float(rbuf[bi])
-        bi += 1
-        u, v = ends[e]
-        if r < 0.5:
-            u, v = v, u
-        a, b = lab[u], lab[v]
-        if lk[u] >= 0 or cnt[a] <= 1:
-            continue
-        # Swaps (u to b and v to a at once) shift weight by w_u − w_v: the fine steps tight
-        # tolerances need when every single move overshoots the balance window.
-        swap = r < 0.15 or r > 0.85
-        mv = _delta(u, b)
-        if mv is None:
-            bi += 1
-            continue
-        d, dpen = mv[0], mv[1]
-        if swap and lk[v] < 0 and cnt[b] > 1:
-            if not _apply(u, b, mv):
-                bi += 1
-                continue
-            mv2 = _delta(v, a)
-            if mv2 is None:
-                _undo(u, a)
-                bi += 1
-                continue
-            total = d + mv2[0] + lam * (dpen + mv2[1])
-            if total > 0 and float(rbuf[bi]) >= math.exp(-total / temp):
-                _undo(u, a)
-                bi += 1
-                continue
-            bi += 1
-            if not _apply(v, a, mv2):
-                _undo(u, a)
-                continue
-        else:
-            total = d + lam * dpen
-            if total > 0 and float(rbuf[bi]) >= math.exp(-total / temp):
-                bi += 1
-                continue
-            bi += 1
-            if not _apply(u, b, mv):
-                continue
-        if state[1] <= 1e-12 and state[0] < best_obj - 1e-12 and is_feasible():
-            best_obj = state[0]
-            best_lab = list(lab)
-    if tick is not None:
-        tick(1.0)
-    if best_lab is None:
-        return SearchResult(np.asarray(lab), math.inf, False, it + 1, timed_out)
-    return SearchResult(np.asarray(best_lab), best_obj, True, it + 1, timed_out)
-
-
-def _cut_add(cut_list: list[int], cut_pos: list[int], e: int) -> None:
-    if cut_pos[e] < 0:
-        cut_pos[e] = len(cut_list)
-        cut_list.append(e)
-
-
-def _cut_remove(cut_list: list[int], cut_pos: list[int], e: int) -> None:
-    p = cut_pos[e]
-    if p >= 0:
-        last = cut_list.pop()
-        if last != e:
-            cut_list[p] = last
-            cut_pos[last] = p
-        cut_pos[e] = -1
+    """Simulated annealing from ``lab`` (:func:`._kernel.anneal_kernel`); ``hot < 1`` starts
+    cooler with the balance penalty already hard (a polish of a balanced plan rather than a
+    search)."""
+    out = np.empty(len(lab), dtype=np.int64)
+    c = kd.csr
+    best_obj, feasible, its = anneal_kernel(
+        c.ptr, c.adj, c.adje, c.adjl, c.ends, kd.cost, kd.perim, kd.uarea, kd.w, kd.lk, kd.hm,
+        np.asarray(lab, dtype=np.int64), k, float(lower), float(upper), float(disr),
+        float(ppw), int(iterations), int(rng.integers(1 << 31)), float(hot), out,
+    )
+    if not feasible:
+        return SearchResult(out, math.inf, False, int(its), False)
+    return SearchResult(out, float(best_obj), True, int(its), False)

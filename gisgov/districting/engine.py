@@ -54,7 +54,7 @@ from gisgov.districting.objective import (
 )
 from gisgov.errors import InfeasibleError, ValidationError
 
-__all__ = ["EXACT_MAX_UNITS", "PartitionResult", "default_recom_rounds", "partition"]
+__all__ = ["DEFAULT_STARTS", "EXACT_MAX_UNITS", "PartitionResult", "default_recom_rounds", "partition"]
 
 ProgressFn = Callable[[str, float], None]
 Method = Literal["auto", "heuristic", "exact"]
@@ -65,7 +65,11 @@ EXACT_MAX_UNITS = 150
 
 SA_ITERATIONS_PER_UNIT = 120
 """Default annealing proposals per unit and start (see ``iterations``)."""
-"""Largest piece ``method="auto"`` hands to the MILP when the heuristic finds nothing."""
+
+DEFAULT_STARTS = 32
+"""Constructions (each annealed) per piece. The annealing is compiled (:mod:`._kernel`): a
+start on ~250 units costs ~10 ms, and the best of many starts beats a few long ones (measured
+on the county: 8 starts end at 73–74 cut edges, 32 at 71, 64 no better)."""
 
 
 @dataclass
@@ -139,7 +143,7 @@ def partition(
     graph: UnitGraph | None = None,
     crs: object | None = None,
     seed: int = 0,
-    starts: int = 8,
+    starts: int = DEFAULT_STARTS,
     iterations: int | None = None,
     recom_rounds: int | None = None,
     time_limit: float = 60.0,
@@ -196,7 +200,8 @@ def partition(
         Randomness; the same seed gives the same plan (unless ``time_limit`` cut the search
         short, which the report says).
     starts
-        Constructions per piece (the first from the current plan when given).
+        Constructions per piece, each annealed (the first from the current plan when given;
+        default :data:`DEFAULT_STARTS`).
     iterations
         Annealing proposals per start; default ``SA_ITERATIONS_PER_UNIT · n`` clipped to
         [20 000, 1 500 000]. Many short starts beat a few long ones: the plans' quality varies

@@ -54,8 +54,9 @@ TOLERANCES = (0.15, 0.25, 0.35)
 TIME_SHARES = (0.3, 0.5, 0.2)
 #: Least safety cap (s) per community; the iteration budget normally ends the search first.
 MIN_COMMUNITY_SECONDS = 15.0
-#: Constructions per community: bisection starts are balanced already, two are plenty.
-GRID_STARTS = 2
+#: Constructions per community: bisection starts are balanced already, and the compiled
+#: annealing makes each one cheap.
+GRID_STARTS = 8
 #: Annealing proposals per start: a fixed budget (not the clock) keeps grids reproducible.
 GRID_ITERATIONS_PER_UNIT = 60
 GRID_MIN_ITERATIONS = 20_000

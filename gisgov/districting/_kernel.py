@@ -1,0 +1,439 @@
+"""The annealing inner loop, compiled with numba.
+
+Simulated annealing over boundary-unit moves is millions of tiny steps (pick a cut edge, price
+moving one of its ends — or swapping both — across it, accept or not, keep the area connected).
+In plain Python each step costs microseconds of interpreter overhead; compiled it costs tens
+of nanoseconds, which buys many more independent starts in the same time — and the spread
+between starts, not the length of one, is what decides plan quality.
+
+The graph is passed in compressed-sparse-row form (:class:`Csr`); every array the loop
+touches is preallocated, so one call allocates nothing per step. The code is plain numba-typed
+Python: with ``NUMBA_DISABLE_JIT=1`` the same functions run (slowly) in the interpreter, which
+is how a compiled and an interpreted run can be compared.
+
+Compiled functions are cached on disk (``cache=True``): the first run on a machine compiles
+them (a few seconds), later runs load them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+import numba
+import numpy as np
+
+from gisgov.districting.graph import UnitGraph
+
+__all__ = ["Csr", "anneal_kernel", "csr_from_graph"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+# numba's decorator is untyped; this keeps the decorated functions' signatures for mypy.
+_jit = cast(Callable[[F], F], numba.njit(cache=True, nogil=True))
+
+FOUR_PI = 4.0 * math.pi
+
+
+@dataclass(frozen=True)
+class Csr:
+    """A unit graph as arrays: neighbours of ``u`` are ``adj[ptr[u]:ptr[u + 1]]``, with the
+    edge ids ``adje`` and shared lengths ``adjl`` of the same slots; ``ends[e]`` the two units
+    of edge ``e``."""
+
+    ptr: np.ndarray
+    adj: np.ndarray
+    adje: np.ndarray
+    adjl: np.ndarray
+    ends: np.ndarray
+
+
+def csr_from_graph(graph: UnitGraph) -> Csr:
+    """The :class:`Csr` form of ``graph``."""
+    n = graph.n
+    e = np.asarray(graph.edges, dtype=np.int64).reshape(-1, 2)
+    m = len(e)
+    src = np.concatenate([e[:, 0], e[:, 1]])
+    dst = np.concatenate([e[:, 1], e[:, 0]])
+    eid = np.concatenate([np.arange(m), np.arange(m)])
+    order = np.lexsort((dst, src))
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=n), out=ptr[1:])
+    ell = np.asarray(graph.shared_length, dtype=np.float64)
+    return Csr(
+        ptr=ptr,
+        adj=dst[order].astype(np.int64),
+        adje=eid[order].astype(np.int64),
+        adjl=ell[eid[order]] if m else np.zeros(0),
+        ends=e.copy(),
+    )
+
+
+@_jit
+def _pp(area: float, per: float) -> float:
+    return FOUR_PI * area / (per * per) if per > 0.0 else 0.0
+
+
+@_jit
+def _pen(x: float, lower: float, upper: float, ideal: float) -> float:
+    if x > upper:
+        return (x - upper) / ideal
+    if x < lower:
+        return (lower - x) / ideal
+    return 0.0
+
+
+@_jit
+def _connected_without(
+    ptr: np.ndarray,
+    adj: np.ndarray,
+    lab: np.ndarray,
+    u: int,
+    a: int,
+    na: int,
+    mark: np.ndarray,
+    tmark: np.ndarray,
+    stamp: int,
+    queue: np.ndarray,
+) -> bool:
+    """Whether area ``a`` stays connected when ``u`` (``na`` neighbours in ``a``) leaves it: a
+    BFS from one neighbour that stops once all ``na`` are reached (usually a few steps)."""
+    start = -1
+    for i in range(ptr[u], ptr[u + 1]):
+        x = adj[i]
+        if lab[x] == a:
+            tmark[x] = stamp
+            if start < 0:
+                start = x
+    mark[start] = stamp
+    mark[u] = stamp
+    found = 1
+    head = 0
+    tail = 1
+    queue[0] = start
+    while head < tail:
+        y = queue[head]
+        head += 1
+        for j in range(ptr[y], ptr[y + 1]):
+            z = adj[j]
+            if mark[z] != stamp and lab[z] == a:
+                mark[z] = stamp
+                if tmark[z] == stamp:
+                    found += 1
+                    if found == na:
+                        return True
+                queue[tail] = z
+                tail += 1
+    return found == na
+
+
+@_jit
+def _delta(
+    u: int,
+    b: int,
+    ptr: np.ndarray,
+    adj: np.ndarray,
+    adje: np.ndarray,
+    adjl: np.ndarray,
+    cost: np.ndarray,
+    lab: np.ndarray,
+    w: np.ndarray,
+    hm: np.ndarray,
+    perim: np.ndarray,
+    uarea: np.ndarray,
+    wt: np.ndarray,
+    ar: np.ndarray,
+    pe: np.ndarray,
+    disr: float,
+    ppw: float,
+    lower: float,
+    upper: float,
+    ideal: float,
+    out: np.ndarray,
+) -> int:
+    """Price moving ``u`` to area ``b``: fills ``out`` with (objective change, penalty change,
+    new perimeters and areas of both areas) and returns ``u``'s neighbour count in its own
+    area, or ``-1`` when ``u`` does not touch ``b``."""
+    a = lab[u]
+    d_cut = 0.0
+    la = 0.0
+    lb = 0.0
+    na = 0
+    nb = 0
+    for i in range(ptr[u], ptr[u + 1]):
+        lx = lab[adj[i]]
+        if lx == a:
+            d_cut += cost[adje[i]]
+            la += adjl[i]
+            na += 1
+        elif lx == b:
+            d_cut -= cost[adje[i]]
+            lb += adjl[i]
+            nb += 1
+    if nb == 0:
+        return -1
+    wu = w[u]
+    d = d_cut
+    if disr != 0.0:
+        h = hm[u]
+        d += disr * wu * ((1.0 if b != h else 0.0) - (1.0 if a != h else 0.0))
+    pa2 = pe[a] - perim[u] + 2.0 * la
+    pb2 = pe[b] + perim[u] - 2.0 * lb
+    aa2 = ar[a] - uarea[u]
+    ab2 = ar[b] + uarea[u]
+    if ppw != 0.0:
+        d += ppw * (_pp(ar[a], pe[a]) + _pp(ar[b], pe[b]) - _pp(aa2, pa2) - _pp(ab2, pb2))
+    dpen = (
+        _pen(wt[a] - wu, lower, upper, ideal) + _pen(wt[b] + wu, lower, upper, ideal)
+        - _pen(wt[a], lower, upper, ideal) - _pen(wt[b], lower, upper, ideal)
+    )
+    out[0] = d
+    out[1] = dpen
+    out[2] = pa2
+    out[3] = pb2
+    out[4] = aa2
+    out[5] = ab2
+    return na
+
+
+@_jit
+def _move(
+    u: int,
+    b: int,
+    mv: np.ndarray,
+    ptr: np.ndarray,
+    adj: np.ndarray,
+    adje: np.ndarray,
+    lab: np.ndarray,
+    w: np.ndarray,
+    wt: np.ndarray,
+    ar: np.ndarray,
+    pe: np.ndarray,
+    cnt: np.ndarray,
+    cut_list: np.ndarray,
+    cut_pos: np.ndarray,
+    ncut: int,
+) -> int:
+    """Move ``u`` to ``b`` with the figures ``mv`` from :func:`_delta`; the new cut count."""
+    a = lab[u]
+    wu = w[u]
+    lab[u] = b
+    wt[a] -= wu
+    wt[b] += wu
+    ar[a] = mv[4]
+    ar[b] = mv[5]
+    pe[a] = mv[2]
+    pe[b] = mv[3]
+    cnt[a] -= 1
+    cnt[b] += 1
+    for i in range(ptr[u], ptr[u + 1]):
+        lx = lab[adj[i]]
+        e = adje[i]
+        if lx == a:
+            if cut_pos[e] < 0:
+                cut_pos[e] = ncut
+                cut_list[ncut] = e
+                ncut += 1
+        elif lx == b:
+            p = cut_pos[e]
+            if p >= 0:
+                ncut -= 1
+                last = cut_list[ncut]
+                if last != e:
+                    cut_list[p] = last
+                    cut_pos[last] = p
+                cut_pos[e] = -1
+    return ncut
+
+
+@_jit
+def _feasible(wt: np.ndarray, lower: float, upper: float) -> bool:
+    eps = 1e-9 * upper
+    for x in wt:  # noqa: SIM110 (numba compiles loops, not generator expressions)
+        if x < lower - eps or x > upper + eps:
+            return False
+    return True
+
+
+@_jit
+def anneal_kernel(
+    ptr: np.ndarray,
+    adj: np.ndarray,
+    adje: np.ndarray,
+    adjl: np.ndarray,
+    ends: np.ndarray,
+    cost: np.ndarray,
+    perim: np.ndarray,
+    uarea: np.ndarray,
+    w: np.ndarray,
+    lk: np.ndarray,
+    hm: np.ndarray,
+    lab0: np.ndarray,
+    k: int,
+    lower: float,
+    upper: float,
+    disr: float,
+    ppw: float,
+    iterations: int,
+    seed: int,
+    hot: float,
+    best_lab: np.ndarray,
+) -> tuple[float, bool, int]:
+    """Simulated annealing from ``lab0`` (a contiguous plan with every area non-empty).
+
+    Proposals: a random cut edge, one of its ends moved across it or, one time in three, both
+    ends swapped (the fine steps tight tolerances need when every single move overshoots the
+    balance window). Temperature cools geometrically from ``0.5·hot`` to ``0.005`` mean edge
+    costs; the balance penalty hardens over the first two thirds of the run (from the start
+    when ``hot < 1``: a polish of a balanced plan rather than a search).
+
+    Returns
+    -------
+    tuple
+        ``(best objective, feasible, iterations run)``; the best balanced plan is written to
+        ``best_lab`` (the last plan when none was balanced).
+    """
+    np.random.seed(seed)
+    n = lab0.shape[0]
+    m = cost.shape[0]
+    lab = lab0.copy()
+    total_w = 0.0
+    for u in range(n):
+        total_w += w[u]
+    ideal = total_w / k
+    wt = np.zeros(k)
+    ar = np.zeros(k)
+    pe = np.zeros(k)
+    cnt = np.zeros(k, dtype=np.int64)
+    for u in range(n):
+        a = lab[u]
+        wt[a] += w[u]
+        ar[a] += uarea[u]
+        pe[a] += perim[u]
+        cnt[a] += 1
+    cut_pos = np.full(m, -1, dtype=np.int64)
+    cut_list = np.zeros(m, dtype=np.int64)
+    ncut = 0
+    obj = 0.0
+    for e in range(m):
+        u = ends[e, 0]
+        v = ends[e, 1]
+        if lab[u] == lab[v]:
+            pe[lab[u]] -= 2.0 * _adjl_of(ptr, adj, adjl, u, v)
+        else:
+            cut_pos[e] = ncut
+            cut_list[ncut] = e
+            ncut += 1
+            obj += cost[e]
+    for u in range(n):
+        if lab[u] != hm[u]:
+            obj += disr * w[u]
+    for a in range(k):
+        obj += ppw * (1.0 - _pp(ar[a], pe[a]))
+    infeas = 0.0
+    for a in range(k):
+        infeas += _pen(wt[a], lower, upper, ideal)
+
+    best_obj = math.inf
+    feasible = _feasible(wt, lower, upper)
+    best_lab[:] = lab
+    if feasible:
+        best_obj = obj
+    mean_edge = 1.0
+    if m > 0:
+        mean_edge = 0.0
+        for e in range(m):
+            mean_edge += cost[e]
+        mean_edge /= m
+    t0 = 0.5 * mean_edge * hot
+    t1 = 0.005 * mean_edge
+    lam0 = 5.0 * mean_edge
+    lam1 = 200.0 * mean_edge * k
+    if hot < 1.0:
+        lam0 = lam1
+    temp = t0
+    lam = lam0
+    mv = np.zeros(6)
+    mv2 = np.zeros(6)
+    mark = np.zeros(n, dtype=np.int64)
+    tmark = np.zeros(n, dtype=np.int64)
+    queue = np.zeros(n, dtype=np.int64)
+    stamp = 0
+    it = 0
+    for it in range(iterations):
+        if (it & 1023) == 0:
+            frac = it / iterations
+            temp = t0 * (t1 / t0) ** frac
+            lam = lam0 * (lam1 / lam0) ** min(1.0, 1.5 * frac)
+        if ncut == 0:
+            break
+        e = cut_list[np.random.randint(ncut)]
+        r = np.random.random()
+        u = ends[e, 0]
+        v = ends[e, 1]
+        if r < 0.5:
+            u, v = v, u
+        a = lab[u]
+        b = lab[v]
+        if lk[u] >= 0 or cnt[a] <= 1:
+            continue
+        na = _delta(u, b, ptr, adj, adje, adjl, cost, lab, w, hm, perim, uarea, wt, ar, pe,
+                    disr, ppw, lower, upper, ideal, mv)
+        if na < 0:
+            continue
+        if (r < 0.15 or r > 0.85) and lk[v] < 0 and cnt[b] > 1:
+            stamp += 1
+            if na > 1 and not _connected_without(ptr, adj, lab, u, a, na, mark, tmark, stamp,
+                                                 queue):
+                continue
+            ncut = _move(u, b, mv, ptr, adj, adje, lab, w, wt, ar, pe, cnt, cut_list,
+                         cut_pos, ncut)
+            nb = _delta(v, a, ptr, adj, adje, adjl, cost, lab, w, hm, perim, uarea, wt, ar,
+                        pe, disr, ppw, lower, upper, ideal, mv2)
+            ok = nb >= 0
+            if ok:
+                total = mv[0] + mv2[0] + lam * (mv[1] + mv2[1])
+                ok = total <= 0.0 or np.random.random() < math.exp(-total / temp)
+            if ok and nb > 1:
+                stamp += 1
+                ok = _connected_without(ptr, adj, lab, v, b, nb, mark, tmark, stamp, queue)
+            if not ok:
+                # put u back; it just left a, so a stays connected
+                _delta(u, a, ptr, adj, adje, adjl, cost, lab, w, hm, perim, uarea, wt, ar,
+                       pe, disr, ppw, lower, upper, ideal, mv2)
+                ncut = _move(u, a, mv2, ptr, adj, adje, lab, w, wt, ar, pe, cnt, cut_list,
+                             cut_pos, ncut)
+                continue
+            ncut = _move(v, a, mv2, ptr, adj, adje, lab, w, wt, ar, pe, cnt, cut_list,
+                         cut_pos, ncut)
+            obj += mv[0] + mv2[0]
+            infeas += mv[1] + mv2[1]
+        else:
+            total = mv[0] + lam * mv[1]
+            if total > 0.0 and np.random.random() >= math.exp(-total / temp):
+                continue
+            if na > 1:
+                stamp += 1
+                if not _connected_without(ptr, adj, lab, u, a, na, mark, tmark, stamp, queue):
+                    continue
+            ncut = _move(u, b, mv, ptr, adj, adje, lab, w, wt, ar, pe, cnt, cut_list,
+                         cut_pos, ncut)
+            obj += mv[0]
+            infeas += mv[1]
+        if infeas <= 1e-12 and obj < best_obj - 1e-12 and _feasible(wt, lower, upper):
+            best_obj = obj
+            best_lab[:] = lab
+            feasible = True
+    if not feasible:
+        best_lab[:] = lab
+    return best_obj, feasible, it + 1
+
+
+@_jit
+def _adjl_of(ptr: np.ndarray, adj: np.ndarray, adjl: np.ndarray, u: int, v: int) -> float:
+    """Shared length of ``u`` and its neighbour ``v`` (0 when they are not neighbours)."""
+    for i in range(ptr[u], ptr[u + 1]):
+        if adj[i] == v:
+            return float(adjl[i])
+    return 0.0
