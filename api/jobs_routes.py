@@ -10,9 +10,11 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.deps import base_url, get_principal, get_state, reject_unknown_query, require_writer
+from gisgov.districting.objective import objective_from_text
+from gisgov.errors import GisgovError
 from gisgov.jobs import Job
 from gisgov.privacy import Principal
 
@@ -40,6 +42,21 @@ class RedistrictParams(_Params):
     scenario: str | None = Field(None, max_length=60, pattern=r"^[A-Za-z][A-Za-z0-9_]*$",
                                  description="Scenario name (default job_<id>)")
     apply: bool = Field(False, description="Accept the plan: replace the communities layer")
+    weights: str | None = Field(
+        None, max_length=300,
+        description="Objective weights NAME=VALUE,… (cut_edges, cut_length, main_streets, "
+                    "disruption, polsby_popper) over the community defaults")
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_parse(cls, value: str | None) -> str | None:
+        # refused at the request (400 problem+json), not later in the job thread
+        if value is not None:
+            try:
+                objective_from_text(value)
+            except GisgovError as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
 
 class GridsParams(_Params):

@@ -451,13 +451,16 @@ def redistrict_job(ws: Any, params: Mapping[str, Any], progress: ProgressFn) -> 
     Parameters (all optional): ``communities`` ("urban", "all" or comma-separated codes;
     default "urban"), ``areas`` or ``target_households``, ``tolerance`` (0.10), ``seed``
     (0), ``time_limit`` (60 s), ``scenario`` (a name; default ``job_<id>``), ``apply``
-    (false).
+    (false), ``weights`` (objective weights ``NAME=VALUE,…`` over the community defaults, as
+    ``--weights``).
     """
     from gisgov.districting.community import COMMUNITY_OBJECTIVE, redistrict
+    from gisgov.districting.objective import objective_from_text
     from gisgov.districting.scenarios import accept_scenario, save_scenario
 
     _check_params(params, {"communities", "areas", "target_households", "tolerance", "seed",
-                           "time_limit", "scenario", "apply"})
+                           "time_limit", "scenario", "apply", "weights"})
+    objective = objective_from_text(str(params.get("weights") or ""), COMMUNITY_OBJECTIVE)
     if "areas" in params and "target_households" in params:
         raise ValidationError("give areas or target_households, not both")
     progress("reading layers", 0.02)
@@ -469,7 +472,7 @@ def redistrict_job(ws: Any, params: Mapping[str, Any], progress: ProgressFn) -> 
         target_households=(_number(params, "target_households", 1000, lo=1, hi=1e7)
                            if "target_households" in params else None),
         tolerance=_number(params, "tolerance", 0.10, lo=0.0, hi=1.0),
-        objective=COMMUNITY_OBJECTIVE, crs=ws.working_crs,
+        objective=objective, crs=ws.working_crs,
         seed=_number(params, "seed", 0, lo=0, hi=2**31, integer=True),
         time_limit=_number(params, "time_limit", 60.0, lo=1, hi=3600),
         progress=lambda d, f: progress(d, 0.05 + 0.85 * f),

@@ -52,6 +52,11 @@ def register(app: typer.Typer) -> None:
         time_limit: Annotated[float, typer.Option(help="Seconds at most")] = 30.0,
         exact: Annotated[bool, typer.Option("--exact", help="Solve with the MILP (≤ ~150 units)")] = False,
         islands: Annotated[str, typer.Option(help="Disconnected units: separate | bridge | error")] = "separate",
+        weights: Annotated[str | None, typer.Option(
+            "--weights",
+            help="Objective weights NAME=VALUE,… over the defaults (cut_edges, cut_length, "
+                 "main_streets, disruption, polsby_popper); e.g. cut_edges=1,cut_length=0.1,"
+                 "main_streets=0,polsby_popper=0.25 puts cut edges first")] = None,
         labels_out: Annotated[Path | None, typer.Option(help="Write id,area per unit to this CSV")] = None,
         json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document")] = False,
     ) -> None:
@@ -59,7 +64,14 @@ def register(app: typer.Typer) -> None:
         from gisgov.districting import Objective, partition
         from gisgov.districting.community import COMMUNITY_OBJECTIVE, redistrict
         from gisgov.districting.metrics import plan_metrics
+        from gisgov.districting.objective import objective_from_text
         from gisgov.districting.units import units_from_file
+
+        try:
+            unit_objective = objective_from_text(weights or "", Objective())
+            community_objective = objective_from_text(weights or "", COMMUNITY_OBJECTIVE)
+        except GisgovError as exc:
+            fail(f"--weights: {exc}")
 
         if areas is not None and target_households is not None:
             fail("give --areas or --target-households, not both")
@@ -78,7 +90,7 @@ def register(app: typer.Typer) -> None:
                     res = partition(
                         gdf, weight=weight, areas=areas, target=target_households,
                         tolerance=tolerance, locks=locks,
-                        objective=Objective(), method="exact" if exact else "auto",
+                        objective=unit_objective, method="exact" if exact else "auto",
                         islands=islands, seed=seed, time_limit=time_limit, progress=update,  # type: ignore[arg-type]
                     )
                     met = plan_metrics(gdf, res.labels, weight=weight, graph=res.graph)
@@ -104,7 +116,7 @@ def register(app: typer.Typer) -> None:
                     rr = redistrict(
                         layers, communities=communities, areas=areas,
                         target_households=target_households, tolerance=tolerance, locks=locks,
-                        cross_subdistricts=cross_subdistricts, objective=COMMUNITY_OBJECTIVE,
+                        cross_subdistricts=cross_subdistricts, objective=community_objective,
                         crs=ws.working_crs, exact=exact, seed=seed, time_limit=time_limit,
                         progress=update,
                     )

@@ -1,9 +1,10 @@
 """The heuristic: seeded construction, then simulated annealing over boundary-unit moves.
 
 One connected piece of the graph with ``k`` areas is solved at a time (the engine splits the
-problem by component and containment group first). Everything here works on plain Python lists
-because the inner loop is a handful of dictionary-free arithmetic per proposal; numpy would be
-slower at this granularity.
+problem by component and containment group first). The constructions and the merge-split
+phase work on plain Python lists (a few thousand steps each); the annealing — millions of
+proposals — runs in the compiled kernel of :mod:`._kernel` on the arrays of
+:class:`KernelData`.
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ How it works
 2. Split the graph into independent *pieces*: connected components × containment groups; give
    each piece its number of areas (each piece must be balanced on its own).
 3. Each piece: multi-start construction (the current plan, then region growing from spread
-   seeds) followed by simulated annealing over boundary-unit moves with a hardening balance
+   seeds or recursive bisection) followed by simulated annealing (compiled, :mod:`._kernel`)
+   over boundary-unit moves with a hardening balance
    penalty and a cheap local contiguity test; the best balanced plan then goes through short
    bursts of merge-split (recombination) steps — two adjacent areas merged and re-split at the
    best balanced cut of several spanning trees — each settled by a greedy clean-up

@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
 from gisgov.districting.graph import UnitGraph
+from gisgov.errors import ValidationError
 
 __all__ = [
     "Constraint",
@@ -36,6 +37,7 @@ __all__ = [
     "Plan",
     "check_plan",
     "contiguous",
+    "objective_from_text",
     "respects_locks",
     "within_bounds",
 ]
@@ -107,6 +109,49 @@ class Objective:
         if self.polsby_popper > 0:
             total += self.polsby_popper * float(np.mean(1.0 - area_pp(graph, labels, k)))
         return total
+
+
+def objective_from_text(text: str, base: Objective | None = None) -> Objective:
+    """Objective weights from ``name=value,…`` text, over ``base`` (default :class:`Objective`).
+
+    Parameters
+    ----------
+    text
+        Comma-separated ``name=value`` pairs; names are the :class:`Objective` fields
+        (``cut_edges``, ``cut_length``, ``main_streets``, ``disruption``, ``polsby_popper``).
+    base
+        Weights the text overrides.
+
+    Raises
+    ------
+    ValidationError
+        On an unknown name, a value that is not a number, or a weight out of range.
+
+    Examples
+    --------
+    >>> objective_from_text("cut_edges=1, cut_length=0.1, polsby_popper=0.25").cut_length
+    0.1
+    """
+    names = [f.name for f in fields(Objective)]
+    values: dict[str, float] = {}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        name, sep, raw = part.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or name not in names:
+            raise ValidationError(
+                f"objective weights are NAME=VALUE pairs with NAME one of {', '.join(names)}; "
+                f"got {part.strip()!r}"
+            )
+        try:
+            values[name] = float(raw)
+        except ValueError:
+            raise ValidationError(f"objective weight {name} must be a number, got {raw.strip()!r}") from None
+    try:
+        return replace(base or Objective(), **values)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
 
 
 def area_pp(graph: UnitGraph, labels: np.ndarray, k: int) -> np.ndarray:

@@ -91,6 +91,25 @@ def test_redistrict_job_end_to_end(county_url: Any, kind: str) -> None:
                           headers=auth(key)).json()["numberReturned"] == 8
 
 
+def test_redistrict_job_weights_are_checked_at_the_request(county_url: Any) -> None:
+    url = county_url("gpkg")
+    key = _planner_key(url)
+    with make_client(url) as client:
+        bad = client.post("/jobs/redistrict", json={"areas": 5, "weights": "roundness=1"},
+                          headers=auth(key))
+        assert bad.status_code == 400, bad.text
+        assert "NAME=VALUE" in bad.text
+        r = client.post("/jobs/redistrict",
+                        json={"areas": 5, "time_limit": 20, "seed": 1, "scenario": "cuts",
+                              "weights": "cut_edges=1,cut_length=0.1,main_streets=0,"
+                                         "polsby_popper=0.25"},
+                        headers=auth(key))
+        assert r.status_code == 202, r.text
+        done = _wait(client, r.headers["location"], key)
+        assert done["status"] == "succeeded", done
+        assert done["summary"]["feasible"]
+
+
 def test_assign_job_runs_the_assignment_engine(world_url: Any) -> None:
     url = world_url("gpkg")
     key = _planner_key(url)

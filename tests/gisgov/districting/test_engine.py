@@ -260,3 +260,19 @@ def test_cpsat_and_highs_agree_on_the_optimum() -> None:
     assert hs.optimal
     assert cp.objective == pytest.approx(hs.objective)
     assert cut_edges(heur) * EDGES_ONLY.edge_costs(g, 2)[0] >= cp.objective - 1e-9
+
+
+def test_objective_from_text_overrides_named_weights_only() -> None:
+    from gisgov.districting.objective import objective_from_text
+    from gisgov.errors import ValidationError
+
+    base = Objective(disruption=0.3)
+    got = objective_from_text(" cut_length=0.1 , polsby-popper=0.25", base)
+    assert got == Objective(cut_length=0.1, polsby_popper=0.25, disruption=0.3)
+    assert objective_from_text("", base) == base
+    with pytest.raises(ValidationError, match="NAME=VALUE"):
+        objective_from_text("compactness=1")
+    with pytest.raises(ValidationError, match="must be a number"):
+        objective_from_text("cut_edges=lots")
+    with pytest.raises(ValidationError, match=">= 0"):
+        objective_from_text("cut_length=-0.5")

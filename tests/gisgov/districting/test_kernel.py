@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -28,7 +30,7 @@ def run_kernel(units: gpd.GeoDataFrame, k: int, tol: float, objective: Objective
     w = units["hh"].to_numpy(dtype=float)
     ideal = w.sum() / k
     # a contiguous start: vertical strips of the lattice
-    nx = int(round(np.sqrt(len(units))))
+    nx = math.isqrt(len(units))
     start = np.minimum((np.arange(len(units)) % nx) * k // nx, k - 1).astype(np.int64)
     c = csr_from_graph(g)
     hm = np.full(len(units), -1, dtype=np.int64) if home is None else home.astype(np.int64)
