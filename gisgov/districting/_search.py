@@ -10,9 +10,11 @@ proposals — runs in the compiled kernel of :mod:`._kernel` on the arrays of
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 
@@ -278,50 +280,33 @@ def anneal(
     best: SearchResult = SearchResult(None, math.inf, False, 0, False)
     lo_p, hi_p = progress_span
     total_iters = 0
-    s = -1
+    built = 0
+    done = 0
+    planned = starts
     # Keep restarting (up to 20x the planned starts) while nothing balanced has been found:
     # tight tolerances on few units are luck of the seed layout more than of the annealing.
     while True:
-        s += 1
-        if s >= starts and (best.feasible or s >= 20 * starts):
+        # Constructions (and each start's annealing seed) are drawn in order from one rng,
+        # then annealed in parallel: the plan does not depend on the number of threads.
+        batch: list[tuple[list[int], int]] = []
+        while built < planned and time.monotonic() <= deadline:
+            lab = _construct(built, nbrs, shared, perim, w, lk, hm, xy, k, lower, upper, rng,
+                             has_home=home is not None)
+            built += 1
+            if lab is not None:
+                batch.append((lab, int(rng.integers(1 << 31))))
+        for res in _anneal_batch(kd, batch, k, lower=lower, upper=upper, disr=disr, ppw=ppw,
+                                 iterations=iterations):
+            done += 1
+            if progress is not None:
+                progress("optimising", lo_p + (hi_p - lo_p) * min(done, starts) / starts)
+            total_iters += res.iterations
+            if (res.feasible and (not best.feasible or res.objective < best.objective - 1e-12)) or (not best.feasible and res.labels is not None and best.labels is None):
+                best = res
+        if best.feasible or built >= 20 * starts or time.monotonic() > deadline:
             break
-        if time.monotonic() > deadline:
-            break
-        # Start 0 follows the current plan when there is one; others grow from spread seeds.
-        init = [lk[u] for u in range(n)]
-        if s == 0 and home is not None and any(h >= 0 for h in hm):
-            for u in range(n):
-                if init[u] < 0:
-                    init[u] = hm[u]
-            present = {x for x in init if x >= 0}
-            missing = [a for a in range(k) if a not in present]
-            if missing:
-                _seed_missing(init, missing, w, lk, xy, rng)
-            lab = _make_contiguous(nbrs, w, k, init, lk)
-            if any(x < 0 for x in lab) or len(set(lab)) < k:
-                lab = _grow(nbrs, shared, perim, w, k, lab, lk, rng)
-        elif (bisected := _bisect_start(nbrs, w, k, s, lower, upper, lk, rng)) is not None:
-            lab = bisected
-        else:
-            fixed_areas = sorted({x for x in lk if x >= 0})
-            fixed = [next(u for u in range(n) if lk[u] == a) for a in fixed_areas]
-            order = fixed_areas + [a for a in range(k) if a not in fixed_areas]
-            seeds = _seeds(xy, k, rng, fixed)
-            init = list(lk)
-            for a, u in zip(order, seeds, strict=True):
-                init[u] = a
-            lab = _grow(nbrs, shared, perim, w, k, init, lk, rng)
-        lab = [lk[u] if lk[u] >= 0 else lab[u] for u in range(n)]
-        lab = _make_contiguous(nbrs, w, k, lab, lk)
-        if any(x < 0 for x in lab) or len(set(lab)) < k:
-            continue
-        if progress is not None:
-            progress("optimising", lo_p + (hi_p - lo_p) * min(s, starts - 1) / starts)
-        res = _sa(kd, lab, k, lower=lower, upper=upper, disr=disr, ppw=ppw, rng=rng,
-                  iterations=iterations)
-        total_iters += res.iterations
-        if (res.feasible and (not best.feasible or res.objective < best.objective - 1e-12)) or (not best.feasible and res.labels is not None and best.labels is None):
-            best = res
+        planned = min(built + starts, 20 * starts)
+    s = built
     best.iterations = total_iters
     best.timed_out = s < starts and time.monotonic() > deadline
     if best.feasible and best.labels is not None and recom_rounds > 0 and k >= 2:
@@ -332,6 +317,85 @@ def anneal(
             deadline=deadline,
         )
     return best
+
+
+def _construct(
+    s: int,
+    nbrs: list[list[int]],
+    shared: list[dict[int, float]],
+    perim: list[float],
+    w: list[float],
+    lk: list[int],
+    hm: list[int],
+    xy: np.ndarray,
+    k: int,
+    lower: float,
+    upper: float,
+    rng: np.random.Generator,
+    *,
+    has_home: bool,
+) -> list[int] | None:
+    """Start ``s``: a contiguous plan with every area non-empty, or ``None`` when this
+    construction failed. Start 0 follows the current plan when there is one; the others grow
+    from spread seeds or bisect recursively (:func:`_bisect_start`)."""
+    n = len(nbrs)
+    init = [lk[u] for u in range(n)]
+    if s == 0 and has_home and any(h >= 0 for h in hm):
+        for u in range(n):
+            if init[u] < 0:
+                init[u] = hm[u]
+        present = {x for x in init if x >= 0}
+        missing = [a for a in range(k) if a not in present]
+        if missing:
+            _seed_missing(init, missing, w, lk, xy, rng)
+        lab = _make_contiguous(nbrs, w, k, init, lk)
+        if any(x < 0 for x in lab) or len(set(lab)) < k:
+            lab = _grow(nbrs, shared, perim, w, k, lab, lk, rng)
+    elif (bisected := _bisect_start(nbrs, w, k, s, lower, upper, lk, rng)) is not None:
+        lab = bisected
+    else:
+        fixed_areas = sorted({x for x in lk if x >= 0})
+        fixed = [next(u for u in range(n) if lk[u] == a) for a in fixed_areas]
+        order = fixed_areas + [a for a in range(k) if a not in fixed_areas]
+        seeds = _seeds(xy, k, rng, fixed)
+        init = list(lk)
+        for a, u in zip(order, seeds, strict=True):
+            init[u] = a
+        lab = _grow(nbrs, shared, perim, w, k, init, lk, rng)
+    lab = [lk[u] if lk[u] >= 0 else lab[u] for u in range(n)]
+    lab = _make_contiguous(nbrs, w, k, lab, lk)
+    if any(x < 0 for x in lab) or len(set(lab)) < k:
+        return None
+    return lab
+
+
+#: Threads annealing starts at once (the kernel releases the GIL); at most the machine's cores.
+ANNEAL_THREADS = 2
+
+
+def _anneal_batch(
+    kd: KernelData,
+    batch: list[tuple[list[int], int]],
+    k: int,
+    *,
+    lower: float,
+    upper: float,
+    disr: float,
+    ppw: float,
+    iterations: int,
+) -> Iterator[SearchResult]:
+    """Anneal every ``(start, seed)`` of ``batch``; results in batch order."""
+
+    def one(item: tuple[list[int], int]) -> SearchResult:
+        return _sa(kd, item[0], k, lower=lower, upper=upper, disr=disr, ppw=ppw,
+                   seed=item[1], iterations=iterations)
+
+    threads = min(ANNEAL_THREADS, os.cpu_count() or 1, len(batch))
+    if threads <= 1:
+        yield from map(one, batch)
+        return
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="gisgov-anneal") as pool:
+        yield from pool.map(one, batch)
 
 
 #: Merge-split steps per burst: a short guided random walk away from the best plan.
@@ -368,7 +432,7 @@ def _improve(
     def polish_top() -> None:
         nonlocal top_lab, top_obj
         res = _sa(kd, top_lab, ctx.k, lower=ctx.lower, upper=ctx.upper, disr=ctx.disr,
-                  ppw=ctx.ppw, rng=rng, iterations=polish, hot=0.05)
+                  ppw=ctx.ppw, seed=int(rng.integers(1 << 31)), iterations=polish, hot=0.05)
         if res.feasible and res.labels is not None:
             lab, _ = greedy_cleanup(ctx, [int(x) for x in res.labels])
             obj = plan_objective(ctx, lab)
@@ -466,7 +530,7 @@ def _sa(
     upper: float,
     disr: float,
     ppw: float,
-    rng: np.random.Generator,
+    seed: int,
     iterations: int,
     hot: float = 1.0,
 ) -> SearchResult:
@@ -478,7 +542,7 @@ def _sa(
     best_obj, feasible, its = anneal_kernel(
         c.ptr, c.adj, c.adje, c.adjl, c.ends, kd.cost, kd.perim, kd.uarea, kd.w, kd.lk, kd.hm,
         np.asarray(lab, dtype=np.int64), k, float(lower), float(upper), float(disr),
-        float(ppw), int(iterations), int(rng.integers(1 << 31)), float(hot), out,
+        float(ppw), int(iterations), int(seed), float(hot), out,
     )
     if not feasible:
         return SearchResult(out, math.inf, False, int(its), False)
