@@ -27,7 +27,7 @@ import numpy as np
 
 from gisgov.districting.graph import UnitGraph
 
-__all__ = ["Csr", "anneal_kernel", "csr_from_graph"]
+__all__ = ["Csr", "anneal_kernel", "csr_from_graph", "kernel_ready"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 # numba's decorator is untyped; this keeps the decorated functions' signatures for mypy.
@@ -47,6 +47,11 @@ class Csr:
     adje: np.ndarray
     adjl: np.ndarray
     ends: np.ndarray
+
+
+def kernel_ready() -> bool:
+    """Whether this process has the annealing kernel loaded (compiled or read from the cache)."""
+    return bool(cast(Any, anneal_kernel).signatures)
 
 
 def csr_from_graph(graph: UnitGraph) -> Csr:

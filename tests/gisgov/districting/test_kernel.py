@@ -10,7 +10,7 @@ import pytest
 import shapely
 
 from gisgov.districting import Objective, graph_from_units, partition
-from gisgov.districting._kernel import anneal_kernel, csr_from_graph
+from gisgov.districting._kernel import anneal_kernel, csr_from_graph, kernel_ready
 from gisgov.districting.objective import Plan, contiguous
 
 
@@ -79,6 +79,7 @@ def test_kernel_is_deterministic_by_seed() -> None:
     b, ob, _ = run_kernel(units, 3, 0.05, obj, seed=11)
     assert (a == b).all()
     assert oa == ob
+    assert kernel_ready()
 
 
 def test_engine_finds_fewer_cut_edges_with_more_starts() -> None:
