@@ -14,26 +14,26 @@ join the tree first: a tree cut then separates the region mostly along cheap, no
 The optimiser runs short bursts of these steps from the best plan (see ``_improve`` in
 :mod:`._search`), each burst settled by :func:`greedy_cleanup`.
 
-Everything is plain Python over lists (the regions are small, tens to a few hundred units),
-driven by one seeded generator and a fixed number of rounds: the same seed gives the same plan.
+The steps are compiled with numba like the annealing (:mod:`._kernel`): each call takes the
+piece in array form (:meth:`Context.arrays`) and a seed drawn from the caller's generator, and
+runs a fixed number of rounds, so the same seed gives the same plan.
 """
 
 from __future__ import annotations
 
 import math
-from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Context", "greedy_cleanup", "plan_objective", "recombine"]
+from gisgov.districting._kernel import _connected_without, _jit, _pp
 
-FOUR_PI = 4.0 * math.pi
+__all__ = ["Context", "greedy_cleanup", "plan_objective", "recombine"]
 
 
 @dataclass
 class Context:
-    """The piece being optimised, in the list form the search uses.
+    """The piece being optimised, in the list form the constructions use.
 
     Attributes
     ----------
@@ -67,44 +67,43 @@ class Context:
     upper: float
     disr: float
     ppw: float
+    _arrays: tuple[np.ndarray, ...] | None = field(default=None, repr=False)
 
     @property
     def eps(self) -> float:
         """Float slack on the weight bounds."""
         return 1e-9 * max(self.upper, 1.0)
 
-
-def _pp(area: float, per: float) -> float:
-    return FOUR_PI * area / (per * per) if per > 0 else 0.0
-
-
-def _area_stats(ctx: Context, lab: list[int]) -> tuple[list[float], list[float], list[float]]:
-    """Weight, area and perimeter of every area."""
-    k = ctx.k
-    wt, ar, pe = [0.0] * k, [0.0] * k, [0.0] * k
-    for u, a in enumerate(lab):
-        wt[a] += ctx.w[u]
-        ar[a] += ctx.uarea[u]
-        pe[a] += ctx.perim[u]
-        for x in ctx.nbrs[u]:
-            if x > u and lab[x] == a:
-                pe[a] -= 2.0 * ctx.shared[u][x]
-    return wt, ar, pe
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """``(ptr, adj, adje, adjl, ends, cost, perim, uarea, w, lk, hm)``: the piece as the
+        compiled steps take it (neighbours in compressed-sparse-row form)."""
+        if self._arrays is None:
+            n = len(self.nbrs)
+            ptr = np.zeros(n + 1, dtype=np.int64)
+            ptr[1:] = np.cumsum([len(x) for x in self.nbrs])
+            adj = np.asarray([v for x in self.nbrs for v in x], dtype=np.int64)
+            adje = np.asarray([e for x in self.inc for e in x], dtype=np.int64)
+            adjl = np.asarray([self.shared[u][v] for u in range(n) for v in self.nbrs[u]],
+                              dtype=np.float64)
+            ends = np.zeros((len(self.cost), 2), dtype=np.int64)
+            for u in range(n):
+                for v, e in zip(self.nbrs[u], self.inc[u], strict=True):
+                    if u < v:
+                        ends[e] = (u, v)
+            self._arrays = (
+                ptr, adj, adje, adjl, ends, np.asarray(self.cost, dtype=np.float64),
+                np.asarray(self.perim, dtype=np.float64), np.asarray(self.uarea, dtype=np.float64),
+                np.asarray(self.w, dtype=np.float64), np.asarray(self.lk, dtype=np.int64),
+                np.asarray(self.hm, dtype=np.int64),
+            )
+        return self._arrays
 
 
 def plan_objective(ctx: Context, lab: list[int]) -> float:
     """The objective the annealing minimises, of a whole plan."""
-    _, ar, pe = _area_stats(ctx, lab)
-    total = 0.0
-    for u, a in enumerate(lab):
-        for x, e in zip(ctx.nbrs[u], ctx.inc[u], strict=True):
-            if x > u and lab[x] != a:
-                total += ctx.cost[e]
-        if ctx.disr and a != ctx.hm[u]:
-            total += ctx.disr * ctx.w[u]
-    if ctx.ppw:
-        total += ctx.ppw * sum(1.0 - _pp(ar[a], pe[a]) for a in range(ctx.k))
-    return total
+    ptr, adj, adje, adjl, _, cost, perim, uarea, w, _, hm = ctx.arrays()
+    return float(_objective_kernel(ptr, adj, adje, adjl, cost, perim, uarea, w, hm,
+                                   np.asarray(lab, dtype=np.int64), ctx.k, ctx.disr, ctx.ppw))
 
 
 def recombine(
@@ -131,7 +130,7 @@ def recombine(
     trees
         Spanning trees drawn per attempt; every balanced cut of each is scored.
     rng
-        Randomness.
+        Randomness (one seed is drawn from it for the compiled steps).
     bias
         How strongly tree weights follow the edges' cut costs (0: uniform random weights).
     temperature
@@ -146,282 +145,19 @@ def recombine(
     tuple
         The best plan found, its objective, and the number of accepted steps.
     """
-    k = ctx.k
-    n = len(lab)
-    lab = list(lab)
-    wt, ar, pe = _area_stats(ctx, lab)
-    members: list[set[int]] = [set() for _ in range(k)]
-    for u, a in enumerate(lab):
-        members[a].add(u)
-    obj = plan_objective(ctx, lab)
-    best_obj, best_lab = obj, list(lab)
-    nbrs, inc, shared, cost = ctx.nbrs, ctx.inc, ctx.shared, ctx.cost
-    w, lk, hm, perim, uarea = ctx.w, ctx.lk, ctx.hm, ctx.perim, ctx.uarea
-    lower, upper, eps, disr, ppw = ctx.lower, ctx.upper, ctx.eps, ctx.disr, ctx.ppw
-    mean_cost = sum(cost) / len(cost) if cost else 1.0
-    accepted = 0
-    if k < 2 or not cost:
-        return best_lab, best_obj, 0
-    ends: list[tuple[int, int]] = [(0, 0)] * len(cost)
-    for u in range(n):
-        for x, e in zip(nbrs[u], inc[u], strict=True):
-            if u < x:
-                ends[e] = (u, x)
-    m = len(ends)
-    for r in range(rounds):
-        pair = _pick_pair(lab, ends, m, rng, ar, pe, members, nbrs, r)
-        if pair is None:
-            continue
-        a, b = pair
-        region = sorted(members[a] | members[b])
-        inside = set(region)
-        total_w = wt[a] + wt[b]
-        # Region edges and the figures of the current split, for the comparison.
-        redges: list[tuple[int, int, int]] = []
-        int_all = 0.0
-        cur_cut = 0.0
-        for u in region:
-            for x, e in zip(nbrs[u], inc[u], strict=True):
-                if x > u and x in inside:
-                    redges.append((u, x, e))
-                    int_all += shared[u][x]
-                    if lab[u] != lab[x]:
-                        cur_cut += cost[e]
-        psum_all = sum(perim[u] for u in region)
-        area_all = sum(uarea[u] for u in region)
-        hw_a = sum(w[u] for u in region if hm[u] == a)
-        hw_b = sum(w[u] for u in region if hm[u] == b)
-        cur_val = cur_cut
-        if ppw:
-            cur_val += ppw * (2.0 - _pp(ar[a], pe[a]) - _pp(ar[b], pe[b]))
-        if disr:
-            cur_val += disr * (total_w - hw_a - hw_b)
-        n_la = sum(1 for u in region if lk[u] == a)
-        n_lb = sum(1 for u in region if lk[u] == b)
-        has_locks = n_la + n_lb > 0
-        best: tuple[float, list[int], bool] | None = None
-        keys_base = np.asarray([cost[e] for _, _, e in redges]) / mean_cost
-        for _ in range(trees):
-            order, parent, children = _tree(region, redges, keys_base, bias, rng)
-            if len(order) != len(region):
-                break  # the region is not connected (cannot happen for adjacent areas)
-            sub = {u: w[u] for u in region}
-            sla = {u: (1 if lk[u] == a else 0) for u in region} if has_locks else None
-            slb = {u: (1 if lk[u] == b else 0) for u in region} if has_locks else None
-            for u in reversed(order):
-                p = parent[u]
-                if p >= 0:
-                    sub[p] += sub[u]
-                    if sla is not None and slb is not None:
-                        sla[p] += sla[u]
-                        slb[p] += slb[u]
-            for v in order[1:]:
-                s = sub[v]
-                t = total_w - s
-                if not (lower - eps <= s <= upper + eps and lower - eps <= t <= upper + eps):
-                    continue
-                orient = (True, False)  # S takes a / S takes b
-                if sla is not None and slb is not None:
-                    orient = (sla[v] == n_la and slb[v] == 0, sla[v] == 0 and slb[v] == n_lb)
-                    if not (orient[0] or orient[1]):
-                        continue
-                side = _subtree(v, children)
-                val, s_is_a = _score(
-                    side, inside, nbrs, inc, shared, cost, perim, uarea, w, hm, a, b,
-                    psum_all=psum_all, area_all=area_all, int_all=int_all, total_w=total_w,
-                    hw_a=hw_a, hw_b=hw_b, ppw=ppw, disr=disr, orient=orient,
-                )
-                if best is None or val < best[0] - 1e-12:
-                    best = (val, side, s_is_a)
-        if best is None:
-            continue
-        delta = best[0] - cur_val
-        # geometric cooling to 1% of the starting temperature over the rounds
-        temp = temperature * 0.01 ** (r / max(rounds - 1, 1))
-        if delta > 1e-12 and temp != math.inf and (
-            temp <= 0 or float(rng.random()) >= math.exp(-delta / temp)
-        ):
-            continue
-        if abs(delta) <= 1e-12:
-            continue  # the same split again, or an equivalent one: nothing learnt
-        side_set = set(best[1])
-        sa_, sb_ = (a, b) if best[2] else (b, a)
-        for u in region:
-            lab[u] = sa_ if u in side_set else sb_
-        members[a] = {u for u in region if lab[u] == a}
-        members[b] = {u for u in region if lab[u] == b}
-        for x in (a, b):
-            wt[x] = sum(w[u] for u in members[x])
-            ar[x] = sum(uarea[u] for u in members[x])
-            pe[x] = sum(perim[u] for u in members[x]) - 2.0 * sum(
-                shared[u][y] for u, y, _ in redges if lab[u] == x and lab[y] == x
-            )
-        obj += delta
-        accepted += 1
-        if obj < best_obj - 1e-12:
-            best_obj, best_lab = obj, list(lab)
-    if not keep_best:
-        return lab, plan_objective(ctx, lab), accepted
-    return best_lab, plan_objective(ctx, best_lab), accepted
-
-
-def _pick_pair(
-    lab: list[int],
-    ends: list[tuple[int, int]],
-    m: int,
-    rng: np.random.Generator,
-    ar: list[float],
-    pe: list[float],
-    members: list[set[int]],
-    nbrs: list[list[int]],
-    r: int,
-) -> tuple[int, int] | None:
-    """Two adjacent areas: usually across a random cut edge (pairs sharing long boundaries
-    come up more often); every third round the least compact of two random areas and one of
-    its neighbours, so badly shaped areas get redrawn."""
-    k = len(ar)
-    if r % 3 == 2:
-        c1, c2 = int(rng.integers(k)), int(rng.integers(k))
-        a = c1 if _pp(ar[c1], pe[c1]) <= _pp(ar[c2], pe[c2]) else c2
-        nb = sorted({lab[x] for u in members[a] for x in nbrs[u] if lab[x] != a})
-        if not nb:
-            return None
-        return a, nb[int(rng.integers(len(nb)))]
-    for _ in range(64):
-        u, v = ends[int(rng.integers(m))]
-        if lab[u] != lab[v]:
-            return lab[u], lab[v]
-    return None
-
-
-def _tree(
-    region: list[int],
-    redges: list[tuple[int, int, int]],
-    keys_base: np.ndarray,
-    bias: float,
-    rng: np.random.Generator,
-) -> tuple[list[int], dict[int, int], dict[int, list[int]]]:
-    """A spanning tree of the region (Kruskal on randomised keys): root-first order,
-    parents and children."""
-    keys = _tree_keys(keys_base, bias, rng)
-    uf = {u: u for u in region}
-
-    def find(x: int) -> int:
-        while uf[x] != x:
-            uf[x] = uf[uf[x]]
-            x = uf[x]
-        return x
-
-    adj: dict[int, list[int]] = {u: [] for u in region}
-    need = len(region) - 1
-    for i in np.argsort(keys, kind="stable").tolist():
-        u, v, _ = redges[i]
-        ru, rv = find(u), find(v)
-        if ru != rv:
-            uf[ru] = rv
-            adj[u].append(v)
-            adj[v].append(u)
-            need -= 1
-            if need == 0:
-                break
-    root = region[int(rng.integers(len(region)))]
-    parent = {root: -1}
-    children: dict[int, list[int]] = {u: [] for u in region}
-    order = [root]
-    q = deque([root])
-    while q:
-        u = q.popleft()
-        for v in adj[u]:
-            if v not in parent:
-                parent[v] = u
-                children[u].append(v)
-                order.append(v)
-                q.append(v)
-    return order, parent, children
-
-
-def _tree_keys(keys_base: np.ndarray, bias: float, rng: np.random.Generator) -> np.ndarray:
-    """Kruskal keys: uniform noise, lowered on costly edges so they join the tree first.
-
-    A tree cut separates the region along the cut tree edge *and* every non-tree edge between
-    the two sides; putting the costly edges (long shared boundaries) into the tree makes the
-    exposed boundary mostly the cheap, non-tree edges.
-    """
-    noise: np.ndarray = rng.random(len(keys_base))
-    if bias == 0:
-        return noise
-    return np.asarray(noise * np.exp(-bias * keys_base), dtype=float)
-
-
-def _subtree(v: int, children: dict[int, list[int]]) -> list[int]:
-    out = [v]
-    i = 0
-    while i < len(out):
-        out.extend(children[out[i]])
-        i += 1
-    return out
-
-
-def _score(
-    side: list[int],
-    inside: set[int],
-    nbrs: list[list[int]],
-    inc: list[list[int]],
-    shared: list[dict[int, float]],
-    cost: list[float],
-    perim: list[float],
-    uarea: list[float],
-    w: list[float],
-    hm: list[int],
-    a: int,
-    b: int,
-    *,
-    psum_all: float,
-    area_all: float,
-    int_all: float,
-    total_w: float,
-    hw_a: float,
-    hw_b: float,
-    ppw: float,
-    disr: float,
-    orient: tuple[bool, bool],
-) -> tuple[float, bool]:
-    """The pair's objective when the region ``inside`` splits into ``side`` and the rest; and
-    whether ``side`` takes area ``a`` (the better of the allowed orientations)."""
-    sset = set(side)
-    cut = cross_sh = int2 = psum = area = ws = sa = sb = 0.0
-    for u in side:
-        psum += perim[u]
-        area += uarea[u]
-        wu = w[u]
-        ws += wu
-        h = hm[u]
-        if h == a:
-            sa += wu
-        elif h == b:
-            sb += wu
-        su = shared[u]
-        for x, e in zip(nbrs[u], inc[u], strict=True):
-            if x in sset:
-                int2 += su[x]
-            elif x in inside:
-                cut += cost[e]
-                cross_sh += su[x]
-    val = cut
-    if ppw:
-        int_s = int2 / 2.0
-        per_s = psum - 2.0 * int_s
-        per_t = (psum_all - psum) - 2.0 * (int_all - int_s - cross_sh)
-        val += ppw * (2.0 - _pp(area, per_s) - _pp(area_all - area, per_t))
-    s_is_a = orient[0]
-    if disr:
-        wt_ = total_w - ws
-        moved_sa = (ws - sa) + (wt_ - (hw_b - sb))
-        moved_sb = (ws - sb) + (wt_ - (hw_a - sa))
-        if orient[0] and orient[1]:
-            s_is_a = moved_sa <= moved_sb
-        val += disr * (moved_sa if s_is_a else moved_sb)
-    return val, s_is_a
+    ptr, adj, adje, adjl, ends, cost, perim, uarea, w, lk, hm = ctx.arrays()
+    cur = np.asarray(lab, dtype=np.int64)
+    out = cur.copy()
+    if ctx.k < 2 or len(cost) == 0:
+        return [int(x) for x in cur], plan_objective(ctx, lab), 0
+    accepted = _recombine_kernel(
+        ptr, adj, adje, adjl, ends, cost, perim, uarea, w, lk, hm, cur, ctx.k,
+        float(ctx.lower), float(ctx.upper), float(ctx.disr), float(ctx.ppw), int(rounds),
+        int(trees), float(bias), float(temperature), bool(keep_best),
+        int(rng.integers(1 << 31)), out,
+    )
+    best = [int(x) for x in out]
+    return best, plan_objective(ctx, best), int(accepted)
 
 
 def greedy_cleanup(
@@ -441,61 +177,141 @@ def greedy_cleanup(
     tuple
         The plan and the number of moves made.
     """
-    lab = list(lab)
-    wt, ar, pe = _area_stats(ctx, lab)
-    cnt = [0] * ctx.k
-    for a in lab:
+    ptr, adj, adje, adjl, _, cost, perim, uarea, w, lk, hm = ctx.arrays()
+    cur = np.asarray(lab, dtype=np.int64)
+    scope = np.ones(ctx.k, dtype=np.bool_)
+    if areas is not None:
+        scope[:] = False
+        for a in areas:
+            scope[a] = True
+    moves = _cleanup_kernel(ptr, adj, adje, adjl, cost, perim, uarea, w, lk, hm, cur, ctx.k,
+                            float(ctx.lower), float(ctx.upper), float(ctx.disr),
+                            float(ctx.ppw), int(max_sweeps), scope)
+    return [int(x) for x in cur], int(moves)
+
+
+@_jit
+def _area_stats(
+    ptr: np.ndarray, adj: np.ndarray, adjl: np.ndarray, perim: np.ndarray, uarea: np.ndarray,
+    w: np.ndarray, lab: np.ndarray, k: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Weight, area, perimeter and unit count of every area."""
+    wt = np.zeros(k)
+    ar = np.zeros(k)
+    pe = np.zeros(k)
+    cnt = np.zeros(k, dtype=np.int64)
+    for u in range(lab.shape[0]):
+        a = lab[u]
+        wt[a] += w[u]
+        ar[a] += uarea[u]
+        pe[a] += perim[u]
         cnt[a] += 1
-    nbrs, inc, shared, cost = ctx.nbrs, ctx.inc, ctx.shared, ctx.cost
-    w, lk, hm, perim, uarea = ctx.w, ctx.lk, ctx.hm, ctx.perim, ctx.uarea
-    lower, upper, eps, disr, ppw = ctx.lower, ctx.upper, ctx.eps, ctx.disr, ctx.ppw
+        for i in range(ptr[u], ptr[u + 1]):
+            x = adj[i]
+            if x > u and lab[x] == a:
+                pe[a] -= 2.0 * adjl[i]
+    return wt, ar, pe, cnt
+
+
+@_jit
+def _objective_kernel(
+    ptr: np.ndarray, adj: np.ndarray, adje: np.ndarray, adjl: np.ndarray, cost: np.ndarray,
+    perim: np.ndarray, uarea: np.ndarray, w: np.ndarray, hm: np.ndarray, lab: np.ndarray,
+    k: int, disr: float, ppw: float,
+) -> float:
+    _, ar, pe, _ = _area_stats(ptr, adj, adjl, perim, uarea, w, lab, k)
+    total = 0.0
+    for u in range(lab.shape[0]):
+        a = lab[u]
+        for i in range(ptr[u], ptr[u + 1]):
+            if adj[i] > u and lab[adj[i]] != a:
+                total += cost[adje[i]]
+        if disr != 0.0 and a != hm[u]:
+            total += disr * w[u]
+    if ppw != 0.0:
+        for a in range(k):
+            total += ppw * (1.0 - _pp(ar[a], pe[a]))
+    return total
+
+
+@_jit
+def _cleanup_kernel(
+    ptr: np.ndarray, adj: np.ndarray, adje: np.ndarray, adjl: np.ndarray, cost: np.ndarray,
+    perim: np.ndarray, uarea: np.ndarray, w: np.ndarray, lk: np.ndarray, hm: np.ndarray,
+    lab: np.ndarray, k: int, lower: float, upper: float, disr: float, ppw: float,
+    max_sweeps: int, in_scope: np.ndarray,
+) -> int:
+    """:func:`greedy_cleanup` on ``lab`` in place; the number of moves."""
+    n = lab.shape[0]
+    wt, ar, pe, cnt = _area_stats(ptr, adj, adjl, perim, uarea, w, lab, k)
+    eps = 1e-9 * max(upper, 1.0)
+    scope = np.empty(n, dtype=np.int64)
+    ns = 0
+    for u in range(n):
+        if in_scope[lab[u]]:
+            scope[ns] = u
+            ns += 1
+    to_cost = np.zeros(k)
+    to_len = np.zeros(k)
+    seen = np.zeros(k, dtype=np.int64)
+    order = np.zeros(k, dtype=np.int64)
+    mark = np.zeros(n, dtype=np.int64)
+    tmark = np.zeros(n, dtype=np.int64)
+    queue = np.zeros(n, dtype=np.int64)
+    stamp = 0
     moves = 0
-    scope = (
-        list(range(len(lab))) if areas is None
-        else [u for u, a in enumerate(lab) if a in areas]
-    )
     for _ in range(max_sweeps):
         changed = False
-        for u in scope:
+        for si in range(ns):
+            u = scope[si]
             a = lab[u]
             if lk[u] >= 0 or cnt[a] <= 1 or wt[a] - w[u] < lower - eps:
                 continue
-            # Per neighbouring area: cut-cost change and shared length with u.
-            to: dict[int, list[float]] = {}
-            stay_cost = stay_len = 0.0
+            stamp += 1
+            stay_cost = 0.0
+            stay_len = 0.0
             na = 0
-            for x, e in zip(nbrs[u], inc[u], strict=True):
-                lx = lab[x]
+            nb_areas = 0
+            for i in range(ptr[u], ptr[u + 1]):
+                lx = lab[adj[i]]
                 if lx == a:
-                    stay_cost += cost[e]
-                    stay_len += shared[u][x]
+                    stay_cost += cost[adje[i]]
+                    stay_len += adjl[i]
                     na += 1
                 else:
-                    t = to.setdefault(lx, [0.0, 0.0])
-                    t[0] += cost[e]
-                    t[1] += shared[u][x]
-            best_b, best_d = -1, -1e-12
-            for b, (c_b, l_b) in to.items():
+                    if seen[lx] != stamp:
+                        seen[lx] = stamp
+                        to_cost[lx] = 0.0
+                        to_len[lx] = 0.0
+                        order[nb_areas] = lx
+                        nb_areas += 1
+                    to_cost[lx] += cost[adje[i]]
+                    to_len[lx] += adjl[i]
+            best_b = -1
+            best_d = -1e-12
+            for j in range(nb_areas):
+                b = order[j]
                 if wt[b] + w[u] > upper + eps:
                     continue
-                d = stay_cost - c_b
-                if disr:
-                    d += disr * w[u] * ((b != hm[u]) - (a != hm[u]))
-                if ppw:
+                d = stay_cost - to_cost[b]
+                if disr != 0.0:
+                    d += disr * w[u] * ((1.0 if b != hm[u] else 0.0) - (1.0 if a != hm[u] else 0.0))
+                if ppw != 0.0:
                     pa2 = pe[a] - perim[u] + 2.0 * stay_len
-                    pb2 = pe[b] + perim[u] - 2.0 * l_b
-                    d += ppw * (
-                        _pp(ar[a], pe[a]) + _pp(ar[b], pe[b])
-                        - _pp(ar[a] - uarea[u], pa2) - _pp(ar[b] + uarea[u], pb2)
-                    )
+                    pb2 = pe[b] + perim[u] - 2.0 * to_len[b]
+                    d += ppw * (_pp(ar[a], pe[a]) + _pp(ar[b], pe[b])
+                                - _pp(ar[a] - uarea[u], pa2) - _pp(ar[b] + uarea[u], pb2))
                 if d < best_d:
-                    best_b, best_d = b, d
-            if best_b < 0 or (na > 1 and not connected_without(nbrs, lab, u, a, na)):
+                    best_b = b
+                    best_d = d
+            if best_b < 0:
+                continue
+            if na > 1 and not _connected_without(ptr, adj, lab, u, a, na, mark, tmark, stamp,
+                                                 queue):
                 continue
             b = best_b
-            l_b = to[b][1]
             pe[a] += -perim[u] + 2.0 * stay_len
-            pe[b] += perim[u] - 2.0 * l_b
+            pe[b] += perim[u] - 2.0 * to_len[b]
             ar[a] -= uarea[u]
             ar[b] += uarea[u]
             wt[a] -= w[u]
@@ -507,26 +323,322 @@ def greedy_cleanup(
             changed = True
         if not changed:
             break
-    return lab, moves
+    return moves
 
 
-def connected_without(nbrs: list[list[int]], lab: list[int], u: int, a: int, na: int) -> bool:
-    """Whether area ``a`` stays connected when ``u`` (with ``na`` neighbours in ``a``) leaves: a
-    BFS from one neighbour of ``u`` in ``a`` that stops once it has reached all ``na`` of them
-    (usually a few steps around ``u``, far cheaper than recomputing articulation points)."""
-    targets = {x for x in nbrs[u] if lab[x] == a}
-    start = next(iter(targets))
-    seen = {start, u}
-    found = 1
-    q = deque([start])
-    while q:
-        y = q.popleft()
-        for z in nbrs[y]:
-            if z not in seen and lab[z] == a:
-                seen.add(z)
-                if z in targets:
-                    found += 1
-                    if found == na:
-                        return True
-                q.append(z)
-    return found == na
+@_jit
+def _find(uf: np.ndarray, x: int) -> int:
+    while uf[x] != x:
+        uf[x] = uf[uf[x]]
+        x = uf[x]
+    return x
+
+
+@_jit
+def _recombine_kernel(
+    ptr: np.ndarray, adj: np.ndarray, adje: np.ndarray, adjl: np.ndarray, ends: np.ndarray,
+    cost: np.ndarray, perim: np.ndarray, uarea: np.ndarray, w: np.ndarray, lk: np.ndarray,
+    hm: np.ndarray, lab: np.ndarray, k: int, lower: float, upper: float, disr: float,
+    ppw: float, rounds: int, trees: int, bias: float, temperature: float, keep_best: bool,
+    seed: int, best_lab: np.ndarray,
+) -> int:
+    """:func:`recombine` on ``lab`` (modified); the plan to return goes to ``best_lab``.
+
+    Each round: two adjacent areas — usually across a random cut edge, every third round the
+    less compact of two random areas and one of its neighbours — are merged; ``trees``
+    spanning trees of the region are drawn (Kruskal on uniform noise, lowered on costly edges
+    so they join the tree first and the exposed boundary is mostly cheap edges); every tree
+    edge whose cut leaves two balanced halves (locks on the right sides) is scored, and the
+    best split is accepted by the temperature rule. Returns the number of accepted steps.
+    """
+    np.random.seed(seed)
+    n = lab.shape[0]
+    m = cost.shape[0]
+    eps = 1e-9 * max(upper, 1.0)
+    wt, ar, pe, _ = _area_stats(ptr, adj, adjl, perim, uarea, w, lab, k)
+    mean_cost = 0.0
+    for e in range(m):
+        mean_cost += cost[e]
+    mean_cost /= m
+    obj = _objective_kernel(ptr, adj, adje, adjl, cost, perim, uarea, w, hm, lab, k, disr, ppw)
+    best_obj = obj
+    best_lab[:] = lab
+    pos = np.full(n, -1, dtype=np.int64)
+    reg = np.zeros(n, dtype=np.int64)
+    re_u = np.zeros(m, dtype=np.int64)
+    re_v = np.zeros(m, dtype=np.int64)
+    re_e = np.zeros(m, dtype=np.int64)
+    re_l = np.zeros(m)
+    uf = np.zeros(n, dtype=np.int64)
+    t_u = np.zeros(n, dtype=np.int64)
+    t_v = np.zeros(n, dtype=np.int64)
+    tdeg = np.zeros(n + 1, dtype=np.int64)
+    tadj = np.zeros(2 * n, dtype=np.int64)
+    fill = np.zeros(n, dtype=np.int64)
+    parent = np.zeros(n, dtype=np.int64)
+    order = np.zeros(n, dtype=np.int64)
+    sub = np.zeros(n)
+    sla = np.zeros(n, dtype=np.int64)
+    slb = np.zeros(n, dtype=np.int64)
+    side = np.zeros(n, dtype=np.int64)
+    best_side = np.zeros(n, dtype=np.int64)
+    smark = np.zeros(n, dtype=np.int64)
+    nbmask = np.zeros(k, dtype=np.int64)
+    stamp = 0
+    accepted = 0
+    for r in range(rounds):
+        a = -1
+        b = -1
+        if r % 3 == 2:
+            c1 = np.random.randint(k)
+            c2 = np.random.randint(k)
+            a = c1 if _pp(ar[c1], pe[c1]) <= _pp(ar[c2], pe[c2]) else c2
+            nbmask[:] = 0
+            for u in range(n):
+                if lab[u] == a:
+                    for i in range(ptr[u], ptr[u + 1]):
+                        lx = lab[adj[i]]
+                        if lx != a:
+                            nbmask[lx] = 1
+            cnt_nb = 0
+            for x in range(k):
+                cnt_nb += nbmask[x]
+            if cnt_nb == 0:
+                continue
+            j = np.random.randint(cnt_nb)
+            for x in range(k):
+                if nbmask[x]:
+                    if j == 0:
+                        b = x
+                        break
+                    j -= 1
+        else:
+            for _ in range(64):
+                e = np.random.randint(m)
+                if lab[ends[e, 0]] != lab[ends[e, 1]]:
+                    a = lab[ends[e, 0]]
+                    b = lab[ends[e, 1]]
+                    break
+            if a < 0:
+                continue
+        nr = 0
+        for u in range(n):
+            if lab[u] == a or lab[u] == b:
+                pos[u] = nr
+                reg[nr] = u
+                nr += 1
+        total_w = wt[a] + wt[b]
+        ne = 0
+        int_all = 0.0
+        cur_cut = 0.0
+        psum_all = 0.0
+        area_all = 0.0
+        hw_a = 0.0
+        hw_b = 0.0
+        n_la = 0
+        n_lb = 0
+        for ri in range(nr):
+            u = reg[ri]
+            psum_all += perim[u]
+            area_all += uarea[u]
+            if hm[u] == a:
+                hw_a += w[u]
+            elif hm[u] == b:
+                hw_b += w[u]
+            if lk[u] == a:
+                n_la += 1
+            elif lk[u] == b:
+                n_lb += 1
+            for i in range(ptr[u], ptr[u + 1]):
+                x = adj[i]
+                if x > u and pos[x] >= 0:
+                    re_u[ne] = ri
+                    re_v[ne] = pos[x]
+                    re_e[ne] = adje[i]
+                    re_l[ne] = adjl[i]
+                    int_all += adjl[i]
+                    if lab[u] != lab[x]:
+                        cur_cut += cost[adje[i]]
+                    ne += 1
+        cur_val = cur_cut
+        if ppw != 0.0:
+            cur_val += ppw * (2.0 - _pp(ar[a], pe[a]) - _pp(ar[b], pe[b]))
+        if disr != 0.0:
+            cur_val += disr * (total_w - hw_a - hw_b)
+        has_locks = n_la + n_lb > 0
+        found = False
+        best_val = math.inf
+        best_is_a = True
+        best_len = 0
+        keys = np.empty(ne)
+        for _t in range(trees):
+            for j in range(ne):
+                keys[j] = np.random.random()
+                if bias != 0.0:
+                    keys[j] *= math.exp(-bias * cost[re_e[j]] / mean_cost)
+            eorder = np.argsort(keys, kind="mergesort")
+            for ri in range(nr):
+                uf[ri] = ri
+            nt = 0
+            for jj in range(ne):
+                j = eorder[jj]
+                ru = _find(uf, re_u[j])
+                rv = _find(uf, re_v[j])
+                if ru != rv:
+                    uf[ru] = rv
+                    t_u[nt] = re_u[j]
+                    t_v[nt] = re_v[j]
+                    nt += 1
+                    if nt == nr - 1:
+                        break
+            if nt != nr - 1:
+                break  # the region is not connected (cannot happen for adjacent areas)
+            tdeg[: nr + 1] = 0
+            for j in range(nt):
+                tdeg[t_u[j] + 1] += 1
+                tdeg[t_v[j] + 1] += 1
+            for ri in range(nr):
+                tdeg[ri + 1] += tdeg[ri]
+                fill[ri] = tdeg[ri]
+            for j in range(nt):
+                tadj[fill[t_u[j]]] = t_v[j]
+                fill[t_u[j]] += 1
+                tadj[fill[t_v[j]]] = t_u[j]
+                fill[t_v[j]] += 1
+            root = np.random.randint(nr)
+            parent[:nr] = -2
+            parent[root] = -1
+            order[0] = root
+            head = 0
+            tail = 1
+            while head < tail:
+                y = order[head]
+                head += 1
+                for i in range(tdeg[y], tdeg[y + 1]):
+                    z = tadj[i]
+                    if parent[z] == -2:
+                        parent[z] = y
+                        order[tail] = z
+                        tail += 1
+            for ri in range(nr):
+                u = reg[ri]
+                sub[ri] = w[u]
+                sla[ri] = 1 if lk[u] == a else 0
+                slb[ri] = 1 if lk[u] == b else 0
+            for oi in range(nr - 1, 0, -1):
+                y = order[oi]
+                p = parent[y]
+                sub[p] += sub[y]
+                sla[p] += sla[y]
+                slb[p] += slb[y]
+            for oi in range(1, nr):
+                v = order[oi]
+                s_w = sub[v]
+                t_w = total_w - s_w
+                if not (lower - eps <= s_w <= upper + eps and lower - eps <= t_w <= upper + eps):
+                    continue
+                o_a = True
+                o_b = False
+                if has_locks:
+                    o_a = sla[v] == n_la and slb[v] == 0
+                    o_b = sla[v] == 0 and slb[v] == n_lb
+                    if not (o_a or o_b):
+                        continue
+                # the subtree below v: one side of the split
+                stamp += 1
+                side[0] = v
+                smark[v] = stamp
+                ls = 1
+                qi = 0
+                while qi < ls:
+                    y = side[qi]
+                    qi += 1
+                    for i in range(tdeg[y], tdeg[y + 1]):
+                        z = tadj[i]
+                        if parent[z] == y:
+                            smark[z] = stamp
+                            side[ls] = z
+                            ls += 1
+                cut = 0.0
+                cross = 0.0
+                int2 = 0.0
+                psum = 0.0
+                area = 0.0
+                ws = 0.0
+                sa = 0.0
+                sb = 0.0
+                for qi in range(ls):
+                    u = reg[side[qi]]
+                    psum += perim[u]
+                    area += uarea[u]
+                    ws += w[u]
+                    if hm[u] == a:
+                        sa += w[u]
+                    elif hm[u] == b:
+                        sb += w[u]
+                    for i in range(ptr[u], ptr[u + 1]):
+                        px = pos[adj[i]]
+                        if px >= 0:
+                            if smark[px] == stamp:
+                                int2 += adjl[i]
+                            else:
+                                cut += cost[adje[i]]
+                                cross += adjl[i]
+                val = cut
+                if ppw != 0.0:
+                    int_s = int2 / 2.0
+                    per_s = psum - 2.0 * int_s
+                    per_t = (psum_all - psum) - 2.0 * (int_all - int_s - cross)
+                    val += ppw * (2.0 - _pp(area, per_s) - _pp(area_all - area, per_t))
+                s_is_a = o_a
+                if disr != 0.0:
+                    rest = total_w - ws
+                    moved_sa = (ws - sa) + (rest - (hw_b - sb))
+                    moved_sb = (ws - sb) + (rest - (hw_a - sa))
+                    if o_a and o_b:
+                        s_is_a = moved_sa <= moved_sb
+                    val += disr * (moved_sa if s_is_a else moved_sb)
+                if not found or val < best_val - 1e-12:
+                    found = True
+                    best_val = val
+                    best_is_a = s_is_a
+                    best_len = ls
+                    best_side[:ls] = side[:ls]
+        reject = not found
+        if found:
+            delta = best_val - cur_val
+            temp = temperature * 0.01 ** (r / max(rounds - 1, 1))
+            if delta > 1e-12 and temp != math.inf and (
+                temp <= 0.0 or np.random.random() >= math.exp(-delta / temp)
+            ):
+                reject = True
+            if abs(delta) <= 1e-12:
+                reject = True  # the same split again, or an equivalent one: nothing learnt
+        if not reject:
+            sa_ = a if best_is_a else b
+            sb_ = b if best_is_a else a
+            stamp += 1
+            for qi in range(best_len):
+                smark[best_side[qi]] = stamp
+            wt[a] = wt[b] = ar[a] = ar[b] = pe[a] = pe[b] = 0.0
+            for ri in range(nr):
+                u = reg[ri]
+                x = sa_ if smark[ri] == stamp else sb_
+                lab[u] = x
+                wt[x] += w[u]
+                ar[x] += uarea[u]
+                pe[x] += perim[u]
+            for j in range(ne):
+                x = lab[reg[re_u[j]]]
+                if x == lab[reg[re_v[j]]]:
+                    pe[x] -= 2.0 * re_l[j]
+            obj += best_val - cur_val
+            accepted += 1
+            if obj < best_obj - 1e-12:
+                best_obj = obj
+                best_lab[:] = lab
+        for ri in range(nr):
+            pos[reg[ri]] = -1
+    if not keep_best:
+        best_lab[:] = lab
+    return accepted
