@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 
 from gisgov.districting._kernel import _connected_without, _jit, _pp
 
-__all__ = ["Context", "greedy_cleanup", "plan_objective", "recombine"]
+__all__ = ["Context", "greedy_cleanup", "plan_objective", "recom_ready", "recombine"]
 
 
 @dataclass
@@ -97,6 +98,12 @@ class Context:
                 np.asarray(self.hm, dtype=np.int64),
             )
         return self._arrays
+
+
+def recom_ready() -> bool:
+    """Whether this process has the merge-split kernels loaded (compiled or from the cache)."""
+    return all(bool(cast(Any, f).signatures)
+               for f in (_recombine_kernel, _cleanup_kernel, _objective_kernel))
 
 
 def plan_objective(ctx: Context, lab: list[int]) -> float:

@@ -22,7 +22,13 @@ import numpy as np
 
 from gisgov.districting._bisect import bisect_plan
 from gisgov.districting._kernel import Csr, anneal_kernel, csr_from_graph, kernel_ready
-from gisgov.districting._recom import Context, greedy_cleanup, plan_objective, recombine
+from gisgov.districting._recom import (
+    Context,
+    greedy_cleanup,
+    plan_objective,
+    recom_ready,
+    recombine,
+)
 from gisgov.districting.graph import UnitGraph
 from gisgov.districting.objective import Objective
 
@@ -276,7 +282,7 @@ def anneal(
         w=np.asarray(w, dtype=np.float64), lk=np.asarray(lk, dtype=np.int64),
         hm=np.asarray(hm, dtype=np.int64),
     )
-    if progress is not None and not kernel_ready():
+    if progress is not None and not (kernel_ready() and (recom_rounds == 0 or recom_ready())):
         # the first run on a machine compiles the kernel (seconds); say why nothing moves
         progress("preparing the optimiser (compiled on first use)", progress_span[0])
 
