@@ -12,7 +12,8 @@ Python: with ``NUMBA_DISABLE_JIT=1`` the same functions run (slowly) in the inte
 is how a compiled and an interpreted run can be compared.
 
 Compiled functions are cached on disk (``cache=True``): the first run on a machine compiles
-them (a few seconds), later runs load them.
+them (about 7 s here, 16 s with the merge-split kernels of :mod:`._recom`), later processes
+load them in a fraction of a second.
 """
 
 from __future__ import annotations
