@@ -19,7 +19,7 @@ load them in a fraction of a second.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -28,7 +28,15 @@ import numpy as np
 
 from gisgov.districting.graph import UnitGraph
 
-__all__ = ["Csr", "anneal_kernel", "csr_from_graph", "kernel_ready"]
+__all__ = [
+    "Csr",
+    "KernelData",
+    "anneal_kernel",
+    "csr_from_graph",
+    "csr_from_incidence",
+    "kernel_data",
+    "kernel_ready",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 # numba's decorator is untyped; this keeps the decorated functions' signatures for mypy.
@@ -55,25 +63,59 @@ def kernel_ready() -> bool:
     return bool(cast(Any, anneal_kernel).signatures)
 
 
-def csr_from_graph(graph: UnitGraph) -> Csr:
-    """The :class:`Csr` form of ``graph``."""
-    n = graph.n
-    e = np.asarray(graph.edges, dtype=np.int64).reshape(-1, 2)
-    m = len(e)
-    src = np.concatenate([e[:, 0], e[:, 1]])
-    dst = np.concatenate([e[:, 1], e[:, 0]])
-    eid = np.concatenate([np.arange(m), np.arange(m)])
-    order = np.lexsort((dst, src))
-    ptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(src, minlength=n), out=ptr[1:])
-    ell = np.asarray(graph.shared_length, dtype=np.float64)
+def csr_from_incidence(
+    nbrs: Sequence[Sequence[int] | np.ndarray], inc: Sequence[Sequence[int] | np.ndarray],
+    shared_length: np.ndarray,
+    ends: np.ndarray,
+) -> Csr:
+    """The :class:`Csr` form of per-unit neighbour and incident-edge lists (the order of
+    :meth:`UnitGraph.neighbors`), with the shared length of every edge."""
+    ptr = np.zeros(len(nbrs) + 1, dtype=np.int64)
+    ptr[1:] = np.cumsum([len(x) for x in nbrs])
+    adj = np.asarray([v for x in nbrs for v in x], dtype=np.int64)
+    adje = np.asarray([e for x in inc for e in x], dtype=np.int64)
+    # neighbours in ascending order within each unit's slice
+    order = np.lexsort((adj, np.repeat(np.arange(len(nbrs)), np.diff(ptr))))
+    adj, adje = adj[order], adje[order]
     return Csr(
         ptr=ptr,
-        adj=dst[order].astype(np.int64),
-        adje=eid[order].astype(np.int64),
-        adjl=ell[eid[order]] if m else np.zeros(0),
-        ends=e.copy(),
+        adj=adj,
+        adje=adje,
+        adjl=np.asarray(shared_length, dtype=np.float64)[adje],
+        ends=np.asarray(ends, dtype=np.int64).reshape(-1, 2),
     )
+
+
+def csr_from_graph(graph: UnitGraph) -> Csr:
+    """The :class:`Csr` form of ``graph``."""
+    return csr_from_incidence(graph.neighbors(), graph.incident_edges(), graph.shared_length,
+                              graph.edges)
+
+
+@dataclass(frozen=True)
+class KernelData:
+    """A piece in the array form every compiled step takes: its :class:`Csr` graph, edge
+    costs, unit perimeters, areas and weights, locked and current (home) area per unit."""
+
+    csr: Csr
+    cost: np.ndarray
+    perim: np.ndarray
+    uarea: np.ndarray
+    w: np.ndarray
+    lk: np.ndarray
+    hm: np.ndarray
+
+
+def kernel_data(
+    csr: Csr, *, cost: Sequence[float], perim: Sequence[float], uarea: Sequence[float],
+    w: Sequence[float], lk: Sequence[int], hm: Sequence[int],
+) -> KernelData:
+    """:class:`KernelData` with every array in the dtype the kernels are compiled for."""
+    def f64(x: Sequence[float]) -> np.ndarray:
+        return np.asarray(x, dtype=np.float64)
+
+    return KernelData(csr=csr, cost=f64(cost), perim=f64(perim), uarea=f64(uarea), w=f64(w),
+                      lk=np.asarray(lk, dtype=np.int64), hm=np.asarray(hm, dtype=np.int64))
 
 
 @_jit
@@ -254,6 +296,29 @@ def _move(
 
 
 @_jit
+def _area_stats(
+    ptr: np.ndarray, adj: np.ndarray, adjl: np.ndarray, perim: np.ndarray, uarea: np.ndarray,
+    w: np.ndarray, lab: np.ndarray, k: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Weight, area, perimeter and unit count of every area."""
+    wt = np.zeros(k)
+    ar = np.zeros(k)
+    pe = np.zeros(k)
+    cnt = np.zeros(k, dtype=np.int64)
+    for u in range(lab.shape[0]):
+        a = lab[u]
+        wt[a] += w[u]
+        ar[a] += uarea[u]
+        pe[a] += perim[u]
+        cnt[a] += 1
+        for i in range(ptr[u], ptr[u + 1]):
+            x = adj[i]
+            if x > u and lab[x] == a:
+                pe[a] -= 2.0 * adjl[i]
+    return wt, ar, pe, cnt
+
+
+@_jit
 def _feasible(wt: np.ndarray, lower: float, upper: float) -> bool:
     eps = 1e-9 * upper
     for x in wt:  # noqa: SIM110 (numba compiles loops, not generator expressions)
@@ -308,16 +373,7 @@ def anneal_kernel(
     for u in range(n):
         total_w += w[u]
     ideal = total_w / k
-    wt = np.zeros(k)
-    ar = np.zeros(k)
-    pe = np.zeros(k)
-    cnt = np.zeros(k, dtype=np.int64)
-    for u in range(n):
-        a = lab[u]
-        wt[a] += w[u]
-        ar[a] += uarea[u]
-        pe[a] += perim[u]
-        cnt[a] += 1
+    wt, ar, pe, cnt = _area_stats(ptr, adj, adjl, perim, uarea, w, lab, k)
     cut_pos = np.full(m, -1, dtype=np.int64)
     cut_list = np.zeros(m, dtype=np.int64)
     ncut = 0
@@ -325,9 +381,7 @@ def anneal_kernel(
     for e in range(m):
         u = ends[e, 0]
         v = ends[e, 1]
-        if lab[u] == lab[v]:
-            pe[lab[u]] -= 2.0 * _adjl_of(ptr, adj, adjl, u, v)
-        else:
+        if lab[u] != lab[v]:
             cut_pos[e] = ncut
             cut_list[ncut] = e
             ncut += 1
@@ -434,12 +488,3 @@ def anneal_kernel(
     if not feasible:
         best_lab[:] = lab
     return best_obj, feasible, it + 1
-
-
-@_jit
-def _adjl_of(ptr: np.ndarray, adj: np.ndarray, adjl: np.ndarray, u: int, v: int) -> float:
-    """Shared length of ``u`` and its neighbour ``v`` (0 when they are not neighbours)."""
-    for i in range(ptr[u], ptr[u + 1]):
-        if adj[i] == v:
-            return float(adjl[i])
-    return 0.0

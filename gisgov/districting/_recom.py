@@ -27,7 +27,15 @@ from typing import Any, cast
 
 import numpy as np
 
-from gisgov.districting._kernel import _connected_without, _jit, _pp
+from gisgov.districting._kernel import (
+    KernelData,
+    _area_stats,
+    _connected_without,
+    _jit,
+    _pp,
+    csr_from_incidence,
+    kernel_data,
+)
 
 __all__ = ["Context", "greedy_cleanup", "plan_objective", "recom_ready", "recombine"]
 
@@ -52,6 +60,8 @@ class Context:
         Area weight bounds.
     disr, ppw
         Disruption weight per unit of weight moved, and Polsby-Popper weight per area.
+    kd
+        The same piece in array form, when the caller has it already.
     """
 
     nbrs: list[list[int]]
@@ -68,36 +78,38 @@ class Context:
     upper: float
     disr: float
     ppw: float
-    _arrays: tuple[np.ndarray, ...] | None = field(default=None, repr=False)
+    kd: KernelData | None = field(default=None, repr=False)
 
     @property
     def eps(self) -> float:
         """Float slack on the weight bounds."""
         return 1e-9 * max(self.upper, 1.0)
 
-    def arrays(self) -> tuple[np.ndarray, ...]:
-        """``(ptr, adj, adje, adjl, ends, cost, perim, uarea, w, lk, hm)``: the piece as the
-        compiled steps take it (neighbours in compressed-sparse-row form)."""
-        if self._arrays is None:
+    def kernel_data(self) -> KernelData:
+        """The piece as the compiled steps take it: :attr:`kd`, built from the lists when it
+        was not given."""
+        if self.kd is None:
             n = len(self.nbrs)
-            ptr = np.zeros(n + 1, dtype=np.int64)
-            ptr[1:] = np.cumsum([len(x) for x in self.nbrs])
-            adj = np.asarray([v for x in self.nbrs for v in x], dtype=np.int64)
-            adje = np.asarray([e for x in self.inc for e in x], dtype=np.int64)
-            adjl = np.asarray([self.shared[u][v] for u in range(n) for v in self.nbrs[u]],
-                              dtype=np.float64)
             ends = np.zeros((len(self.cost), 2), dtype=np.int64)
+            ell = np.zeros(len(self.cost))
             for u in range(n):
                 for v, e in zip(self.nbrs[u], self.inc[u], strict=True):
                     if u < v:
                         ends[e] = (u, v)
-            self._arrays = (
-                ptr, adj, adje, adjl, ends, np.asarray(self.cost, dtype=np.float64),
-                np.asarray(self.perim, dtype=np.float64), np.asarray(self.uarea, dtype=np.float64),
-                np.asarray(self.w, dtype=np.float64), np.asarray(self.lk, dtype=np.int64),
-                np.asarray(self.hm, dtype=np.int64),
+                        ell[e] = self.shared[u][v]
+            self.kd = kernel_data(
+                csr_from_incidence(self.nbrs, self.inc, ell, ends), cost=self.cost,
+                perim=self.perim, uarea=self.uarea, w=self.w, lk=self.lk, hm=self.hm,
             )
-        return self._arrays
+        return self.kd
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """``(ptr, adj, adje, adjl, ends, cost, perim, uarea, w, lk, hm)`` of
+        :meth:`kernel_data`, in the order the kernels take them."""
+        kd = self.kernel_data()
+        c = kd.csr
+        return (c.ptr, c.adj, c.adje, c.adjl, c.ends, kd.cost, kd.perim, kd.uarea, kd.w, kd.lk,
+                kd.hm)
 
 
 def recom_ready() -> bool:
@@ -195,29 +207,6 @@ def greedy_cleanup(
                             float(ctx.lower), float(ctx.upper), float(ctx.disr),
                             float(ctx.ppw), int(max_sweeps), scope)
     return [int(x) for x in cur], int(moves)
-
-
-@_jit
-def _area_stats(
-    ptr: np.ndarray, adj: np.ndarray, adjl: np.ndarray, perim: np.ndarray, uarea: np.ndarray,
-    w: np.ndarray, lab: np.ndarray, k: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Weight, area, perimeter and unit count of every area."""
-    wt = np.zeros(k)
-    ar = np.zeros(k)
-    pe = np.zeros(k)
-    cnt = np.zeros(k, dtype=np.int64)
-    for u in range(lab.shape[0]):
-        a = lab[u]
-        wt[a] += w[u]
-        ar[a] += uarea[u]
-        pe[a] += perim[u]
-        cnt[a] += 1
-        for i in range(ptr[u], ptr[u + 1]):
-            x = adj[i]
-            if x > u and lab[x] == a:
-                pe[a] -= 2.0 * adjl[i]
-    return wt, ar, pe, cnt
 
 
 @_jit

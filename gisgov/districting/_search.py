@@ -21,7 +21,13 @@ from functools import partial
 import numpy as np
 
 from gisgov.districting._bisect import bisect_plan
-from gisgov.districting._kernel import Csr, anneal_kernel, csr_from_graph, kernel_ready
+from gisgov.districting._kernel import (
+    KernelData,
+    anneal_kernel,
+    csr_from_incidence,
+    kernel_data,
+    kernel_ready,
+)
 from gisgov.districting._recom import (
     Context,
     greedy_cleanup,
@@ -276,11 +282,9 @@ def anneal(
     total_w = max(sum(w), 1e-12)
     disr = objective.disruption / total_w if home is not None else 0.0
     ppw = objective.polsby_popper / k
-    kd = KernelData(
-        csr=csr_from_graph(graph), cost=np.asarray(cost, dtype=np.float64),
-        perim=np.asarray(perim, dtype=np.float64), uarea=np.asarray(uarea, dtype=np.float64),
-        w=np.asarray(w, dtype=np.float64), lk=np.asarray(lk, dtype=np.int64),
-        hm=np.asarray(hm, dtype=np.int64),
+    kd = kernel_data(
+        csr_from_incidence(nbrs, inc, graph.shared_length, graph.edges), cost=cost,
+        perim=perim, uarea=uarea, w=w, lk=lk, hm=hm,
     )
     if progress is not None and not (kernel_ready() and (recom_rounds == 0 or recom_ready())):
         # the first run on a machine compiles the kernel (seconds); say why nothing moves
@@ -321,8 +325,9 @@ def anneal(
     if best.feasible and best.labels is not None and recom_rounds > 0 and k >= 2:
         best = _improve(
             Context(nbrs=nbrs, inc=inc, shared=shared, cost=cost, perim=perim, uarea=uarea,
-                    w=w, lk=lk, hm=hm, k=k, lower=lower, upper=upper, disr=disr, ppw=ppw),
-            kd, best, rng=rng, rounds=recom_rounds, polish=max(2_000, iterations // 10),
+                    w=w, lk=lk, hm=hm, k=k, lower=lower, upper=upper, disr=disr, ppw=ppw,
+                    kd=kd),
+            best, rng=rng, rounds=recom_rounds, polish=max(2_000, iterations // 10),
             deadline=deadline,
         )
     return best
@@ -419,7 +424,6 @@ RECOM_POLISH_EVERY = 25
 
 def _improve(
     ctx: Context,
-    kd: KernelData,
     best: SearchResult,
     *,
     rng: np.random.Generator,
@@ -440,7 +444,7 @@ def _improve(
 
     def polish_top() -> None:
         nonlocal top_lab, top_obj
-        res = _sa(kd, top_lab, ctx.k, lower=ctx.lower, upper=ctx.upper, disr=ctx.disr,
+        res = _sa(ctx.kernel_data(), top_lab, ctx.k, lower=ctx.lower, upper=ctx.upper, disr=ctx.disr,
                   ppw=ctx.ppw, seed=int(rng.integers(1 << 31)), iterations=polish, hot=0.05)
         if res.feasible and res.labels is not None:
             lab, _ = greedy_cleanup(ctx, [int(x) for x in res.labels])
@@ -515,19 +519,6 @@ def _seed_missing(
         d = ((xy[members] - centre) ** 2).sum(axis=1)
         lab[members[int(np.argmax(d))]] = a
     del rng
-
-
-@dataclass(frozen=True)
-class KernelData:
-    """A piece in the array form the compiled annealing takes (see :mod:`._kernel`)."""
-
-    csr: Csr
-    cost: np.ndarray
-    perim: np.ndarray
-    uarea: np.ndarray
-    w: np.ndarray
-    lk: np.ndarray
-    hm: np.ndarray
 
 
 def _sa(
