@@ -214,7 +214,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     steps = 300 if args.quick else 1000
-    # The annealing kernel is compiled once per installation (numba, cached on disk) and
+    # The compiled kernels are built once per installation (numba, cached on disk) and
     # loaded once per process: pay that before the clock starts, as GerryChain's and spopt's
     # imports are paid before theirs, and report it.
     t0 = time.perf_counter()

@@ -1,10 +1,10 @@
 """The heuristic: seeded construction, then simulated annealing over boundary-unit moves.
 
 One connected piece of the graph with ``k`` areas is solved at a time (the engine splits the
-problem by component and containment group first). The constructions and the merge-split
-phase work on plain Python lists (a few thousand steps each); the annealing — millions of
-proposals — runs in the compiled kernel of :mod:`._kernel` on the arrays of
-:class:`KernelData`.
+problem by component and containment group first). The constructions work on plain Python
+lists (a few thousand steps each); the annealing (:mod:`._kernel`) and the merge-split phase
+(:mod:`._recom`) — millions of steps — are compiled and share one array form of the piece,
+:class:`~._kernel.KernelData`.
 """
 
 from __future__ import annotations
@@ -319,9 +319,8 @@ def anneal(
         if best.feasible or built >= 20 * starts or time.monotonic() > deadline:
             break
         planned = min(built + starts, 20 * starts)
-    s = built
     best.iterations = total_iters
-    best.timed_out = s < starts and time.monotonic() > deadline
+    best.timed_out = built < starts and time.monotonic() > deadline
     if best.feasible and best.labels is not None and recom_rounds > 0 and k >= 2:
         best = _improve(
             Context(nbrs=nbrs, inc=inc, shared=shared, cost=cost, perim=perim, uarea=uarea,
@@ -444,8 +443,9 @@ def _improve(
 
     def polish_top() -> None:
         nonlocal top_lab, top_obj
-        res = _sa(ctx.kernel_data(), top_lab, ctx.k, lower=ctx.lower, upper=ctx.upper, disr=ctx.disr,
-                  ppw=ctx.ppw, seed=int(rng.integers(1 << 31)), iterations=polish, hot=0.05)
+        res = _sa(ctx.kernel_data(), top_lab, ctx.k, lower=ctx.lower, upper=ctx.upper,
+                  disr=ctx.disr, ppw=ctx.ppw, seed=int(rng.integers(1 << 31)),
+                  iterations=polish, hot=0.05)
         if res.feasible and res.labels is not None:
             lab, _ = greedy_cleanup(ctx, [int(x) for x in res.labels])
             obj = plan_objective(ctx, lab)
