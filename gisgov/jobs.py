@@ -412,6 +412,19 @@ def assign_job(ws: Any, params: Mapping[str, Any], progress: ProgressFn) -> JobO
     return JobOutput(written, summary)
 
 
+def _prepare_kernels(progress: ProgressFn) -> None:
+    """Compile (or load) the districting kernels before the run's ``time_limit`` starts.
+
+    A cold numba cache costs 15+ s of compiling (more on a loaded machine); counted inside a
+    job's time limit it cut the search short and failed jobs depending on the machine's load.
+    """
+    from gisgov.districting.warmup import kernels_prepared, prepare_kernels
+
+    if not kernels_prepared():
+        progress("preparing the optimiser (compiled on first use)", 0.01)
+        prepare_kernels()
+
+
 def grids_job(ws: Any, params: Mapping[str, Any], progress: ProgressFn) -> JobOutput:
     """Partition communities into grids with staff; the same run as ``gisgov grids``.
 
@@ -427,6 +440,7 @@ def grids_job(ws: Any, params: Mapping[str, Any], progress: ProgressFn) -> JobOu
     codes = resolve_communities(layers["communities"], params.get("communities"))
     if not codes:
         raise ValidationError(f"no community matches {params.get('communities')!r}")
+    _prepare_kernels(progress)
     plan = make_grids(
         layers, communities=codes,
         target_households=_number(params, "target_households", 100, lo=30, hi=1000,
@@ -463,6 +477,7 @@ def redistrict_job(ws: Any, params: Mapping[str, Any], progress: ProgressFn) -> 
     objective = objective_from_text(str(params.get("weights") or ""), COMMUNITY_OBJECTIVE)
     if "areas" in params and "target_households" in params:
         raise ValidationError("give areas or target_households, not both")
+    _prepare_kernels(progress)
     progress("reading layers", 0.02)
     layers = {n: ws.read(n) for n in ("communities", "streets", "compounds", "households")}
     result = redistrict(

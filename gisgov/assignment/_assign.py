@@ -1,4 +1,4 @@
-"""Red-grid assignment: every household of a grid gets one member, exactly, explained."""
+"""Red-grid assignment: one member per household as far as members suffice, explained."""
 
 from __future__ import annotations
 
@@ -204,14 +204,20 @@ def assign(
     certify: bool = True,
     progress: ProgressFn | None = None,
 ) -> AssignmentResult:
-    """Assign every household to one red-grid member, 就亲、就近、就便, exactly.
+    """Assign households to red-grid members within load bounds, 就亲、就近、就便.
+
+    Every household gets a member only where the members' capacity allows it: households
+    beyond the capacity of their grid (and of the grids lending to it) are left unassigned,
+    each listed with a reason. The optimum is of the weighted cost model below (coverage
+    first), and it is claimed optimal only where the dual certificate proves it.
 
     Each grid is solved on its own (households and members living in it, located with
     ``intersects`` so boundary points count; ties go to the lowest grid code). A grid whose
     members cannot take all its households (capacity = sum of maximum loads) may borrow
     members of adjacent grids of the same community at ``borrow_cost``; grids joined this way
     are solved together. Each problem is a minimum-cost flow over *all* household-member
-    pairs, so the optimum is exact; a dual bound certifies it (``certify``). The cost model is
+    pairs; a dual bound certifies each optimum (``certify``; without it, or when it fails,
+    the result says ``optimal: false`` with the reason). The cost model is
     in :mod:`gisgov.assignment._model`: walking metres minus 就便 bonuses, plus borrow and
     change costs, with coverage, minimum loads and kin as priorities above them.
 
@@ -249,7 +255,8 @@ def assign(
     working_crs
         Projected CRS for distances; default the UTM zone of the households.
     certify
-        Compute the dual lower bound proving each optimum.
+        Compute the dual lower bound proving each optimum (``False``: nothing is claimed
+        optimal).
     progress
         Callback ``progress(description, fraction)``.
 
@@ -508,6 +515,7 @@ def assign(
             "objective": None if sol.objective is None else sol.objective / COST_SCALE,
             "lower_bound": None if sol.lower_bound is None else sol.lower_bound / COST_SCALE,
             "optimal": sol.optimal,
+            "reason": sol.reason,
             "seconds": round(time.perf_counter() - t0, 4),
         })
         report("solving grids", 0.4 + 0.5 * (c + 1) / n_cl)
@@ -716,7 +724,7 @@ def _build_result(
     })
     clusters = pd.DataFrame(cluster_rows, columns=[
         "cluster", "grids", "households", "members", "pairs", "status", "objective",
-        "lower_bound", "optimal", "seconds",
+        "lower_bound", "optimal", "reason", "seconds",
     ])
 
     # ---- kin and stability ----
@@ -741,6 +749,7 @@ def _build_result(
         "households": n_h,
         "assigned": int(done.sum()),
         "unassigned": int((~done).sum()),
+        "unassigned_share": round(float((~done).sum()) / n_h, 4) if n_h else 0.0,
         "members": n_m,
         "members_eligible": int(eligible.sum()),
         "members_used": int(used_m.sum()),
@@ -775,13 +784,26 @@ def _build_result(
         "optimal": all_optimal,
         "objective": round(objective, 2),
         "lower_bound": None if lower_bound is None else round(lower_bound, 2),
-        "optimality": OPTIMALITY_NOTE if all_optimal else "not proven: see clusters",
+        "optimality": OPTIMALITY_NOTE if all_optimal else _not_proven(cluster_rows),
         "pair_cost_m": round(float(cost_m[arcs].sum()), 1),
         "seconds": round(time.perf_counter() - t_start, 3),
     }
     return AssignmentResult(
         assignments, unassigned, members_df, grids_df, clusters, kin_missed, summary
     )
+
+
+def _not_proven(cluster_rows: list[dict[str, Any]]) -> str:
+    """Why the assignment is not proven optimal: the distinct reasons of the flow problems
+    that were not, with how many problems gave each."""
+    counts: dict[str, int] = {}
+    for r in cluster_rows:
+        if not r["optimal"]:
+            why = str(r["reason"] or "not proven")
+            counts[why] = counts.get(why, 0) + 1
+    n = sum(counts.values())
+    return (f"NOT proven optimal: {n} of {len(cluster_rows)} flow problem(s) failed: "
+            + "; ".join(f"{why} ({c})" for why, c in counts.items()))
 
 
 def _kin_missed(

@@ -9,7 +9,9 @@ the LP-dual lower bound
 
 and when the residual graph has no negative cycle (the flow is optimal) LB equals the flow's
 cost exactly. Min-cost flow is totally unimodular, so this LP bound is also the bound for
-integer flows: ``gap == 0`` proves optimality.
+integer flows: ``gap == 0`` proves optimality. Only that proof makes
+:attr:`FlowSolution.optimal` true; when the certificate is skipped or fails the solution says
+why in :attr:`FlowSolution.reason`.
 """
 
 from __future__ import annotations
@@ -42,26 +44,46 @@ class FlowSolution:
     Attributes
     ----------
     status
-        OR-Tools status name (``OPTIMAL`` when solved).
+        OR-Tools status name (``OPTIMAL`` when the solver reports it solved).
     flow
         Flow on each arc (zeros unless ``status == "OPTIMAL"``).
     objective
-        Total cost in integer cost units (``None`` unless optimal).
+        Total cost in integer cost units (``None`` unless solved).
     lower_bound
         LP-dual lower bound from the certificate (``None`` when not certified).
+    reason
+        Why the flow is *not* proven optimal (``None`` when it is): the solver's status, a
+        certificate that was not computed, a residual negative cycle or a bound below the
+        objective. OR-Tools' own ``OPTIMAL`` is not taken as proof: :attr:`optimal` is true
+        only when the independent certificate closes the gap.
     """
 
     status: str
     flow: IntArray
     objective: int | None
     lower_bound: int | None
+    reason: str | None = None
 
     @property
     def optimal(self) -> bool:
-        """Solved, and proven optimal when a certificate was computed."""
-        if self.status != "OPTIMAL":
-            return False
-        return self.lower_bound is None or self.lower_bound == self.objective
+        """Solved *and* proven optimal: the dual bound equals the objective."""
+        return (self.status == "OPTIMAL" and self.objective is not None
+                and self.lower_bound is not None and self.lower_bound == self.objective)
+
+
+def _why_not_proven(status: str, objective: int | None, bound: int | None,
+                    certified: bool) -> str | None:
+    """The reason recorded in :attr:`FlowSolution.reason` (``None`` when proven)."""
+    if status != "OPTIMAL":
+        return f"the flow solver returned {status}"
+    if not certified:
+        return "no certificate computed (certify=False); the solver's OPTIMAL is unchecked"
+    if bound is None:
+        return ("certificate failed: the residual graph of the returned flow has a negative "
+                "cycle, so the flow is not minimum-cost")
+    if bound != objective:
+        return f"certificate failed: dual bound {bound} is below the objective {objective}"
+    return None
 
 
 def solve_min_cost_flow(
@@ -97,11 +119,13 @@ def solve_min_cost_flow(
     name = _STATUS.get(status, str(status))
     if status != solver.OPTIMAL:
         # Reading flows after a failed solve can crash OR-Tools 9.15: never do it.
-        return FlowSolution(name, np.zeros(len(tails), np.int64), None, None)
+        return FlowSolution(name, np.zeros(len(tails), np.int64), None, None,
+                            _why_not_proven(name, None, None, certify))
     flow = np.asarray(solver.flows(np.arange(len(tails), dtype=np.int64)), dtype=np.int64)
     objective = int(solver.optimal_cost())
     bound = _dual_bound(tails, heads, capacity, cost, supply, flow) if certify else None
-    return FlowSolution(name, flow, objective, bound)
+    return FlowSolution(name, flow, objective, bound,
+                        _why_not_proven(name, objective, bound, certify))
 
 
 def _dual_bound(

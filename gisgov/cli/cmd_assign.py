@@ -1,4 +1,8 @@
-"""``gisgov assign``: red-grid members ↔ households (5–10 each, 就亲、就近、就便), exact."""
+"""``gisgov assign``: red-grid members ↔ households (5–10 each, 就亲、就近、就便).
+
+What is printed is what was measured: the unassigned households (with their share) whenever
+members are too few, and "certified" only when every flow problem's dual bound proved it.
+"""
 
 from __future__ import annotations
 
@@ -49,7 +53,11 @@ def register(app: typer.Typer) -> None:
         ] = None,
         json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document")] = False,
     ) -> None:
-        """Assign every household a red-grid member (红色网格员联户), provably optimal."""
+        """Assign households red-grid members within load bounds (红色网格员联户).
+
+        Households beyond the members' capacity stay unassigned and are counted; the
+        assignment is claimed optimal only when the LP-dual certificate proves it.
+        """
         from gisgov.assignment import (
             assign,
             previous_from_layer,
@@ -101,6 +109,11 @@ def register(app: typer.Typer) -> None:
         _print_summary(doc, result)
 
 
+def _share(part: int, whole: int) -> str:
+    """``"5,170 (21.4%)"``: a count with its share of the whole."""
+    return f"{part:,} ({part / whole:.1%})" if whole else f"{part:,}"
+
+
 def _print_summary(doc: dict[str, Any], result: Any) -> None:
     from rich.table import Table
 
@@ -110,7 +123,7 @@ def _print_summary(doc: dict[str, Any], result: Any) -> None:
     rows = [
         ("户 households", f"{doc['households']:,}"),
         ("已分配 assigned", f"{doc['assigned']:,}"),
-        ("未分配 unassigned", f"{doc['unassigned']:,}"),
+        ("未分配 unassigned", _share(doc["unassigned"], doc["households"])),
         ("党员 members used / eligible", f"{doc['members_used']:,} / {doc['members_eligible']:,}"),
         ("联系户数 load (min–max)", f"{doc['min_load']}–{doc['max_load']}"),
         ("低于下限 members below minimum", f"{doc['members_below_min']:,}"),
@@ -121,12 +134,22 @@ def _print_summary(doc: dict[str, Any], result: Any) -> None:
         ("借调 borrowed", f"{doc['borrowed']:,}"),
         ("变动 changed from previous", f"{doc['changed_from_previous']:,}"),
         ("直线兜底 straight-line pairs", f"{doc['fallback_pairs']:,} of {doc['pairs']:,}"),
-        ("最优 optimal", "yes (certified)" if doc["optimal"] else "NOT PROVEN"),
+        ("最优 optimal", "yes (certified by the LP-dual bound)" if doc["optimal"]
+         else "NOT PROVEN"),
         ("用时 seconds", f"{doc['seconds']}"),
     ]
     for k, v in rows:
         t.add_row(k, v)
     console.print(t)
+    if not doc["optimal"]:
+        console.print(doc["optimality"])
+    if doc["unassigned"]:
+        console.print(
+            f"{doc['unassigned']:,} of {doc['households']:,} households have no member "
+            f"({doc['grids_short']:,} grids are short of members; "
+            f"{doc['more_members_needed']:,} more members needed); every such household and "
+            "its reason is in the assignment_unassigned table and --lists-out"
+        )
     short = result.grids[(result.grids["unassigned"] > 0) | (result.grids["members_below_min"] > 0)]
     if len(short):
         g = Table(title="需要关注的网格 grids needing attention")

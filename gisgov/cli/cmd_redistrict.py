@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -105,6 +106,8 @@ def register(app: typer.Typer) -> None:
                         "max_deviation": met.max_deviation, "cut_edges": met.cut_edges,
                         "mean_polsby_popper": met.mean_polsby_popper,
                         "households_moved": 0.0, "optimal": res.optimal,
+                        "gap": None if math.isnan(res.gap) else res.gap,
+                        "linear_optimal": res.linear_optimal, "proven": res.proven,
                         "seconds": res.seconds, "units": len(gdf), "report": res.report,
                     }
                     label_rows = [(str(i), int(a)) for i, a in res.labels.items()]
@@ -226,5 +229,7 @@ def _print_plan(doc: dict[str, Any]) -> None:
         t.add_row(str(a["id"]), str(a.get("name") or ""), f"{a['weight']:.0f}",
                   f"{a['polsby_popper']:.2f}", str(a.get("boundary_text") or ""))
     console.print(t)
+    if doc.get("method", "exact") != "heuristic" and doc.get("proven"):
+        console.print(f"proven: {doc['proven']}")
     for note in doc.get("report", []):
         console.print(f"· {note}")

@@ -89,6 +89,8 @@ class RedistrictResult:
             "households_moved": self.after.households_moved,
             "optimal": self.result.optimal,
             "gap": None if np.isnan(self.result.gap) else self.result.gap,
+            "linear_optimal": self.result.linear_optimal,
+            "proven": self.result.proven,
             "method": self.result.method,
             "seconds": self.result.seconds,
             "units": len(self.units),

@@ -38,8 +38,30 @@ Solver = Literal["cpsat", "highs"]
 
 @dataclass
 class ExactResult:
-    """Outcome of the MILP: ``labels`` (``None`` when none was found), ``optimal`` when
-    proven, the relative ``gap`` otherwise, and the linear objective value."""
+    """Outcome of the MILP on its own objective: the *linear* terms only.
+
+    Attributes
+    ----------
+    labels
+        Area per unit (``None`` when no plan was found).
+    optimal
+        The solver proved the optimum of the model it solved: the linear terms (cut edges,
+        cut length, main streets, disruption), with CP-SAT's costs rounded to integers
+        (see ``rounding``). Never a claim about Polsby-Popper, which is not in the model.
+    infeasible
+        The solver proved that no balanced contiguous plan exists.
+    gap
+        Relative gap of the solved model (``0`` when optimal).
+    objective
+        The plan's linear objective in the real (unrounded) costs.
+    seconds
+        Wall time.
+    rounding
+        Bound on ``|solved objective − real linear objective|`` of any plan, from rounding
+        the costs to integers for CP-SAT (``0`` when the costs are integral after scaling,
+        e.g. cut edges only, and for HiGHS): the plan is within ``2·rounding`` of the real
+        linear optimum when ``optimal``.
+    """
 
     labels: np.ndarray | None
     optimal: bool
@@ -47,6 +69,7 @@ class ExactResult:
     gap: float
     objective: float
     seconds: float
+    rounding: float = 0.0
 
 
 def solve_exact(
@@ -81,7 +104,7 @@ def solve_exact(
         Area weight bounds.
     objective
         Weights of the linear terms (cut edges, cut length, main streets, disruption);
-        Polsby-Popper is not part of the MILP.
+        Polsby-Popper is not part of the MILP, so ``optimal`` never covers it.
     locked
         Area per unit, ``-1`` when free.
     home
@@ -197,7 +220,8 @@ def solve_exact(
         constraints=[LinearConstraint(a_mat, np.concatenate(lo), np.concatenate(hi))],
         integrality=integrality,
         bounds=Bounds(lb, ub),
-        options={"time_limit": float(time_limit), "disp": False},
+        # mip_rel_gap 0: "optimal" means proven optimal, not HiGHS's default 0.01 % gap
+        options={"time_limit": float(time_limit), "disp": False, "mip_rel_gap": 0.0},
     )
     secs = time.monotonic() - t0
     if res.x is None:
@@ -205,12 +229,13 @@ def solve_exact(
     x = res.x[ox : ox + nx_].reshape(n, k)
     labels = np.argmax(x, axis=1).astype(np.int64)
     gap = float(getattr(res, "mip_gap", 0.0) or 0.0)
+    optimal = res.status == 0 and gap <= 1e-9
     value = float(res.fun)
     if home is not None and objective.disruption > 0:
         h = np.asarray(home)
         ok = (h >= 0) & (h < k)
         value += objective.disruption * float(w[ok].sum()) / max(float(w.sum()), 1e-12)
-    return ExactResult(labels, res.status == 0, False, 0.0 if res.status == 0 else gap, value, secs)
+    return ExactResult(labels, optimal, False, 0.0 if optimal else gap, value, secs)
 
 
 
@@ -250,6 +275,10 @@ def _solve_cpsat(
     cscale = 1e6 / top
     ci = np.round(costs * cscale).astype(np.int64)
     di = np.round(disr * cscale).astype(np.int64)
+    # what rounding to integers can change in any plan's objective (0 for unit costs)
+    rounding = float(np.abs(ci / cscale - costs).sum() + np.abs(di / cscale - disr).sum())
+    if rounding < 1e-12 * top:
+        rounding = 0.0
 
     md = cp_model.CpModel()
     x = [[md.new_bool_var(f"x{u}_{a}") for a in range(k)] for u in range(n)]
@@ -316,7 +345,8 @@ def _solve_cpsat(
     status = sv.solve(md)
     secs = time.monotonic() - t0
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return ExactResult(None, False, status == cp_model.INFEASIBLE, math.inf, math.inf, secs)
+        return ExactResult(None, False, status == cp_model.INFEASIBLE, math.inf, math.inf, secs,
+                           rounding)
     labels = np.asarray(
         [next(a for a in range(k) if sv.boolean_value(x[u][a])) for u in range(n)], dtype=np.int64
     )
@@ -326,7 +356,7 @@ def _solve_cpsat(
         value += float(disr[labels != h].sum())
     best, bound = sv.objective_value, sv.best_objective_bound
     gap = 0.0 if status == cp_model.OPTIMAL else abs(best - bound) / max(abs(best), 1e-12)
-    return ExactResult(labels, status == cp_model.OPTIMAL, False, gap, value, secs)
+    return ExactResult(labels, status == cp_model.OPTIMAL, False, gap, value, secs, rounding)
 
 
 def _canonical(labels: np.ndarray, k: int) -> np.ndarray:

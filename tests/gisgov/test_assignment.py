@@ -321,3 +321,97 @@ def test_cli_json_and_empty_grids_error(
     assert len(stored) == doc["assigned"]
     again = json.loads(runner.invoke(app, ["assign", str(county_gpkg), "--json"]).stdout)
     assert again["changed_from_previous"] == 0
+
+
+# ---- claims: "optimal" only when the certificate proves it --------------------------------
+
+
+def test_a_suboptimal_flow_fails_the_certificate_and_is_not_optimal() -> None:
+    """Feed the certificate a flow that is *not* minimum-cost (one unit over the dear arc of
+    two parallel ones): it finds the negative residual cycle, gives no bound, and the
+    solution is ``optimal: false`` with that reason, even with OR-Tools' status ``OPTIMAL``."""
+    from gisgov.assignment._flow import FlowSolution, _dual_bound, _why_not_proven
+
+    tails, heads = np.array([0, 0], np.int64), np.array([1, 1], np.int64)
+    cap, cost = np.array([1, 1], np.int64), np.array([1, 5], np.int64)
+    supply = np.array([1, -1], np.int64)
+    dear = np.array([0, 1], np.int64)
+    bound = _dual_bound(tails, heads, cap, cost, supply, dear)
+    assert bound is None
+    sol = FlowSolution("OPTIMAL", dear, 5, bound, _why_not_proven("OPTIMAL", 5, bound, True))
+    assert not sol.optimal
+    assert sol.reason is not None
+    assert "negative cycle" in sol.reason
+    # the minimum-cost flow passes the same certificate
+    cheap = np.array([1, 0], np.int64)
+    assert _dual_bound(tails, heads, cap, cost, supply, cheap) == 1
+
+
+def test_uncertified_flow_is_not_claimed_optimal() -> None:
+    from gisgov.assignment._flow import solve_min_cost_flow
+
+    args = (np.array([0, 0], np.int64), np.array([1, 1], np.int64), np.array([1, 1], np.int64),
+            np.array([1, 5], np.int64), np.array([1, -1], np.int64))
+    proved = solve_min_cost_flow(*args)
+    assert proved.optimal
+    assert proved.reason is None
+    assert proved.lower_bound == 1
+    unchecked = solve_min_cost_flow(*args, certify=False)
+    assert unchecked.status == "OPTIMAL"
+    assert unchecked.objective == 1
+    assert not unchecked.optimal
+    assert unchecked.reason is not None
+    assert "certify=False" in unchecked.reason
+
+
+def test_failed_certificate_makes_the_assignment_not_optimal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When the certificate fails (here: forced to find a negative cycle), ``assign`` says
+    ``optimal: false`` with the reason in the summary and in each cluster, and never the
+    "certified by an LP-dual bound" note."""
+    import gisgov.assignment._flow as flow
+
+    monkeypatch.setattr(flow, "_dual_bound", lambda *a, **k: None)
+    rng = np.random.default_rng(5)
+    hh, mem, gr = _town(rng.uniform(0, 600, (12, 2)), rng.uniform(0, 600, (3, 2)))
+    res = assign(hh, mem, gr, working_crs=UTM)
+    assert res.summary["assigned"] == 12  # the flow itself is still used
+    assert res.optimal is False
+    assert res.summary["optimal"] is False
+    assert res.summary["lower_bound"] is None
+    assert "certified" not in res.summary["optimality"]
+    assert "negative cycle" in res.summary["optimality"]
+    assert (~res.clusters["optimal"]).all()
+    assert res.clusters["reason"].str.contains("negative cycle").all()
+
+
+def test_cli_text_claims_only_what_was_measured(
+    county_gpkg: Path, county: dict[str, gpd.GeoDataFrame], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The text summary gives the unassigned share and says "certified" only when proven."""
+    import gisgov.assignment._flow as flow
+    from gisgov.cli import app
+    from gisgov.store import open_workspace
+
+    open_workspace(county_gpkg).write("grids", county["grids"])
+    runner = CliRunner()
+    proved = runner.invoke(app, ["assign", str(county_gpkg), "--fresh"],
+                           env={"COLUMNS": "200"})
+    assert proved.exit_code == 0, proved.output
+    assert "certified by the LP-dual bound" in proved.output
+    doc = json.loads(runner.invoke(app, ["assign", str(county_gpkg), "--json",
+                                         "--fresh"]).stdout)
+    assert doc["unassigned_share"] == round(doc["unassigned"] / doc["households"], 4)
+    assert doc["unassigned"] > 0  # the sample's mixed communities are short of members
+    assert f"{doc['unassigned']:,} of {doc['households']:,} households have no member" \
+        in proved.output
+    monkeypatch.setattr(flow, "_dual_bound", lambda *a, **k: None)
+    failed = runner.invoke(app, ["assign", str(county_gpkg), "--fresh"], env={"COLUMNS": "200"})
+    assert failed.exit_code == 0, failed.output
+    assert "certified" not in failed.output
+    assert "NOT PROVEN" in failed.output
+    assert "negative cycle" in failed.output
+    failed_doc = json.loads(runner.invoke(app, ["assign", str(county_gpkg), "--json",
+                                                "--fresh"]).stdout)
+    assert failed_doc["optimal"] is False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -276,3 +278,53 @@ def test_objective_from_text_overrides_named_weights_only() -> None:
         objective_from_text("cut_edges=lots")
     with pytest.raises(ValidationError, match=">= 0"):
         objective_from_text("cut_length=-0.5")
+
+
+def test_exact_with_polsby_popper_claims_optimality_for_the_linear_part_only() -> None:
+    """The MILP does not model Polsby-Popper: with that term in the objective the plan is
+    proven optimal for the cut edges only, and the full objective is ``optimal: false`` with
+    an unknown gap — not ``optimal: true, gap 0``."""
+    units = lattice(4, 3)
+    with_pp = Objective(cut_edges=1.0, cut_length=0.0, main_streets=0.0, polsby_popper=0.5)
+    res = partition(units, weight="hh", areas=2, tolerance=0.05, objective=with_pp,
+                    method="exact", time_limit=30)
+    assert res.method == "exact"
+    assert res.linear_optimal
+    assert res.linear_gap == 0.0
+    assert not res.optimal
+    assert math.isnan(res.gap)
+    assert res.proven.startswith("optimal for the linear terms")
+    assert "full objective is not proven optimal" in res.proven
+    edges = partition(units, weight="hh", areas=2, tolerance=0.05, objective=EDGES_ONLY,
+                      method="exact", time_limit=30)
+    assert edges.optimal
+    assert edges.gap == 0.0
+    assert edges.proven == "optimal for the full objective"
+    heur = partition(units, weight="hh", areas=2, tolerance=0.05, objective=EDGES_ONLY, seed=1,
+                     method="heuristic")
+    assert not heur.optimal
+    assert heur.proven.startswith("nothing")
+
+
+def test_exact_with_rounded_costs_reports_a_gap_not_optimality() -> None:
+    """CP-SAT needs integer costs: shared lengths that do not scale to integers are rounded,
+    so the plan is proven optimal only to within the rounding, which the gap then states."""
+    heights = [97.31, 101.77, 99.03]
+    rows, y = [], 0.0
+    for h in heights:
+        rows.append((y, y + h))
+        y += h
+    cells = [shapely.box(x * 100, y0, (x + 1) * 100, y1) for y0, y1 in rows for x in range(4)]
+    units = gpd.GeoDataFrame({"hh": [10] * 12}, geometry=cells, crs="EPSG:32650")
+    length_only = Objective(cut_edges=0.0, cut_length=1.0, main_streets=0.0, polsby_popper=0.0)
+    g = graph_from_units(units)
+    ex = solve_exact(g, units["hh"].to_numpy(), 2, lower=57.0, upper=63.0,
+                     objective=length_only, time_limit=30)
+    assert ex.optimal  # of the rounded model it solved
+    assert ex.rounding > 0
+    res = partition(units, weight="hh", areas=2, tolerance=0.05, objective=length_only,
+                    method="exact", time_limit=30)
+    assert not res.optimal
+    assert not res.linear_optimal
+    assert 0 < res.gap < 1e-4
+    assert res.proven.startswith("within a relative gap of")
