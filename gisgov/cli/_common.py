@@ -80,3 +80,15 @@ def open_ws(target: str, *, create: bool = False) -> WorkspaceBase:
         return open_workspace(target, create=create)
     except GisgovError as exc:
         fail(str(exc))
+
+
+def import_summary(report: Any, label: str, count: int) -> str:
+    """The one line ``gisgov import`` prints: rows added, replaced and deleted, and what a
+    forced replace broke (``report`` is a :class:`gisgov.references.ImportReport`)."""
+    line = (f"imported {report.rows:,} rows into {report.layer} ({label}), {report.mode}: "
+            f"{report.added:,} added, {report.replaced:,} replaced, {report.deleted:,} deleted; "
+            f"the layer now has {count:,}")
+    if report.orphans:
+        line += "; forced: " + ", ".join(
+            f"{o.rows:,} {o.layer} now refer to deleted {o.target}" for o in report.orphans)
+    return line

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from gisgov.cli._common import console, fail, open_ws, print_json, progress
+from gisgov.cli._common import console, fail, import_summary, open_ws, print_json, progress
 from gisgov.errors import ValidationError
 from gisgov.layers import LAYERS, schema_markdown
 
@@ -129,7 +129,11 @@ def register(app: typer.Typer) -> None:
         file: Annotated[Path, typer.Argument(help="GeoPackage, GeoJSON, Shapefile, CSV or XLSX")],
         layer: Annotated[str | None, typer.Option(
             "--layer", "-l", help="Target layer (not needed for an OSM extract)")] = None,
-        mode: Annotated[str, typer.Option(help="append or replace")] = "replace",
+        mode: Annotated[str | None, typer.Option(
+            help="append or replace; required when the layer already has rows")] = None,
+        force: Annotated[bool, typer.Option(
+            "--force", help="Replace even if rows of other layers then refer to deleted rows")
+        ] = False,
         crs: Annotated[
             str | None, typer.Option(help="Source CRS: wgs84|cgcs2000|gcj02|bd09|EPSG:n")
         ] = None,
@@ -143,19 +147,26 @@ def register(app: typer.Typer) -> None:
         lat: Annotated[str | None, typer.Option("--lat", help="Latitude column (CSV/XLSX)")] = None,
         json_out: JsonOpt = False,
     ) -> None:
-        """Import a file into a layer, all or nothing (导入)."""
+        """Import a file into a layer, all or nothing (导入).
+
+        Into a layer with rows, ``--mode`` is required; a replace that would leave other
+        layers' rows referring to deleted rows (assignments → households, staff → members…)
+        is refused unless ``--force``. Reports rows added, replaced and deleted.
+        """
         from gisgov.cli.cmd_onboard import dispatch_import
+        from gisgov.errors import GisgovError
         from gisgov.io import expected_bounds_of, read_layer_file
+        from gisgov.references import import_rows
 
         if layer is not None:
             _layer_option(layer)
-        if mode not in ("append", "replace"):
+        if mode not in (None, "append", "replace"):
             fail("--mode must be append or replace")
         if not file.exists():
             fail(f"file {file} does not exist")
         # OSM extracts and Chinese-header registers have their own readers (gisgov.onboard).
         if dispatch_import(ws, file, layer=layer, crs=crs, mapping=parse_mapping(mapping),
-                           mode=mode, json_out=json_out):
+                           mode=mode, force=force, json_out=json_out):
             return
         if layer is None:
             fail("--layer is required (only an OSM extract fills its layers by itself)")
@@ -173,22 +184,20 @@ def register(app: typer.Typer) -> None:
                               "for Gaode/WeChat pickers, --crs bd09 for Baidu)",
                               highlight=False)
             update(f"writing {len(gdf)} rows to {layer}", 0.6)
-            with workspace.transaction() as tx:  # the rows and their provenance together
-                tx.write(layer, gdf, mode=mode)  # type: ignore[arg-type]
-                source = gdf.attrs.get("source_crs")
-                if source:
-                    recorded = dict(tx.get_meta("source_crs", {}) or {})
-                    recorded[layer] = source
-                    tx.set_meta("source_crs", recorded)
+            try:  # the rows and their provenance together, after the reference check
+                done = import_rows(workspace, layer, gdf, mode=mode,  # type: ignore[arg-type]
+                                   force=force, source_crs=gdf.attrs.get("source_crs"))
+            except GisgovError as exc:
+                fail(str(exc))
             update("done", 1.0)
-        result = {"layer": layer, "rows": len(gdf), "mode": mode,
-                  "count": workspace.count(layer), "source_crs": gdf.attrs.get("source_crs"),
+        result = {**done.as_dict(), "count": workspace.count(layer),
+                  "source_crs": gdf.attrs.get("source_crs"),
                   "seconds": round(time.perf_counter() - started, 3)}
         if json_out:
             print_json(result)
         else:
-            console.print(f"imported {len(gdf)} rows into {layer} ({LAYERS[layer].label_zh}); "
-                          f"the layer now has {result['count']}")
+            console.print(import_summary(done, LAYERS[layer].label_zh, result["count"]),
+                          highlight=False)
 
     @app.command("export")
     def export_cmd(

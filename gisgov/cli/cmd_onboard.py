@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from gisgov.cli._common import console, fail, open_ws, print_json, progress
+from gisgov.cli._common import console, fail, import_summary, open_ws, print_json, progress
 from gisgov.layers import LAYERS
 
 __all__ = ["dispatch_import", "register"]
@@ -28,7 +28,7 @@ _SHOWN_UNMATCHED = 20
 
 def dispatch_import(
     ws: str, file: Path, *, layer: str | None, crs: str | None,
-    mapping: dict[str, str], mode: str, json_out: bool,
+    mapping: dict[str, str], mode: str | None, json_out: bool, force: bool = False,
 ) -> bool:
     """Handle ``gisgov import`` for OSM extracts and Chinese-header registers.
 
@@ -41,14 +41,20 @@ def dispatch_import(
     from gisgov.onboard.registers import REGISTER_LAYERS, has_chinese_headers
 
     if is_osm_file(file):
-        if mode != "replace":
+        if mode == "append":
             fail("an OSM extract replaces streets, buildings and compounds; drop --mode append")
+        if mode is None:
+            targets = [layer] if layer else ["streets", "buildings", "compounds"]
+            filled = [t for t in targets if open_ws(ws).count(t)]
+            if filled:
+                fail(f"an OSM extract replaces {', '.join(filled)}, which already "
+                     f"{'has' if len(filled) == 1 else 'have'} rows: pass --mode replace")
         _import_osm(ws, file, layer=layer, crs=crs, json_out=json_out)
         return True
     if (layer in REGISTER_LAYERS and file.suffix.lower() in (".xlsx", ".csv")
             and has_chinese_headers(file)):
         _import_register(ws, file, layer=layer, crs=crs, mapping=mapping, mode=mode,
-                         json_out=json_out)
+                         force=force, json_out=json_out)
         return True
     return False
 
@@ -74,9 +80,12 @@ def _import_osm(ws: str, file: Path, *, layer: str | None, crs: str | None,
 
 
 def _import_register(ws: str, file: Path, *, layer: str, crs: str | None,
-                     mapping: dict[str, str], mode: str, json_out: bool) -> None:
+                     mapping: dict[str, str], mode: str | None, force: bool,
+                     json_out: bool) -> None:
+    from gisgov.errors import GisgovError
     from gisgov.io import check_bounds, expected_bounds_of
     from gisgov.onboard.registers import read_register
+    from gisgov.references import import_rows
 
     workspace = open_ws(ws)
     started = time.perf_counter()
@@ -89,19 +98,21 @@ def _import_register(ws: str, file: Path, *, layer: str, crs: str | None,
             check_bounds(reg.frame[reg.frame.geometry.notna()], expected, layer=layer,
                          name=file.name)
         update(f"writing {len(reg.frame)} rows to {layer}", 0.6)
-        with workspace.transaction() as tx:
-            tx.write(layer, reg.frame, mode=mode)  # type: ignore[arg-type]
-            recorded = dict(tx.get_meta("source_crs", {}) or {})
-            recorded[layer] = reg.source_crs
-            tx.set_meta("source_crs", recorded)
+        try:
+            done = import_rows(workspace, layer, reg.frame, mode=mode,  # type: ignore[arg-type]
+                               force=force, source_crs=reg.source_crs)
+        except GisgovError as exc:
+            fail(str(exc))
         update("done", 1.0)
-    summary: dict[str, Any] = {**reg.summary(), "mode": mode, "count": workspace.count(layer),
+    summary: dict[str, Any] = {**reg.summary(), **done.as_dict(),
+                               "count": workspace.count(layer),
                                "seconds": round(time.perf_counter() - started, 3)}
     if json_out:
         print_json(summary)
         return
-    console.print(f"imported {len(reg.frame)} rows into {layer} ({LAYERS[layer].label_zh}): "
-                  f"{reg.placed_by.get('coordinates', 0)} by coordinates "
+    console.print(import_summary(done, LAYERS[layer].label_zh, summary["count"]),
+                  highlight=False)
+    console.print(f"placed {reg.placed_by.get('coordinates', 0)} by coordinates "
                   f"({reg.source_crs}{', assumed' if reg.crs_assumed else ''}), "
                   f"{reg.placed_by.get('address', 0)} by address")
     _print_notes(reg.notes)

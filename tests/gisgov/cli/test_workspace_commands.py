@@ -112,7 +112,7 @@ def test_broken_input_is_refused_and_the_workspace_unchanged(ws: Path, tmp_path:
         pd.DataFrame({"id": ["Z9"], "name": ["站"], "kind": ["volunteer"], **cols}
                      ).to_csv(target, index=False)
         expect = "swapped" if case == "swapped_lat_lon" else "outside"
-    out = run("import", str(ws), str(target), "--layer", layer, ok=False)
+    out = run("import", str(ws), str(target), "--layer", layer, "--mode", "replace", ok=False)
     assert expect in out.stderr
     after = info(ws)
     assert after["layers"] == before["layers"]
