@@ -18,13 +18,14 @@ import pytest
 
 from tests.api.api_test_helpers import FIELD_BUILDING_POINT
 from tests.api.conftest import make_client
+from tests.conftest import HANG_GUARD_S
 
 pytestmark = [pytest.mark.postgis, pytest.mark.slow]
 
 
 def _restart_postgres() -> None:
     subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", "15", "main", "restart"],
-                   check=True, capture_output=True, timeout=60)
+                   check=True, capture_output=True, timeout=HANG_GUARD_S)
 
 
 @pytest.mark.skipif(
@@ -57,7 +58,7 @@ def test_postgis_restart_during_requests(world_url: Any) -> None:
             stop.set()
             worker.join(30)
         # After the restart the same app answers again (the store reconnects).
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + HANG_GUARD_S  # a hang guard: the store reconnects
         while client.get("/healthz").status_code != 200 and time.monotonic() < deadline:
             time.sleep(0.2)
         assert client.get("/healthz").status_code == 200

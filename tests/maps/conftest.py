@@ -18,6 +18,7 @@ import pytest
 import shapely
 
 from gisgov.layers import conform
+from tests.conftest import NO_TIME_CAP
 
 
 def build_grid_layers(layers: dict[str, gpd.GeoDataFrame]) -> dict[str, gpd.GeoDataFrame]:
@@ -99,7 +100,8 @@ def scenario_gpkg_master(tmp_path_factory: pytest.TempPathFactory, county_gpkg_m
 
     path = tmp_path_factory.mktemp("scenario") / "county.gpkg"
     shutil.copy2(county_gpkg_master, path)
-    result = redistrict(county_layers, areas=5, tolerance=0.10, seed=0, time_limit=20)
+    result = redistrict(county_layers, areas=5, tolerance=0.10, seed=0,
+                        time_limit=NO_TIME_CAP)
     ws = open_workspace(path)
     save_scenario(ws, "reform", result)
     ws.close()

@@ -15,13 +15,14 @@ import pytest
 import shapely
 
 from gisgov.crs import wgs84_to_gcj02
+from tests.conftest import HANG_GUARD_S
 
 EXE = str(Path(sys.executable).parent / "gisgov")
 LON, LAT = 114.19, 34.41
 
 
 def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    out = subprocess.run([EXE, *args], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([EXE, *args], capture_output=True, text=True, timeout=HANG_GUARD_S)
     if ok:
         assert out.returncode == 0, out.stderr
     else:

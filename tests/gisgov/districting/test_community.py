@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from gisgov.districting.community import redistrict
 from gisgov.districting.units import units_from_workspace
+from tests.conftest import NO_TIME_CAP
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,8 @@ def test_units_tile_the_urban_communities(
 def test_urban_area_redrawn_into_five(
     units: gpd.GeoDataFrame, county_layers: dict[str, gpd.GeoDataFrame]
 ) -> None:
-    rr = redistrict(county_layers, units=units, areas=5, tolerance=0.10, seed=0, time_limit=20)
+    rr = redistrict(county_layers, units=units, areas=5, tolerance=0.10, seed=0,
+                    time_limit=NO_TIME_CAP)
     s = rr.summary()
     assert len(s["areas"]) == 5
     assert s["max_deviation"] <= 0.10
@@ -49,7 +51,8 @@ def test_urban_area_redrawn_into_five(
         sides = text.split("，")
         assert [p[:2] for p in sides] == ["东至", "南至", "西至", "北至"]
         assert any(p[2:] in street_names for p in sides)  # names real streets
-    again = redistrict(county_layers, units=units, areas=5, tolerance=0.10, seed=0, time_limit=20)
+    again = redistrict(county_layers, units=units, areas=5, tolerance=0.10, seed=0,
+                    time_limit=NO_TIME_CAP)
     assert (again.result.labels == rr.result.labels).all()
 
 
@@ -60,7 +63,8 @@ def test_fifth_community_founded_on_the_new_town(
     # sample's new town is heavier than one community may be (±10%), so it cannot all fit;
     # the founded community must hold more of it than any other community does.
     assert units["new_town"].any()
-    rr = redistrict(county_layers, units=units, areas=5, tolerance=0.10, seed=0, time_limit=20)
+    rr = redistrict(county_layers, units=units, areas=5, tolerance=0.10, seed=0,
+                    time_limit=NO_TIME_CAP)
     assert len(rr.result.founded) == 1
     old_codes = set(county_layers["communities"]["code"].astype(str))
     new_codes = set(rr.areas["code"]) - old_codes
@@ -77,6 +81,7 @@ def test_cli_redistrict_json_scenario_accept_export(county_gpkg_master: Path, tm
     shutil.copy(county_gpkg_master, ws)
     runner = CliRunner()
     out = runner.invoke(app, ["redistrict", str(ws), "--areas", "5", "--json", "--seed", "1",
+                              "--time-limit", str(NO_TIME_CAP),
                               "--scenario", "five", "--labels-out", str(tmp_path / "l.csv")])
     assert out.exit_code == 0, out.output
     doc = json.loads(out.stdout)

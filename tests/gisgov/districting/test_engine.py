@@ -13,6 +13,7 @@ from gisgov.districting import Objective, graph_from_units, partition, solve_exa
 from gisgov.districting.boundary_text import boundary_text
 from gisgov.districting.metrics import plan_metrics
 from gisgov.errors import InfeasibleError
+from tests.conftest import NO_TIME_CAP
 
 EDGES_ONLY = Objective(cut_edges=1.0, cut_length=0.0, main_streets=0.0, polsby_popper=0.0)
 
@@ -37,7 +38,7 @@ def test_heuristic_matches_milp_optimum(nx: int, ny: int, k: int, tol: float) ->
     res = partition(units, weight="hh", areas=k, tolerance=tol, objective=EDGES_ONLY, seed=3,
                     method="heuristic")
     ex = solve_exact(res.graph, units["hh"].to_numpy(), k, lower=res.lower, upper=res.upper,
-                     objective=EDGES_ONLY, time_limit=40)
+                     objective=EDGES_ONLY, time_limit=NO_TIME_CAP)
     assert ex.optimal
     lab = ex.labels
     assert lab is not None
@@ -48,7 +49,7 @@ def test_heuristic_matches_milp_optimum(nx: int, ny: int, k: int, tol: float) ->
 def test_exact_mode_is_optimal_and_balanced() -> None:
     units = lattice(4, 3)
     res = partition(units, weight="hh", areas=2, tolerance=0.05, objective=EDGES_ONLY,
-                    method="exact", time_limit=30)
+                    method="exact", time_limit=NO_TIME_CAP)
     assert res.optimal
     assert res.method == "exact"
     w = units["hh"].groupby(res.labels).sum()
@@ -254,9 +255,9 @@ def test_cpsat_and_highs_agree_on_the_optimum() -> None:
     total = float(w.sum())
     lo, hi = total / 2 * 0.95, total / 2 * 1.05
     heur = partition(units, weight="hh", areas=2, tolerance=0.05, objective=EDGES_ONLY, seed=0)
-    cp = solve_exact(g, w, 2, lower=lo, upper=hi, objective=EDGES_ONLY, time_limit=30,
+    cp = solve_exact(g, w, 2, lower=lo, upper=hi, objective=EDGES_ONLY, time_limit=NO_TIME_CAP,
                      hint=heur.labels.to_numpy(), solver="cpsat")
-    hs = solve_exact(g, w, 2, lower=lo, upper=hi, objective=EDGES_ONLY, time_limit=30,
+    hs = solve_exact(g, w, 2, lower=lo, upper=hi, objective=EDGES_ONLY, time_limit=NO_TIME_CAP,
                      solver="highs")
     assert cp.optimal
     assert hs.optimal
@@ -287,7 +288,7 @@ def test_exact_with_polsby_popper_claims_optimality_for_the_linear_part_only() -
     units = lattice(4, 3)
     with_pp = Objective(cut_edges=1.0, cut_length=0.0, main_streets=0.0, polsby_popper=0.5)
     res = partition(units, weight="hh", areas=2, tolerance=0.05, objective=with_pp,
-                    method="exact", time_limit=30)
+                    method="exact", time_limit=NO_TIME_CAP)
     assert res.method == "exact"
     assert res.linear_optimal
     assert res.linear_gap == 0.0
@@ -296,7 +297,7 @@ def test_exact_with_polsby_popper_claims_optimality_for_the_linear_part_only() -
     assert res.proven.startswith("optimal for the linear terms")
     assert "full objective is not proven optimal" in res.proven
     edges = partition(units, weight="hh", areas=2, tolerance=0.05, objective=EDGES_ONLY,
-                      method="exact", time_limit=30)
+                      method="exact", time_limit=NO_TIME_CAP)
     assert edges.optimal
     assert edges.gap == 0.0
     assert edges.proven == "optimal for the full objective"
@@ -319,11 +320,11 @@ def test_exact_with_rounded_costs_reports_a_gap_not_optimality() -> None:
     length_only = Objective(cut_edges=0.0, cut_length=1.0, main_streets=0.0, polsby_popper=0.0)
     g = graph_from_units(units)
     ex = solve_exact(g, units["hh"].to_numpy(), 2, lower=57.0, upper=63.0,
-                     objective=length_only, time_limit=30)
+                     objective=length_only, time_limit=NO_TIME_CAP)
     assert ex.optimal  # of the rounded model it solved
     assert ex.rounding > 0
     res = partition(units, weight="hh", areas=2, tolerance=0.05, objective=length_only,
-                    method="exact", time_limit=30)
+                    method="exact", time_limit=NO_TIME_CAP)
     assert not res.optimal
     assert not res.linear_optimal
     assert 0 < res.gap < 1e-4

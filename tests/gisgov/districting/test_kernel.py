@@ -12,6 +12,7 @@ import shapely
 from gisgov.districting import Objective, graph_from_units, partition
 from gisgov.districting._kernel import anneal_kernel, csr_from_graph, kernel_ready
 from gisgov.districting.objective import Plan, contiguous
+from tests.conftest import HANG_GUARD_S
 
 
 def lattice(nx: int, ny: int, *, seed: int) -> gpd.GeoDataFrame:
@@ -114,7 +115,7 @@ def test_compiled_and_interpreted_kernels_give_the_same_plan() -> None:
     for disable in ("0", "1"):
         env = {**os.environ, "NUMBA_DISABLE_JIT": disable}
         out = subprocess.run([sys.executable, "-c", code, here], env=env, capture_output=True,
-                             text=True, check=True, timeout=300)
+                             text=True, check=True, timeout=HANG_GUARD_S)
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     assert runs[0][2] is True
     assert runs[0] == runs[1]

@@ -18,6 +18,7 @@ from gisgov.errors import ValidationError
 from gisgov.grids import grid_codes, make_grids, resolve_communities
 from gisgov.grids.party import BRANCH_CAP, propose_branch_splits
 from gisgov.layers import validate_workspace
+from tests.conftest import NO_TIME_CAP
 
 TARGET = 60
 
@@ -27,7 +28,7 @@ def plan(county_layers: dict[str, gpd.GeoDataFrame]):  # type: ignore[no-untyped
     crs = working_crs_for(county_layers["communities"])
     codes = resolve_communities(county_layers["communities"], "urban")
     return make_grids(dict(county_layers), communities=codes, target_households=TARGET,
-                      crs=crs, seed=3)
+                      crs=crs, seed=3, time_limit=NO_TIME_CAP)
 
 
 def test_grids_tile_each_community(plan, county_layers) -> None:  # type: ignore[no-untyped-def]
@@ -157,7 +158,8 @@ def test_check_reports_rules(plan, county_layers) -> None:  # type: ignore[no-un
 def test_cli_grids_json_and_check(county_gpkg: Path) -> None:
     exe = Path(sys.executable).parent / "gisgov"
     out = subprocess.run([str(exe), "grids", str(county_gpkg), "--communities", "urban",
-                          "--target-households", str(TARGET), "--json"],
+                          "--target-households", str(TARGET), "--time-limit",
+                          str(NO_TIME_CAP), "--json"],
                          capture_output=True, text=True, check=True)
     result = json.loads(out.stdout)
     assert result["grids"] == len(result["per_grid"]) > 0
