@@ -154,15 +154,17 @@ def orphans_of_replace(ws: Workspace, layer: str, new: gpd.GeoDataFrame,
     return found
 
 
-def describe_orphans(layer: str, orphans: list[Orphans] | tuple[Orphans, ...]) -> str:
+def describe_orphans(layer: str, orphans: list[Orphans] | tuple[Orphans, ...], *,
+                     remedy: str = ("keep those rows in the file, use --mode append, or pass "
+                                    "--force to replace anyway")) -> str:
     """One line naming what a replace of ``layer`` would break, with counts and examples."""
     parts = []
     for o in orphans:
         more = " …" if o.rows > len(o.examples) else ""
         parts.append(f"{o.rows:,} {o.layer} ({o.column}: {', '.join(o.examples)}{more})")
+    targets = ", ".join(dict.fromkeys(o.target for o in orphans))
     return (f"replacing {layer} would leave " + "; ".join(parts)
-            + f" pointing at deleted {layer}; keep those rows in the file, use --mode append, "
-            "or pass --force to replace anyway")
+            + f" pointing at deleted {targets}; {remedy}")
 
 
 def _counts(old: pd.DataFrame, new: pd.DataFrame, layer: str,

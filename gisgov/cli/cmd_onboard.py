@@ -49,7 +49,7 @@ def dispatch_import(
             if filled:
                 fail(f"an OSM extract replaces {', '.join(filled)}, which already "
                      f"{'has' if len(filled) == 1 else 'have'} rows: pass --mode replace")
-        _import_osm(ws, file, layer=layer, crs=crs, json_out=json_out)
+        _import_osm(ws, file, layer=layer, crs=crs, force=force, json_out=json_out)
         return True
     if (layer in REGISTER_LAYERS and file.suffix.lower() in (".xlsx", ".csv")
             and has_chinese_headers(file)):
@@ -60,14 +60,19 @@ def dispatch_import(
 
 
 def _import_osm(ws: str, file: Path, *, layer: str | None, crs: str | None,
-                json_out: bool) -> None:
+                force: bool, json_out: bool) -> None:
+    from gisgov.errors import GisgovError
     from gisgov.onboard.chain import import_osm
 
     workspace = open_ws(ws)
     started = time.perf_counter()
     with progress(enabled=not json_out) as update:
         update(f"reading {file.name}", 0.1)
-        result = import_osm(workspace, file, layers=[layer] if layer else None, crs=crs)
+        try:
+            result = import_osm(workspace, file, layers=[layer] if layer else None, crs=crs,
+                                force=force)
+        except GisgovError as exc:
+            fail(str(exc))
         update("done", 1.0)
     result["seconds"] = round(time.perf_counter() - started, 3)
     if json_out:

@@ -41,6 +41,7 @@ from gisgov.onboard.derive import (
 )
 from gisgov.onboard.osm import OsmExtract, extract_summary, is_osm_file, read_osm
 from gisgov.onboard.registers import Register, read_register
+from gisgov.references import describe_orphans, orphans_of_replace
 
 __all__ = [
     "BLOCKS_TABLE",
@@ -391,9 +392,13 @@ def onboard_workspace(
 
 def import_osm(
     workspace: Any, path: str | Path, *, layers: Sequence[str] | None = None,
-    crs: str | None = None,
+    crs: str | None = None, force: bool = False,
 ) -> dict[str, Any]:
     """``gisgov import WS extract.osm.pbf``: streets, buildings and named compounds.
+
+    The layers are replaced; when rows of other layers (households' ``building_id``…) refer
+    to buildings or compounds the extract does not carry, the import is refused unless
+    ``force`` (see :mod:`gisgov.references`).
 
     Parameters
     ----------
@@ -405,6 +410,8 @@ def import_osm(
         Subset of ``streets``, ``buildings``, ``compounds`` (default all three).
     crs
         Only for vendor extracts shifted to GCJ-02/BD-09.
+    force
+        Replace even when other layers' rows would then refer to deleted rows.
 
     Returns
     -------
@@ -421,6 +428,15 @@ def import_osm(
               "compounds": extract.compounds}
     written: dict[str, int] = {}
     with workspace.transaction() as tx:
+        broken = [
+            o for name in wanted if not (name == "compounds" and frames[name].empty)
+            for o in orphans_of_replace(tx, name, conform(name, frames[name]))
+            if o.layer not in wanted  # layers replaced here carry new references
+        ]
+        if broken and not force:
+            raise ValidationError(describe_orphans(
+                "/".join(wanted), broken,
+                remedy="pass --force to replace them anyway (an extract always replaces)"))
         for name in wanted:
             if name == "compounds" and frames[name].empty:
                 continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import shapely
 from typer.testing import CliRunner
@@ -84,3 +85,35 @@ def test_import_pbf_without_layer(tmp_path: Path, package_pbf: Path) -> None:
     other = tmp_path / "x.geojson"
     other.write_text('{"type": "FeatureCollection", "features": []}')
     assert runner.invoke(app, ["import", str(ws), str(other)]).exit_code != 0
+
+
+def test_reimporting_an_extract_refuses_to_orphan_households(tmp_path: Path,
+                                                             package_pbf: Path) -> None:
+    """A household in a building the extract does not carry: a re-import would leave it
+    pointing at nothing, so it needs --mode replace and --force, and says why."""
+    ws = tmp_path / "w.gpkg"
+    runner = CliRunner()
+    assert runner.invoke(app, ["init", str(ws)]).exit_code == 0
+    assert runner.invoke(app, ["import", str(ws), str(package_pbf)]).exit_code == 0
+    workspace = open_workspace(ws)
+    buildings = workspace.read("buildings")
+    extra = buildings.head(1).assign(id="B-not-in-osm")
+    point = extra.geometry.iloc[0].representative_point()
+    with workspace.transaction() as tx:
+        tx.write("buildings", extra, mode="append")
+        tx.write("households", gpd.GeoDataFrame(
+            {"id": ["H1"], "building_id": ["B-not-in-osm"], "size": [3]},
+            geometry=[point], crs="EPSG:4326"))
+    before = workspace.version
+    no_mode = runner.invoke(app, ["import", str(ws), str(package_pbf)])
+    assert no_mode.exit_code != 0
+    assert "--mode replace" in no_mode.output
+    refused = runner.invoke(app, ["import", str(ws), str(package_pbf), "--mode", "replace"])
+    assert refused.exit_code != 0
+    assert "1 households (building_id: H1)" in refused.output
+    assert "--force" in refused.output
+    assert open_workspace(ws).version == before
+    forced = runner.invoke(app, ["import", str(ws), str(package_pbf), "--mode", "replace",
+                                 "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert open_workspace(ws).count("buildings") == len(buildings)
