@@ -26,6 +26,22 @@ class Settings(BaseSettings):
     max_batch: int = Field(default=100_000, ge=1, description="Most points in one /lookup/batch")
     rate_limit: float = Field(default=20.0, gt=0, description="Requests per second per key (refill)")
     rate_burst: int = Field(default=100, ge=1, description="Bucket size: requests allowed at once")
+    ip_rate_limit: float | None = Field(default=None, gt=0, description="Requests per second per "
+                                        "client address, counted before the key is checked "
+                                        "(default: rate_limit); raise it for offices behind one NAT")
+    ip_rate_burst: int | None = Field(default=None, ge=1, description="Burst per client address "
+                                      "(default: rate_burst)")
+    trusted_proxies: list[str] = Field(default_factory=list, description="Addresses or CIDR "
+                                       "blocks of reverse proxies whose X-Forwarded-For is "
+                                       "believed (default none: the socket peer is the client)")
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body "
+                                "(job parameters and any other route), refused with 413 "
+                                "before it is read")
+    max_batch_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, description="Largest "
+                                 "/lookup/batch body (CSV or GeoJSON), refused with 413 "
+                                 "before it is read")
+    max_json_depth: int = Field(default=32, ge=2, le=500, description="Most nested "
+                                "arrays/objects in a JSON body")
     index_check_seconds: float = Field(default=1.0, ge=0, description="How often the lookup index "
                                        "checks the workspace version")
     audit_flush_seconds: float = Field(default=2.0, ge=0, description="Audit records are batched and "
