@@ -14,7 +14,6 @@ import json
 import logging
 import shutil
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,14 +34,19 @@ REQUIRED_QUERY = {"lon": str(LON), "lat": str(LAT)}
 
 
 @pytest.fixture(scope="module")
-def fuzz(tmp_path_factory: pytest.TempPathFactory, world_gpkg: Path
-         ) -> Iterator[tuple[Any, dict[str, str]]]:
-    path = tmp_path_factory.mktemp("corpus") / "world.gpkg"
-    shutil.copyfile(world_gpkg, path)
-    ws = open_workspace(path)
+def fuzz(store_kind: str, tmp_path_factory: pytest.TempPathFactory,
+         request: pytest.FixtureRequest) -> Iterator[tuple[Any, dict[str, str]]]:
+    """A client over a private world workspace (both stores) and a planner key."""
+    if store_kind == "gpkg":
+        path = tmp_path_factory.mktemp("corpus") / "world.gpkg"
+        shutil.copyfile(request.getfixturevalue("world_gpkg"), path)
+        url = str(path)
+    else:
+        url = request.getfixturevalue("world_postgis")()
+    ws = open_workspace(url)
     key = create_key(ws, role="planner")[0]
     ws.close()
-    with make_client(str(path), rate_limit=1e6, rate_burst=10**6) as client:
+    with make_client(url, rate_limit=1e6, rate_burst=10**6) as client:
         yield client, {"X-API-Key": key}
 
 
