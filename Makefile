@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/districting.py
 	$(BIN)/python benchmarks/assignment.py
 	$(BIN)/python benchmarks/lookup.py
+	$(BIN)/python benchmarks/edge.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) test-artifacts .pytest_cache .mypy_cache .ruff_cache
