@@ -1,4 +1,5 @@
-"""Property-based fuzzing of every operation in ``/api``: no input may cause a 5xx.
+"""Property-based fuzzing of every operation in ``/api``: no input may cause a 5xx, and every
+answer's status and media type are the ones the document lists.
 
 Every operation is called, job submissions included, both with the keys schemathesis makes up
 (no key, role ``public``, or an unknown one: 401) and with a planner key (the role that reaches every handler's full code path). Jobs are
@@ -79,12 +80,15 @@ def test_no_server_errors(fuzz_app: tuple[Any, str], role: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         schema = schemathesis.openapi.from_asgi("/api", app)
+    doc = schema.raw_schema
     failures: list[str] = []
+    undocumented: set[str] = set()
     statuses: dict[str, Counter[int]] = {}
     for result in schema.get_all_operations():
         operation = result.ok()
         label = f"{operation.method.upper()} {operation.path}"
         seen = statuses.setdefault(label, Counter())
+        documented = doc["paths"][operation.path][operation.method.lower()]["responses"]
 
         # valid inputs (reach the handlers) and invalid ones (reach the edge checks); random
         # collection ids are nearly always a 404, so real ones are drawn too
@@ -108,9 +112,16 @@ def test_no_server_errors(fuzz_app: tuple[Any, str], role: str) -> None:
                 failures.append(f"{case.method} {case.formatted_path} {case.query} "
                                 f"{str(case.body)[:80]} -> {response.status_code}: "
                                 f"{response.text[:200]}")
+            # the document tells the truth: the status and its media type are listed
+            entry = documented.get(str(response.status_code))  # noqa: B023
+            kind = response.headers.get("content-type") or [""]
+            media = (kind[0] if isinstance(kind, list) else kind).split(";")[0].strip()
+            if entry is None or media not in entry.get("content", {media: None}):
+                undocumented.add(f"{label} -> {response.status_code} {media}")  # noqa: B023
 
         run()
     assert not failures, "\n".join(failures[:10])
+    assert not undocumented, sorted(undocumented)
     # every operation was called, job submissions included
     assert {"POST /jobs/assign", "POST /jobs/grids", "POST /jobs/redistrict",
             "POST /lookup/batch", "GET /collections/{collectionId}/items"} <= set(statuses)
