@@ -16,6 +16,9 @@ bodies and run the app in a separate task), in this order:
 4. **Body size while streaming.** A ``Content-Length`` over the route's limit is a 413 before
    one byte is read; without one (chunked), bytes are counted as they arrive and the request
    is a 413 as soon as the count passes the limit. A NUL byte in a body is a 400.
+   (Starlette's ``RequestBodyLimitMiddleware``, FastAPI's ``max_body_size``, check the length
+   only when the route first reads the body, after routing and key checks have run, answer
+   ``text/plain``, and exist only in the newest releases; one limit per route is kept here.)
 5. **JSON bodies** (``application/json``, ``+json``, and bodies without a content type, which
    FastAPI reads as JSON) are read whole (within the limit) and checked once: an object at the
    top (``null`` is not a set of job parameters), nesting at most ``Settings.max_json_depth``,
