@@ -260,18 +260,19 @@ class EdgeGuard:
             await self._problem(scope, send, 429, str(exc), type_name="RateLimitedError",
                                 headers={"Retry-After": str(max(1, math.ceil(exc.retry_after)))})
             return
-        if "\x00" in scope.get("path", "") or b"%00" in scope.get("raw_path", b""):
+        if "\x00" in scope.get("path", ""):  # the server has already percent-decoded it
             await self._problem(scope, send, 400, "the path has a NUL byte",
                                 type_name="InvalidParameter")
             return
         query = scope.get("query_string", b"")
         if b"%00" in query or b"\x00" in query:
             pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
-            bad = sorted({k for k, v in pairs if "\x00" in k or "\x00" in v})
-            await self._problem(scope, send, 400, "query parameter(s) with a NUL byte: "
-                                + (", ".join(repr(b) for b in bad[:5]) or "(name)"),
-                                type_name="InvalidParameter")
-            return
+            bad = sorted({k.replace("\x00", "\\x00") for k, v in pairs
+                          if "\x00" in k or "\x00" in v})
+            if bad:
+                await self._problem(scope, send, 400, "query parameter(s) with a NUL byte: "
+                                    + ", ".join(bad[:5]), type_name="InvalidParameter")
+                return
         method = scope.get("method", "GET")
         limit = body_limit(self.state.settings, method, scope.get("path", ""))
         length_text = _header(scope, b"content-length")
