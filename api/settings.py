@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import ipaddress
+
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -50,3 +52,11 @@ class Settings(BaseSettings):
     tianditu_key: str | None = Field(default=None, description="Tianditu (天地图) basemap key")
     base_url: str | None = Field(default=None, description="Public URL prefix for links (default: "
                                  "from the request)")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: list[str]) -> list[str]:
+        # a typo must stop the service at start, not trust nobody (or everybody) silently
+        for entry in value:
+            ipaddress.ip_network(entry.strip(), strict=False)
+        return value

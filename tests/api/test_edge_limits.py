@@ -135,3 +135,13 @@ def test_openapi_describes_statuses_and_media_types(shared: tuple[Any, dict[str,
                   ["parameters"] if p["name"] == "offset")
     assert offset["schema"]["maximum"] == 2**53 - 1
     assert "text/html" in doc["paths"]["/lookup"]["get"]["responses"]["200"]["content"]
+
+
+def test_a_bad_trusted_proxy_stops_the_service_at_start() -> None:
+    from pydantic import ValidationError
+
+    from api.settings import Settings
+
+    with pytest.raises(ValidationError, match="trusted_proxies"):
+        Settings(workspace="x.gpkg", trusted_proxies=["10.0.0.0/8", "proxy.example"])
+    assert Settings(workspace="x.gpkg", trusted_proxies=["10.0.0.1"]).trusted_proxies
