@@ -26,8 +26,10 @@ class Settings(BaseSettings):
     default_limit: int = Field(default=100, ge=1, description="Items per page when no limit is given")
     max_limit: int = Field(default=1000, ge=1, description="Largest page; bigger limits are clamped")
     max_batch: int = Field(default=100_000, ge=1, description="Most points in one /lookup/batch")
-    rate_limit: float = Field(default=20.0, gt=0, description="Requests per second per key (refill)")
-    rate_burst: int = Field(default=100, ge=1, description="Bucket size: requests allowed at once")
+    rate_limit: float = Field(default=20.0, gt=0, description="Requests per second per key, "
+                              "sustained (a window of rate_burst requests per "
+                              "ceil(rate_burst / rate_limit) seconds)")
+    rate_burst: int = Field(default=100, ge=1, description="Requests allowed at once per key")
     ip_rate_limit: float | None = Field(default=None, gt=0, description="Requests per second per "
                                         "client address, counted before the key is checked "
                                         "(default: rate_limit); raise it for offices behind one NAT")

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+from limits import RateLimitItemPerSecond
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 
 from api.errors import RateLimitedError
 from api.settings import Settings
@@ -99,9 +102,11 @@ class RateLimiter:
     """Moving-window rate limits per caller, in memory (per worker process), by ``limits``.
 
     The settings speak of a rate and a burst; a moving window of ``burst`` requests per
-    ``ceil(burst / rate)`` seconds allows the same bursts and the same sustained rate, and the
-    maintained ``limits`` library keeps the windows (and expires idle callers, so memory stays
-    bounded however many addresses call).
+    ``ceil(burst / rate)`` seconds allows the same bursts and at most the same sustained rate
+    (exactly it when ``burst / rate`` is whole seconds, as with the defaults 100 per 5 s). The
+    maintained ``limits`` library keeps the windows and expires idle callers, so memory stays
+    bounded however many addresses call (the old token buckets were dropped all at once
+    past 100,000 callers, which reset everybody's limit).
 
     Two windows: callers named ``ip:…`` (every request, counted by
     :class:`api.guards.EdgeGuard` before the key is checked) use ``ip_rate``/``ip_burst``;
@@ -119,10 +124,6 @@ class RateLimiter:
 
     def __init__(self, *, rate: float, burst: int, ip_rate: float | None = None,
                  ip_burst: int | None = None) -> None:
-        from limits import RateLimitItemPerSecond
-        from limits.storage import MemoryStorage
-        from limits.strategies import MovingWindowRateLimiter
-
         self.rate = float(rate)
         self.burst = int(burst)
         self.ip_rate = float(ip_rate if ip_rate is not None else rate)
