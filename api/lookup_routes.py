@@ -94,9 +94,10 @@ def _points_from_body(body: bytes, content_type: str, parsed: Any = None
             return _points_from_csv(text)
         except csv.Error as exc:
             # e.g. a field over csv.field_size_limit() (131,072 characters): a bad upload
-            raise ApiProblemError(400, f"CSV cannot be read: {str(exc).split('(')[0].strip()} "
-                                  f"(at most {csv.field_size_limit():,} characters per "
-                                  "field)") from None
+            why = str(exc)
+            if "field limit" in why:
+                why = f"a field is longer than {csv.field_size_limit():,} characters"
+            raise ApiProblemError(400, f"CSV cannot be read: {why}") from None
     if parsed is not None:
         return _points_from_json(parsed)
     try:
