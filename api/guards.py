@@ -9,7 +9,8 @@ bodies and run the app in a separate task), in this order:
    ``Settings.trusted_proxies``; only then is ``X-Forwarded-For`` read, right to left, skipping
    the trusted hops. ``scope["client"]`` is rewritten, so ``request.client`` is that address.
 2. **Rate limit by address, before anything else** (before the key is checked, so guessing
-   keys is counted too): every path, ``/maps``, ``/assets``, ``/field`` and 404s included.
+   keys is counted too): every path, ``/maps``, ``/assets``, ``/field`` and 404s included;
+   IPv6 clients by their /64 (:func:`limit_key`).
    Valid keys are limited again per key in :func:`api.deps.get_principal`.
 3. **NUL bytes in the path or the query** are refused (400): no file name, SQL literal or
    log line downstream ever sees one.
@@ -54,6 +55,7 @@ __all__ = [
     "body_limit",
     "check_parameters",
     "client_address",
+    "limit_key",
     "parse_networks",
 ]
 
@@ -131,6 +133,21 @@ def client_address(scope: Scope, trusted: tuple[Network, ...]) -> str:
         if not _in(hop, trusted):
             break
     return result
+
+
+def limit_key(address: str) -> str:
+    """What the rate limit counts for a client address: the address itself for IPv4, its
+    /64 network for IPv6 (one subscriber gets a whole /64 and could otherwise rotate through
+    it, one address per request)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:  # an IPv4 client on a dual-stack socket
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 # ---- body limits -------------------------------------------------------------------------
@@ -255,7 +272,7 @@ class EdgeGuard:
         client = scope.get("client")
         scope["client"] = (address, client[1] if client else 0)
         try:
-            self.state.limiter.take(f"ip:{address}")
+            self.state.limiter.take(f"ip:{limit_key(address)}")
         except RateLimitedError as exc:
             await self._problem(scope, send, 429, str(exc), type_name="RateLimitedError",
                                 headers={"Retry-After": str(max(1, math.ceil(exc.retry_after)))})

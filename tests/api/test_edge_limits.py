@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from api.guards import client_address, parse_networks
+from api.guards import client_address, limit_key, parse_networks
 from gisgov.keys import create_key
 from gisgov.store import open_workspace
 from maps._assets import ASSETS_DIR
@@ -170,3 +170,15 @@ def test_batch_bodies_of_every_accepted_kind_pass_the_edge(
     assert answers[0] == [("p0", "410223001001001"), ("p1", answers[0][1][1])]
     assert answers[0][1][1] is not None
     assert answers[0][1][1] != "410223001001001"
+
+
+@pytest.mark.parametrize(("address", "key"), [
+    ("203.0.113.9", "203.0.113.9"),
+    ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+    ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),  # same subscriber
+    ("2001:db8:1:3::1", "2001:db8:1:3::/64"),                   # another one
+    ("::ffff:203.0.113.9", "203.0.113.9"),                      # IPv4 behind a dual stack
+    ("testclient", "testclient"),
+])
+def test_limit_key(address: str, key: str) -> None:
+    assert limit_key(address) == key
