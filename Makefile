@@ -55,6 +55,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/assignment.py
 	$(BIN)/python benchmarks/lookup.py
 	$(BIN)/python benchmarks/sample.py
+	$(BIN)/python benchmarks/edge.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) test-artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,9 @@
 """The app factory: ``create_app(settings)`` builds one service; nothing is built at import.
 
-Run it with ``gisgov serve WS`` or ``uvicorn --factory api.app:create_app`` (settings from
-``GISGOV_*`` environment variables, see :class:`api.settings.Settings`).
+Run it with ``gisgov serve WS`` or ``uvicorn --factory --no-proxy-headers
+api.app:create_app`` (settings from ``GISGOV_*`` environment variables, see
+:class:`api.settings.Settings`; forwarded headers are trusted only from
+``GISGOV_TRUSTED_PROXIES``, so uvicorn must not rewrite the client address itself).
 
 Adding endpoints
 ----------------
@@ -16,6 +18,7 @@ and raise :mod:`gisgov.errors` exceptions (mapped to problem+json in :mod:`api.e
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,7 +31,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import DYNAMIC_QUERY, get_state, reject_unknown_query
-from api.errors import install_error_handlers, problem_response
+from api.errors import correlation_id, install_error_handlers, problem_response, scrub
+from api.guards import EdgeGuard, check_parameters
+from api.openapi_doc import describe_responses
 from api.settings import Settings
 from api.state import AppState
 from gisgov.layers import LAYERS
@@ -48,6 +53,8 @@ OPTIONAL_ROUTERS: list[str] = [
 
 OPENAPI_MEDIA = "application/vnd.oai.openapi+json;version=3.0"
 
+log = logging.getLogger(__name__)
+
 system = APIRouter(dependencies=[Depends(reject_unknown_query)], tags=["Service 服务"])
 
 
@@ -59,8 +66,11 @@ async def healthz(request: Request) -> Response:
         await run_in_threadpool(state.ws.ping)
         version = await run_in_threadpool(lambda: state.ws.version)
     except Exception as exc:
-        return problem_response(request, 503, f"the store does not answer: {exc}",
-                                type_name="StoreError")
+        # the store's text names SQL and file paths: logged (scrubbed), not returned
+        cid = correlation_id()
+        log.warning("healthz [%s] %s: %s", cid, type(exc).__name__, scrub(str(exc)))
+        return problem_response(request, 503, f"the store does not answer (reference {cid})",
+                                type_name="StoreError", correlation_id=cid)
     index = state.index._index
     return JSONResponse({
         "status": "ok", "store": state.ws.kind, "version": version,
@@ -79,6 +89,13 @@ def api_definition(
     if f == "html":
         return api_html(request)
     return JSONResponse(request.app.openapi(), media_type=OPENAPI_MEDIA)
+
+
+@system.get("/openapi.json", summary="API definition (OpenAPI 3.0) as plain JSON",
+            include_in_schema=False)
+def openapi_json(request: Request) -> Response:
+    """The same document as ``/api``, at the path most tools look for first."""
+    return JSONResponse(request.app.openapi())
 
 
 @system.get("/api.html", summary="API documentation 接口文档", include_in_schema=False)
@@ -172,7 +189,7 @@ def _custom_openapi(app: FastAPI) -> dict[str, Any]:
                 declared = {p["name"] for p in operation.get("parameters", [])}
                 operation.setdefault("parameters", []).extend(
                     p for p in filters if p["name"] not in declared)
-    app.openapi_schema = openapi_30(doc)
+    app.openapi_schema = openapi_30(describe_responses(doc))
     return app.openapi_schema
 
 
@@ -210,9 +227,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        # numeric query parameters finite and bounded, on every route (api.guards)
+        dependencies=[Depends(check_parameters)],
     )
     app.state.gisgov = state
     install_error_handlers(app)
+    # Rate limit by address, NUL bytes, body size and JSON checks before any route sees the
+    # request (inside CORS, so browsers can read a 413 or 429).
+    app.add_middleware(EdgeGuard, state=state)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -4,11 +4,19 @@ Every error the service returns, including FastAPI's request validation (which i
 not 422: the OGC API test suite expects 400 for an invalid or unknown parameter), 404s from
 the router and unexpected exceptions (500, without internals), has the members ``type``,
 ``title``, ``status``, ``detail`` and ``instance``; some add extensions (``nearest_grid``…).
+
+A 5xx never carries the exception's text (store errors quote SQL, values and file paths): the
+caller gets a generic detail and a ``correlation_id``; the server log gets the detail under the
+same id, with quoted literals and long digit runs blanked (:func:`scrub`).
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import re
+import secrets
+import traceback
 from http import HTTPStatus
 from typing import Any
 
@@ -36,8 +44,10 @@ __all__ = [
     "STATUS",
     "ApiProblemError",
     "RateLimitedError",
+    "correlation_id",
     "install_error_handlers",
     "problem_response",
+    "scrub",
     "status_for",
 ]
 
@@ -96,6 +106,37 @@ def status_for(exc: BaseException) -> int:
     return 500
 
 
+def correlation_id() -> str:
+    """A short random id that ties a 5xx answer to its log line."""
+    return secrets.token_hex(6)
+
+
+_QUOTED = re.compile(r"'(?:[^']|'')*'?|\"(?:[^\"]|\"\")*\"?")
+_DIGITS = re.compile(r"\d{5,}")
+
+
+def scrub(text: str, *, limit: int = 500) -> str:
+    """``text`` for a server log: quoted literals (SQL values, file contents) and runs of 5+
+    digits (phones, ID numbers) blanked, NUL bytes escaped, and at most ``limit`` characters.
+
+    Store errors quote the SQL they ran, whose literals may be a resident's phone or name; the
+    log keeps the statement's shape and the table, not the values.
+    """
+    out = _DIGITS.sub("#", _QUOTED.sub("'…'", text)).replace("\x00", "\\x00")
+    return out[:limit]
+
+
+def _finite(value: Any) -> Any:
+    """JSON cannot carry NaN or infinity: such an extension value becomes null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def problem_response(
     request: Request,
     status: int,
@@ -114,7 +155,7 @@ def problem_response(
         "detail": detail,
         "instance": request.url.path,
     }
-    body.update({k: v for k, v in extensions.items() if v is not None})
+    body.update({k: _finite(v) for k, v in extensions.items() if v is not None})
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE,
                         headers=headers)
 
@@ -136,10 +177,19 @@ def _gisgov_handler(request: Request, exc: Exception) -> JSONResponse:
         headers["Retry-After"] = str(max(1, round(exc.retry_after)))
     if isinstance(exc, InvalidKeyError):
         headers["WWW-Authenticate"] = 'Bearer realm="gisgov"'
-    if status >= 500:
-        log.warning("%s %s -> %s: %s", request.method, request.url.path, status, exc)
     type_name = exc.type_name if isinstance(exc, ApiProblemError) else type(exc).__name__
-    return problem_response(request, status, str(exc), type_name=type_name,
+    detail = str(exc)
+    if status >= 500 and status != 501:
+        # Store and internal errors name SQL and file paths: the caller gets a generic text
+        # and an id; the log gets the (scrubbed) detail under the same id.
+        cid = correlation_id()
+        log.warning("%s %s -> %s [%s] %s: %s", request.method, request.url.path, status, cid,
+                    type(exc).__name__, scrub(detail))
+        extras["correlation_id"] = cid
+        detail = (f"the data store did not answer (reference {cid}); try again shortly"
+                  if isinstance(exc, StoreError)
+                  else f"internal error (reference {cid}); the server log has the details")
+    return problem_response(request, status, detail, type_name=type_name,
                             headers=headers or None, **extras)
 
 
@@ -166,9 +216,14 @@ def _http_handler(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return problem_response(request, 500, "internal error; the log has the details",
-                            type_name="InternalError")
+    cid = correlation_id()
+    # the stack without the exception's text (which may quote a resident's data)
+    log.error("unexpected error on %s %s [%s] %s: %s\n%s", request.method, request.url.path,
+              cid, type(exc).__name__, scrub(str(exc)),
+              "".join(traceback.format_tb(exc.__traceback__)))
+    return problem_response(request, 500, f"internal error (reference {cid}); the server "
+                            "log has the details", type_name="InternalError",
+                            correlation_id=cid)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import ipaddress
+
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -24,8 +26,26 @@ class Settings(BaseSettings):
     default_limit: int = Field(default=100, ge=1, description="Items per page when no limit is given")
     max_limit: int = Field(default=1000, ge=1, description="Largest page; bigger limits are clamped")
     max_batch: int = Field(default=100_000, ge=1, description="Most points in one /lookup/batch")
-    rate_limit: float = Field(default=20.0, gt=0, description="Requests per second per key (refill)")
-    rate_burst: int = Field(default=100, ge=1, description="Bucket size: requests allowed at once")
+    rate_limit: float = Field(default=20.0, gt=0, description="Requests per second per key, "
+                              "sustained (a window of rate_burst requests per "
+                              "ceil(rate_burst / rate_limit) seconds)")
+    rate_burst: int = Field(default=100, ge=1, description="Requests allowed at once per key")
+    ip_rate_limit: float | None = Field(default=None, gt=0, description="Requests per second per "
+                                        "client address, counted before the key is checked "
+                                        "(default: rate_limit); raise it for offices behind one NAT")
+    ip_rate_burst: int | None = Field(default=None, ge=1, description="Burst per client address "
+                                      "(default: rate_burst)")
+    trusted_proxies: list[str] = Field(default_factory=list, description="Addresses or CIDR "
+                                       "blocks of reverse proxies whose X-Forwarded-For is "
+                                       "believed (default none: the socket peer is the client)")
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body "
+                                "(job parameters and any other route), refused with 413 "
+                                "before it is read")
+    max_batch_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, description="Largest "
+                                 "/lookup/batch body (CSV or GeoJSON), refused with 413 "
+                                 "before it is read")
+    max_json_depth: int = Field(default=32, ge=2, le=500, description="Most nested "
+                                "arrays/objects in a JSON body")
     index_check_seconds: float = Field(default=1.0, ge=0, description="How often the lookup index "
                                        "checks the workspace version")
     audit_flush_seconds: float = Field(default=2.0, ge=0, description="Audit records are batched and "
@@ -34,3 +54,11 @@ class Settings(BaseSettings):
     tianditu_key: str | None = Field(default=None, description="Tianditu (天地图) basemap key")
     base_url: str | None = Field(default=None, description="Public URL prefix for links (default: "
                                  "from the request)")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: list[str]) -> list[str]:
+        # a typo must stop the service at start, not trust nobody (or everybody) silently
+        for entry in value:
+            ipaddress.ip_network(entry.strip(), strict=False)
+        return value

@@ -7,12 +7,16 @@ Built by :func:`api.app.create_app` (never at import time) and reached from hand
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+from limits import RateLimitItemPerSecond
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 
 from api.errors import RateLimitedError
 from api.settings import Settings
@@ -94,54 +98,61 @@ class AuditBuffer:
         self.flush()
 
 
-@dataclass
-class _Bucket:
-    tokens: float
-    stamp: float
-
-
 class RateLimiter:
-    """A token bucket per caller, in memory (per worker process).
+    """Moving-window rate limits per caller, in memory (per worker process), by ``limits``.
+
+    The settings speak of a rate and a burst; a moving window of ``burst`` requests per
+    ``ceil(burst / rate)`` seconds allows the same bursts and at most the same sustained rate
+    (exactly it when ``burst / rate`` is whole seconds, as with the defaults 100 per 5 s). The
+    maintained ``limits`` library keeps the windows and expires idle callers, so memory stays
+    bounded however many addresses call (the old token buckets were dropped all at once
+    past 100,000 callers, which reset everybody's limit).
+
+    Two windows: callers named ``ip:…`` (every request, counted by
+    :class:`api.guards.EdgeGuard` before the key is checked) use ``ip_rate``/``ip_burst``;
+    everything else (``key:…``, counted once the key is known) ``rate``/``burst``.
 
     Parameters
     ----------
     rate
-        Tokens added per second.
+        Requests per second, sustained, per key.
     burst
-        Bucket size.
+        Requests allowed at once, per key.
+    ip_rate, ip_burst
+        The same per client address (default: as per key).
     """
 
-    def __init__(self, *, rate: float, burst: int) -> None:
+    def __init__(self, *, rate: float, burst: int, ip_rate: float | None = None,
+                 ip_burst: int | None = None) -> None:
         self.rate = float(rate)
-        self.burst = float(burst)
-        self._buckets: dict[str, _Bucket] = {}
-        self._lock = threading.Lock()
+        self.burst = int(burst)
+        self.ip_rate = float(ip_rate if ip_rate is not None else rate)
+        self.ip_burst = int(ip_burst if ip_burst is not None else burst)
+        self._items = {
+            "key": RateLimitItemPerSecond(self.burst, max(1, math.ceil(self.burst / self.rate))),
+            "ip": RateLimitItemPerSecond(self.ip_burst,
+                                         max(1, math.ceil(self.ip_burst / self.ip_rate))),
+        }
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
 
     def take(self, who: str) -> None:
-        """Spend one token of ``who``.
+        """Count one request of ``who`` (``ip:ADDRESS`` or ``key:ID``).
 
         Raises
         ------
         RateLimitedError
-            When the bucket is empty; says when to retry.
+            When ``who`` has used its window; says when to retry.
         """
-        now = time.monotonic()
-        with self._lock:
-            b = self._buckets.get(who)
-            if b is None:
-                if len(self._buckets) > 100_000:  # anonymous callers by IP: bound the memory
-                    self._buckets.clear()
-                b = self._buckets[who] = _Bucket(self.burst, now)
-            b.tokens = min(self.burst, b.tokens + (now - b.stamp) * self.rate)
-            b.stamp = now
-            if b.tokens < 1.0:
-                wait = (1.0 - b.tokens) / self.rate
-                raise RateLimitedError(
-                    f"too many requests: {self.rate:g}/s with bursts of {self.burst:g} allowed; "
-                    f"retry in {wait:.1f} s",
-                    retry_after=wait,
-                )
-            b.tokens -= 1.0
+        item = self._items["ip" if who.startswith("ip:") else "key"]
+        if self._limiter.hit(item, who):
+            return
+        reset, _remaining = self._limiter.get_window_stats(item, who)
+        wait = max(0.0, reset - time.time())
+        raise RateLimitedError(
+            f"too many requests: at most {item.amount} per {item.get_expiry()} s; "
+            f"retry in {max(wait, 0.1):.1f} s",
+            retry_after=wait,
+        )
 
 
 @dataclass
@@ -167,7 +178,8 @@ class AppState:
             ws=ws,
             index=LiveIndex(ws, check_interval=settings.index_check_seconds),
             keys=KeyRing(ws, check_interval=settings.index_check_seconds),
-            limiter=RateLimiter(rate=settings.rate_limit, burst=settings.rate_burst),
+            limiter=RateLimiter(rate=settings.rate_limit, burst=settings.rate_burst,
+                                ip_rate=settings.ip_rate_limit, ip_burst=settings.ip_rate_burst),
             audit=AuditBuffer(ws, interval=settings.audit_flush_seconds),
             jobs=JobRunner(workspace_factory=lambda: open_workspace(settings.workspace),
                            workers=settings.job_workers),

@@ -328,6 +328,33 @@ _FROM_WGS84: dict[str, Callable[[ArrayLike, ArrayLike], tuple[FloatArray, FloatA
 }
 
 
+def _check_inverse(
+    x_in: FloatArray, y_in: FloatArray, x: FloatArray, y: FloatArray, *, source: str
+) -> tuple[FloatArray, FloatArray]:
+    """Refuse positions the GCJ-02/BD-09 inverse moves off the globe.
+
+    BD-09 adds a fixed 0.006° to the latitude, so a BD-09 latitude within that of a pole has
+    no GCJ-02 or WGS-84 position (the inverse gives e.g. -90.006°); the same holds for the
+    iterated GCJ-02 inverse. Such a result would otherwise travel on as a latitude past the
+    pole (and a NaN distance), so it is a clear error here.
+
+    Raises
+    ------
+    CRSError
+        Naming the first such position.
+    """
+    bad = np.isfinite(x_in) & np.isfinite(y_in) & ~(
+        np.isfinite(x) & np.isfinite(y) & (np.abs(y) <= 90.0))
+    if bad.any():
+        i = int(np.flatnonzero(bad.ravel())[0])
+        raise CRSError(
+            f"({float(x_in.ravel()[i])}, {float(y_in.ravel()[i])}) in {source} has no "
+            "longitude/latitude counterpart (it lies within the offset of a pole); "
+            "check the coordinate system"
+        )
+    return x, y
+
+
 def transform_points(
     lon: ArrayLike, lat: ArrayLike, *, source: str, target: str
 ) -> tuple[FloatArray, FloatArray]:
@@ -345,6 +372,11 @@ def transform_points(
     tuple of numpy.ndarray
         ``(lon, lat)`` (or ``(x, y)``) in ``target``.
 
+    Raises
+    ------
+    CRSError
+        An unknown name, or a GCJ-02/BD-09 position whose inverse falls past a pole.
+
     Examples
     --------
     >>> lon, lat = transform_points([116.404], [39.915], source="gcj02", target="bd09")
@@ -359,10 +391,10 @@ def transform_points(
         # gcj02 <-> bd09 directly: no round trip through the iterative WGS-84 inverse.
         if (src, dst) == ("gcj02", "bd09"):
             return gcj02_to_bd09(x, y)
-        return bd09_to_gcj02(x, y)
+        return _check_inverse(x, y, *bd09_to_gcj02(x, y), source=src)
     # Everything else goes through WGS-84; CGCS2000 is WGS-84 to centimetres (no transform).
     if src in _TO_WGS84:
-        x, y = _TO_WGS84[src](x, y)
+        x, y = _check_inverse(x, y, *_TO_WGS84[src](x, y), source=src)
     elif src not in ("wgs84", "cgcs2000"):
         t = pyproj.Transformer.from_crs(_pyproj_crs(src), 4326, always_xy=True)
         x, y = (np.asarray(v, dtype=np.float64) for v in t.transform(x, y))

@@ -33,4 +33,7 @@ def register(app: typer.Typer) -> None:
 
         open_ws(ws).close()  # a one-line error for a wrong path or URL, before uvicorn starts
         application = create_app(Settings(workspace=ws))
-        uvicorn.run(application, host=host, port=port, log_level=log_level)
+        # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from any local
+        # client; the service trusts it only from GISGOV_TRUSTED_PROXIES (api.guards).
+        uvicorn.run(application, host=host, port=port, log_level=log_level,
+                    proxy_headers=False)

@@ -216,3 +216,25 @@ def test_to_metric_gives_metres() -> None:
 
 def test_module_surface() -> None:
     assert set(gcrs.__all__) >= {"wgs84_to_gcj02", "to_storage", "working_crs_for"}
+
+
+@pytest.mark.parametrize(("lon", "lat"), [(0.0, -90.0), (120.0, -89.999), (180.0, -90.0)])
+@pytest.mark.parametrize("target", ["wgs84", "gcj02", "cgcs2000", "EPSG:3857"])
+def test_bd09_within_the_offset_of_the_south_pole_is_a_crs_error(
+    lon: float, lat: float, target: str
+) -> None:
+    # BD-09 adds 0.006 degrees of latitude: these have no position on the globe, and used
+    # to travel on as latitude -90.006 (a NaN distance, a 500 from /lookup)
+    with pytest.raises(CRSError, match="pole"):
+        transform_points([lon], [lat], source="bd09", target=target)
+
+
+def test_valid_positions_still_convert_next_to_the_rejected_ones() -> None:
+    x, y = transform_points([116.410369, 0.0], [39.921337, 89.0], source="bd09",
+                            target="wgs84")
+    assert np.all(np.abs(y) <= 90)
+    assert round(float(x[0]), 3) == 116.398
+    # NaN in, NaN out (missing coordinates are not an error of the transform)
+    xn, yn = transform_points([np.nan], [np.nan], source="bd09", target="wgs84")
+    assert np.isnan(xn[0])
+    assert np.isnan(yn[0])
