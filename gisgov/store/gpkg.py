@@ -46,7 +46,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -519,6 +519,9 @@ class GeoPackageWorkspace(WorkspaceBase):
         except sqlite3.Error as exc:  # pragma: no cover - disk errors
             raise StoreError(f"cannot open {self.path.name}: {exc}") from exc
         try:
+            # FULL: the WAL is synced at every commit, so a committed audit record or job
+            # state survives a power cut, not only a crash of the process.
+            con.execute("PRAGMA synchronous = FULL")
             con.execute("BEGIN IMMEDIATE")  # the writer lock: one writer at a time
         except sqlite3.OperationalError as exc:
             con.close()
@@ -567,10 +570,8 @@ def _write_side(path: Path, name: str, frame: pd.DataFrame) -> None:
 
 def _forget_side(path: Path) -> None:
     for extra in ("", "-journal", "-wal", "-shm"):
-        try:
+        with suppress(FileNotFoundError):
             Path(f"{path}{extra}").unlink()
-        except FileNotFoundError:
-            pass
     with _SIDES_LOCK:
         _SIDES_IN_USE.discard(str(path))
 
@@ -615,16 +616,36 @@ def _create_from(con: sqlite3.Connection, src: sqlite3.Connection, name: str) ->
         row = src.execute("SELECT sql FROM sqlite_master WHERE name = ?", (rtree,)).fetchone()
         if row is not None:
             con.execute(row[0])
-            con.executemany(
-                f"INSERT INTO {_quote_ident(rtree)} VALUES (?, ?, ?, ?, ?)",
-                src.execute(f"SELECT id, minx, maxx, miny, maxy FROM {_quote_ident(rtree)}"),
-            )
+            _copy_rtree(con, src, rtree)
     for table in _GPKG_META_TABLES:
         _copy_meta_rows(con, src, table, name)
     _copy_srs(con, src, name)
     for kind, _, sql in objects:
         if kind in ("index", "trigger"):
             con.execute(sql)
+
+
+def _copy_rtree(con: sqlite3.Connection, src: sqlite3.Connection, rtree: str) -> None:
+    """Fill the new R-tree from the side file's, already built by GDAL's bulk loader.
+
+    Inserting 190,000 entries one by one rebalances the tree all the time (~10 s); with the
+    same page size (hence the same node size) the side file's three shadow tables are the
+    finished tree and are copied as they are (~0.3 s).
+    """
+    same_pages = (con.execute("PRAGMA main.page_size").fetchone()[0]
+                  == src.execute("PRAGMA page_size").fetchone()[0])
+    if same_pages:
+        for suffix in ("node", "rowid", "parent"):
+            shadow = _quote_ident(f"{rtree}_{suffix}")
+            con.execute(f"DELETE FROM {shadow}")
+            cur = src.execute(f"SELECT * FROM {shadow}")
+            width = len(cur.description)
+            con.executemany(f"INSERT INTO {shadow} VALUES ({', '.join('?' * width)})", cur)
+        return
+    con.executemany(  # pragma: no cover - GDAL and gisgov both use 4096-byte pages
+        f"INSERT INTO {_quote_ident(rtree)} VALUES (?, ?, ?, ?, ?)",
+        src.execute(f"SELECT id, minx, maxx, miny, maxy FROM {_quote_ident(rtree)}"),
+    )
 
 
 def _append_from(con: sqlite3.Connection, src: sqlite3.Connection, name: str) -> None:
