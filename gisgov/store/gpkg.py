@@ -252,7 +252,6 @@ class GeoPackageWorkspace(WorkspaceBase):
         self.path = Path(path)
         self.url = str(self.path)
         self._con: sqlite3.Connection | None = None
-        self._touched: set[str] = set()
         if not self.path.exists():
             if not create:
                 raise NotFoundError(
@@ -274,7 +273,6 @@ class GeoPackageWorkspace(WorkspaceBase):
         tx = cls.__new__(cls)
         tx.path, tx.url = parent.path, parent.url
         tx._con = con
-        tx._touched = set()
         tx._in_tx = True
         return tx
 
@@ -500,12 +498,9 @@ class GeoPackageWorkspace(WorkspaceBase):
                     _forget_side(side)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write {name} to {self.path.name}: {exc}") from exc
-        self._touched.add(name)
 
     def _drop_table(self, name: str) -> None:
-        con = self._require_tx()
-        _drop(con, name)
-        self._touched.add(name)
+        _drop(self._require_tx(), name)
 
     def _meta_put(self, key: str, value: str) -> None:
         con = self._require_tx()
