@@ -310,7 +310,12 @@ class GeoPackageWorkspace(WorkspaceBase):
             with closing(_connect(self.path)) as con:
                 mode = con.execute("PRAGMA journal_mode").fetchone()[0]
                 if str(mode).lower() != "wal":
+                    con.execute("PRAGMA busy_timeout = 2000")
                     con.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            # Held open elsewhere in rollback-journal mode (an old QGIS session): writes
+            # are still atomic then, only readers wait for writers; switch on a later open.
+            log.warning("%s stays in its journal mode for now: %s", self.path.name, exc)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path.name} is not a GeoPackage: {exc}") from exc
 

@@ -299,3 +299,11 @@ def test_filter_values_are_bound_not_formatted(county_gpkg: Path) -> None:
     many = [*ids, *(f"nope{i}" for i in range(40_000))]
     assert ws.read("households", where={"id": many})["id"].tolist() == ids
     assert ws.count("households") == n
+
+
+def test_a_file_that_is_not_a_geopackage_is_a_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "notes.gpkg"
+    path.write_text("这不是数据库 " * 200, encoding="utf-8")
+    with pytest.raises(StoreError, match="notes.gpkg is not a GeoPackage"):
+        open_workspace(path)
+    assert path.read_text(encoding="utf-8").startswith("这不是数据库")
