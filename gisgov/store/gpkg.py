@@ -484,6 +484,9 @@ class GeoPackageWorkspace(WorkspaceBase):
         con = self._require_tx()
         data = _prepare(name, frame)
         exists = _table_exists(con, name)
+        # A savepoint per write: a write that fails half-way is undone on its own, even when
+        # the caller catches the error and goes on with the transaction.
+        con.execute("SAVEPOINT gisgov_write")
         try:
             if (mode == "append" and exists and not isinstance(data, gpd.GeoDataFrame)
                     and _geometry_column(con, name) is None):
@@ -501,8 +504,15 @@ class GeoPackageWorkspace(WorkspaceBase):
                             _create_from(con, src, name)
                 finally:
                     _forget_side(side)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot write {name} to {self.path.name}: {exc}") from exc
+        except BaseException as exc:
+            # (SQLite may already have rolled the whole transaction back, e.g. disk full.)
+            with suppress(sqlite3.Error):
+                con.execute("ROLLBACK TO gisgov_write")
+                con.execute("RELEASE gisgov_write")
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"cannot write {name} to {self.path.name}: {exc}") from exc
+            raise
+        con.execute("RELEASE gisgov_write")
 
     def _drop_table(self, name: str) -> None:
         _drop(self._require_tx(), name)

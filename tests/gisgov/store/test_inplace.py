@@ -304,6 +304,25 @@ def test_filter_values_are_bound_not_formatted(county_gpkg: Path) -> None:
 def test_a_file_that_is_not_a_geopackage_is_a_one_line_error(tmp_path: Path) -> None:
     path = tmp_path / "notes.gpkg"
     path.write_text("这不是数据库 " * 200, encoding="utf-8")
-    with pytest.raises(StoreError, match="notes.gpkg is not a GeoPackage"):
+    with pytest.raises(StoreError, match=r"notes\.gpkg is not a GeoPackage"):
         open_workspace(path)
     assert path.read_text(encoding="utf-8").startswith("这不是数据库")
+
+
+def test_a_write_that_fails_half_way_is_undone_even_if_the_caller_goes_on(
+        county_gpkg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each write is a savepoint: catching its error inside a transaction commits no half."""
+    ws = open_workspace(county_gpkg)
+    households = ws.read("households")
+
+    def broken(con: sqlite3.Connection, src: sqlite3.Connection, rtree: str) -> None:
+        raise sqlite3.OperationalError("disk I/O error (simulated)")
+
+    monkeypatch.setattr(gpkg_store, "_copy_rtree", broken)
+    with ws.transaction() as tx:
+        with pytest.raises(StoreError, match="cannot write households"):
+            tx.write("households", households.iloc[:5])  # table dropped, rows copied, then…
+        tx.set_meta("after", "the failed write")
+    assert ws.get_meta("after") == "the failed write"
+    assert sorted(ws.read("households")["id"]) == sorted(households["id"])
+    _check_file(county_gpkg)
