@@ -54,6 +54,10 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=8.0)
     parser.add_argument("--rows", type=int, default=50, help="one-row appends to time")
     parser.add_argument("--copies", type=int, default=5, help="copy-on-write runs to time")
+    parser.add_argument("--workspace", type=Path, default=None,
+                        help="benchmark a copy of this GeoPackage instead of the sample")
+    parser.add_argument("--append", action="store_true",
+                        help="add to the results file instead of replacing it")
     args = parser.parse_args()
 
     import pandas as pd
@@ -61,7 +65,7 @@ def main() -> None:
     from gisgov.audit import AUDIT_TABLE, record_access
     from gisgov.store import open_workspace
 
-    source = build_county(args.scale)
+    source = args.workspace or build_county(args.scale)
     work = CACHE / "bench.gpkg"
     for extra in ("", "-wal", "-shm"):
         Path(f"{work}{extra}").unlink(missing_ok=True)
@@ -74,8 +78,10 @@ def main() -> None:
         f"store_write benchmark — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, {platform.system()}",
-        f"workspace: gisgov sample --scale {args.scale:g}: {size_mb:.1f} MB, "
-        f"{households:,} households",
+        f"workspace: {source.name}"
+        f"{'' if args.workspace else f' (gisgov sample --scale {args.scale:g})'}: "
+        f"{size_mb:.1f} MB, {households:,} households, layers "
+        f"{', '.join(f'{n} {ws.count(n):,}' for n in ws.layers() if ws.count(n))}",
         "",
     ]
 
@@ -132,7 +138,8 @@ def main() -> None:
     with_ts = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
     text = "\n".join(lines) + f"\n(run finished {with_ts})\n"
     print(text)
-    RESULTS.write_text(text, encoding="utf-8")
+    with RESULTS.open("a" if args.append else "w", encoding="utf-8") as out:
+        out.write(("\n" if args.append else "") + text)
     for extra in ("", "-wal", "-shm"):
         Path(f"{work}{extra}").unlink(missing_ok=True)
 

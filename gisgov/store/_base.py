@@ -37,7 +37,10 @@ class WorkspaceBase(ABC):
     A workspace holds the schema layers (``gisgov.layers.LAYERS``), the product's own
     tables (scenarios, history, audit, API keys, …) and a small key/value meta table.
     Every committed write bumps ``version`` so caches (lookup index, rendered maps) know
-    when to refresh.
+    when to refresh. Each table also has its own counter, :meth:`table_version`, bumped by
+    every write to it inside the writing transaction; writes take ``if_version=`` so a
+    read-modify-write refuses (:class:`~gisgov.errors.ConflictError`) to overwrite a change
+    made after its read instead of silently losing it.
     """
 
     url: str
