@@ -38,8 +38,8 @@ class AuditBuffer:
     Why written at once and not buffered: a record that sits in memory is lost when the
     process dies, and PIPL art. 51 wants every access to personal data on record. Since the
     GeoPackage store writes in place (one SQLite transaction, WAL, ``synchronous=FULL``) and
-    PostGIS commits one row, an append costs one small transaction (median 16 ms on the
-    90 MB ``--scale 8`` county, ``benchmarks/results/store_write.txt``) instead of a copy of
+    PostGIS commits one row, an append costs one small transaction (median 5–19 ms on the
+    92 MB ``--scale 8`` county, ``benchmarks/results/store_write.txt``) instead of a copy of
     the file. The alternative, an append-only log flushed on a signal and at shutdown, is
     only crash-safe with an ``fsync`` per record, which costs about as much as the insert,
     and would leave the audit trail in two places. So :meth:`record` returns once the
