@@ -19,9 +19,12 @@ hazard). So the main file is only ever touched by Python's ``sqlite3``:
 - a frame with geometry (or a table being created or replaced) is first written by pyogrio
   into a small side GeoPackage beside the file (``.NAME.<random>.tmp.gpkg``, that frame
   only), which gives GDAL's exact table DDL, GeoPackage geometry blobs and metadata rows;
-  inside the main transaction the side file's table is recreated from its DDL, its rows and
-  R-tree entries streamed across, the ``gpkg_*`` metadata rows copied and the R-tree and
-  feature-count triggers created after the data. The side file is then deleted;
+  inside the main transaction the side file's table is recreated from its DDL, its rows
+  streamed across (through a second connection rather than ``ATTACH``: SQLite allows ten
+  attached files and cannot detach one inside a transaction, and one transaction may write
+  all fourteen layers), GDAL's finished R-tree copied node by node, the ``gpkg_*`` metadata
+  rows copied and the R-tree and feature-count triggers created after the data. The side
+  file is then deleted;
 - appending to an attribute-only table (audit log, jobs, API keys) is a plain bound
   ``INSERT``, so one audit row costs one small transaction;
 - the GeoPackage R-tree triggers call ``ST_IsEmpty``/``ST_MinX``/… , registered on every
