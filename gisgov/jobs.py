@@ -7,8 +7,10 @@ service then lists as collections. Wiring a new engine is one :func:`register_jo
 
 :class:`JobRunner` runs jobs one at a time on a worker thread (two-core machines: a second
 optimiser would only slow the first one down and starve the request threads), keeps their
-state in memory and appends the final record to the workspace table ``jobs`` so finished jobs
-outlive a restart of the service.
+state in memory and appends a record to the workspace table ``jobs`` when a job is queued,
+when it starts running and when it ends (each a one-row insert), so every job outlives a
+restart of the service. A runner that starts on a workspace marks the jobs a dead process
+left ``queued`` or ``running`` as ``interrupted``.
 
 Examples
 --------
@@ -27,7 +29,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
+import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -38,7 +43,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from gisgov.errors import GisgovError, NotFoundError, ValidationError
+from gisgov.errors import ConflictError, GisgovError, NotFoundError, ValidationError
 
 __all__ = [
     "DEFAULT_REGISTRY",
@@ -56,7 +61,14 @@ log = logging.getLogger(__name__)
 
 JOBS_TABLE = "jobs"
 ProgressFn = Callable[[str, float], None]
-Status = Literal["queued", "running", "succeeded", "failed"]
+Status = Literal["queued", "running", "succeeded", "failed", "interrupted"]
+
+#: This process, as written in the ``runner`` column of the jobs it records.
+_RUNNER = f"{socket.gethostname()}:{os.getpid()}"
+
+#: The message of a job found ``queued``/``running`` after its process ended.
+INTERRUPTED_MESSAGE = ("任务中断 interrupted: the service stopped while this job was {status}; "
+                       "its results were not written, submit it again")
 
 
 class JobUnavailableError(GisgovError):
@@ -205,6 +217,7 @@ class JobRunner:
         self._done: dict[str, threading.Event] = {}
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers),
                                         thread_name_prefix="gisgov-job")
+        self.interrupted = self._mark_interrupted()
 
     def kinds(self) -> list[str]:
         """Registered job kinds."""
@@ -233,12 +246,30 @@ class JobRunner:
         with self._lock:
             self._jobs[job.id] = job
             self._done[job.id] = threading.Event()
+        self._record_now(job)
         self._pool.submit(self._run, job)
         return job
+
+    def _record_now(self, job: Job) -> None:
+        """Append the job's current state with a workspace handle of its own."""
+        try:
+            ws = self._open()
+        except GisgovError as exc:
+            log.warning("job %s: cannot open the workspace to record it: %s", job.id, exc)
+            return
+        if ws is None:  # a runner without a workspace (doctests)
+            return
+        try:
+            self._record(ws, job)
+        finally:
+            ws.close()
 
     def _run(self, job: Job) -> None:
         job.status = "running"
         job.started = time.time()
+        # Recorded before the work starts: after a crash or restart GET /jobs/{id} still
+        # finds the job (as interrupted) instead of answering 404.
+        self._record_now(job)
 
         def progress(message: str, fraction: float) -> None:
             job.message = str(message)
@@ -269,11 +300,72 @@ class JobRunner:
             "id": job.id, "kind": job.kind, "status": job.status, "actor": job.actor,
             "created": state["created"],
             "record": json.dumps(state, ensure_ascii=False, default=_json_default),
+            "runner": _RUNNER,
         }])
         try:
             ws.write_table(JOBS_TABLE, row, mode="append", bump_version=False)
         except Exception as exc:  # the job's own results are written; keep going
             log.warning("job %s: cannot record it in the jobs table: %s", job.id, exc)
+
+    def _mark_interrupted(self, attempts: int = 5) -> list[str]:
+        """Mark jobs that a dead process left ``queued``/``running`` as ``interrupted``.
+
+        Only jobs whose recording process is known to be gone are marked: a runner of this
+        host whose process id no longer exists. Jobs of live processes (another worker of
+        the same service) and of other hosts are left alone, since nothing here can tell
+        whether those still run. The read-modify-append is guarded by the table's version,
+        so two runners starting together do not both mark the same job.
+
+        Returns
+        -------
+        list of str
+            Ids of the jobs marked.
+        """
+        try:
+            ws = self._open()
+        except GisgovError as exc:
+            log.warning("jobs: cannot open the workspace to look for interrupted jobs: %s", exc)
+            return []
+        if ws is None:
+            return []
+        try:
+            for _ in range(attempts):
+                version = ws.table_version(JOBS_TABLE)
+                if version == 0:
+                    return []
+                rows = pd.DataFrame(ws.read_table(JOBS_TABLE))
+                stale = _stale_jobs(rows)
+                if not stale:
+                    return []
+                now = pd.Timestamp.now(tz="UTC").isoformat()
+                out = []
+                for job, runner in stale:
+                    record = job.to_dict()
+                    record.update(status="interrupted", finished=now, message=
+                                  INTERRUPTED_MESSAGE.format(status=job.status),
+                                  error=INTERRUPTED_MESSAGE.format(status=job.status),
+                                  interrupted_runner=runner)
+                    out.append({"id": job.id, "kind": job.kind, "status": "interrupted",
+                                "actor": job.actor, "created": record["created"],
+                                "record": json.dumps(record, ensure_ascii=False,
+                                                     default=_json_default),
+                                "runner": _RUNNER})
+                try:
+                    ws.write_table(JOBS_TABLE, pd.DataFrame(out), mode="append",
+                                   bump_version=False, if_version=version)
+                except ConflictError:
+                    continue  # another runner recorded something meanwhile: look again
+                ids = [str(r["id"]) for r in out]
+                log.warning("jobs: %d job(s) interrupted by a restart: %s", len(ids),
+                            ", ".join(ids))
+                return ids
+            log.warning("jobs: the jobs table kept changing; interrupted jobs not marked")
+            return []
+        except GisgovError as exc:
+            log.warning("jobs: cannot mark interrupted jobs: %s", exc)
+            return []
+        finally:
+            ws.close()
 
     def get(self, job_id: str) -> Job:
         """The job with this id.
@@ -333,6 +425,55 @@ class JobRunner:
     def shutdown(self, *, wait: bool = False) -> None:
         """Stop accepting jobs; running ones finish in the background unless ``wait``."""
         self._pool.shutdown(wait=wait, cancel_futures=True)
+
+
+def _stale_jobs(rows: pd.DataFrame) -> list[tuple[Job, str]]:
+    """Jobs whose last record is ``queued``/``running`` by a process that is gone."""
+    last: dict[str, tuple[Job, str]] = {}
+    runners = rows["runner"] if "runner" in rows.columns else pd.Series([None] * len(rows))
+    for text, runner in zip(rows.get("record", pd.Series(dtype=object)), runners, strict=False):
+        if not isinstance(text, str):
+            continue
+        try:
+            job = Job.from_record(json.loads(text))
+        except (ValueError, KeyError, TypeError):
+            continue
+        last[job.id] = (job, runner if isinstance(runner, str) else "")
+    return [(job, runner) for job, runner in last.values()
+            if job.status in ("queued", "running") and _runner_gone(runner)]
+
+
+def _runner_gone(runner: str) -> bool:
+    """Whether the process that wrote ``host:pid`` has ended (False when unknown)."""
+    host, _, pid_text = runner.rpartition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    return not _pid_alive(pid)
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this machine (POSIX and Windows)."""
+    if sys.platform == "win32":  # os.kill(pid, 0) would send CTRL_C_EVENT there
+        import ctypes
+
+        kernel32 = ctypes.windll.kernel32
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return False
+        code = ctypes.c_ulong()
+        kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+        kernel32.CloseHandle(handle)
+        return code.value == 259  # STILL_ACTIVE
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, belongs to another user
+    return True
 
 
 def _json_default(value: Any) -> Any:

@@ -179,13 +179,24 @@ def revoke_key(ws: Any, key_id: str) -> ApiKey:
     NotFoundError
         If no key has that id.
     """
-    frame = _read(ws)
-    hit = frame["key_id"].astype(str) == str(key_id)
-    if not hit.any():
-        raise NotFoundError(f"no API key with id {key_id!r}; see `gisgov keys list WS`")
-    frame.loc[hit, "revoked"] = 1
-    ws.write_table(KEYS_TABLE, frame, mode="replace")
-    return _row_to_key(frame[hit].iloc[0].to_dict())
+    from gisgov.errors import ConflictError
+
+    # Read-modify-write of the whole table: guarded by the table's version, so a key
+    # created (or revoked) by someone else meanwhile is not lost; on a clash read again.
+    for _ in range(5):
+        version = ws.table_version(KEYS_TABLE)
+        frame = _read(ws)
+        hit = frame["key_id"].astype(str) == str(key_id)
+        if not hit.any():
+            raise NotFoundError(f"no API key with id {key_id!r}; see `gisgov keys list WS`")
+        frame.loc[hit, "revoked"] = 1
+        try:
+            ws.write_table(KEYS_TABLE, frame, mode="replace", if_version=version)
+        except ConflictError:
+            continue
+        return _row_to_key(frame[hit].iloc[0].to_dict())
+    raise ConflictError(f"the key table kept changing; key {key_id!r} was not revoked, "
+                        "try again")
 
 
 class KeyRing:

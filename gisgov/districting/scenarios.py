@@ -39,28 +39,45 @@ def _check_name(name: str) -> None:
 
 
 def save_scenario(ws: Any, name: str, result: RedistrictResult, *, replace: bool = True) -> None:
-    """Store ``result`` as scenario ``name``."""
+    """Store ``result`` as scenario ``name``.
+
+    The ``scenarios`` index is read, changed and written back under its table version, so
+    two scenarios saved at the same time both stay listed (the later save reads again).
+
+    Raises
+    ------
+    ConflictError
+        ``replace`` is false and the name is taken, or the index kept changing.
+    """
     _check_name(name)
-    index = ws.read_table("scenarios") if ws.has_table("scenarios") else pd.DataFrame(
-        columns=["name", "created", "areas", "summary"])
-    if not replace and (index["name"] == name).any():
-        raise ConflictError(f"scenario {name!r} exists; choose another name or replace it")
-    index = index[index["name"] != name]
-    row = pd.DataFrame([{
-        "name": name,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "areas": len(result.areas),
-        "summary": json.dumps(result.summary(), ensure_ascii=False, default=str),
-    }])
     areas = result.areas.to_crs("EPSG:4326").drop(columns=["area"])
     units = pd.DataFrame({"unit_id": result.units["unit_id"].astype(str),
                           "area_code": result.units["new_code"].astype(str),
                           "old_code": result.units["community_code"].astype(str),
                           "households": result.units["households"]})
-    with ws.transaction() as tx:
-        tx.write_table(f"scenario_{name}_areas", areas, mode="replace")
-        tx.write_table(f"scenario_{name}_units", units, mode="replace")
-        tx.write_table("scenarios", pd.concat([index, row], ignore_index=True), mode="replace")
+    for _ in range(5):
+        version = ws.table_version("scenarios")
+        index = ws.read_table("scenarios") if ws.has_table("scenarios") else pd.DataFrame(
+            columns=["name", "created", "areas", "summary"])
+        if not replace and (index["name"] == name).any():
+            raise ConflictError(f"scenario {name!r} exists; choose another name or replace it")
+        index = index[index["name"] != name]
+        row = pd.DataFrame([{
+            "name": name,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "areas": len(result.areas),
+            "summary": json.dumps(result.summary(), ensure_ascii=False, default=str),
+        }])
+        try:
+            with ws.transaction() as tx:
+                tx.write_table("scenarios", pd.concat([index, row], ignore_index=True),
+                               mode="replace", if_version=version)
+                tx.write_table(f"scenario_{name}_areas", areas, mode="replace")
+                tx.write_table(f"scenario_{name}_units", units, mode="replace")
+        except ConflictError:
+            continue  # another scenario was saved meanwhile: read the index again
+        return
+    raise ConflictError("the scenarios index kept changing; scenario not saved, try again")
 
 
 def list_scenarios(ws: Any) -> pd.DataFrame:

@@ -3,25 +3,32 @@
 from __future__ import annotations
 
 import json
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Literal
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyproj
 
-from gisgov.errors import NotFoundError, ValidationError
+from gisgov.errors import ConflictError, NotFoundError, ValidationError
 from gisgov.layers import LAYERS, STORAGE_CRS, Problem, conform, empty_layer, validate_layer
 
-__all__ = ["BBox", "WorkspaceBase", "WriteMode"]
+__all__ = ["BBox", "WorkspaceBase", "WriteMode", "check_filters"]
 
 BBox = tuple[float, float, float, float]
 WriteMode = Literal["replace", "append"]
 
 #: Tables the store keeps for itself; never listed as user tables.
 INTERNAL_TABLES = frozenset({"gisgov_meta"})
+
+#: Meta keys ``table_version:<name>`` hold each table's version (see ``table_version``).
+TABLE_VERSION_PREFIX = "table_version:"
+
+_INT64 = 2**63 - 1
 
 
 class WorkspaceBase(ABC):
@@ -30,7 +37,10 @@ class WorkspaceBase(ABC):
     A workspace holds the schema layers (``gisgov.layers.LAYERS``), the product's own
     tables (scenarios, history, audit, API keys, …) and a small key/value meta table.
     Every committed write bumps ``version`` so caches (lookup index, rendered maps) know
-    when to refresh.
+    when to refresh. Each table also has its own counter, :meth:`table_version`, bumped by
+    every write to it inside the writing transaction; writes take ``if_version=`` so a
+    read-modify-write refuses (:class:`~gisgov.errors.ConflictError`) to overwrite a change
+    made after its read instead of silently losing it.
     """
 
     url: str
@@ -119,6 +129,7 @@ class WorkspaceBase(ABC):
             Conformed to the schema; an empty, typed frame when the layer is absent.
         """
         spec = _spec(layer)
+        check_filters(where=where, bbox=bbox, limit=limit, offset=offset)
         if not self._has_table(layer):
             return empty_layer(layer)
         _check_columns(layer, where)
@@ -135,11 +146,13 @@ class WorkspaceBase(ABC):
     def count(self, layer: str, *, bbox: BBox | None = None,
               where: Mapping[str, Any] | None = None) -> int:
         """Number of rows of a layer or table (0 when absent)."""
+        check_filters(where=where, bbox=bbox)
         if not self._has_table(layer):
             return 0
         return self._count(layer, bbox=bbox, where=where)
 
-    def write(self, layer: str, gdf: gpd.GeoDataFrame, *, mode: WriteMode = "replace") -> None:
+    def write(self, layer: str, gdf: gpd.GeoDataFrame, *, mode: WriteMode = "replace",
+              if_version: int | None = None) -> None:
         """Validate and write a schema layer, atomically.
 
         Parameters
@@ -150,28 +163,36 @@ class WorkspaceBase(ABC):
             Data in EPSG:4326 (EPSG:4490 accepted as equivalent).
         mode
             ``replace`` the layer, or ``append`` rows (keys must stay unique).
+        if_version
+            The :meth:`table_version` the caller read the layer at; the write is refused
+            when another write changed the layer since (optimistic concurrency).
 
         Raises
         ------
         ValidationError
             If the data breaks the schema; nothing is written then.
+        ConflictError
+            ``if_version`` is stale; nothing is written then.
         """
         if mode not in ("replace", "append"):
             raise ValidationError(f"mode must be 'replace' or 'append', not {mode!r}")
         data = conform(layer, gdf)
         problems = [p for p in validate_layer(layer, data) if p.severity == "error"]
-        if mode == "append" and self._has_table(layer) and len(data):
-            key = LAYERS[layer].key
-            existing = self._read_frame(layer)
-            clash = set(existing[key].astype(str)) & set(data[key].astype(str))
-            problems += [
-                Problem(layer, k, "key_duplicate",
-                        f"{key} {k} already exists in the workspace; use --mode replace")
-                for k in sorted(clash)[:20]
-            ]
         if problems:
             raise ValidationError(_summarise(problems), problems)
         with self.transaction() as tx:
+            if mode == "append" and tx._has_table(layer) and len(data):
+                # Checked inside the transaction: no other writer can add the key meanwhile.
+                key = LAYERS[layer].key
+                clash = tx._read_keys(layer, key) & set(data[key].astype(str))
+                dup = [
+                    Problem(layer, k, "key_duplicate",
+                            f"{key} {k} already exists in the workspace; use --mode replace")
+                    for k in sorted(clash)[:20]
+                ]
+                if dup:
+                    raise ValidationError(_summarise(dup), dup)
+            tx._bump_table_version(layer, if_version)
             tx._write_frame(layer, data, mode=mode)
             if data.geometry.notna().any() and tx.get_meta("working_crs") is None:
                 tx.set_meta("working_crs", _working_crs_for(data).to_wkt())
@@ -190,16 +211,23 @@ class WorkspaceBase(ABC):
     def read_table(self, name: str, *, where: Mapping[str, Any] | None = None
                    ) -> gpd.GeoDataFrame | pd.DataFrame:
         """Read a product table (a GeoDataFrame when it has geometry)."""
+        check_filters(where=where)
         if not self._has_table(name):
             raise NotFoundError(f"table {name!r} does not exist in {self.url}")
         return self._read_frame(name, where=where)
 
     def write_table(self, name: str, frame: pd.DataFrame, *, mode: WriteMode = "replace",
-                    bump_version: bool = True) -> None:
+                    bump_version: bool = True, if_version: int | None = None) -> None:
         """Write a product table atomically (schema layers go through :meth:`write`).
 
         ``bump_version=False`` is for bookkeeping tables (audit log, jobs, API keys) whose
         rows change nothing a map or lookup shows, so caches keyed on :attr:`version` stay.
+        The table's own :meth:`table_version` is bumped either way.
+
+        ``if_version`` makes a read-modify-write safe: pass the :meth:`table_version` read
+        *before* reading the table, and the write raises
+        :class:`~gisgov.errors.ConflictError` (changing nothing) when another write changed
+        the table in between; read again and retry.
         """
         if name in LAYERS:
             raise ValidationError(f"{name} is a schema layer; write it with write()")
@@ -211,13 +239,44 @@ class WorkspaceBase(ABC):
         if isinstance(frame, gpd.GeoDataFrame) and frame.crs is None:
             raise ValidationError(f"table {name}: GeoDataFrame has no CRS")
         with self.transaction(bump_version=bump_version) as tx:
+            tx._bump_table_version(name, if_version)
             tx._write_frame(name, frame, mode=mode)
 
     def drop_table(self, name: str) -> None:
         """Remove a product table or a layer (no error when absent)."""
         if self._has_table(name):
             with self.transaction() as tx:
-                tx._drop_table(name)
+                if tx._has_table(name):
+                    tx._bump_table_version(name, None)
+                    tx._drop_table(name)
+
+    def table_version(self, name: str) -> int:
+        """A counter that changes with every write to table or layer ``name``.
+
+        0 while the table does not exist, at least 1 while it does; a drop and a re-creation
+        move it on too, so a value once read is never seen again after a change. Read it
+        *before* reading the table, then pass it as ``if_version`` to the write.
+        """
+        return _table_version(self._meta_items(), name, self._has_table(name))
+
+    def _bump_table_version(self, name: str, if_version: int | None) -> None:
+        """Inside a transaction: check ``if_version``, then move the table's counter on."""
+        items = self._meta_items()
+        present = self._has_table(name)
+        current = _table_version(items, name, present)
+        if if_version is not None and int(if_version) != current:
+            raise ConflictError(
+                f"table {name} changed since it was read (version {int(if_version)}, now "
+                f"{current}); read it again and retry"
+            )
+        stored = int(json.loads(items.get(TABLE_VERSION_PREFIX + name, "0")))
+        self._meta_put(TABLE_VERSION_PREFIX + name,
+                       json.dumps(max(stored, 1 if present else 0) + 1))
+
+    def _read_keys(self, name: str, key: str) -> set[str]:
+        """The values of column ``key`` (stores may read just that column)."""
+        frame = self._read_frame(name)
+        return set(frame[key].dropna().astype(str))
 
     # ---- meta, versions, transactions ----------------------------------------------------
     def get_meta(self, key: str, default: Any = None) -> Any:
@@ -231,8 +290,9 @@ class WorkspaceBase(ABC):
             tx._meta_put(key, json.dumps(value, ensure_ascii=False))
 
     def meta(self) -> dict[str, Any]:
-        """All meta values."""
-        return {k: json.loads(v) for k, v in self._meta_items().items()}
+        """All meta values (not the tables' version counters, which are the store's own)."""
+        return {k: json.loads(v) for k, v in self._meta_items().items()
+                if not k.startswith(TABLE_VERSION_PREFIX)}
 
     @property
     def version(self) -> int:
@@ -315,6 +375,51 @@ class WorkspaceBase(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.url}>"
+
+
+def _table_version(items: Mapping[str, str], name: str, present: bool) -> int:
+    if not present:
+        return 0
+    return max(int(json.loads(items.get(TABLE_VERSION_PREFIX + name, "0"))), 1)
+
+
+def check_filters(*, where: Mapping[str, Any] | None = None, bbox: BBox | None = None,
+                  limit: int | None = None, offset: int = 0) -> None:
+    """Refuse filter values no store can take, before any SQL is built.
+
+    NUL characters end a C string inside both database drivers, non-finite numbers have no
+    SQL literal and integers beyond 64 bits overflow the binding, so each is a
+    :class:`~gisgov.errors.ValidationError` (HTTP 400) rather than a driver failure.
+    """
+    def check(col: str, value: Any) -> None:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValidationError(f"filter {col}: NUL characters are not allowed")
+        if isinstance(value, bytes):
+            raise ValidationError(f"filter {col}: binary values are not allowed")
+        if isinstance(value, (float, np.floating)) and not math.isfinite(float(value)):
+            raise ValidationError(f"filter {col}: {value} is not a finite number")
+        if (isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+                and not -_INT64 - 1 <= int(value) <= _INT64):
+            raise ValidationError(f"filter {col}: {value} is out of range")
+
+    for col, val in (where or {}).items():
+        if isinstance(col, str) and "\x00" in col:
+            raise ValidationError("filter: NUL characters are not allowed in column names")
+        if isinstance(val, (list, tuple, set, frozenset, np.ndarray, pd.Series)):
+            for v in val:
+                check(str(col), v)
+        else:
+            check(str(col), val)
+    if bbox is not None:
+        try:
+            values = [float(v) for v in bbox]
+        except (TypeError, ValueError):
+            raise ValidationError("bbox must be four numbers minx, miny, maxx, maxy") from None
+        if len(values) != 4 or not all(math.isfinite(v) for v in values):
+            raise ValidationError("bbox must be four finite numbers minx, miny, maxx, maxy")
+    for label, n in (("limit", limit), ("offset", offset)):
+        if n is not None and not 0 <= int(n) <= _INT64:
+            raise ValidationError(f"{label} must be between 0 and {_INT64}, not {n}")
 
 
 def _spec(layer: str) -> Any:

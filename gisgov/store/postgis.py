@@ -287,6 +287,11 @@ class PostGISWorkspace(WorkspaceBase):
     def _conditions(
         self, columns: Mapping[str, str], bbox: BBox | None, where: Mapping[str, Any] | None
     ) -> tuple[list[str], dict[str, Any], list[sa.BindParameter[Any]]]:
+        """SQL conditions with named parameters; every value travels bound, never as text.
+
+        Values no driver can bind (NUL characters, non-finite numbers, integers beyond 64
+        bits) were refused by :func:`~gisgov.store._base.check_filters` before this.
+        """
         conds: list[str] = []
         params: dict[str, Any] = {}
         expanding: list[sa.BindParameter[Any]] = []
@@ -345,9 +350,11 @@ class PostGISWorkspace(WorkspaceBase):
             if order_by:
                 sql += f" ORDER BY {_ident(order_by)}"
             if limit is not None:
-                sql += f" LIMIT {int(limit)}"
+                sql += " LIMIT :lim"
+                params["lim"] = int(limit)
             if offset:
-                sql += f" OFFSET {int(offset)}"
+                sql += " OFFSET :off"
+                params["off"] = int(offset)
             stmt = sa.text(sql).bindparams(*expanding)
             rows = conn.execute(stmt, params).all()
             srid = self._srid(conn, name, geoms[0]) if geoms else None

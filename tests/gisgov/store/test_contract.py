@@ -8,7 +8,7 @@ import pytest
 from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import MultiPolygon, Point, Polygon, box
 
-from gisgov.errors import NotFoundError, ValidationError
+from gisgov.errors import ConflictError, NotFoundError, ValidationError
 from gisgov.layers import LAYERS, conform, validate_workspace
 from gisgov.store import Workspace, WorkspaceBase, open_workspace
 
@@ -379,3 +379,69 @@ def test_whole_county_round_trip(
         _assert_layer_equal(back[name], _expected(name, frame))
     assert [p for p in validate_workspace(back) if p.severity == "error"] == []
 
+
+
+def test_table_versions_and_stale_if_version(
+    workspace: WorkspaceBase, layer_frames: dict[str, gpd.GeoDataFrame]
+) -> None:
+    """Optimistic concurrency: a write based on a stale read raises and changes nothing."""
+    assert workspace.table_version("notes") == 0
+    workspace.write_table("notes", pd.DataFrame({"n": [1]}), if_version=0)
+    v1 = workspace.table_version("notes")
+    assert v1 >= 1
+    # every write moves the counter, bookkeeping writes too
+    workspace.write_table("notes", pd.DataFrame({"n": [2]}), mode="append", bump_version=False)
+    v2 = workspace.table_version("notes")
+    assert v2 > v1
+    version = workspace.version
+    with pytest.raises(ConflictError, match="changed since it was read"):
+        workspace.write_table("notes", pd.DataFrame({"n": [9]}), if_version=v1)
+    assert workspace.read_table("notes")["n"].tolist() == [1, 2]
+    assert workspace.table_version("notes") == v2
+    assert workspace.version == version
+    workspace.write_table("notes", pd.DataFrame({"n": [3]}), if_version=v2)
+    assert workspace.read_table("notes")["n"].tolist() == [3]
+    # a stale write inside a transaction takes the other writes of the block with it
+    v3 = workspace.table_version("notes")
+    with pytest.raises(ConflictError), workspace.transaction() as tx:  # noqa: PT012
+        tx.write("households", layer_frames["households"])
+        tx.write_table("notes", pd.DataFrame({"n": [4]}), if_version=v3 - 1)
+    assert workspace.count("households") == 0
+    assert workspace.table_version("notes") == v3
+    # layers too
+    hv = workspace.table_version("households")
+    workspace.write("households", layer_frames["households"], if_version=hv)
+    with pytest.raises(ConflictError):
+        workspace.write("households", layer_frames["households"].iloc[:1], if_version=hv)
+    assert workspace.count("households") == 4
+    # a drop and a re-creation never bring an old value back
+    workspace.drop_table("notes")
+    assert workspace.table_version("notes") == 0
+    with pytest.raises(ConflictError):
+        workspace.write_table("notes", pd.DataFrame({"n": [5]}), if_version=v3)
+    workspace.write_table("notes", pd.DataFrame({"n": [5]}), if_version=0)
+    assert workspace.table_version("notes") > v3
+    assert not any(k.startswith("table_version") for k in workspace.meta())
+
+
+@pytest.mark.parametrize("where", [
+    {"id": "h001\x00"},
+    {"id": ["h001", "b\x00"]},
+    {"size": float("nan")},
+    {"size": float("inf")},
+    {"size": 1e309},
+    {"size": 10**21},
+])
+def test_unbindable_filter_values_are_refused(
+    workspace: WorkspaceBase, layer_frames: dict[str, gpd.GeoDataFrame], where: dict[str, object]
+) -> None:
+    workspace.write("households", layer_frames["households"])
+    with pytest.raises(ValidationError, match=r"NUL|finite|out of range"):
+        workspace.read("households", where=where)
+    with pytest.raises(ValidationError, match=r"NUL|finite|out of range"):
+        workspace.count("households", where=where)
+    with pytest.raises(ValidationError, match="finite"):
+        workspace.read("households", bbox=(0.0, 0.0, float("inf"), 1.0))
+    with pytest.raises(ValidationError, match="offset"):
+        workspace.read("households", offset=10**21)
+    assert workspace.count("households") == 4
