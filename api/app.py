@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import DYNAMIC_QUERY, get_state, reject_unknown_query
 from api.errors import install_error_handlers, problem_response
+from api.logs import install_log_filters
 from api.settings import Settings
 from api.state import AppState
 from gisgov.layers import LAYERS
@@ -191,6 +192,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         and the job worker started. The app's shutdown flushes the audit log.
     """
     settings = settings or Settings()
+    install_log_filters()  # the access log must not record query strings (personal data)
     state = AppState.open(settings)
 
     @asynccontextmanager

@@ -23,15 +23,27 @@ def register(app: typer.Typer) -> None:
         grids: Annotated[str | None, typer.Option(
             help="Field staff: comma-separated grid codes they work in")] = None,
         label: Annotated[str, typer.Option(help="Whose key this is")] = "",
+        communities: Annotated[str | None, typer.Option(
+            help="Coordinator: comma-separated community codes they manage")] = None,
+        subdistricts: Annotated[str | None, typer.Option(
+            help="Coordinator: comma-separated subdistrict codes they manage")] = None,
     ) -> None:
-        """Create a key; the key itself is printed once, as the last line."""
+        """Create a key; the key itself is printed once, as the last line.
+
+        Field keys need --grids, coordinator keys --communities or --subdistricts: the key
+        sees households and members of that area only (planners see all, public none).
+        """
         from gisgov.keys import create_key
 
+        def split(text: str | None) -> list[str]:
+            return [g.strip() for g in (text or "").split(",") if g.strip()]
+
         workspace = open_ws(ws)
-        codes = [g.strip() for g in (grids or "").split(",") if g.strip()]
-        token, key = create_key(workspace, role=role, grids=codes, label=label)
+        token, key = create_key(workspace, role=role, grids=split(grids), label=label,
+                                communities=split(communities),
+                                subdistricts=split(subdistricts))
         console.print(f"key {key.key_id} role {key.role}"
-                      + (f" grids {','.join(key.grids)}" if key.grids else "")
+                      + (f" {key.scope_text}" if key.scope_text else "")
                       + " — store it now, it cannot be shown again:", highlight=False)
         # Plain print, no rich markup: scripts take the last line as the key.
         print(token)
@@ -51,10 +63,10 @@ def register(app: typer.Typer) -> None:
             print_json([k.to_dict() for k in found])
             return
         table = Table(title="API keys")
-        for col in ("id", "role", "grids", "label", "created", "revoked"):
+        for col in ("id", "role", "scope", "label", "created", "revoked"):
             table.add_column(col)
         for k in found:
-            table.add_row(k.key_id, k.role, ",".join(k.grids), k.label, k.created_at[:19],
+            table.add_row(k.key_id, k.role, k.scope_text, k.label, k.created_at[:19],
                           "yes" if k.revoked else "")
         console.print(table)
 
