@@ -187,6 +187,14 @@ def filterable_columns(info: Mapping[str, Any], principal: Principal, name: str)
     return cols - hidden
 
 
+def _extent_for(principal: Principal, cid: str, info: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The extent of a whole table is published only when the caller may see every row:
+    the corners of a households layer are the coordinates of its outermost households."""
+    if table_access(cid, principal) == "all":
+        return info
+    return {**info, "bbox": None}
+
+
 def _collection_doc(base: str, cid: str, info: Mapping[str, Any]) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "id": cid,
@@ -273,7 +281,8 @@ def collections(request: Request, f: Format | None = FQuery) -> Response:
     publish = context(state).publish_staff
     cat = {cid: info for cid, info in _catalogue(state).items()
            if table_access(cid, principal, publish_staff=publish) != "none"}
-    docs = [_collection_doc(base, cid, info) for cid, info in cat.items()]
+    docs = [_collection_doc(base, cid, _extent_for(principal, cid, info))
+            for cid, info in cat.items()]
     links = [
         {"rel": "self", "type": "application/json", "href": f"{base}/collections?f=json"},
         {"rel": "alternate", "type": "text/html", "href": f"{base}/collections?f=html"},
@@ -296,7 +305,9 @@ def collection(
     """Title, extent, CRS list and links of one collection."""
     state = get_state(request)
     info = _collection(state, collection_id)
-    require_table(state, request.state.principal, collection_id)
+    principal = request.state.principal
+    require_table(state, principal, collection_id)
+    info = _extent_for(principal, collection_id, info)
     doc = _collection_doc(base_url(request), collection_id, info)
     if wants_html(request, f):
         body = (f"<p>{escape(str(info['description']))}</p>"
