@@ -2,14 +2,21 @@
 
 Four roles, from most to least trusted:
 
-============  ==============  ==================  ===============  =======================
-role          personal data   sensitive flags     households       writes and jobs
-============  ==============  ==================  ===============  =======================
-planner       shown           shown               all              yes
-coordinator   shown           removed             all              yes
-field         masked          removed             own grids only   no
-public        removed         removed             all (no people)  no
-============  ==============  ==================  ===============  =======================
+============  ==============  ==================  =======================  ==================
+role          personal data   sensitive flags     households and members   jobs
+============  ==============  ==================  =======================  ==================
+planner       shown           shown               all                      all
+coordinator   shown           removed             own communities or       scenarios only (no
+                                                  subdistricts             layer changes)
+field         masked          removed             own grids                none
+public        removed         removed             none                     none
+============  ==============  ==================  =======================  ==================
+
+Which rows and tables each role reads at all is :mod:`gisgov.policy`'s table (every layer and
+product table, unknown tables closed); this module supplies the principals and the column
+view (masking, care flags) that policy applies to the rows it lets through. The grid leader's
+and workers' posted names and work phones (网格公示牌) are shown as posted to every role while
+the workspace publishes them (``publish_grid_staff``, on by default).
 
 "Personal" columns are the ``personal=True`` columns of :data:`gisgov.layers.LAYERS` (names,
 phones, ID numbers); "sensitive" are the care flags (``sensitive=True``: elderly, low income,
