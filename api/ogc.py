@@ -307,8 +307,8 @@ def collection(
     info = _collection(state, collection_id)
     principal = request.state.principal
     require_table(state, principal, collection_id)
-    info = _extent_for(principal, collection_id, info)
-    doc = _collection_doc(base_url(request), collection_id, info)
+    doc = _collection_doc(base_url(request), collection_id,
+                          _extent_for(principal, collection_id, info))
     if wants_html(request, f):
         body = (f"<p>{escape(str(info['description']))}</p>"
                 + html.table([{"column": c, "label": lab} for c, lab in info["columns"]],
