@@ -11,6 +11,9 @@ maps router (``api.maps_routes``) is in :data:`OPTIONAL_ROUTERS`: it is included
 the module exists. Routers should use ``dependencies=[Depends(api.deps.reject_unknown_query)]``
 (unknown query parameters are a 400 everywhere), ``api.deps.get_principal`` for the caller
 and raise :mod:`gisgov.errors` exceptions (mapped to problem+json in :mod:`api.errors`).
+A route that reads a layer or table goes through :mod:`api.policy_view` (the one policy of
+:mod:`gisgov.policy`), and must be added to the role × route matrix
+(``tests/api/test_policy_matrix.py``), which fails for a route it does not know.
 """
 
 from __future__ import annotations
