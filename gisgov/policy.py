@@ -34,10 +34,11 @@ household, falling back to their ``grid_code``); a row with no grid is seen by p
 
 *published* is the grid notice board (网格公示牌): the names and work phones of each grid's
 leader and workers (staff roles :data:`PUBLISHED_STAFF_ROLES`) are public when the workspace
-setting :data:`PUBLISH_STAFF_META` is true (the default; ``ws.set_meta("publish_grid_staff",
-False)`` closes them). Published rows never show ``member_id`` outside the caller's scope (it
-links a worker to a party member's home) and their name and phone are shown as posted, to
-every role; instructors and volunteers are not on the board.
+setting :data:`PUBLISH_STAFF_META` is true (the default; ``gisgov keys staff-board WS off`` or
+``ws.set_meta("publish_grid_staff", False)`` closes them). Published rows never show
+``member_id`` outside the caller's scope (it links a worker to a party member's home) and
+their name and phone are shown as posted, to every role; instructors and volunteers are not
+on the board.
 
 Examples
 --------

@@ -13,7 +13,8 @@ __all__ = ["register"]
 
 def register(app: typer.Typer) -> None:
     """Add the ``keys`` command group to ``app``."""
-    keys = typer.Typer(help="API keys 接口密钥: add, list, revoke.", no_args_is_help=True)
+    keys = typer.Typer(help="API keys 接口密钥: add, list, revoke; the staff notice board.",
+                       no_args_is_help=True)
     app.add_typer(keys, name="keys")
 
     @keys.command("add")
@@ -80,3 +81,23 @@ def register(app: typer.Typer) -> None:
 
         key = revoke_key(open_ws(ws), key_id)
         console.print(f"revoked key {key.key_id} ({key.role})")
+
+    @keys.command("staff-board")
+    def board_cmd(
+        ws: Annotated[str, typer.Argument(help="Workspace")],
+        state: Annotated[str | None, typer.Argument(
+            help="on | off (omit to show the current setting)")] = None,
+    ) -> None:
+        """The grid notice board (网格公示牌): are leaders' and workers' names and work phones
+        public? On by default; off closes them to callers without a key."""
+        from gisgov.errors import ValidationError
+        from gisgov.policy import PUBLISH_STAFF_META
+
+        workspace = open_ws(ws)
+        if state is not None:
+            if state not in ("on", "off"):
+                raise ValidationError(f"staff-board takes on or off, not {state!r}")
+            workspace.set_meta(PUBLISH_STAFF_META, state == "on")
+        shown = bool(workspace.get_meta(PUBLISH_STAFF_META, True))
+        console.print(f"grid staff contacts are {'public' if shown else 'closed to the public'}"
+                      f" ({PUBLISH_STAFF_META} = {str(shown).lower()})", highlight=False)

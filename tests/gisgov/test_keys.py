@@ -129,3 +129,21 @@ def test_cli_keys_add_prints_key_last(ws: object) -> None:
     assert made.exit_code == 0, made.output
     coord = KeyRing(ws, check_interval=0).principal_for(made.output.strip().splitlines()[-1])
     assert coord.subdistricts == frozenset({"410223001"})
+
+
+def test_cli_staff_board_setting(ws: object) -> None:
+    from typer.testing import CliRunner
+
+    from gisgov.cli import build_app
+    from gisgov.policy import PUBLISH_STAFF_META
+
+    url = ws.url  # type: ignore[attr-defined]
+    shown = CliRunner().invoke(build_app(), ["keys", "staff-board", url])
+    assert shown.exit_code == 0, shown.output
+    assert "public" in shown.output
+    off = CliRunner().invoke(build_app(), ["keys", "staff-board", url, "off"])
+    assert off.exit_code == 0, off.output
+    assert ws.get_meta(PUBLISH_STAFF_META) is False  # type: ignore[attr-defined]
+    bad = CliRunner().invoke(build_app(), ["keys", "staff-board", url, "maybe"])
+    assert bad.exit_code != 0
+    assert ws.get_meta(PUBLISH_STAFF_META) is False  # type: ignore[attr-defined]
