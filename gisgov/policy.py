@@ -286,8 +286,9 @@ class Decision:
         Whether a personal or sensitive value was shown unmasked (other than published
         staff contacts): the caller must write an audit record.
     personal_rows
-        Rows of a ``people`` table returned (households, members, their links): audited
-        too, masked or not, since a door-level address is personal data.
+        Rows of a ``people`` table (households, members, their links) or of an unclassified
+        table returned: audited too, masked or not, since a door-level address is personal
+        data and an unknown table may hold anything.
     """
 
     frame: pd.DataFrame
@@ -353,7 +354,8 @@ def apply_policy(
     in_scope, published = in_scope[keep], published[keep]
     if kind != "staff":
         out, plain = redact_frame(table, rows, principal)
-        return Decision(out, plain, len(out) if kind == "people" else 0)
+        # Unknown tables may hold anyone: reading them is audited like reading people.
+        return Decision(out, plain, len(out) if kind in ("people", "closed") else 0)
     return _staff_view(rows, principal, in_scope, published)
 
 

@@ -153,6 +153,8 @@ def test_what_must_be_audited(layers: dict[str, gpd.GeoDataFrame], index: Lookup
     places = apply_policy("grids", layers["grids"], PUBLIC)
     assert len(places.frame) == 16
     assert not places.audit
+    unknown = apply_policy("survey_2026", layers["households"][["id", "address"]], PLANNER)
+    assert unknown.audit  # an unclassified table may hold anyone
     planner = apply_policy("members", layers["members"], PLANNER)
     assert planner.plain_shown
     assert planner.personal_rows == 16
