@@ -36,7 +36,8 @@ from gisgov.privacy import Principal
 __all__ = ["PolicyContext", "audit_read", "context", "require_table", "scoped_keys", "view"]
 
 #: Longest id list sent to the store as ``key IN (…)``; bigger scopes are filtered in memory.
-MAX_IN_LIST = 5000
+#: 20,000 stays under SQLite's 32,766 bound variables and PostgreSQL's 65,535 parameters.
+MAX_IN_LIST = 20_000
 
 _lock = threading.Lock()
 
