@@ -147,7 +147,12 @@ def _own(principal: Principal, job: Job) -> bool:
     return principal.role == "planner" or job.actor == principal.actor
 
 
-_202: dict[int | str, dict[str, Any]] = {202: {"description": "Accepted: the job is queued; poll the Location"}}
+_202: dict[int | str, dict[str, Any]] = {
+    202: {"description": "Accepted: the job is queued; poll the Location"},
+    403: {"description": "The key's role may not start this job (layer changes: planner)"},
+    422: {"description": "The body is not a JSON object of parameters"},
+    429: {"description": "The key already has its quota of queued or running jobs"},
+}
 
 
 @router.post("/jobs/redistrict", status_code=202, responses=_202,
