@@ -11,7 +11,7 @@ and columns the caller sees) and :func:`audit_read`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,7 +155,3 @@ def audit_read(state: AppState, principal: Principal, table: str, decision: Deci
     state.audit.record(principal, action="read_personal", target=table,
                        detail=f"{len(frame)} row(s): {ids}; {detail}")
 
-
-def rows_detail(params: Mapping[str, Any]) -> str:
-    """Request parameters for an audit record (the audit log may hold them; logs may not)."""
-    return "&".join(f"{k}={v}" for k, v in params.items())
