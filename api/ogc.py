@@ -431,8 +431,9 @@ def _visible(state: AppState, principal: Principal, collection_id: str,
         decision = view(state, principal, collection_id, frame)
         matched = len(decision.frame)
         has_next = matched > offset + limit
-        decision = type(decision)(decision.frame.iloc[offset:offset + limit],
-                                  decision.plain_shown, min(decision.personal_rows, limit))
+        page = decision.frame.iloc[offset:offset + limit]
+        decision = type(decision)(page, decision.plain_shown and len(page) > 0,
+                                  len(page) if decision.personal_rows else 0)
     audit_read(state, principal, collection_id, decision, key, detail=detail)
     out = decision.frame
     if not isinstance(out, gpd.GeoDataFrame):
