@@ -13,6 +13,9 @@ maps router (``api.maps_routes``) is in :data:`OPTIONAL_ROUTERS`: it is included
 the module exists. Routers should use ``dependencies=[Depends(api.deps.reject_unknown_query)]``
 (unknown query parameters are a 400 everywhere), ``api.deps.get_principal`` for the caller
 and raise :mod:`gisgov.errors` exceptions (mapped to problem+json in :mod:`api.errors`).
+A route that reads a layer or table goes through :mod:`api.policy_view` (the one policy of
+:mod:`gisgov.policy`), and must be added to the role × route matrix
+(``tests/api/test_policy_matrix.py``), which fails for a route it does not know.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import DYNAMIC_QUERY, get_state, reject_unknown_query
 from api.errors import correlation_id, install_error_handlers, problem_response, scrub
 from api.guards import EdgeGuard, check_parameters
+from api.logs import install_log_filters
 from api.openapi_doc import describe_responses
 from api.settings import Settings
 from api.state import AppState
@@ -208,6 +212,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         and the job worker started. The app's shutdown flushes the audit log.
     """
     settings = settings or Settings()
+    install_log_filters()  # the access log must not record query strings (personal data)
     state = AppState.open(settings)
 
     @asynccontextmanager

@@ -1,11 +1,20 @@
 """Jobs: ``POST /jobs/{kind}`` → 202 and a job id; ``GET /jobs/{id}`` → status and results.
 
 Jobs run in :class:`gisgov.jobs.JobRunner`'s worker thread, never in the request handler.
-Their results are layers or product tables, linked as collections.
+Their results are layers or product tables, linked as collections (read through the one
+policy of :mod:`gisgov.policy`, like every collection).
+
+Who may start what: jobs that replace layers (``grids``, ``assign``, ``redistrict`` with
+``apply: true``) need the planner role; coordinators may start a ``redistrict`` that only
+stores a scenario. Each key may have at most ``job_quota`` jobs queued or running (429
+beyond). The body must be a JSON object (or absent, for the defaults): ``null``, a list or a
+number is a 422. Non-planners see only their own jobs.
 """
 
 from __future__ import annotations
 
+import json
+import threading
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Path, Request
@@ -13,15 +22,35 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.deps import base_url, get_principal, get_state, reject_unknown_query, require_writer
+from api.errors import ApiProblemError, RateLimitedError
 from gisgov.districting.objective import objective_from_text
-from gisgov.errors import GisgovError
+from gisgov.errors import GisgovError, NotFoundError, PermissionDeniedError
 from gisgov.jobs import Job
 from gisgov.privacy import Principal
 
 __all__ = ["AssignParams", "GridsParams", "RedistrictParams", "router"]
 
-router = APIRouter(dependencies=[Depends(reject_unknown_query), Depends(get_principal)],
+async def _object_body(request: Request) -> None:
+    """A body, when sent, must be a JSON object: ``null`` must not start a default job."""
+    if request.method != "POST":
+        return
+    raw = await request.body()
+    if not raw.strip():
+        return
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return  # FastAPI's own validation answers malformed JSON with a 422
+    if not isinstance(doc, dict):
+        raise ApiProblemError(422, "the body must be a JSON object of job parameters (or "
+                              f"empty for the defaults), not {type(doc).__name__ if doc is not None else 'null'}",
+                              type_name="ValidationError")
+
+
+router = APIRouter(dependencies=[Depends(reject_unknown_query), Depends(get_principal),
+                                 Depends(_object_body)],
                    tags=["Jobs 任务"])
+_quota_lock = threading.Lock()
 
 
 class _Params(BaseModel):
@@ -91,16 +120,39 @@ def _job_doc(request: Request, job: Job) -> dict[str, Any]:
     return doc
 
 
-def _submit(request: Request, kind: str, params: _Params | None, principal: Principal
-            ) -> JSONResponse:
+def _submit(request: Request, kind: str, params: _Params | None, principal: Principal, *,
+            changes_layers: bool) -> JSONResponse:
     state = get_state(request)
+    if changes_layers and not principal.can_change_layers:
+        raise PermissionDeniedError(
+            f"this {kind} job replaces layers and needs the planner role; this key has role "
+            f"{principal.role}" + (" (a redistrict without apply stores a scenario only)"
+                                   if kind == "redistrict" else ""))
     values = {} if params is None else params.model_dump(exclude_none=True)
-    job = state.jobs.submit(kind, values, actor=principal.actor)
+    quota = state.settings.job_quota
+    with _quota_lock:
+        active = sum(1 for j in state.jobs.list()
+                     if j.actor == principal.actor and j.status in ("queued", "running"))
+        if active >= quota:
+            raise RateLimitedError(f"this key already has {active} job(s) queued or running; "
+                                   f"at most {quota} at a time: wait for one to finish",
+                                   retry_after=5.0)
+        job = state.jobs.submit(kind, values, actor=principal.actor)
     doc = _job_doc(request, job)
     return JSONResponse(doc, status_code=202, headers={"Location": doc["links"][0]["href"]})
 
 
-_202: dict[int | str, dict[str, Any]] = {202: {"description": "Accepted: the job is queued; poll the Location"}}
+def _own(principal: Principal, job: Job) -> bool:
+    """Planners see every job; other roles the jobs their key started."""
+    return principal.role == "planner" or job.actor == principal.actor
+
+
+_202: dict[int | str, dict[str, Any]] = {
+    202: {"description": "Accepted: the job is queued; poll the Location"},
+    403: {"description": "The key's role may not start this job (layer changes: planner)"},
+    422: {"description": "The body is not a JSON object of parameters"},
+    429: {"description": "The key already has its quota of queued or running jobs"},
+}
 
 
 @router.post("/jobs/redistrict", status_code=202, responses=_202,
@@ -110,8 +162,9 @@ def post_redistrict(
     params: RedistrictParams | None = Body(None),
     principal: Principal = Depends(require_writer),
 ) -> JSONResponse:
-    """Start a community re-drawing job (planner or coordinator)."""
-    return _submit(request, "redistrict", params, principal)
+    """Start a community re-drawing job (planner or coordinator; ``apply`` needs planner)."""
+    return _submit(request, "redistrict", params, principal,
+                   changes_layers=bool(params is not None and params.apply))
 
 
 @router.post("/jobs/grids", status_code=202, responses=_202, summary="Draw grids 网格划分")
@@ -120,8 +173,8 @@ def post_grids(
     params: GridsParams | None = Body(None),
     principal: Principal = Depends(require_writer),
 ) -> JSONResponse:
-    """Start a grid partitioning job (planner or coordinator)."""
-    return _submit(request, "grids", params, principal)
+    """Start a grid partitioning job (planner: it replaces the grids and staff layers)."""
+    return _submit(request, "grids", params, principal, changes_layers=True)
 
 
 @router.post("/jobs/assign", status_code=202, responses=_202,
@@ -131,8 +184,8 @@ def post_assign(
     params: AssignParams | None = Body(None),
     principal: Principal = Depends(require_writer),
 ) -> JSONResponse:
-    """Start a red-grid member assignment job (planner or coordinator)."""
-    return _submit(request, "assign", params, principal)
+    """Start a red-grid member assignment job (planner: it replaces the assignments layer)."""
+    return _submit(request, "assign", params, principal, changes_layers=True)
 
 
 @router.get("/jobs", summary="Jobs of this service 任务列表")
@@ -140,7 +193,8 @@ def list_jobs(request: Request, principal: Principal = Depends(require_writer)) 
     """Jobs started since the service started, newest first."""
     state = get_state(request)
     return JSONResponse({"kinds": state.jobs.kinds(),
-                         "jobs": [_job_doc(request, j) for j in state.jobs.list()]})
+                         "jobs": [_job_doc(request, j) for j in state.jobs.list()
+                                  if _own(principal, j)]})
 
 
 @router.get("/jobs/{jobId}", summary="Job status 任务状态")
@@ -150,4 +204,7 @@ def get_job(
     principal: Principal = Depends(require_writer),
 ) -> JSONResponse:
     """Status, progress (0–1), message, and links to the results when it succeeded."""
-    return JSONResponse(_job_doc(request, get_state(request).jobs.get(job_id)))
+    job = get_state(request).jobs.get(job_id)
+    if not _own(principal, job):
+        raise NotFoundError(f"no job {job_id!r} of this key; see /jobs")
+    return JSONResponse(_job_doc(request, job))

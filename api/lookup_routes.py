@@ -21,7 +21,9 @@ from starlette.concurrency import run_in_threadpool
 from api import html
 from api.deps import get_principal, get_state, reject_unknown_query, wants_html
 from api.errors import ApiProblemError
+from api.policy_view import context
 from gisgov.errors import ValidationError
+from gisgov.policy import PUBLISHED_STAFF_ROLES
 from gisgov.privacy import Principal, redact_lookup, redact_person
 
 __all__ = ["router"]
@@ -50,8 +52,8 @@ def lookup(
     """
     state = get_state(request)
     result = state.index.get().lookup(lon, lat, crs=crs)
-    doc, plain = redact_lookup(result, principal)
-    if plain:
+    doc, plain = redact_lookup(result, principal, publish_staff=context(state).publish_staff)
+    if plain or doc["households"]:
         state.audit.record(principal, action="lookup", target=f"grid {result.grid.code}",
                            detail=f"({lon}, {lat}) {crs}; households "
                                   f"{','.join(h['id'] for h in doc['households'][:20])}")
@@ -148,9 +150,11 @@ def _points_from_json(doc: Any) -> tuple[list[str], np.ndarray, np.ndarray]:
     return ids, np.array(xs, dtype=float), np.array(ys, dtype=float)
 
 
-def _person(p: Any, principal: Principal) -> dict[str, Any] | None:
+def _person(p: Any, principal: Principal, posted: bool) -> dict[str, Any] | None:
     if p is None:
         return None
+    if posted and p.role in PUBLISHED_STAFF_ROLES:
+        return {"id": p.id, "role": p.role, "name": p.name, "phone": p.phone}
     shown = redact_person(p.name, p.phone, principal)
     return {"id": p.id, "role": p.role, **(shown or {})}
 
@@ -187,6 +191,7 @@ def _batch(request: Request, body: bytes, parsed: Any, crs: str, f: str,
     if len(xs) > state.settings.max_batch:
         raise ApiProblemError(413, f"{len(xs)} points; at most {state.settings.max_batch} per batch")
     index = state.index.get()
+    posted = context(state).publish_staff
     try:
         result = index.lookup_many(xs, ys, crs=crs)
     except ValidationError as exc:
@@ -206,10 +211,10 @@ def _batch(request: Request, body: bytes, parsed: Any, crs: str, f: str,
                                               "subdistrict_name")})
             row["on_boundary"] = bool(result.on_boundary[i])
             row["distance_to_boundary_m"] = round(float(result.distance_m[i]), 2)
-            leader = _person(info["leader"], principal)
+            leader = _person(info["leader"], principal, posted)
             if leader is not None:
                 row["leader_name"], row["leader_phone"] = leader.get("name"), leader.get("phone")
-                plain = plain or (principal.personal_access == "plain"
+                plain = plain or (principal.personal_access == "plain" and not posted
                                   and bool(leader.get("name") or leader.get("phone")))
         rows.append(row)
     if plain:

@@ -4,6 +4,12 @@ Maps are rendered from the workspace when first asked for and cached per workspa
 every committed write bumps ``ws.version``, which drops the cached pages, so a map never shows
 layers older than the store. Pages link Leaflet under ``/assets`` (vendored in
 ``maps/assets``), never a CDN.
+
+What a map shows is decided by the one policy (:mod:`gisgov.policy`): each page and data file
+is rendered from the caller's view of the layers (cached per role and scope), so the public
+gets maps without households, members or assignments (no red-grid pages, no
+``households.geojson``: 403), field staff their grids' households and members, coordinators
+their communities', planners all. Reads that show households or members are audited.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from api.deps import get_principal
-from gisgov.layers import LAYERS
+from api.policy_view import context, require_table, view
+from gisgov.policy import Decision, table_access
 from gisgov.privacy import Principal
 from gisgov.store import open_workspace
 from maps._assets import ASSETS_DIR
@@ -37,6 +44,9 @@ LangQ = Literal["zh", "en"]
 _lock = threading.Lock()
 
 
+ViewKey = tuple[str, tuple[str, ...] | None]
+
+
 class _Cache:
     """Layers, scenarios and rendered pages of one workspace version."""
 
@@ -45,28 +55,55 @@ class _Cache:
         self.version = version
         self.layers = layers
         self.scenarios = scenarios
-        self.items: dict[tuple[str, ...], bytes] = {}
-        self._public: dict[str, gpd.GeoDataFrame] | None = None
+        self.items: dict[tuple[Any, ...], bytes] = {}
+        self.people: dict[tuple[Any, ...], int] = {}
+        self._views: dict[ViewKey, dict[str, gpd.GeoDataFrame]] = {}
 
-    def layers_for(self, principal: Principal) -> dict[str, gpd.GeoDataFrame]:
-        """The layers as the caller may see them: ``public`` gets no personal data at all."""
-        if principal.personal_access != "none":
-            return self.layers
-        if self._public is None:
-            self._public = {name: _without_people(name, gdf) for name, gdf in self.layers.items()}
-        return self._public
+    def view_key(self, request: Request, principal: Principal) -> ViewKey:
+        """Callers with the same role and scope see the same maps."""
+        scope = context(request.app.state.gisgov).scope(principal)
+        return (principal.role, None if scope is None else tuple(sorted(scope)))
+
+    def layers_for(self, request: Request, principal: Principal) -> dict[str, gpd.GeoDataFrame]:
+        """The layers as the policy lets the caller see them (absent: not readable at all).
+
+        Columns the policy removes are kept as nulls, so the renderers still find them.
+        """
+        key = self.view_key(request, principal)
+        if key not in self._views:
+            state = request.app.state.gisgov
+            publish = context(state).publish_staff
+            out: dict[str, gpd.GeoDataFrame] = {}
+            for name, gdf in self.layers.items():
+                if table_access(name, principal, publish_staff=publish) == "none":
+                    continue
+                out[name] = _frame(view(state, principal, name, gdf), gdf)
+            self._views[key] = out
+        return self._views[key]
 
 
-def _without_people(layer: str, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Blank every personal and sensitive column (kept as nulls so renderers still work)."""
-    spec = LAYERS.get(layer)
-    cols = [c for c in (spec.personal_columns if spec else []) if c in gdf.columns]
-    if not cols:
-        return gdf
-    out = gdf.copy()
-    for col in cols:
-        out[col] = None
+def _frame(decision: Decision, source: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    out = decision.frame
+    if not isinstance(out, gpd.GeoDataFrame):
+        out = gpd.GeoDataFrame(out, geometry=source.geometry.name, crs=source.crs)
+    missing = [c for c in source.columns if c not in out.columns]
+    if missing:
+        out = out.copy()
+        for col in missing:
+            out[col] = None
     return out
+
+
+def _pages_for(request: Request, cache: _Cache, principal: Principal) -> list[MapPage]:
+    """The maps the caller's view allows; red-grid pages of communities in their scope only."""
+    layers = cache.layers_for(request, principal)
+    pages = map_pages(layers, cache.scenarios)
+    if principal.role == "planner":
+        return pages
+    ctx = context(request.app.state.gisgov)
+    scope = ctx.scope(principal) or frozenset()
+    mine = {ctx.areas.community.get(g) for g in scope}
+    return [p for p in pages if p.kind != "redgrid" or p.community in mine]
 
 
 def _settings(request: Request) -> Any:
@@ -127,12 +164,13 @@ def maps_root() -> RedirectResponse:
 
 
 @router.get("/maps/", response_class=HTMLResponse, summary="Index of the maps (地图目录)")
-def maps_index(request: Request, lang: LangQ = "zh") -> Response:
-    """List the maps this workspace allows, and the field page."""
+def maps_index(request: Request, lang: LangQ = "zh",
+               principal: Principal = Depends(get_principal)) -> Response:
+    """List the maps this workspace allows the caller, and the field page."""
     cache = _cache(request)
-    key = ("index", lang)
+    key = ("index", lang, cache.view_key(request, principal))
     if key not in cache.items:
-        cache.items[key] = index_html(map_pages(cache.layers, cache.scenarios), lang=lang,
+        cache.items[key] = index_html(_pages_for(request, cache, principal), lang=lang,
                                       field_url="/field").encode("utf-8")
     return _html(cache.items[key], cache.version)
 
@@ -142,15 +180,19 @@ def maps_data(
     request: Request,
     layer: Literal["households", "grids"],
     basemap: BasemapQ = "none",
+    principal: Principal = Depends(get_principal),
 ) -> Response:
     """Points or outlines drawn by the maps, in the basemap's coordinate system.
 
-    Only identifiers, names and addresses: no personal columns (names, phones, ID numbers).
+    Households (ids and addresses only) are personal data: a 403 for the public, the
+    caller's scope for field staff and coordinators, every household for planners (audited).
     """
+    state = request.app.state.gisgov
+    require_table(state, principal, layer)
     cache = _cache(request)
-    key = ("data", layer, basemap)
+    key = ("data", layer, basemap, cache.view_key(request, principal))
     if key not in cache.items:
-        gdf = cache.layers.get(layer)
+        gdf = cache.layers_for(request, principal).get(layer)
         if gdf is None or len(gdf) == 0:
             fc: dict[str, Any] = {"type": "FeatureCollection", "features": []}
         elif layer == "households":
@@ -161,6 +203,11 @@ def maps_data(
                                   simplify_m=0.5), key="code", columns=["code", "name"])
         cache.items[key] = json.dumps(fc, ensure_ascii=False,
                                       separators=(",", ":")).encode("utf-8")
+        cache.people[key] = len(fc["features"]) if layer == "households" else 0
+    if cache.people.get(key):
+        state.audit.record(principal, action="read_personal", target="households",
+                           detail=f"{cache.people[key]} row(s) (ids, addresses, points); "
+                                  f"GET {request.url.path}")
     return Response(cache.items[key], media_type="application/geo+json")
 
 
@@ -169,23 +216,34 @@ def maps_page(request: Request, name: str, basemap: BasemapQ = "none",
               lang: LangQ = "zh", principal: Principal = Depends(get_principal)) -> Response:
     """Render (or return the cached) map ``name``, e.g. ``county.html``.
 
-    Names in popups are masked for staff roles and absent for ``public`` (no key).
+    Drawn from the caller's view of the layers (:mod:`gisgov.policy`): no households or
+    members for the public, their scope's for field staff and coordinators.
     """
     cache = _cache(request)
-    pages: dict[str, MapPage] = {p.name: p for p in map_pages(cache.layers, cache.scenarios)}
+    pages: dict[str, MapPage] = {p.name: p for p in _pages_for(request, cache, principal)}
     if name not in pages:
         raise HTTPException(404, f"no map {name!r}; see /maps/ for the list")
-    audience = "public" if principal.personal_access == "none" else "staff"
-    key = ("page", name, basemap, lang, audience)
+    layers = cache.layers_for(request, principal)
+    key = ("page", name, basemap, lang, cache.view_key(request, principal))
     if key not in cache.items:
+        has_households = len(layers.get("households", ())) > 0
         html_text = render_page(
-            cache.layers_for(principal), pages[name], basemap=basemap, lang=lang,
+            layers, pages[name], basemap=basemap, lang=lang,
             assets="served",
             tianditu_key=_tianditu_key(request),
-            households_url=f"/maps/data/households.geojson?basemap={basemap}",
+            households_url=(f"/maps/data/households.geojson?basemap={basemap}"
+                            if has_households else None),
             scenarios=cache.scenarios,
         )
         cache.items[key] = html_text.encode("utf-8")
+        cache.people[key] = (
+            len(layers.get("households", ())) + len(layers.get("members", ()))
+            if pages[name].kind == "redgrid" else 0)
+    if cache.people.get(key):
+        request.app.state.gisgov.audit.record(
+            principal, action="read_personal", target=f"maps/{name}",
+            detail=f"red-grid map of community {pages[name].community} "
+                   f"(drawn from {cache.people[key]} household and member row(s))")
     return _html(cache.items[key], cache.version)
 
 
@@ -200,8 +258,13 @@ def assets(path: str) -> FileResponse:
 
 
 @router.get("/field", response_class=HTMLResponse, summary="Field lookup page for phones")
-def field(request: Request, basemap: BasemapQ = "none") -> Response:
-    """The phone page: "我在哪里" or a tap → ``/lookup`` → the responsibility card."""
+def field(request: Request, basemap: BasemapQ = "none",
+          principal: Principal = Depends(get_principal)) -> Response:
+    """The phone page: "我在哪里" or a tap → ``/lookup`` → the responsibility card.
+
+    The page itself holds no data: it loads grid outlines (public) and asks ``/lookup``,
+    which applies the policy with the key the phone sends.
+    """
     body = field_page_html(grids_url=f"/maps/data/grids.geojson?basemap={basemap}",
                            basemap=basemap, tianditu_key=_tianditu_key(request))
     return Response(body, media_type="text/html; charset=utf-8")

@@ -8,8 +8,10 @@ household id…). Output CRS (``crs``) and bbox CRS (``bbox-crs``) accept the UR
 defines them, CRS84, EPSG:3857 and GCJ-02 x first. GCJ-02, the obfuscated system of Gaode/AMap
 and WeChat maps, has no EPSG code: it is named by the private URN :data:`GCJ02_URI`.
 
-Personal data is redacted by role (:mod:`gisgov.privacy`) before serialisation, and every
-response that shows it unmasked is written to the audit log.
+Rows and columns are decided by the one policy (:mod:`gisgov.policy`, through
+:mod:`api.policy_view`) before serialisation: a collection a role may not read is absent from
+``/collections`` and a 403 on its routes; scoped roles get their area's rows only. Every
+response that shows personal data is written to the audit log.
 """
 
 from __future__ import annotations
@@ -39,11 +41,13 @@ from api.deps import (
     wants_html,
 )
 from api.errors import ApiProblemError
+from api.policy_view import audit_read, context, require_table, scoped_keys, view
 from api.state import INTERNAL_TABLES, AppState
 from gisgov.crs import from_storage, transform_points
 from gisgov.errors import NotFoundError
 from gisgov.layers import LAYERS, STORAGE_CRS
-from gisgov.privacy import Principal, redact_frame
+from gisgov.policy import table_access
+from gisgov.privacy import Principal
 
 __all__ = [
     "CONFORMANCE",
@@ -178,7 +182,17 @@ def filterable_columns(info: Mapping[str, Any], principal: Principal, name: str)
         hidden |= {c.name for c in spec.columns if c.personal}
     if not principal.sees_sensitive:
         hidden |= {c.name for c in spec.columns if c.sensitive}
+    if name == "staff" and principal.role != "planner":
+        hidden.add("member_id")  # the notice board's link to a member's home is not shown
     return cols - hidden
+
+
+def _extent_for(principal: Principal, cid: str, info: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The extent of a whole table is published only when the caller may see every row:
+    the corners of a households layer are the coordinates of its outermost households."""
+    if table_access(cid, principal) == "all":
+        return info
+    return {**info, "bbox": None}
 
 
 def _collection_doc(base: str, cid: str, info: Mapping[str, Any]) -> dict[str, Any]:
@@ -262,8 +276,13 @@ def conformance(request: Request, f: Format | None = FQuery) -> Response:
 def collections(request: Request, f: Format | None = FQuery) -> Response:
     """Every layer present in the workspace and every published product table."""
     base = base_url(request)
-    cat = _catalogue(get_state(request))
-    docs = [_collection_doc(base, cid, info) for cid, info in cat.items()]
+    state = get_state(request)
+    principal: Principal = request.state.principal
+    publish = context(state).publish_staff
+    cat = {cid: info for cid, info in _catalogue(state).items()
+           if table_access(cid, principal, publish_staff=publish) != "none"}
+    docs = [_collection_doc(base, cid, _extent_for(principal, cid, info))
+            for cid, info in cat.items()]
     links = [
         {"rel": "self", "type": "application/json", "href": f"{base}/collections?f=json"},
         {"rel": "alternate", "type": "text/html", "href": f"{base}/collections?f=html"},
@@ -284,8 +303,12 @@ def collection(
     f: Format | None = FQuery,
 ) -> Response:
     """Title, extent, CRS list and links of one collection."""
-    info = _collection(get_state(request), collection_id)
-    doc = _collection_doc(base_url(request), collection_id, info)
+    state = get_state(request)
+    info = _collection(state, collection_id)
+    principal = request.state.principal
+    require_table(state, principal, collection_id)
+    doc = _collection_doc(base_url(request), collection_id,
+                          _extent_for(principal, collection_id, info))
     if wants_html(request, f):
         body = (f"<p>{escape(str(info['description']))}</p>"
                 + html.table([{"column": c, "label": lab} for c, lab in info["columns"]],
@@ -341,34 +364,15 @@ def _cast_filter(name: str, info: Mapping[str, Any], collection_id: str, raw: st
     return raw
 
 
-def _scope_where(state: AppState, principal: Principal, collection_id: str,
-                 where: dict[str, Any]) -> dict[str, Any] | None:
-    """Add the field role's grid scope to ``where``; ``None`` means "nothing visible"."""
-    if principal.role != "field" or principal.grids is None:
-        return where
-    grids = sorted(principal.grids)
-    if collection_id == "households":
-        allowed = state.index.get().households_in_grids(principal.grids)
-        if "id" in where:
-            allowed = [h for h in allowed if h == where["id"]]
-        if not allowed:
-            return None
-        return {**where, "id": allowed}
-    if collection_id in ("assignments", "staff"):
-        if "grid_code" in where and where["grid_code"] not in principal.grids:
-            return None
-        return {**where, "grid_code": where.get("grid_code", grids)}
-    return where
-
-
 def _read_rows(state: AppState, collection_id: str, info: Mapping[str, Any], *,
                bbox: tuple[float, float, float, float] | None, where: dict[str, Any],
-               limit: int, offset: int) -> tuple[gpd.GeoDataFrame, int | None]:
-    """Rows ``offset..offset+limit`` (one extra to know whether there is a next page)."""
+               limit: int | None, offset: int) -> tuple[gpd.GeoDataFrame, int | None]:
+    """Rows ``offset..offset+limit`` (one extra to know whether there is a next page);
+    ``limit=None`` reads every matching row."""
     ws = state.ws
     if info["kind"] == "layer":
-        frame = ws.read(collection_id, bbox=bbox, where=where or None, limit=limit + 1,
-                        offset=offset)
+        frame = ws.read(collection_id, bbox=bbox, where=where or None,
+                        limit=None if limit is None else limit + 1, offset=offset)
         matched = None if bbox is not None else ws.count(collection_id, where=where or None)
         return frame, matched
     table = ws.read_table(collection_id)
@@ -377,13 +381,64 @@ def _read_rows(state: AppState, collection_id: str, info: Mapping[str, Any], *,
                                  crs=STORAGE_CRS)
     mask = np.ones(len(table), dtype=bool)
     for col, val in where.items():
-        mask &= table[col].astype(str).to_numpy() == str(val)
+        values = table[col].astype(str).to_numpy()
+        if isinstance(val, list):
+            mask &= np.isin(values, [str(v) for v in val])
+        else:
+            mask &= values == str(val)
     if bbox is not None:
         mask &= table.geometry.intersects(shapely.box(*bbox)).to_numpy()
     hits = table[mask]
     if info.get("key"):
         hits = hits.sort_values(info["key"], kind="stable")
+    if limit is None:
+        return hits.iloc[offset:], len(hits)
     return hits.iloc[offset:offset + limit + 1], len(hits)
+
+
+def _visible(state: AppState, principal: Principal, collection_id: str,
+             info: Mapping[str, Any], *, bbox: tuple[float, float, float, float] | None,
+             where: dict[str, Any], limit: int, offset: int, detail: str
+             ) -> tuple[gpd.GeoDataFrame, int | None, bool]:
+    """One page of the rows the policy lets the caller see: ``(frame, matched, has_next)``.
+
+    Roles that see every row page in the store. Scoped roles page in the store too when their
+    rows can be named by key (field staff, small areas); otherwise every matching row is read
+    and the policy filters before paging, so pages and ``numberMatched`` count only visible
+    rows.
+    """
+    access = require_table(state, principal, collection_id)
+    key = info.get("key")
+    in_store = access == "all"
+    if access == "scope" and key:
+        keys = scoped_keys(state, principal, collection_id)
+        if keys is not None:
+            wanted = where.get(key)
+            if wanted is not None:
+                keys = [k for k in keys if k == str(wanted)]
+            where = {**where, key: keys}
+            in_store = True
+    if in_store:
+        frame, matched = _read_rows(state, collection_id, info, bbox=bbox, where=where,
+                                    limit=limit, offset=offset)
+        has_next = len(frame) > limit
+        decision = view(state, principal, collection_id, frame.iloc[:limit])
+        if len(decision.frame) < min(len(frame), limit):  # the store and the policy disagree
+            matched = None
+    else:
+        frame, _ = _read_rows(state, collection_id, info, bbox=bbox, where=where,
+                              limit=None, offset=0)
+        decision = view(state, principal, collection_id, frame)
+        matched = len(decision.frame)
+        has_next = matched > offset + limit
+        page = decision.frame.iloc[offset:offset + limit]
+        decision = type(decision)(page, decision.plain_shown and len(page) > 0,
+                                  len(page) if decision.personal_rows else 0)
+    audit_read(state, principal, collection_id, decision, key, detail=detail)
+    out = decision.frame
+    if not isinstance(out, gpd.GeoDataFrame):
+        out = gpd.GeoDataFrame(out, geometry=frame.geometry.name, crs=frame.crs)
+    return out, matched, has_next
 
 
 def _features(frame: gpd.GeoDataFrame, *, key: str | None, crs_uri: str) -> list[str]:
@@ -409,19 +464,6 @@ def _features(frame: gpd.GeoDataFrame, *, key: str | None, crs_uri: str) -> list
             + json.dumps(rec, ensure_ascii=False, default=_default) + "}"
         )
     return out
-
-
-def _redact(state: AppState, principal: Principal, collection_id: str,
-            frame: gpd.GeoDataFrame, *, detail: str) -> gpd.GeoDataFrame:
-    out, plain = redact_frame(collection_id, frame, principal)
-    if plain:
-        key = LAYERS[collection_id].key
-        ids = ",".join(map(str, out[key].head(20).tolist()))
-        more = f" (+{len(out) - 20} more)" if len(out) > 20 else ""
-        state.audit.record(principal, action="read_personal", target=collection_id,
-                           detail=f"{len(out)} row(s): {ids}{more}; {detail}")
-    return gpd.GeoDataFrame(out, geometry=frame.geometry.name, crs=frame.crs) \
-        if not isinstance(out, gpd.GeoDataFrame) else out
 
 
 _ITEMS_DOC = """Features of a collection, in pages.
@@ -456,6 +498,7 @@ def items(
     """Features of one collection as GeoJSON (or an HTML table)."""
     state = get_state(request)
     info = _collection(state, collection_id)
+    require_table(state, principal, collection_id)  # before any parameter check: 403 first
     declared = allowed_query_names(request)
     filters = filterable_columns(info, principal, collection_id)
     check_query(request, declared | filters)
@@ -465,18 +508,9 @@ def items(
     page_size = min(limit or settings.default_limit, settings.max_limit)
     where = {k: _cast_filter(k, info, collection_id, v)
              for k, v in request.query_params.items() if k in filters and k not in declared}
-    scoped = _scope_where(state, principal, collection_id, where)
-    matched: int | None = 0
-    if scoped is None:
-        frame = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=STORAGE_CRS))
-    else:
-        frame, matched = _read_rows(state, collection_id, info, bbox=box, where=scoped,
-                                    limit=page_size, offset=offset)
-    has_next = len(frame) > page_size
-    frame = frame.iloc[:page_size]
-    if info["kind"] == "layer" and len(frame):
-        frame = _redact(state, principal, collection_id, frame,
-                        detail=f"GET {request.url.path}?{request.url.query}")
+    frame, matched, has_next = _visible(
+        state, principal, collection_id, info, bbox=box, where=where, limit=page_size,
+        offset=offset, detail=f"GET {request.url.path}?{request.url.query}")
     base = base_url(request)
     links = _page_links(request, base, collection_id, offset=offset, size=page_size,
                         has_next=has_next)
@@ -541,22 +575,17 @@ def item(
     """One feature by its key (grid code, household id, …)."""
     state = get_state(request)
     info = _collection(state, collection_id)
+    require_table(state, principal, collection_id)
     out_crs = _crs_uri(crs, param="crs")
     key = info.get("key")
     if key is None:
         raise NotFoundError(f"collection {collection_id} has no key column; page through "
                             "its items instead")
-    where = _scope_where(state, principal, collection_id, {key: feature_id})
-    frame = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=STORAGE_CRS))
-    if where is not None:
-        frame, _ = _read_rows(state, collection_id, info, bbox=None, where=where, limit=1,
-                              offset=0)
+    frame, _, _ = _visible(state, principal, collection_id, info, bbox=None,
+                           where={key: feature_id}, limit=1, offset=0,
+                           detail=f"GET {request.url.path}")
     if not len(frame):
         raise NotFoundError(f"no feature {feature_id!r} in collection {collection_id}")
-    frame = frame.iloc[:1]
-    if info["kind"] == "layer":
-        frame = _redact(state, principal, collection_id, frame,
-                        detail=f"GET {request.url.path}")
     base = base_url(request)
     self_href = f"{base}/collections/{collection_id}/items/{feature_id}"
     links = [

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     audit_flush_seconds: float = Field(default=2.0, ge=0, description="Audit records are batched and "
                                        "written at most this often (0: at once)")
     job_workers: int = Field(default=1, ge=1, description="Jobs run at the same time")
+    job_quota: int = Field(default=2, ge=1, description="Most queued or running jobs per API "
+                           "key; more is a 429 until one finishes")
     tianditu_key: str | None = Field(default=None, description="Tianditu (天地图) basemap key")
     base_url: str | None = Field(default=None, description="Public URL prefix for links (default: "
                                  "from the request)")

@@ -2,9 +2,16 @@
 
 A key looks like ``gg_<key id>_<secret>``. The key id (8 hex digits) is public: it names the
 key in the audit log and in ``gisgov keys list``; the secret is 32 random bytes. The workspace
-table ``api_keys`` holds the id, the SHA-256 of the whole key, the role and, for field staff,
-the grids they work in. Whoever reads the table cannot recover a key; a random 256-bit secret
-needs no slow password hash (there is nothing to brute-force).
+table ``api_keys`` holds the id, the SHA-256 of the whole key, the role and the key's scope.
+Whoever reads the table cannot recover a key; a random 256-bit secret needs no slow password
+hash (there is nothing to brute-force).
+
+The scope is what :mod:`gisgov.policy` lets the key see: a field key's grids (``--grids``), a
+coordinator key's communities or subdistricts (``--communities`` / ``--subdistricts``). It is
+kept in the table's ``grids`` column (the column older workspaces already have, so no
+migration): field keys as grid codes, coordinator keys as ``community:CODE`` and
+``subdistrict:CODE`` items. A coordinator key without a scope is refused at creation; one
+stored before scopes existed sees no households or members until it is replaced.
 
 Examples
 --------
@@ -59,11 +66,26 @@ class ApiKey:
     label: str
     created_at: str
     revoked: bool
+    communities: tuple[str, ...] = ()
+    subdistricts: tuple[str, ...] = ()
 
     def principal(self) -> Principal:
-        """The principal this key proves."""
-        grids = frozenset(self.grids) if self.role == "field" else None
-        return Principal(role=self.role, key_id=self.key_id, grids=grids)
+        """The principal this key proves (with its scope)."""
+        if self.role == "field":
+            return Principal(role=self.role, key_id=self.key_id, grids=frozenset(self.grids))
+        if self.role == "coordinator":
+            return Principal(role=self.role, key_id=self.key_id,
+                             communities=frozenset(self.communities),
+                             subdistricts=frozenset(self.subdistricts))
+        return Principal(role=self.role, key_id=self.key_id)
+
+    @property
+    def scope_text(self) -> str:
+        """The scope as ``gisgov keys list`` shows it (``grids …``, ``communities …``)."""
+        parts = [f"{name} {','.join(codes)}" for name, codes in
+                 (("grids", self.grids), ("communities", self.communities),
+                  ("subdistricts", self.subdistricts)) if codes]
+        return "; ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description (no hash)."""
@@ -71,6 +93,8 @@ class ApiKey:
             "key_id": self.key_id,
             "role": self.role,
             "grids": list(self.grids),
+            "communities": list(self.communities),
+            "subdistricts": list(self.subdistricts),
             "label": self.label,
             "created_at": self.created_at,
             "revoked": self.revoked,
@@ -93,20 +117,46 @@ def _read(ws: Any) -> pd.DataFrame:
     return pd.DataFrame(ws.read_table(KEYS_TABLE))
 
 
+_COMMUNITY, _SUBDISTRICT = "community:", "subdistrict:"
+
+
+def _encode_scope(grids: Iterable[str], communities: Iterable[str],
+                  subdistricts: Iterable[str]) -> str:
+    return ",".join([*grids, *(_COMMUNITY + c for c in communities),
+                     *(_SUBDISTRICT + s for s in subdistricts)])
+
+
 def _row_to_key(row: Mapping[Any, Any]) -> ApiKey:
-    grids = str(row.get("grids") or "")
+    items = [g for g in str(row.get("grids") or "").split(",") if g]
     return ApiKey(
         key_id=str(row["key_id"]),
         role=parse_role(str(row["role"])),
-        grids=tuple(g for g in grids.split(",") if g),
+        grids=tuple(g for g in items if ":" not in g),
         label=str(row.get("label") or ""),
         created_at=str(row.get("created_at") or ""),
         revoked=bool(int(row.get("revoked") or 0)),
+        communities=tuple(g[len(_COMMUNITY):] for g in items if g.startswith(_COMMUNITY)),
+        subdistricts=tuple(g[len(_SUBDISTRICT):] for g in items if g.startswith(_SUBDISTRICT)),
     )
 
 
+def _codes(values: Iterable[str] | None) -> list[str]:
+    return sorted({str(v).strip() for v in (values or []) if str(v).strip()})
+
+
+def _check_known(ws: Any, layer: str, codes: list[str], hint: str) -> None:
+    if not codes:
+        return
+    known = set(ws.read(layer)["code"].astype(str)) if layer in ws.layers() else set()
+    unknown = [c for c in codes if c not in known]
+    if unknown:
+        raise ValidationError(f"unknown {layer[:-1] if layer != 'communities' else 'community'}"
+                              f" code(s) {', '.join(unknown[:5])}; {hint}")
+
+
 def create_key(
-    ws: Any, *, role: str, grids: Iterable[str] | None = None, label: str = ""
+    ws: Any, *, role: str, grids: Iterable[str] | None = None, label: str = "",
+    communities: Iterable[str] | None = None, subdistricts: Iterable[str] | None = None,
 ) -> tuple[str, ApiKey]:
     """Create an API key and store its hash in the workspace.
 
@@ -120,6 +170,8 @@ def create_key(
         Grid codes of a field worker (required for ``field``; must exist in the workspace).
     label
         Free text: whose key this is.
+    communities, subdistricts
+        A coordinator's scope (one of them required for ``coordinator``; must exist).
 
     Returns
     -------
@@ -129,34 +181,39 @@ def create_key(
     Raises
     ------
     ValidationError
-        Bad role, a field key without grids, or unknown grid codes.
+        Bad role, a field key without grids, a coordinator key without a scope, a scope
+        option given to another role, or unknown codes. Nothing is stored then.
     """
     checked = parse_role(role)
-    codes = sorted({str(g).strip() for g in (grids or []) if str(g).strip()})
+    codes = _codes(grids)
+    coms, subs = _codes(communities), _codes(subdistricts)
     if checked == "field" and not codes:
         raise ValidationError("a field key needs --grids: the grid codes this worker covers")
     if codes and checked != "field":
         raise ValidationError(f"--grids applies to field keys only, not to role {checked}")
-    if codes:
-        known = set(ws.read("grids")["code"].astype(str)) if "grids" in ws.layers() else set()
-        unknown = [c for c in codes if c not in known]
-        if unknown:
-            raise ValidationError(
-                f"unknown grid code(s) {', '.join(unknown[:5])}; list grids with "
-                "`gisgov export WS grids` or create them with `gisgov grids`"
-            )
+    if checked == "coordinator" and not (coms or subs):
+        raise ValidationError("a coordinator key needs a scope: --communities CODE,… or "
+                              "--subdistricts CODE,… (the area this coordinator manages)")
+    if (coms or subs) and checked != "coordinator":
+        raise ValidationError("--communities/--subdistricts apply to coordinator keys only, "
+                              f"not to role {checked}")
+    _check_known(ws, "grids", codes, "list grids with `gisgov export WS grids` or create them "
+                 "with `gisgov grids`")
+    _check_known(ws, "communities", coms, "list them with `gisgov export WS communities`")
+    _check_known(ws, "subdistricts", subs, "list them with `gisgov export WS subdistricts`")
     existing = set(_read(ws)["key_id"].astype(str))
     key_id = secrets.token_hex(4)
     while key_id in existing:  # pragma: no cover - 1 in 4 billion
         key_id = secrets.token_hex(4)
     token = new_token(key_id)
     key = ApiKey(key_id, checked, tuple(codes), label,
-                 pd.Timestamp.now(tz="UTC").isoformat(), False)
+                 pd.Timestamp.now(tz="UTC").isoformat(), False,
+                 communities=tuple(coms), subdistricts=tuple(subs))
     row = pd.DataFrame([{
         "key_id": key.key_id,
         "key_hash": hash_token(token),
         "role": key.role,
-        "grids": ",".join(key.grids),
+        "grids": _encode_scope(key.grids, key.communities, key.subdistricts),
         "label": key.label,
         "created_at": key.created_at,
         "revoked": 0,
@@ -258,5 +315,6 @@ class KeyRing:
         if key is None:
             raise InvalidKeyError("unknown API key; ask a planner for a key (`gisgov keys add`)")
         if key.revoked:
-            raise InvalidKeyError(f"API key {key.key_id} was revoked; ask for a new one")
+            # The key id is not repeated: error texts end up in logs and proxies.
+            raise InvalidKeyError("this API key was revoked; ask a planner for a new one")
         return key.principal()

@@ -721,6 +721,11 @@ class LookupIndex:
         hits = np.flatnonzero(self._households["id"].astype(str).to_numpy() == household_id)
         return None if not len(hits) else _str_or_none(self._household_grid[hits[0]])
 
+    def household_grids(self) -> dict[str, str | None]:
+        """Household id → the grid its point lies in (for :mod:`gisgov.policy` scopes)."""
+        return {str(h): _str_or_none(g) for h, g in
+                zip(self._households["id"].tolist(), self._household_grid.tolist(), strict=True)}
+
 
 def _column(frame: pd.DataFrame, name: str) -> NDArray[np.object_]:
     if name not in frame:

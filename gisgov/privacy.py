@@ -2,14 +2,21 @@
 
 Four roles, from most to least trusted:
 
-============  ==============  ==================  ===============  =======================
-role          personal data   sensitive flags     households       writes and jobs
-============  ==============  ==================  ===============  =======================
-planner       shown           shown               all              yes
-coordinator   shown           removed             all              yes
-field         masked          removed             own grids only   no
-public        removed         removed             all (no people)  no
-============  ==============  ==================  ===============  =======================
+============  ==============  ==================  =======================  ==================
+role          personal data   sensitive flags     households and members   jobs
+============  ==============  ==================  =======================  ==================
+planner       shown           shown               all                      all
+coordinator   shown           removed             own communities or       scenarios only (no
+                                                  subdistricts             layer changes)
+field         masked          removed             own grids                none
+public        removed         removed             none                     none
+============  ==============  ==================  =======================  ==================
+
+Which rows and tables each role reads at all is :mod:`gisgov.policy`'s table (every layer and
+product table, unknown tables closed); this module supplies the principals and the column
+view (masking, care flags) that policy applies to the rows it lets through. The grid leader's
+and workers' posted names and work phones (网格公示牌) are shown as posted to every role while
+the workspace publishes them (``publish_grid_staff``, on by default).
 
 "Personal" columns are the ``personal=True`` columns of :data:`gisgov.layers.LAYERS` (names,
 phones, ID numbers); "sensitive" are the care flags (``sensitive=True``: elderly, low income,
@@ -100,15 +107,21 @@ class Principal:
     key_id
         Public id of the API key (``None`` for anonymous callers and the CLI).
     grids
-        Grid codes a ``field`` principal works in; ``None`` means no restriction.
+        Grid codes a ``field`` principal works in.
     actor_name
         Name written to the audit log when there is no key (e.g. ``cli:alice``).
+    communities, subdistricts
+        The area a ``coordinator`` principal is responsible for (community or subdistrict
+        codes). A field or coordinator principal without them sees no scoped rows: the
+        scope is the permission, never a missing restriction.
     """
 
     role: Role = "public"
     key_id: str | None = None
     grids: frozenset[str] | None = None
     actor_name: str | None = None
+    communities: frozenset[str] | None = None
+    subdistricts: frozenset[str] | None = None
 
     @property
     def actor(self) -> str:
@@ -129,14 +142,35 @@ class Principal:
 
     @property
     def can_write(self) -> bool:
-        """Whether the role may change data and start jobs."""
+        """Whether the role may start jobs that write scenarios and product tables."""
         return self.role in ("planner", "coordinator")
 
-    def may_see_grid(self, grid_code: str | None) -> bool:
-        """Whether households of ``grid_code`` are visible to this principal."""
-        if self.role != "field" or self.grids is None:
+    @property
+    def can_change_layers(self) -> bool:
+        """Whether the role may replace layers (accept a plan, draw grids, assign members):
+        planners only, since a layer change reaches every community."""
+        return self.role == "planner"
+
+    def covers(self, grid: str | None, community: str | None = None,
+               subdistrict: str | None = None) -> bool:
+        """Whether a place (grid, community, subdistrict codes) is in this principal's scope.
+
+        Planners cover everything and the public nothing; a field principal covers its
+        grids, a coordinator its communities and subdistricts. ``None`` is never covered.
+        """
+        if self.role == "planner":
             return True
-        return grid_code is not None and grid_code in self.grids
+        if self.role == "field":
+            return grid is not None and grid in (self.grids or ())
+        if self.role == "coordinator":
+            return ((community is not None and community in (self.communities or ()))
+                    or (subdistrict is not None and subdistrict in (self.subdistricts or ())))
+        return False
+
+    def may_see_grid(self, grid_code: str | None, community: str | None = None,
+                     subdistrict: str | None = None) -> bool:
+        """Whether households of that grid are visible (see :meth:`covers`)."""
+        return self.covers(grid_code, community, subdistrict)
 
 
 def require_write(principal: Principal, what: str) -> None:
@@ -259,17 +293,26 @@ def redact_person(
     return {"name": name, "phone": phone}
 
 
-def _person(p: Person | None, principal: Principal) -> dict[str, Any] | None:
+#: Staff roles posted on a grid's notice board (网格公示牌); see :mod:`gisgov.policy`.
+_POSTED_ROLES = frozenset({"leader", "full_time", "part_time"})
+
+
+def _person(p: Person | None, principal: Principal, *, posted: bool = False
+            ) -> dict[str, Any] | None:
     if p is None:
         return None
-    shown = redact_person(p.name, p.phone, principal)
     out: dict[str, Any] = {"id": p.id, "role": p.role}
+    if posted and p.role in _POSTED_ROLES:
+        out.update({"name": p.name, "phone": p.phone})  # as on the notice board
+        return out
+    shown = redact_person(p.name, p.phone, principal)
     if shown is not None:
         out.update(shown)
     return out
 
 
-def redact_lookup(result: LookupResult, principal: Principal) -> tuple[dict[str, Any], bool]:
+def redact_lookup(result: LookupResult, principal: Principal, *,
+                  publish_staff: bool = True) -> tuple[dict[str, Any], bool]:
     """The lookup answer as the caller may see it, and whether it showed personal data plainly.
 
     Parameters
@@ -278,6 +321,10 @@ def redact_lookup(result: LookupResult, principal: Principal) -> tuple[dict[str,
         The unmasked lookup result.
     principal
         The caller.
+    publish_staff
+        The workspace's "grid staff contacts are public" setting
+        (:data:`gisgov.policy.PUBLISH_STAFF_META`): the leader's and workers' names and work
+        phones are then shown as posted, to every role, and not counted as an unmasked read.
 
     Returns
     -------
@@ -289,14 +336,18 @@ def redact_lookup(result: LookupResult, principal: Principal) -> tuple[dict[str,
         "subdistrict": _area(result.subdistrict), "community": _area(result.community),
         "grid": _area(result.grid), "on_boundary": result.on_boundary,
         "grids": list(result.grids), "distance_to_boundary_m": result.distance_to_boundary_m,
-        "leader": _person(result.leader, principal),
-        "workers": [_person(w, principal) for w in result.workers],
+        "leader": _person(result.leader, principal, posted=publish_staff),
+        "workers": [_person(w, principal, posted=publish_staff) for w in result.workers],
         "building": _area(result.building),
     }
     plain = principal.personal_access == "plain"
-    shown_people = any(p.name or p.phone for p in [*result.workers, result.leader] if p)
+    staff = [p for p in [*result.workers, result.leader] if p is not None
+             and not (publish_staff and p.role in _POSTED_ROLES)]
+    shown_people = any(p.name or p.phone for p in staff)
     households: list[dict[str, Any]] = []
-    if principal.role != "public" and principal.may_see_grid(result.grid.code):
+    community = result.community.code if result.community else None
+    subdistrict = result.subdistrict.code if result.subdistrict else None
+    if principal.covers(result.grid.code, community, subdistrict):
         for h in result.households:
             row: dict[str, Any] = {"id": h.id, "address": h.address, "size": h.size,
                                    "distance_m": h.distance_m,
@@ -306,6 +357,7 @@ def redact_lookup(result: LookupResult, principal: Principal) -> tuple[dict[str,
                 row[col] = value if plain or value is None else mask_value(col, value)
             households.append(row)
             shown_people = shown_people or bool(h.head_name or h.phone or h.id_number)
+            shown_people = shown_people or bool(h.member and (h.member.name or h.member.phone))
     doc["households"] = households
     doc["household"] = households[0] if households else None
     return doc, plain and shown_people

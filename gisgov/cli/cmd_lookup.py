@@ -32,9 +32,19 @@ def register(app: typer.Typer) -> None:
         from gisgov.privacy import Principal, parse_role, redact_lookup
 
         workspace = open_ws(ws)
-        principal = Principal(role=parse_role(role), actor_name=f"cli:{getpass.getuser()}")
+        from gisgov.policy import PUBLISH_STAFF_META
+
         result = LookupIndex.from_workspace(workspace).lookup(lon, lat, crs=crs)
-        doc, plain = redact_lookup(result, principal)
+        # Viewed as a holder of that role whose scope covers the position (a field worker of
+        # its grid, a coordinator of its community): the operator has the file anyway.
+        checked = parse_role(role)
+        principal = Principal(
+            role=checked, actor_name=f"cli:{getpass.getuser()}",
+            grids=frozenset({result.grid.code}) if checked == "field" else None,
+            communities=(frozenset({result.community.code})
+                         if checked == "coordinator" and result.community else None))
+        doc, plain = redact_lookup(
+            result, principal, publish_staff=bool(workspace.get_meta(PUBLISH_STAFF_META, True)))
         if plain:
             record_access(workspace, actor=principal.actor, action="lookup",
                           target=f"grid {result.grid.code}", detail=f"({lon}, {lat}) {crs}")

@@ -208,7 +208,8 @@ def shared(store_kind: str, tmp_path_factory: pytest.TempPathFactory,
     ws = open_workspace(url)
     keys = {
         "planner": create_key(ws, role="planner")[0],
-        "coordinator": create_key(ws, role="coordinator")[0],
+        "coordinator": create_key(ws, role="coordinator",
+                                  communities=[grid_code(0, 0)[:12]])[0],
         "field": create_key(ws, role="field", grids=[grid_code(0, 0)])[0],
         "public": create_key(ws, role="public")[0],
     }

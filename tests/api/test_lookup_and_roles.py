@@ -38,9 +38,11 @@ def test_field_worker_gcj02_position_gets_right_grid_masked(
     assert doc["community"] == {"code": "410223001001", "name": "北关社区"}
     assert doc["subdistrict"]["name"] == "城关街道"
     assert doc["lon"] == pytest.approx(FIELD_BUILDING_POINT[0], abs=1e-6)
-    assert doc["leader"] == {"id": "s00a", "role": "leader", "name": "张***",
-                             "phone": "138****5678"}
-    assert [w["name"] for w in doc["workers"]] == ["张**"]
+    # The leader and workers as posted on the grid's notice board (网格公示牌, on by default);
+    # the residents masked.
+    assert doc["leader"] == {"id": "s00a", "role": "leader", "name": "张网格长",
+                             "phone": "13800005678"}
+    assert [w["name"] for w in doc["workers"]] == ["张专职"]
     assert doc["building"]["code"] == "b000"
     household = doc["household"]
     assert household["id"] == "h0000"
@@ -63,7 +65,7 @@ def test_field_sees_no_households_outside_own_grids(shared: tuple[Any, dict[str,
     assert doc["grid"]["code"] != FIELD_GRID
     assert doc["households"] == []
     assert doc["household"] is None
-    assert doc["leader"]["name"].endswith("*")
+    assert not doc["leader"]["name"].endswith("*")  # another grid's posted leader
 
 
 def test_public_sees_no_people_and_coordinator_is_audited(
@@ -72,7 +74,8 @@ def test_public_sees_no_people_and_coordinator_is_audited(
     lon, lat = FIELD_BUILDING_POINT
     public = client.get("/lookup", params={"lon": lon, "lat": lat}).json()
     assert public["grid"]["code"] == FIELD_GRID
-    assert set(public["leader"]) == {"id", "role"}
+    assert public["leader"] == {"id": "s00a", "role": "leader", "name": "张网格长",
+                                "phone": "13800005678"}  # the notice board, nothing more
     assert public["households"] == []
     coord = client.get("/lookup", params={"lon": lon, "lat": lat},
                        headers={"Authorization": f"Bearer {keys['coordinator']}"}).json()
@@ -123,7 +126,7 @@ def test_batch_csv_and_geojson(shared: tuple[Any, dict[str, str]]) -> None:
     first = doc["results"][0]
     assert first["grid_code"] == FIELD_GRID
     assert first["community_name"] == "北关社区"
-    assert first["leader_name"] == "张***"
+    assert first["leader_name"] == "张网格长"  # posted on the notice board
     assert doc["results"][2]["grid_code"] is None
     glon, glat = _gcj(FIELD_BUILDING_POINT)
     features = {"type": "FeatureCollection", "features": [
@@ -137,7 +140,7 @@ def test_batch_csv_and_geojson(shared: tuple[Any, dict[str, str]]) -> None:
     assert lines[0].startswith("id,lon,lat,grid_code")
     assert lines[1].startswith("p1,")
     assert FIELD_GRID in lines[1]
-    assert "网格长" not in lines[1]  # public: no names at all
+    assert "张网格长" in lines[1]  # public: the posted leader, no one else
     assert_problem(client.post("/lookup/batch", content=b"x,y\n1"), 400)
     assert_problem(client.post("/lookup/batch", content=b'{"features": [{}]}',
                                headers={"Content-Type": "application/json"}), 400)
@@ -159,16 +162,24 @@ def test_items_by_role(shared: tuple[Any, dict[str, str]]) -> None:
     coordinator = households("coordinator")
     assert coordinator[0]["head_name"] == "张一"
     assert "elderly" not in coordinator[0]
+    # The coordinator's scope is one community of 2×2 grids: 24 households.
+    assert len(coordinator) == 24
+    assert {h["id"] for h in coordinator} == {f"h{k:02d}{b}{h}" for k in (0, 1, 4, 5)
+                                              for b in range(2) for h in range(3)}
     field = households("field")
     assert {h["id"][:3] for h in field} == {"h00"}
     assert len(field) == 6
     assert field[0]["head_name"] == "张*"
     assert "elderly" not in field[0]
-    public = households(None)
-    assert len(public) == 96
-    assert not {"head_name", "phone", "id_number", "elderly"} & set(public[0])
-    staff = client.get("/collections/staff/items", headers=auth(keys["field"])).json()
-    assert {f["properties"]["grid_code"] for f in staff["features"]} == {FIELD_GRID}
+    # Households are personal data: closed to the public (it used to get all 96 rows
+    # without the personal columns, addresses and points included).
+    assert_problem(client.get("/collections/households/items"), 403)
+    assert_problem(client.get("/collections/households/items/h0000"), 403)
+    staff = client.get("/collections/staff/items", params={"limit": 100},
+                       headers=auth(keys["field"])).json()
+    # Every grid's posted leader and worker (the notice board), names as posted.
+    assert len(staff["features"]) == 32
+    assert all(not f["properties"]["name"].endswith("*") for f in staff["features"])
     # A household outside the field worker's grids does not exist for them.
     assert_problem(client.get("/collections/households/items/h0100",
                               headers=auth(keys["field"])), 404)
@@ -208,7 +219,7 @@ def test_audit_writes_do_not_rebuild_the_index(world_url: Any) -> None:
 
     url = world_url("gpkg")
     ws = open_workspace(url)
-    key = create_key(ws, role="coordinator")[0]
+    key = create_key(ws, role="coordinator", communities=[FIELD_GRID[:12]])[0]
     ws.close()
     lon, lat = FIELD_BUILDING_POINT
     with make_client(url) as client:

@@ -97,6 +97,14 @@ def test_field_grid_scope_and_actor() -> None:
     assert p.may_see_grid("g1")
     assert not p.may_see_grid("g2")
     assert not p.may_see_grid(None)
-    assert Principal(role="coordinator").may_see_grid("g2")
+    # A coordinator sees its communities and subdistricts; without a scope, nothing.
+    assert not Principal(role="coordinator").may_see_grid("g2")
+    coord = Principal(role="coordinator", communities=frozenset({"c1"}),
+                      subdistricts=frozenset({"s2"}))
+    assert coord.may_see_grid("g9", "c1", "s1")
+    assert coord.may_see_grid("g9", "c7", "s2")
+    assert not coord.may_see_grid("g9", "c7", "s1")
+    assert Principal(role="planner").may_see_grid(None)
+    assert not Principal(role="public").may_see_grid("g1", "c1", "s1")
     assert p.actor == "key:ab12cd34/field"
     assert Principal(actor_name="cli:alice", role="planner").actor == "cli:alice/planner"

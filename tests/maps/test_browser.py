@@ -300,13 +300,15 @@ def test_field_page_shows_the_responsibility_card(
     assert code in card
     for label in ("街道", "社区", "网格长", "网格员", "联系党员", "距网格边界"):
         assert label in card
-    leader = grid_layers["staff"].set_index("grid_code").loc[code]
-    assert leader["name"][0] + "*" in card  # the field role sees masked names
-    assert leader["phone"][:3] + "****" in card
-    assert "此处没有登记住户" not in card  # the position is a household's
     staff = grid_layers["staff"]
-    for value in staff["name"].tolist() + staff["phone"].tolist():
-        assert value not in card  # masked
+    leader = staff[(staff["grid_code"] == code) & (staff["role"] == "leader")].iloc[0]
+    # The grid's notice board (网格公示牌, published by default): the leader as posted.
+    assert leader["name"] in card
+    assert leader["phone"] in card
+    assert "此处没有登记住户" not in card  # the position is a household's
+    posted = staff["role"].isin(["leader", "full_time", "part_time"])
+    for value in staff.loc[~posted, "name"].dropna().tolist():
+        assert value not in card  # people not on the board stay masked
     # Readable on a 375-px screen: nothing wider than the viewport.
     assert v.page.evaluate("document.documentElement.scrollWidth") <= 375
     v.page.screenshot(path=str(shots / f"field-{crs}.png"), full_page=True)
@@ -316,9 +318,17 @@ def test_field_page_shows_the_responsibility_card(
 
 def test_served_maps_use_local_assets_only(browser: Any, server: tuple[str, str],
                                            shots: Path) -> None:
-    v = visit(browser, f"{server[0]}/maps/county.html")
+    # A staff client sends its key with every request (the page and its households data).
+    v = visit(browser, f"{server[0]}/maps/county.html",
+              extra_http_headers={"X-API-Key": server[1]})
     v.page.wait_for_selector(".marker-cluster", timeout=WAIT_MS)
     assert v.errors == []
     assert v.external == []
     v.page.screenshot(path=str(shots / "served-county.png"))
     v.context.close()
+    # Without a key the county map has no households at all (and asks for none).
+    public = visit(browser, f"{server[0]}/maps/county.html")
+    public.page.wait_for_timeout(500)
+    assert public.page.query_selector(".marker-cluster") is None
+    assert public.errors == []
+    public.context.close()

@@ -149,7 +149,7 @@ def test_served_scenario_page_for_public_and_staff_and_after_acceptance(
     scenario_gpkg: Path,
 ) -> None:
     ws = open_workspace(scenario_gpkg)
-    token, _ = create_key(ws, role="coordinator", label="test")
+    token, _ = create_key(ws, role="planner", label="test")
     ws.close()
     settings = Settings(workspace=str(scenario_gpkg), audit_flush_seconds=0)
     with TestClient(create_app(settings)) as client:
