@@ -117,7 +117,11 @@ def describe_responses(doc: dict[str, Any]) -> dict[str, Any]:
                 if code == 429:
                     entry["headers"] = {"Retry-After": {
                         "description": "Seconds to wait", "schema": {"type": "integer"}}}
-                responses.setdefault(str(code), entry)
+                declared = responses.setdefault(str(code), entry)
+                # a route may declare the status with only a description: it is still a problem
+                declared.setdefault("content", entry["content"])
+                if "headers" in entry:
+                    declared.setdefault("headers", entry["headers"])
             for param in op.get("parameters", []):
                 schema = param.get("schema", {})
                 if param.get("in") == "query" and schema.get("type") == "integer":

@@ -85,7 +85,10 @@ class PolicyContext:
 def context(state: AppState) -> PolicyContext:
     """The policy facts of the workspace's current version (cached)."""
     index = state.index.get()
-    version = (int(state.ws.version), index.version)
+    # Keyed on the index's workspace version, not a fresh ``ws.version`` read: the live index
+    # checks the store at most once per interval and keeps serving when it is down, so a
+    # lookup answered from memory stays answerable during a database restart.
+    version = (-1 if index.version is None else index.version, index.version)
     with _lock:
         cached: PolicyContext | None = state.extra.get("policy")
         if cached is not None and cached.version == version:

@@ -21,7 +21,7 @@ from gisgov.keys import create_key
 from gisgov.privacy import Principal
 from gisgov.store import open_workspace
 from tests.api.api_test_helpers import FIELD_BUILDING_POINT, auth
-from tests.api.conftest import make_client
+from tests.api.conftest import grid_code, make_client
 
 ROOT = Path(__file__).resolve().parents[2]
 COORDINATOR = Principal(role="coordinator", key_id="k1")
@@ -78,7 +78,7 @@ def test_no_personal_data_is_served_when_the_audit_cannot_be_written(
     path = tmp_path / "world.gpkg"
     shutil.copyfile(world_gpkg, path)
     ws = open_workspace(path)
-    token = create_key(ws, role="coordinator")[0]
+    token = create_key(ws, role="coordinator", communities=[grid_code(0, 0)[:12]])[0]
     ws.close()
     lon, lat = FIELD_BUILDING_POINT
     with make_client(str(path)) as client:

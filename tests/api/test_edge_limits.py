@@ -14,7 +14,7 @@ from gisgov.keys import create_key
 from gisgov.store import open_workspace
 from maps._assets import ASSETS_DIR
 from tests.api.api_test_helpers import assert_problem, auth
-from tests.api.conftest import make_client
+from tests.api.conftest import grid_code, make_client
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -60,7 +60,7 @@ def test_every_route_counts_against_the_address(world_url: Any) -> None:
 def test_a_valid_key_has_its_own_window_too(world_url: Any) -> None:
     url = world_url("gpkg")
     ws = open_workspace(url)
-    key = create_key(ws, role="coordinator")[0]
+    key = create_key(ws, role="coordinator", communities=[grid_code(0, 0)[:12]])[0]
     ws.close()
     # the address allows 6, the key 3: the key's 4th request is refused, the public one not
     with make_client(url, rate_limit=0.1, rate_burst=3, ip_rate_burst=6) as client:

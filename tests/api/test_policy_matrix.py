@@ -73,6 +73,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/field"): "field_page",
     ("GET", "/healthz"): "plain",
     ("GET", "/api"): "plain",
+    ("GET", "/openapi.json"): "plain",
     ("GET", "/api.html"): "plain",
 }
 
