@@ -55,7 +55,7 @@ Lang = Literal["zh", "en"]
 BASEMAPS: tuple[str, ...] = ("none", "osm", "gaode", "tianditu")
 
 #: Tile templates. Gaode tiles are GCJ-02; Tianditu's ``_w`` sets are Web Mercator on
-#: CGCS2000 (≈ WGS-84 at map scale) and need a key (REFERENCES.md).
+#: CGCS2000 (≈ WGS-84 at map scale) and need a key (docs/REFERENCES.md).
 _TILES: dict[str, dict[str, Any]] = {
     "osm": {
         "tiles": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",

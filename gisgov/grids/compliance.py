@@ -46,7 +46,7 @@ __all__ = [
     "people_in_grids",
 ]
 
-#: Households a grid may hold at all (practice ranges from ~100 to ~1,000; see REFERENCES.md).
+#: Households a grid may hold at all (practice ranges from ~100 to ~1,000; see docs/REFERENCES.md).
 GRID_SIZE_RANGE = (30, 1000)
 #: A grid more than this fraction away from its target is flagged (warning).
 TARGET_TOLERANCE = 0.25
