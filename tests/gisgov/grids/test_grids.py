@@ -230,3 +230,37 @@ def test_check_reports_grid_overlap_across_communities(plan, county_layers) -> N
     shared = shapely.length(shapely.intersection(geoms[i].boundary, geoms[j].boundary))
     small = grown_by(0.3 / max(shared, 1.0))
     assert not any(codes[j] in m for m in small)
+
+
+def test_grid_gap_counts_ground_in_no_grid_at_all(plan, county_layers) -> None:  # type: ignore[no-untyped-def]
+    """Where two communities overlap, the part a neighbouring community's grid holds is not a
+    gap; ground in no grid at all is."""
+    crs = working_crs_for(plan.grids)
+    grids = plan.grids.to_crs(crs)
+    comm = county_layers["communities"].to_crs(crs)
+    gridded = set(grids["community_code"])
+    geoms = np.asarray(comm.geometry.values)
+    a, b = shapely.STRtree(geoms).query(geoms, predicate="touches")
+    codes = comm["code"].to_numpy()
+    pairs = [(int(i), int(j)) for i, j in zip(a, b, strict=True)
+             if codes[i] in gridded and codes[j] in gridded]
+    if not pairs:
+        pytest.skip("the fixture county grids no two neighbouring communities")
+    i, j = pairs[0]
+    layers = dict(county_layers)
+    layers["grids"] = plan.grids
+
+    def gaps(communities: gpd.GeoDataFrame, grid_layer: gpd.GeoDataFrame) -> set[str]:
+        layers.update(communities=communities.to_crs("EPSG:4326"), grids=grid_layer)
+        return {p.key for p in check_layers(layers) if p.rule == "grid_gap"}
+
+    assert gaps(comm, plan.grids) == set()
+    # community i reaches 4 m into community j: that ground is in j's grids, not a gap
+    grown = comm.copy()
+    band = shapely.intersection(shapely.buffer(geoms[i], 4.0, join_style="mitre"), geoms[j])
+    assert shapely.area(band) > 2 * 5.0
+    grown.loc[grown.index[i], "geometry"] = shapely.union(geoms[i], band)
+    assert gaps(grown, plan.grids) == set()
+    # a grid of community i removed: its ground is in no grid at all
+    first = plan.grids.index[plan.grids["community_code"] == codes[i]][0]
+    assert gaps(comm, plan.grids.drop(index=first)) == {codes[i]}
