@@ -120,3 +120,19 @@ def test_packages_import_from_this_repository(package: str) -> None:
     module = importlib.import_module(package)
     assert module.__file__ is not None
     assert Path(module.__file__).resolve().is_relative_to(ROOT / package)
+
+
+@pytest.mark.parametrize(("name", "module"), [
+    ("PlanState", "gisgov.districting.engine"),
+    ("PieceArrays", "gisgov.districting._kernel"),
+    ("partition", "gisgov.districting.engine"),
+    ("open_workspace", "gisgov.store"),
+    ("Workspace", "gisgov.store"),
+    ("STORAGE_CRS", "gisgov.layers"),
+    ("register_job", "gisgov.jobs"),
+    ("ROUTERS", "api.app"),
+])
+def test_code_names_in_the_architecture_exist(name: str, module: str) -> None:
+    assert f"`{name}`" in ARCHITECTURE.read_text(encoding="utf-8") or \
+        f".{name}`" in ARCHITECTURE.read_text(encoding="utf-8")
+    assert hasattr(importlib.import_module(module), name)
