@@ -1,7 +1,7 @@
 """The layer schema: one definition that drives validation, the stores and the docs.
 
-Layer and column names follow ``shared/SCHEMA.md`` and are a contract users see: extend, never
-rename. Every layer is a :class:`geopandas.GeoDataFrame` in EPSG:4326 with a ``geometry``
+Layer and column names are a contract users see (``docs/SCHEMA.md``, generated from this
+module by :func:`schema_document`): extend, never rename. Every layer is a :class:`geopandas.GeoDataFrame` in EPSG:4326 with a ``geometry``
 column (all-null for layers without geometry such as ``staff``) and a string primary key.
 
 Examples
@@ -37,6 +37,7 @@ __all__ = [
     "conform",
     "empty_layer",
     "has_errors",
+    "schema_document",
     "schema_markdown",
     "validate_layer",
     "validate_workspace",
@@ -54,7 +55,7 @@ class Column:
     Parameters
     ----------
     name
-        Column name as users see it (``shared/SCHEMA.md``).
+        Column name as users see it (``docs/SCHEMA.md``).
     dtype
         ``str``, ``int``, ``float`` or ``bool``.
     label_zh, label_en
@@ -645,3 +646,59 @@ def schema_markdown(lang: Literal["zh", "en"] = "zh") -> str:
         geom = "/".join(layer.geometry_types) or "none"
         lines.append(f"| `{layer.name}` {label} | `{layer.key}` | {cols} | {geom} |")
     return "\n".join(lines)
+
+
+def schema_document() -> str:
+    """The whole schema as a Markdown document, Chinese and English (``docs/SCHEMA.md``).
+
+    Generated, never written by hand, so the document users read cannot drift from the
+    schema the stores validate against: ``gisgov schema --markdown > docs/SCHEMA.md``
+    regenerates it and a test fails when it is stale.
+    """
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    out = [
+        "# Layer schema · 图层与字段",
+        "",
+        "<!-- generated from gisgov/layers.py by `gisgov schema --markdown > docs/SCHEMA.md`; "
+        "do not edit (tests/test_architecture.py checks it is current) -->",
+        "",
+        "Every layer users see, with its columns in Chinese and English. Layers are stored in "
+        f"{STORAGE_CRS} (WGS-84) with a `geometry` column (all-null for layers without "
+        "geometry) and a text key. Names are a contract (imports, exports, the API, scripts): "
+        "extend, never rename.",
+        "",
+        "Marks: **req** present and non-null on every row; **P** personal information (masked "
+        "unless the role may see it, audited when shown); **S** sensitive personal information "
+        "(never shown below the planner role); → the layer.column a value refers to.",
+        "",
+        "| layer | 图层 | layer (en) | key | geometry |",
+        "|---|---|---|---|---|",
+    ]
+    for layer in LAYERS.values():
+        geom = "/".join(layer.geometry_types) or "none"
+        if layer.geometry_types and not layer.geometry_required:
+            geom += " (optional)"
+        out.append(f"| [`{layer.name}`](#{layer.name}) | {layer.label_zh} | {layer.label_en} "
+                   f"| `{layer.key}` | {geom} |")
+    for layer in LAYERS.values():
+        out += ["", f"## {layer.name}", "", f"{layer.label_zh} · {layer.label_en}"]
+        if layer.description:
+            out += ["", cell(layer.description)]
+        out += ["", "| column | 中文 | English | type | marks | values |",
+                "|---|---|---|---|---|---|"]
+        for c in layer.columns:
+            marks = " ".join(m for m, on in (("req", c.required), ("P", c.personal),
+                                               ("S", c.sensitive)) if on)
+            values = []
+            if c.choices:
+                values.append(", ".join(f"`{v}`" for v in c.choices))
+            if c.pattern:
+                values.append(f"pattern `{cell(c.pattern)}`")
+            if c.references:
+                values.append(f"→ `{c.references}`")
+            out.append(f"| `{c.name}` | {cell(c.label_zh)} | {cell(c.label_en)} | {c.dtype} "
+                       f"| {marks} | {'; '.join(values)} |")
+    return "\n".join(out) + "\n"

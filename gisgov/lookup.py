@@ -6,9 +6,9 @@ staff by grid, households by building and red-grid members by household. It is b
 a workspace (:meth:`LookupIndex.from_workspace`) and :class:`LiveIndex` keeps it current by
 watching the workspace version.
 
-Boundaries: ``within``/``ST_Contains`` exclude the boundary, so a point on a shared edge would
-match nothing. The index uses *intersects* (boundary included); a point on the edge of several
-grids resolves to the lowest grid code and says ``on_boundary``. Input positions may be in any
+Boundaries: the rule of :mod:`gisgov.locate` (a point belongs to the grids covering it,
+boundary included; on a shared edge the lowest grid code wins, and the result says
+``on_boundary``), answered by its :class:`~gisgov.locate.Locator`. Input positions may be in any
 system :func:`gisgov.crs.transform_points` knows (WGS-84, CGCS2000, GCJ-02 from WeChat/Gaode,
 BD-09 from Baidu); they are converted at the edge, the index itself is in EPSG:4326.
 
@@ -46,6 +46,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from gisgov.crs import normalise_crs_name, transform_points, working_crs_for
 from gisgov.errors import NotFoundError, ValidationError
+from gisgov.locate import Locator
 
 __all__ = [
     "INPUT_CRS",
@@ -211,129 +212,6 @@ def _polygons(gdf: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
     return gdf[keep]
 
 
-class _CellIndex:
-    """A regular raster over polygons that tile space, answering point queries without shapely
-    point objects: most cells lie inside one polygon and answer by array lookup; the others
-    keep a short candidate list tested with one prepared ``intersects_xy`` call.
-
-    Cells are built from the STRtree (``query(boxes, predicate="intersects")``); a cell is
-    "inside" a polygon only if its box, grown by ``_EPS``, touches that polygon alone and
-    is covered by it, so rounding in ``floor((x - x0) / dx)`` can never hand a point near a
-    cell edge to the wrong polygon, and a point on a shared edge always goes through the
-    exact test (and finds both polygons).
-    """
-
-    _EPS = 1e-9  # degrees, ~0.1 mm
-
-    def __init__(self, geoms: NDArray[np.object_], tree: shapely.STRtree, *,
-                 cells_per_geom: float = 64.0, max_cells: int = 4_000_000) -> None:
-        self.geoms = geoms
-        n = len(geoms)
-        if n == 0:
-            self.x0 = self.y0 = 0.0
-            self.dx = self.dy = 1.0
-            self.nx = self.ny = 0
-            self.state = np.empty(0, dtype=np.int64)
-            self.ptr = np.zeros(1, dtype=np.int64)
-            self.idx = np.empty(0, dtype=np.int64)
-            return
-        b = shapely.bounds(geoms)
-        x0, y0 = float(b[:, 0].min()), float(b[:, 1].min())
-        x1, y1 = float(b[:, 2].max()), float(b[:, 3].max())
-        # Cell side: a fraction of the typical polygon, so most cells fall inside one.
-        side = float(np.sqrt(np.median((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]))
-                             / cells_per_geom))
-        side = max(side, 1e-7)
-        ncell = ((x1 - x0) / side + 2) * ((y1 - y0) / side + 2)
-        if ncell > max_cells:
-            side *= float(np.sqrt(ncell / max_cells))
-        self.dx = self.dy = side
-        self.x0, self.y0 = x0 - side / 2, y0 - side / 2
-        self.nx = int(np.ceil((x1 - self.x0) / side)) + 1
-        self.ny = int(np.ceil((y1 - self.y0) / side)) + 1
-        total = self.nx * self.ny
-        state = np.full(total, -1, dtype=np.int64)
-        counts = np.zeros(total, dtype=np.int64)
-        pairs: list[IntArray] = []
-        e = self._EPS
-        # Rows of cells in chunks: a million shapely boxes at once would cost ~100 MB.
-        rows_per_chunk = max(1, 250_000 // self.nx)
-        for r0 in range(0, self.ny, rows_per_chunk):
-            iy, ix = np.divmod(np.arange(r0 * self.nx,
-                                         min(self.ny, r0 + rows_per_chunk) * self.nx), self.nx)
-            cx0 = self.x0 + ix * side
-            cy0 = self.y0 + iy * side
-            boxes = shapely.box(cx0 - e, cy0 - e, cx0 + side + e, cy0 + side + e)
-            ibox, igeom = tree.query(boxes, predicate="intersects")
-            icell = ibox + r0 * self.nx
-            n_here = np.bincount(ibox, minlength=len(boxes))
-            counts[r0 * self.nx:r0 * self.nx + len(boxes)] = n_here
-            one = n_here[ibox] == 1
-            covered = shapely.covers(geoms[igeom[one]], boxes[ibox[one]])
-            state[icell[one][covered]] = igeom[one][covered]
-            pairs.append(np.stack([icell, igeom]))
-        both = np.concatenate(pairs, axis=1) if pairs else np.empty((2, 0), dtype=np.int64)
-        order = np.lexsort((both[1], both[0]))
-        state[(state == -1) & (counts > 0)] = -2
-        self.state = state
-        self.ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        self.idx = both[1][order].astype(np.int64)
-
-    @property
-    def inside_share(self) -> float:
-        """Share of cells answered without a geometry test."""
-        return float((self.state >= 0).mean()) if len(self.state) else 0.0
-
-    def locate(self, x: float, y: float) -> list[int]:
-        """Rows of every polygon the point touches, lowest row first."""
-        fx = (x - self.x0) / self.dx
-        fy = (y - self.y0) / self.dy
-        if not (0.0 <= fx < self.nx and 0.0 <= fy < self.ny):
-            return []
-        cell = int(fy) * self.nx + int(fx)
-        st = int(self.state[cell])
-        if st >= 0:
-            return [st]
-        if st == -1:
-            return []
-        cands = self.idx[self.ptr[cell]:self.ptr[cell + 1]]
-        return [int(i) for i in cands[shapely.intersects_xy(self.geoms[cands], x, y)]]
-
-    def locate_many(self, x: FloatArray, y: FloatArray) -> tuple[IntArray, IntArray]:
-        """``(lowest row or -1, number of polygons touched)`` for every point."""
-        n = x.size
-        best = np.full(n, -1, dtype=np.int64)
-        touching = np.zeros(n, dtype=np.int64)
-        if n == 0 or self.nx == 0:
-            return best, touching
-        fx = np.floor((x - self.x0) / self.dx)
-        fy = np.floor((y - self.y0) / self.dy)
-        valid = (fx >= 0) & (fx < self.nx) & (fy >= 0) & (fy < self.ny)
-        cell = np.where(valid, fy * self.nx + fx, 0).astype(np.int64)
-        st = np.where(valid, self.state[cell], -1)
-        inside = st >= 0
-        best[inside] = st[inside]
-        touching[inside] = 1
-        mixed = np.flatnonzero(st == -2)
-        if len(mixed):
-            c = cell[mixed]
-            starts = self.ptr[c]
-            lens = self.ptr[c + 1] - starts
-            rep = np.repeat(mixed, lens)
-            # Positions of every candidate of every mixed point in the CSR index array.
-            pos = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens) \
-                + np.repeat(starts, lens)
-            cand = self.idx[pos]
-            ok = shapely.intersects_xy(self.geoms[cand], x[rep], y[rep])
-            rep, cand = rep[ok], cand[ok]
-            # Candidates of a cell are sorted, so the first hit per point is the lowest row.
-            first = np.ones(len(rep), dtype=bool)
-            first[1:] = rep[1:] != rep[:-1]
-            best[rep[first]] = cand[first]
-            touching += np.bincount(rep, minlength=n)
-        return best, touching
-
-
 class LookupIndex:
     """An in-memory spatial index of a workspace's grids and the people responsible for them.
 
@@ -375,9 +253,9 @@ class LookupIndex:
         self._grid_names = _column(grids, "name")
         self._grid_community = _column(grids, "community_code")
         self._grid_geoms = np.asarray(grids.geometry.values, dtype=object)
-        shapely.prepare(self._grid_geoms)
-        self._grid_tree = shapely.STRtree(self._grid_geoms)
-        self._grid_cells = _CellIndex(self._grid_geoms, self._grid_tree)
+        # rows are in code order, so the locator's tie-break (lowest code) is the lowest row
+        self._grid_cells = Locator(self._grid_geoms)
+        self._grid_tree = self._grid_cells.tree
         metric = grids.geometry.to_crs(metric_crs) if len(grids) else grids.geometry
         self._grid_edges_m = np.asarray(shapely.boundary(np.asarray(metric.values)),
                                         dtype=object)

@@ -1,7 +1,7 @@
 """The walking network: a street graph, points snapped onto it, and walking distances.
 
 Every street class counts (main, secondary, minor and footway): people walk on all of them.
-Streets are expected split at intersections (as ``shared/SCHEMA.md`` stores them); graph nodes
+Streets are expected split at intersections (as ``docs/SCHEMA.md`` stores them); graph nodes
 are the line endpoints, merged when closer than a snapping tolerance, and each line is one edge
 weighted by its length in metres in the working (projected) CRS.
 

@@ -27,6 +27,7 @@ from folium.template import Template
 from gisgov import privacy
 from gisgov.crs import from_storage
 from gisgov.layers import LAYERS
+from gisgov.locate import locate_points
 from maps._assets import AssetMode, localise_assets
 from maps._errors import MapError
 
@@ -54,7 +55,7 @@ Lang = Literal["zh", "en"]
 BASEMAPS: tuple[str, ...] = ("none", "osm", "gaode", "tianditu")
 
 #: Tile templates. Gaode tiles are GCJ-02; Tianditu's ``_w`` sets are Web Mercator on
-#: CGCS2000 (≈ WGS-84 at map scale) and need a key (REFERENCES.md).
+#: CGCS2000 (≈ WGS-84 at map scale) and need a key (docs/REFERENCES.md).
 _TILES: dict[str, dict[str, Any]] = {
     "osm": {
         "tiles": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
@@ -641,22 +642,14 @@ def style_by(prop_colours: Mapping[str, str], prop: str, base: Mapping[str, Any]
 
 
 def locate(points: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> np.ndarray:
-    """Position in ``areas`` of the area covering each point's representative point (-1: none).
+    """Position in ``areas`` of the area holding each point's representative point (-1: none).
 
-    ``covers`` (not ``within``) so a point on a shared edge still matches; ties go to the first
-    area, the lowest code when ``areas`` is sorted by code (REFERENCES.md, lookup).
+    The boundary rule of :func:`gisgov.locate.locate_points` (boundary included; on a shared
+    edge the lowest ``code``, or the first area when ``areas`` has no codes), so a map counts
+    a household in the grid the lookup and the grid report give it.
     """
-    pts = shapely.point_on_surface(np.asarray(points.geometry.values))
-    out = np.full(len(pts), -1, dtype=np.int64)
-    if len(areas) == 0 or len(pts) == 0:
-        return out
-    tree = shapely.STRtree(np.asarray(areas.geometry.values))
-    pi, ai = tree.query(pts, predicate="covered_by")
-    order = np.lexsort((ai, pi))
-    pi, ai = pi[order], ai[order]
-    first = np.unique(pi, return_index=True)[1]
-    out[pi[first]] = ai[first]
-    return out
+    codes = areas["code"].astype(str).to_numpy() if "code" in areas.columns else None
+    return locate_points(points.geometry, areas.geometry, codes=codes)
 
 
 def subset(

@@ -34,7 +34,7 @@ from maps._errors import MapError
 
 __all__ = ["BRANCH_LIMIT", "compliance_map", "grid_map", "grid_summary"]
 
-#: Party Branch Work Regulations: a branch has at most 50 members (DOMAIN.md).
+#: Party Branch Work Regulations: a branch has at most 50 members (docs/DOMAIN.md).
 BRANCH_LIMIT = 50
 
 _T = {

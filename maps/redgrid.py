@@ -29,7 +29,7 @@ from maps._errors import MapError
 
 __all__ = ["LOAD_CLASSES", "load_class", "red_grid_map"]
 
-#: Each red grid member links 5–10 households (DOMAIN.md): (upper bound, key, colour).
+#: Each red grid member links 5–10 households (docs/DOMAIN.md): (upper bound, key, colour).
 LOAD_CLASSES: tuple[tuple[float, str, str], ...] = (
     (0, "idle", "#969696"),
     (4, "under", "#fdae61"),

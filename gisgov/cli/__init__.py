@@ -14,8 +14,10 @@ import pkgutil
 import sys
 
 import typer
+from rich.markup import escape
 
 from gisgov.errors import GisgovError
+from gisgov.extras import missing_extra_message
 
 __all__ = ["app", "build_app", "main"]
 
@@ -53,6 +55,12 @@ def main() -> None:
         err_console.print("interrupted; the workspace is unchanged by the unfinished step")
         sys.exit(130)
     except Exception as exc:
+        # an optional part (PostGIS, maps, the service) whose extra is not installed
+        message = missing_extra_message(exc)
+        if message is not None:
+            err_console.print(f"[bold red]错误 error:[/] {escape(message)}", highlight=False,
+                              soft_wrap=True)
+            sys.exit(2)
         # a bug, not bad input: one line for the user, the traceback when asked for
         if os.environ.get("GISGOV_DEBUG"):
             raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,7 +12,7 @@ from rich.table import Table
 
 from gisgov.cli._common import console, fail, import_summary, open_ws, print_json, progress
 from gisgov.errors import ValidationError
-from gisgov.layers import LAYERS, schema_markdown
+from gisgov.layers import LAYERS, schema_document, schema_markdown
 
 __all__ = ["parse_mapping", "register", "workspace_info"]
 
@@ -243,8 +244,13 @@ def register(app: typer.Typer) -> None:
     @app.command("schema")
     def schema_cmd(
         lang: Annotated[str, typer.Option(help="zh or en labels")] = "zh",
+        markdown: Annotated[bool, typer.Option(
+            "--markdown", help="The whole document, both languages (docs/SCHEMA.md)")] = False,
     ) -> None:
-        """Print the layer schema as a Markdown table."""
+        """Print the layer schema as a Markdown table (``--markdown``: docs/SCHEMA.md)."""
+        if markdown:
+            sys.stdout.write(schema_document())
+            return
         if lang not in ("zh", "en"):
             fail("--lang must be zh or en")
         console.print(schema_markdown(lang), markup=False, highlight=False)  # type: ignore[arg-type]

@@ -6,8 +6,10 @@ In plain Python each step costs microseconds of interpreter overhead; compiled i
 of nanoseconds, which buys many more independent starts in the same time — and the spread
 between starts, not the length of one, is what decides plan quality.
 
-The graph is passed in compressed-sparse-row form (:class:`Csr`); every array the loop
-touches is preallocated, so one call allocates nothing per step. The code is plain numba-typed
+The piece is passed as one :class:`PieceArrays` named tuple (numba compiles named tuples of
+arrays like any argument): the graph in compressed-sparse-row form plus the unit and edge
+arrays, the same eleven arrays every kernel reads. Every array the loop touches is
+preallocated, so one call allocates nothing per step. The code is plain numba-typed
 Python: with ``NUMBA_DISABLE_JIT=1`` the same functions run (slowly) in the interpreter, which
 is how a compiled and an interpreted run can be compared.
 
@@ -21,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 import numba
 import numpy as np
@@ -31,6 +33,7 @@ from gisgov.districting.graph import UnitGraph
 __all__ = [
     "Csr",
     "KernelData",
+    "PieceArrays",
     "anneal_kernel",
     "csr_from_graph",
     "csr_from_incidence",
@@ -92,6 +95,28 @@ def csr_from_graph(graph: UnitGraph) -> Csr:
                               graph.edges)
 
 
+class PieceArrays(NamedTuple):
+    """One piece as the compiled kernels take it: one argument instead of eleven arrays.
+
+    ``ptr``, ``adj``, ``adje``, ``adjl``, ``ends`` are the :class:`Csr` graph; ``cost`` the
+    objective cost of cutting each edge; ``perim``, ``uarea``, ``w`` unit perimeter, area and
+    weight; ``lk`` the locked area per unit (``-1`` free) and ``hm`` the current-plan area
+    (``-1`` none). Graph and label arrays are ``int64``, the others ``float64``.
+    """
+
+    ptr: np.ndarray
+    adj: np.ndarray
+    adje: np.ndarray
+    adjl: np.ndarray
+    ends: np.ndarray
+    cost: np.ndarray
+    perim: np.ndarray
+    uarea: np.ndarray
+    w: np.ndarray
+    lk: np.ndarray
+    hm: np.ndarray
+
+
 @dataclass(frozen=True)
 class KernelData:
     """A piece in the array form every compiled step takes: its :class:`Csr` graph, edge
@@ -104,6 +129,13 @@ class KernelData:
     w: np.ndarray
     lk: np.ndarray
     hm: np.ndarray
+
+    @property
+    def arrays(self) -> PieceArrays:
+        """The same piece as the one argument the kernels take."""
+        c = self.csr
+        return PieceArrays(c.ptr, c.adj, c.adje, c.adjl, c.ends, self.cost, self.perim,
+                           self.uarea, self.w, self.lk, self.hm)
 
 
 def kernel_data(
@@ -329,17 +361,7 @@ def _feasible(wt: np.ndarray, lower: float, upper: float) -> bool:
 
 @_jit
 def anneal_kernel(
-    ptr: np.ndarray,
-    adj: np.ndarray,
-    adje: np.ndarray,
-    adjl: np.ndarray,
-    ends: np.ndarray,
-    cost: np.ndarray,
-    perim: np.ndarray,
-    uarea: np.ndarray,
-    w: np.ndarray,
-    lk: np.ndarray,
-    hm: np.ndarray,
+    piece: PieceArrays,
     lab0: np.ndarray,
     k: int,
     lower: float,
@@ -365,6 +387,9 @@ def anneal_kernel(
         ``(best objective, feasible, iterations run)``; the best balanced plan is written to
         ``best_lab`` (the last plan when none was balanced).
     """
+    ptr, adj, adje, adjl, ends = piece.ptr, piece.adj, piece.adje, piece.adjl, piece.ends
+    cost, perim, uarea, w, lk, hm = (piece.cost, piece.perim, piece.uarea, piece.w, piece.lk,
+                                     piece.hm)
     np.random.seed(seed)
     n = lab0.shape[0]
     m = cost.shape[0]

@@ -29,6 +29,7 @@ import numpy as np
 
 from gisgov.districting._kernel import (
     KernelData,
+    PieceArrays,
     _area_stats,
     _connected_without,
     _jit,
@@ -103,13 +104,10 @@ class Context:
             )
         return self.kd
 
-    def arrays(self) -> tuple[np.ndarray, ...]:
-        """``(ptr, adj, adje, adjl, ends, cost, perim, uarea, w, lk, hm)`` of
-        :meth:`kernel_data`, in the order the kernels take them."""
-        kd = self.kernel_data()
-        c = kd.csr
-        return (c.ptr, c.adj, c.adje, c.adjl, c.ends, kd.cost, kd.perim, kd.uarea, kd.w, kd.lk,
-                kd.hm)
+    def arrays(self) -> PieceArrays:
+        """:meth:`kernel_data` as the one argument the kernels take (a named tuple, which
+        also unpacks as ``ptr, adj, adje, adjl, ends, cost, perim, uarea, w, lk, hm``)."""
+        return self.kernel_data().arrays
 
 
 def recom_ready() -> bool:
@@ -164,13 +162,13 @@ def recombine(
     tuple
         The best plan found, its objective, and the number of accepted steps.
     """
-    ptr, adj, adje, adjl, ends, cost, perim, uarea, w, lk, hm = ctx.arrays()
+    piece = ctx.arrays()
     cur = np.asarray(lab, dtype=np.int64)
     out = cur.copy()
-    if ctx.k < 2 or len(cost) == 0:
+    if ctx.k < 2 or len(piece.cost) == 0:
         return [int(x) for x in cur], plan_objective(ctx, lab), 0
     accepted = _recombine_kernel(
-        ptr, adj, adje, adjl, ends, cost, perim, uarea, w, lk, hm, cur, ctx.k,
+        piece, cur, ctx.k,
         float(ctx.lower), float(ctx.upper), float(ctx.disr), float(ctx.ppw), int(rounds),
         int(trees), float(bias), float(temperature), bool(keep_best),
         int(rng.integers(1 << 31)), out,
@@ -332,9 +330,7 @@ def _find(uf: np.ndarray, x: int) -> int:
 
 @_jit
 def _recombine_kernel(
-    ptr: np.ndarray, adj: np.ndarray, adje: np.ndarray, adjl: np.ndarray, ends: np.ndarray,
-    cost: np.ndarray, perim: np.ndarray, uarea: np.ndarray, w: np.ndarray, lk: np.ndarray,
-    hm: np.ndarray, lab: np.ndarray, k: int, lower: float, upper: float, disr: float,
+    piece: PieceArrays, lab: np.ndarray, k: int, lower: float, upper: float, disr: float,
     ppw: float, rounds: int, trees: int, bias: float, temperature: float, keep_best: bool,
     seed: int, best_lab: np.ndarray,
 ) -> int:
@@ -347,6 +343,9 @@ def _recombine_kernel(
     edge whose cut leaves two balanced halves (locks on the right sides) is scored, and the
     best split is accepted by the temperature rule. Returns the number of accepted steps.
     """
+    ptr, adj, adje, adjl, ends = piece.ptr, piece.adj, piece.adje, piece.adjl, piece.ends
+    cost, perim, uarea, w, lk, hm = (piece.cost, piece.perim, piece.uarea, piece.w, piece.lk,
+                                     piece.hm)
     np.random.seed(seed)
     n = lab.shape[0]
     m = cost.shape[0]

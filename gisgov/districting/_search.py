@@ -538,10 +538,8 @@ def _sa(
     cooler with the balance penalty already hard (a polish of a balanced plan rather than a
     search)."""
     out = np.empty(len(lab), dtype=np.int64)
-    c = kd.csr
     best_obj, feasible, its = anneal_kernel(
-        c.ptr, c.adj, c.adje, c.adjl, c.ends, kd.cost, kd.perim, kd.uarea, kd.w, kd.lk, kd.hm,
-        np.asarray(lab, dtype=np.int64), k, float(lower), float(upper), float(disr),
+        kd.arrays, np.asarray(lab, dtype=np.int64), k, float(lower), float(upper), float(disr),
         float(ppw), int(iterations), int(seed), float(hot), out,
     )
     if not feasible:

@@ -23,6 +23,10 @@ How it works
 2b. Components too light to be an area (weight under the lower bound) are bridged to their
    nearest unit first; a new town (``new_town``) founds the areas beyond the current ones.
 4. Check the final plan with the constraint callables; never return a plan that violates them.
+
+In the code: :func:`partition` is a :class:`PlanState` set up once (:func:`_setup`, steps 1,
+2 and 2b), one step per piece (:func:`_solve_piece` → :func:`_heuristic_piece` or
+:func:`_exact_piece`, step 3) and a check (:func:`_finish`, step 4).
 """
 
 from __future__ import annotations
@@ -257,8 +261,89 @@ def partition(
     # and a first run's compilation must not eat it (see :mod:`.warmup`).
     prepare_kernels()
     t0 = time.monotonic()
-    deadline = t0 + float(time_limit)
-    objective = objective or Objective()
+    state = _setup(
+        units, weight=weight, areas=areas, target=target, tolerance=tolerance, current=current,
+        new_town=new_town, locks=locks, groups=groups, objective=objective or Objective(),
+        method=method, islands=islands, main_streets=main_streets, graph=graph, crs=crs,
+        seed=seed, starts=starts, iterations=iterations, recom_rounds=recom_rounds,
+        deadline=t0 + float(time_limit), progress=progress,
+    )
+    for p in range(state.npieces):
+        _solve_piece(state, p)
+    return _finish(state, started=t0)
+
+
+@dataclass
+class PlanState:
+    """A partition in progress: the problem, set up once, and the plan the steps fill in.
+
+    :func:`partition` is three steps over it: :func:`_setup` (validate, explain
+    infeasibility, build and connect the graph, map the current plan, locks and new town to
+    area ids, split into independent pieces), :func:`_solve_piece` for every piece (the
+    heuristic — construction, annealing, merge-split — or the exact MILP, see
+    :func:`_heuristic_piece` and :func:`_exact_piece`), and :func:`_finish` (check the plan
+    with the constraint callables, score it, say what was proven).
+    """
+
+    units: gpd.GeoDataFrame
+    w: np.ndarray
+    k: int
+    lower: float
+    upper: float
+    slack: float
+    tolerance: float
+    objective: Objective
+    method: Method
+    graph: UnitGraph
+    xy: np.ndarray
+    home: np.ndarray
+    locked: np.ndarray
+    current: str | None
+    continues: list[Hashable | None]
+    founded: list[int]
+    piece: np.ndarray
+    npieces: int
+    area_ids: list[list[int]]
+    seed: int
+    starts: int
+    iterations: int | None
+    recom_rounds: int | None
+    deadline: float
+    progress: ProgressFn | None
+    report: list[str] = field(default_factory=list)
+    labels: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    optimal: bool = True
+    gap: float = 0.0
+    used_exact: bool = False
+    used_heur: bool = False
+    timed_out: bool = False
+
+
+def _setup(
+    units: gpd.GeoDataFrame,
+    *,
+    weight: str,
+    areas: int | None,
+    target: float | None,
+    tolerance: float,
+    current: str | None,
+    new_town: str | None,
+    locks: Mapping[Hashable, Hashable] | None,
+    groups: str | None,
+    objective: Objective,
+    method: Method,
+    islands: Islands,
+    main_streets: gpd.GeoDataFrame | gpd.GeoSeries | None,
+    graph: UnitGraph | None,
+    crs: object | None,
+    seed: int,
+    starts: int,
+    iterations: int | None,
+    recom_rounds: int | None,
+    deadline: float,
+    progress: ProgressFn | None,
+) -> PlanState:
+    """The problem as a :class:`PlanState`, or the reasons no plan can exist."""
     if not isinstance(units, gpd.GeoDataFrame):
         raise ValidationError("units must be a GeoDataFrame of polygons")
     if weight not in units.columns:
@@ -312,43 +397,8 @@ def partition(
         raise ValidationError(f"the graph has {graph.n} units but there are {n} units")
     xy_geo = units.geometry.to_crs(graph.crs)
     xy = np.column_stack([xy_geo.centroid.x.to_numpy(), xy_geo.centroid.y.to_numpy()])
-
-    comp = graph.components()
-    ncomp = int(comp.max()) + 1
-    if ncomp > 1:
-        sizes = np.bincount(comp)
-        desc = ", ".join(
-            f"{int(s)} unit(s) weighing {float(w[comp == c].sum()):g}"
-            for c, s in enumerate(sizes)
-        )
-        if islands == "error":
-            raise InfeasibleError(
-                f"the units form {ncomp} disconnected pieces ({desc}); join them or pass "
-                f"islands='bridge' (--islands bridge) or 'separate'",
-                [f"disconnected input: {ncomp} components"],
-            )
-        if islands == "bridge":
-            graph, notes = bridge_components(graph, xy)
-            report.extend(notes)
-            comp = graph.components()
-        else:
-            # Components too light to be an area (an empty park cut off by a street gap) join
-            # their nearest neighbour; only heavy islands must carry whole areas of their own.
-            graph, notes = attach_light_components(
-                graph, np.asarray(xy_geo.values, dtype=object), w, lower - slack
-            )
-            report.extend(notes)
-            comp = graph.components()
-            left = int(comp.max()) + 1
-            if left > 1:
-                sizes = np.bincount(comp)
-                desc = ", ".join(
-                    f"{int(s)} unit(s) weighing {float(w[comp == c].sum()):g}"
-                    for c, s in enumerate(sizes)
-                )
-                report.append(
-                    f"the units form {left} disconnected pieces ({desc}); each gets its own areas"
-                )
+    graph, comp = _connect(graph, w, xy, np.asarray(xy_geo.values, dtype=object),
+                           islands=islands, lower=lower - slack, report=report)
 
     # Current plan → area ids: the K heaviest current labels keep an area each.
     cur_vals: list[Hashable | None] = [None] * n
@@ -404,129 +454,203 @@ def partition(
             f"split into {npieces} independent pieces (components × containment groups) with "
             f"{', '.join(str(x) for x in kp)} areas"
         )
+    return PlanState(
+        units=units, w=w, k=k, lower=lower, upper=upper, slack=slack, tolerance=tolerance,
+        objective=objective, method=method, graph=graph, xy=xy, home=home, locked=locked,
+        current=current, continues=continues, founded=founded, piece=piece, npieces=npieces,
+        # each piece's global area ids: its locked areas, then the current areas living in it
+        area_ids=_area_ids(kp, piece, locked, home, w, k), seed=seed, starts=starts,
+        iterations=iterations, recom_rounds=recom_rounds, deadline=deadline,
+        progress=progress, report=report, labels=np.full(n, -1, dtype=np.int64),
+    )
 
-    # Give each piece global area ids: its locked areas, then the current areas living in it.
-    area_ids = _area_ids(kp, piece, locked, home, w, k)
-    labels = np.full(n, -1, dtype=np.int64)
-    optimal = True
-    gap = 0.0
-    used_exact = used_heur = False
-    timed_out = False
-    for p in range(npieces):
-        nodes = np.flatnonzero(piece == p)
-        aids: list[int] = area_ids[p]
-        to_local: dict[int, int] = {gid: i for i, gid in enumerate(aids)}
-        sub, _ = graph.subgraph(nodes)
-        kloc = len(aids)
-        lk = np.asarray([to_local.get(int(x), -1) if x >= 0 else -1 for x in locked[nodes]])
-        hm = np.asarray([to_local.get(int(x), -1) if x >= 0 else -1 for x in home[nodes]])
-        hm_arg = hm if (hm >= 0).any() else None
-        frac0, frac1 = p / npieces, (p + 1) / npieces
-        if kloc == 1:
-            loc = np.zeros(len(nodes), dtype=np.int64)
-            if sub.components().max() > 0:
-                raise InfeasibleError("a piece is disconnected", ["disconnected piece"])
+
+def _connect(
+    graph: UnitGraph, w: np.ndarray, xy: np.ndarray, geoms: np.ndarray, *, islands: Islands,
+    lower: float, report: list[str],
+) -> tuple[UnitGraph, np.ndarray]:
+    """The graph with its disconnected components handled as ``islands`` says, and the
+    component of every unit (notes go to ``report``)."""
+    comp = graph.components()
+    ncomp = int(comp.max()) + 1
+    if ncomp > 1:
+        sizes = np.bincount(comp)
+        desc = ", ".join(
+            f"{int(s)} unit(s) weighing {float(w[comp == c].sum()):g}"
+            for c, s in enumerate(sizes)
+        )
+        if islands == "error":
+            raise InfeasibleError(
+                f"the units form {ncomp} disconnected pieces ({desc}); join them or pass "
+                f"islands='bridge' (--islands bridge) or 'separate'",
+                [f"disconnected input: {ncomp} components"],
+            )
+        if islands == "bridge":
+            graph, notes = bridge_components(graph, xy)
+            report.extend(notes)
+            comp = graph.components()
         else:
-            loc = None
-            if method == "exact":
-                # The heuristic's plan warm-starts CP-SAT: the solver then only has to prove
-                # (or improve on) it, which is most of what it can do in a few seconds.
-                warm = anneal(
-                    sub, w[nodes], kloc, lower=lower, upper=upper, objective=objective,
-                    locked=lk, home=hm_arg, xy=xy[nodes], seed=seed + 7919 * p,
-                    starts=starts, iterations=iterations or 20_000, deadline=deadline,
-                    recom_rounds=0,
+            # Components too light to be an area (an empty park cut off by a street gap) join
+            # their nearest neighbour; only heavy islands must carry whole areas of their own.
+            graph, notes = attach_light_components(graph, geoms, w, lower)
+            report.extend(notes)
+            comp = graph.components()
+            left = int(comp.max()) + 1
+            if left > 1:
+                sizes = np.bincount(comp)
+                desc = ", ".join(
+                    f"{int(s)} unit(s) weighing {float(w[comp == c].sum()):g}"
+                    for c, s in enumerate(sizes)
                 )
-                ex = solve_exact(
-                    sub, w[nodes], kloc, lower=lower - slack, upper=upper + slack,
-                    objective=objective, locked=lk, home=hm_arg,
-                    time_limit=max(1.0, deadline - time.monotonic()),
-                    hint=warm.labels if warm.feasible else None, seed=seed,
+                report.append(
+                    f"the units form {left} disconnected pieces ({desc}); each gets its own areas"
                 )
-                if ex.labels is None:
-                    raise InfeasibleError(
-                        "the MILP proved no balanced contiguous plan exists" if ex.infeasible
-                        else "the MILP found no plan within the time limit; allow more time",
-                        ["infeasible" if ex.infeasible else "time limit"],
-                    )
-                loc = ex.labels
-                used_exact = True
-                optimal = optimal and ex.optimal and ex.rounding == 0.0
-                gap = max(gap, ex.gap + 2.0 * ex.rounding / max(abs(ex.objective), 1e-12))
-            else:
-                budget = iterations or int(
-                    np.clip(SA_ITERATIONS_PER_UNIT * len(nodes), 20_000, 1_500_000)
-                )
-                sr = anneal(
-                    sub, w[nodes], kloc, lower=lower, upper=upper, objective=objective,
-                    locked=lk, home=hm_arg, xy=xy[nodes], seed=seed + 7919 * p,
-                    starts=starts, iterations=budget, deadline=deadline,
-                    progress=progress, progress_span=(0.05 + 0.9 * frac0, 0.05 + 0.9 * frac1),
-                    recom_rounds=(
-                        default_recom_rounds(len(nodes), kloc)
-                        if recom_rounds is None else recom_rounds
-                    ),
-                )
-                timed_out = timed_out or sr.timed_out
-                used_heur = True
-                optimal = False
-                if sr.feasible and sr.labels is not None:
-                    loc = sr.labels
-                elif method == "auto" and len(nodes) <= EXACT_MAX_UNITS:
-                    report.append(f"piece {p}: heuristic found no balanced plan; solved by MILP")
-                    ex = solve_exact(
-                        sub, w[nodes], kloc, lower=lower - slack, upper=upper + slack,
-                        objective=objective, locked=lk, home=hm_arg,
-                        time_limit=max(5.0, deadline - time.monotonic()),
-                    )
-                    if ex.labels is None:
-                        raise InfeasibleError(
-                            "no balanced contiguous plan exists (proved by the MILP)"
-                            if ex.infeasible
-                            else "no balanced contiguous plan found within the time limit",
-                            [f"piece {p} of {len(nodes)} units into {kloc} areas"],
-                        )
-                    loc = ex.labels
-                    used_exact = True
-                else:
-                    raise InfeasibleError(
-                        f"no balanced contiguous plan found for {len(nodes)} units in {kloc} "
-                        f"areas at ±{tolerance:.1%}; try a larger tolerance, fewer locks, "
-                        f"more time or another seed",
-                        ["search found no balanced plan"],
-                    )
-        labels[nodes] = np.asarray(aids, dtype=np.int64)[loc]
-    if timed_out:
-        report.append("the time limit cut the search short: the plan may differ between runs")
+    return graph, comp
 
-    plan = Plan(graph=graph, labels=labels, weights=w, k=k)
-    locks_pos = {int(u): int(a) for u, a in enumerate(locked) if a >= 0}
+
+@dataclass
+class _Piece:
+    """One independent piece of a :class:`PlanState`, in local area ids."""
+
+    p: int
+    nodes: np.ndarray
+    graph: UnitGraph
+    k: int
+    lk: np.ndarray
+    hm: np.ndarray | None
+
+
+def _solve_piece(state: PlanState, p: int) -> PlanState:
+    """Fill in the labels of piece ``p``: exact, or the heuristic (with the MILP as the
+    fallback of ``method="auto"`` on small pieces)."""
+    nodes = np.flatnonzero(state.piece == p)
+    aids: list[int] = state.area_ids[p]
+    to_local: dict[int, int] = {gid: i for i, gid in enumerate(aids)}
+    sub, _ = state.graph.subgraph(nodes)
+    lk = np.asarray([to_local.get(int(x), -1) if x >= 0 else -1 for x in state.locked[nodes]])
+    hm = np.asarray([to_local.get(int(x), -1) if x >= 0 else -1 for x in state.home[nodes]])
+    pc = _Piece(p=p, nodes=nodes, graph=sub, k=len(aids), lk=lk,
+                hm=hm if (hm >= 0).any() else None)
+    if pc.k == 1:
+        loc = np.zeros(len(nodes), dtype=np.int64)
+        if sub.components().max() > 0:
+            raise InfeasibleError("a piece is disconnected", ["disconnected piece"])
+    elif state.method == "exact":
+        loc = _exact_piece(state, pc)
+    else:
+        loc = _heuristic_piece(state, pc)
+    state.labels[nodes] = np.asarray(aids, dtype=np.int64)[loc]
+    return state
+
+
+def _exact_piece(state: PlanState, pc: _Piece) -> np.ndarray:
+    """The MILP on one piece, warm-started by the heuristic's plan."""
+    # The heuristic's plan warm-starts CP-SAT: the solver then only has to prove
+    # (or improve on) it, which is most of what it can do in a few seconds.
+    warm = anneal(
+        pc.graph, state.w[pc.nodes], pc.k, lower=state.lower, upper=state.upper,
+        objective=state.objective, locked=pc.lk, home=pc.hm, xy=state.xy[pc.nodes],
+        seed=state.seed + 7919 * pc.p, starts=state.starts,
+        iterations=state.iterations or 20_000, deadline=state.deadline, recom_rounds=0,
+    )
+    ex = solve_exact(
+        pc.graph, state.w[pc.nodes], pc.k, lower=state.lower - state.slack,
+        upper=state.upper + state.slack, objective=state.objective, locked=pc.lk, home=pc.hm,
+        time_limit=max(1.0, state.deadline - time.monotonic()),
+        hint=warm.labels if warm.feasible else None, seed=state.seed,
+    )
+    if ex.labels is None:
+        raise InfeasibleError(
+            "the MILP proved no balanced contiguous plan exists" if ex.infeasible
+            else "the MILP found no plan within the time limit; allow more time",
+            ["infeasible" if ex.infeasible else "time limit"],
+        )
+    state.used_exact = True
+    state.optimal = state.optimal and ex.optimal and ex.rounding == 0.0
+    state.gap = max(state.gap, ex.gap + 2.0 * ex.rounding / max(abs(ex.objective), 1e-12))
+    return ex.labels
+
+
+def _heuristic_piece(state: PlanState, pc: _Piece) -> np.ndarray:
+    """Construction, annealing and merge-split on one piece (:func:`._search.anneal`); the
+    MILP when that finds no balanced plan on a small piece and ``method="auto"``."""
+    n = len(pc.nodes)
+    budget = state.iterations or int(np.clip(SA_ITERATIONS_PER_UNIT * n, 20_000, 1_500_000))
+    frac0, frac1 = pc.p / state.npieces, (pc.p + 1) / state.npieces
+    sr = anneal(
+        pc.graph, state.w[pc.nodes], pc.k, lower=state.lower, upper=state.upper,
+        objective=state.objective, locked=pc.lk, home=pc.hm, xy=state.xy[pc.nodes],
+        seed=state.seed + 7919 * pc.p, starts=state.starts, iterations=budget,
+        deadline=state.deadline, progress=state.progress,
+        progress_span=(0.05 + 0.9 * frac0, 0.05 + 0.9 * frac1),
+        recom_rounds=(default_recom_rounds(n, pc.k) if state.recom_rounds is None
+                      else state.recom_rounds),
+    )
+    state.timed_out = state.timed_out or sr.timed_out
+    state.used_heur = True
+    state.optimal = False
+    if sr.feasible and sr.labels is not None:
+        return sr.labels
+    if state.method == "auto" and n <= EXACT_MAX_UNITS:
+        state.report.append(f"piece {pc.p}: heuristic found no balanced plan; solved by MILP")
+        ex = solve_exact(
+            pc.graph, state.w[pc.nodes], pc.k, lower=state.lower - state.slack,
+            upper=state.upper + state.slack, objective=state.objective, locked=pc.lk,
+            home=pc.hm, time_limit=max(5.0, state.deadline - time.monotonic()),
+        )
+        if ex.labels is None:
+            raise InfeasibleError(
+                "no balanced contiguous plan exists (proved by the MILP)" if ex.infeasible
+                else "no balanced contiguous plan found within the time limit",
+                [f"piece {pc.p} of {n} units into {pc.k} areas"],
+            )
+        state.used_exact = True
+        return ex.labels
+    raise InfeasibleError(
+        f"no balanced contiguous plan found for {n} units in {pc.k} "
+        f"areas at ±{state.tolerance:.1%}; try a larger tolerance, fewer locks, "
+        f"more time or another seed",
+        ["search found no balanced plan"],
+    )
+
+
+def _finish(state: PlanState, *, started: float) -> PartitionResult:
+    """Check the filled-in plan with the constraint callables, score it, say what was proven."""
+    if state.timed_out:
+        state.report.append(
+            "the time limit cut the search short: the plan may differ between runs")
+    labels, k, objective = state.labels, state.k, state.objective
+    lower, upper, slack = state.lower, state.upper, state.slack
+    plan = Plan(graph=state.graph, labels=labels, weights=state.w, k=k)
+    locks_pos = {int(u): int(a) for u, a in enumerate(state.locked) if a >= 0}
     violations = check_plan(
         plan, [contiguous, within_bounds(lower - slack, upper + slack), respects_locks(locks_pos)]
     )
     if violations:
         raise InfeasibleError("the search ended with an invalid plan: " + "; ".join(violations), violations)
-    obj = objective.value(graph, labels, k=k, weights=w, home=home if current else None)
-    if progress:
-        progress("done", 1.0)
+    obj = objective.value(state.graph, labels, k=k, weights=state.w,
+                          home=state.home if state.current else None)
+    if state.progress:
+        state.progress("done", 1.0)
+    used_exact, used_heur = state.used_exact, state.used_heur
     only_exact = used_exact and not used_heur
-    linear_optimal = bool(only_exact and optimal)
-    linear_gap = gap if only_exact else math.nan
+    linear_optimal = bool(only_exact and state.optimal)
+    linear_gap = state.gap if only_exact else math.nan
     full_optimal = linear_optimal and objective.polsby_popper == 0
     return PartitionResult(
-        labels=pd.Series(labels, index=units.index, name="area"),
+        labels=pd.Series(labels, index=state.units.index, name="area"),
         k=k,
         lower=lower,
         upper=upper,
-        continues=continues,
+        continues=state.continues,
         optimal=full_optimal,
         gap=linear_gap if objective.polsby_popper == 0 else math.nan,
         objective=obj,
-        seconds=time.monotonic() - t0,
+        seconds=time.monotonic() - started,
         method="mixed" if used_exact and used_heur else ("exact" if used_exact else "heuristic"),
-        graph=graph,
-        report=report,
-        founded=founded,
+        graph=state.graph,
+        report=state.report,
+        founded=state.founded,
         linear_optimal=linear_optimal,
         linear_gap=linear_gap,
         proven=_proven(only_exact, linear_optimal, linear_gap, objective),

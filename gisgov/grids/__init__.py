@@ -16,6 +16,7 @@ import geopandas as gpd
 import pandas as pd
 import pyproj
 
+from gisgov.coverage import snap_coverage
 from gisgov.grids.coding import grid_codes, reading_order
 from gisgov.grids.partition import (
     DEFAULT_TARGET_HOUSEHOLDS,
@@ -127,6 +128,15 @@ def make_grids(
     grids = conform("grids", pd.concat([g for g in (kept_grids, result.grids)
                                         if g is not None and len(g)], ignore_index=True)
                     .sort_values("code").reset_index(drop=True))
+    # the stored grids tile in the stored coordinates: one coverage on the storage precision
+    # grid, overlaps (from communities drawn apart) to the lowest code (gisgov.coverage)
+    grids = grids.set_geometry(gpd.GeoSeries(
+        snap_coverage(grids.geometry.values, codes=grids["code"].astype(str).to_numpy()),
+        index=grids.index, crs=grids.crs))
+    snapped = dict(zip(grids["code"].astype(str), grids.geometry, strict=True))
+    result.grids = result.grids.set_geometry(gpd.GeoSeries(
+        [snapped[str(c)] for c in result.grids["code"]], index=result.grids.index,
+        crs=result.grids.crs))
     staffing = staff_grids(result.grids, layers["members"], compounds=layers.get("compounds"),
                            existing=layers.get("staff"), crs=crs)
     other_staff = layers.get("staff")

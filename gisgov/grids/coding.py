@@ -1,6 +1,6 @@
 """Grid codes: the community's 12-digit code + a 3-digit sequence, west→east, north→south.
 
-The numbering follows the Beijing DB11 unit-grid convention (../shared/REFERENCES.md): rows
+The numbering follows the Beijing DB11 unit-grid convention (docs/REFERENCES.md): rows
 of grids are read from north to south and, inside a row, from west to east. Re-running the
 partition after a local change keeps the codes of grids that did not change, so staff,
 branches and printed maps that quote a code stay right.

@@ -33,6 +33,7 @@ from gisgov.blocks import as_coverage, blocks_from_streets, polygonal
 from gisgov.errors import InfeasibleError, ValidationError
 from gisgov.grids.coding import grid_codes
 from gisgov.layers import STORAGE_CRS, conform
+from gisgov.locate import codes_at, locate_points
 
 __all__ = [
     "DEFAULT_TARGET_HOUSEHOLDS",
@@ -208,10 +209,10 @@ def _count_households(units: gpd.GeoDataFrame, households: gpd.GeoDataFrame
     n = np.zeros(len(units), dtype=int)
     pop = np.zeros(len(units), dtype=int)
     if len(households) and len(units):
-        tree = shapely.STRtree(np.asarray(units.geometry.values))
-        idx_h, idx_u = tree.query(np.asarray(households.geometry.values), predicate="intersects")
-        first = np.unique(idx_h, return_index=True)[1]  # a point on an edge counts once
-        idx_h, idx_u = idx_h[first], idx_u[first]
+        # a point on an edge counts once, in the lowest unit (gisgov.locate)
+        row = locate_points(households.geometry, units.geometry)
+        idx_h = np.flatnonzero(row >= 0)
+        idx_u = row[idx_h]
         np.add.at(n, idx_u, 1)
         np.add.at(pop, idx_u, households["size"].fillna(1).astype(int).to_numpy()[idx_h])
     units["households"] = n
@@ -459,12 +460,10 @@ def _count_in(polys: np.ndarray, households: gpd.GeoDataFrame) -> tuple[np.ndarr
     n = np.zeros(len(polys), dtype=int)
     pop = np.zeros(len(polys), dtype=int)
     if len(households):
-        idx_h, idx_g = shapely.STRtree(polys).query(np.asarray(households.geometry.values),
-                                                    predicate="intersects")
-        first = np.unique(idx_h, return_index=True)[1]
-        np.add.at(n, idx_g[first], 1)
-        np.add.at(pop, idx_g[first], households["size"].fillna(1).astype(int).to_numpy()[
-            idx_h[first]])
+        row = locate_points(households.geometry, polys)  # the boundary rule of gisgov.locate
+        idx_h = np.flatnonzero(row >= 0)
+        np.add.at(n, row[idx_h], 1)
+        np.add.at(pop, row[idx_h], households["size"].fillna(1).astype(int).to_numpy()[idx_h])
     return n, pop
 
 
@@ -508,13 +507,8 @@ def _main_parts(geom: shapely.Geometry) -> shapely.Geometry:
 
 def _current_grid(units: gpd.GeoDataFrame, previous: gpd.GeoDataFrame) -> pd.Series:
     """The previous grid each unit mostly lay in (its representative point), if any."""
-    pts = shapely.point_on_surface(np.asarray(units.geometry.values))
-    tree = shapely.STRtree(np.asarray(previous.geometry.values))
-    idx_u, idx_g = tree.query(pts, predicate="intersects")
-    out = pd.Series([None] * len(units), index=units.index, dtype=object)
-    codes = previous["code"].astype(str).to_numpy()
-    out.iloc[idx_u] = codes[idx_g]
-    return out
+    return pd.Series(codes_at(shapely.point_on_surface(np.asarray(units.geometry.values)),
+                              previous), index=units.index, dtype=object)
 
 
 def _community_name(communities: gpd.GeoDataFrame, code: str) -> str:

@@ -20,6 +20,7 @@ import pandas as pd
 import shapely
 
 from gisgov.layers import conform
+from gisgov.locate import codes_at
 
 __all__ = [
     "BRANCH_CAP",
@@ -37,22 +38,12 @@ MIN_BRANCH_MEMBERS = 3
 
 
 def grid_of_points(points: gpd.GeoSeries, grids: gpd.GeoDataFrame) -> np.ndarray:
-    """Code of the grid covering each point (``None`` outside every grid).
+    """Code of the grid holding each point (``None`` outside every grid).
 
-    Uses ``intersects`` so points on a shared edge match; the lowest code wins then, the same
-    tie-break as the responsibility lookup.
+    The boundary rule of :mod:`gisgov.locate`: boundary included, the lowest code on a shared
+    edge — the same answer as the responsibility lookup and the assignment.
     """
-    out = np.full(len(points), None, dtype=object)
-    if not len(grids) or not len(points):
-        return out
-    tree = shapely.STRtree(np.asarray(grids.geometry.values))
-    idx_p, idx_g = tree.query(np.asarray(points.values), predicate="intersects")
-    codes = grids["code"].astype(str).to_numpy()
-    order = np.lexsort((codes[idx_g], idx_p))
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = idx_p[order][1:] != idx_p[order][:-1]
-    out[idx_p[order][first]] = codes[idx_g[order][first]]
-    return out
+    return codes_at(points, grids)
 
 
 @dataclass

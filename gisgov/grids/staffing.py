@@ -33,6 +33,7 @@ import pandas as pd
 import shapely
 
 from gisgov.layers import conform
+from gisgov.locate import locate_points
 
 __all__ = [
     "DEFAULT_TEMPLATE",
@@ -249,19 +250,15 @@ def staff_grids(
 
 
 def _community_of(members: gpd.GeoDataFrame, grids: gpd.GeoDataFrame) -> np.ndarray:
-    """Community code of the grid each member lives in (empty string outside every grid)."""
+    """Community code of the grid each member lives in (empty string outside every grid).
+
+    A home on a shared edge belongs to one grid by the rule of :mod:`gisgov.locate`.
+    """
     out = np.full(len(members), "", dtype=object)
-    tree = shapely.STRtree(np.asarray(grids.geometry.values))
-    idx_m, idx_g = tree.query(np.asarray(members.geometry.values), predicate="intersects")
+    row = locate_points(members.geometry, grids.geometry,
+                        codes=grids["code"].astype(str).to_numpy())
     codes = grids["community_code"].astype(str).to_numpy()
-    # a home on a shared edge belongs to the grid with the lowest code, like the lookup
-    order = np.lexsort((grids["code"].astype(str).to_numpy()[idx_g], idx_m))
-    seen: set[int] = set()
-    for k in order:
-        i = int(idx_m[k])
-        if i not in seen:
-            seen.add(i)
-            out[i] = codes[idx_g[k]]
+    out[row >= 0] = codes[row[row >= 0]]
     return out
 
 
@@ -274,8 +271,8 @@ def _grids_with_property_management(
     pm = compounds[compounds["property_managed"].fillna(False).astype(bool).to_numpy()]
     if not len(pm):
         return managed
-    tree = shapely.STRtree(np.asarray(grids.geometry.values))
-    pts = shapely.point_on_surface(np.asarray(pm.geometry.values))
-    _, idx_g = tree.query(pts, predicate="intersects")
-    managed[np.unique(idx_g)] = True
+    # a compound counts for the grid holding its representative point (gisgov.locate)
+    row = locate_points(shapely.point_on_surface(np.asarray(pm.geometry.values)),
+                        grids.geometry, codes=grids["code"].astype(str).to_numpy())
+    managed[np.unique(row[row >= 0])] = True
     return managed

@@ -23,12 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pandas as pd
 import pyproj
 import shapely
 from numpy.typing import NDArray
+from scipy.sparse import csr_array
+from scipy.sparse.csgraph import connected_components
 
 from gisgov.errors import ValidationError
 from gisgov.layers import LAYERS, STORAGE_CRS, conform, empty_layer
@@ -358,21 +359,26 @@ def _make_contiguous(
     keep = a < b
     a, b = a[keep], b[keep]
     shared = shapely.length(shapely.intersection(blocks[a], blocks[b])) > 0.5
-    graph = nx.Graph()
-    graph.add_nodes_from(range(len(blocks)))
-    graph.add_edges_from(zip(a[shared].tolist(), b[shared].tolist(), strict=True))
+    edges = np.concatenate([np.stack([a[shared], b[shared]]), np.stack([b[shared], a[shared]])],
+                           axis=1)
+    graph = csr_array((np.ones(edges.shape[1], dtype=np.int8), (edges[0], edges[1])),
+                      shape=(len(blocks), len(blocks)))
     sd_of = np.array([sd for _, _, _, sd in COMMUNITIES])
     for _ in range(20):
         changed = False
         for c in range(len(COMMUNITIES)):
             nodes = np.flatnonzero(label == c)
-            comps = sorted(nx.connected_components(graph.subgraph(nodes.tolist())),
-                           key=lambda s: (-len(s), min(s)))
+            if not len(nodes):
+                continue
+            _, part = connected_components(graph[nodes][:, nodes], directed=False)
+            comps = sorted((nodes[part == k].tolist() for k in np.unique(part)),
+                           key=lambda comp: (-len(comp), min(comp)))
             for comp in comps[1:]:
-                if keep_apart[list(comp)].any():
+                if keep_apart[comp].any():
                     continue
                 for node in sorted(comp):
-                    around = [label[n] for n in graph.neighbors(node)
+                    around = [label[n] for n in graph.indices[graph.indptr[node]:
+                                                              graph.indptr[node + 1]]
                               if label[n] != c and sd_of[label[n]] == sd_of[c]]
                     if around:
                         label[node] = np.bincount(around).argmax()

@@ -175,3 +175,92 @@ def test_cli_grids_json_and_check(county_gpkg: Path) -> None:
     assert bad.returncode != 0
     assert "Traceback" not in bad.stderr
     assert "unknown community" in bad.stderr
+
+
+def _overlaps_m2(grids: gpd.GeoDataFrame) -> np.ndarray:
+    """Overlap area (m²) of every intersecting pair of grids, measured in metres."""
+    geoms = np.asarray(grids.to_crs(working_crs_for(grids)).geometry.values)
+    a, b = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    keep = a < b
+    return np.asarray(shapely.area(shapely.intersection(geoms[a[keep]], geoms[b[keep]])))
+
+
+def test_stored_grids_tile_in_stored_coordinates(plan, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """After the write to WGS-84 (a GeoPackage round trip) no two grids overlap, and every
+    vertex lies on the storage precision grid, so neighbours share their edges exactly."""
+    from gisgov.coverage import STORAGE_GRID_DEG
+    from gisgov.store import open_workspace
+
+    ws = open_workspace(tmp_path / "g.gpkg", create=True)
+    with ws.transaction() as tx:
+        tx.write("grids", plan.grids)
+    stored = ws.read("grids")
+    assert len(stored) == len(plan.grids) > 10
+    assert _overlaps_m2(stored).max() < 1e-3  # float noise of the reprojection only
+    xy = shapely.get_coordinates(np.asarray(stored.geometry.values))
+    steps = xy / STORAGE_GRID_DEG
+    assert np.abs(steps - np.round(steps)).max() < 1e-3
+
+
+def test_check_reports_grid_overlap_across_communities(plan, county_layers) -> None:  # type: ignore[no-untyped-def]
+    """A grid pushed 2 m into a neighbour of another community is an overlap; 0.3 m² is not."""
+    grids = plan.grids.copy()
+    crs = working_crs_for(grids)
+    metric = grids.to_crs(crs)
+    geoms = np.asarray(metric.geometry.values)
+    a, b = shapely.STRtree(geoms).query(geoms, predicate="touches")
+    comm = metric["community_code"].to_numpy()
+    cross = [(int(i), int(j)) for i, j in zip(a, b, strict=True) if comm[i] != comm[j]]
+    if not cross:
+        pytest.skip("the fixture county grids no two neighbouring communities")
+    i, j = cross[0]
+    layers = dict(county_layers)
+
+    def grown_by(metres: float) -> list[str]:
+        grown = metric.copy()
+        band = shapely.intersection(shapely.buffer(geoms[i], metres, join_style="mitre"),
+                                    geoms[j])
+        grown.loc[grown.index[i], "geometry"] = shapely.union(geoms[i], band)
+        layers["grids"] = grown.to_crs("EPSG:4326")
+        return [p.message for p in check_layers(layers) if p.rule == "grid_overlap"]
+
+    codes = metric["code"].astype(str).to_numpy()
+    found = grown_by(2.0)
+    assert any(codes[j] in m for m in found)
+    shared = shapely.length(shapely.intersection(geoms[i].boundary, geoms[j].boundary))
+    small = grown_by(0.3 / max(shared, 1.0))
+    assert not any(codes[j] in m for m in small)
+
+
+def test_grid_gap_counts_ground_in_no_grid_at_all(plan, county_layers) -> None:  # type: ignore[no-untyped-def]
+    """Where two communities overlap, the part a neighbouring community's grid holds is not a
+    gap; ground in no grid at all is."""
+    crs = working_crs_for(plan.grids)
+    grids = plan.grids.to_crs(crs)
+    comm = county_layers["communities"].to_crs(crs)
+    gridded = set(grids["community_code"])
+    geoms = np.asarray(comm.geometry.values)
+    a, b = shapely.STRtree(geoms).query(geoms, predicate="touches")
+    codes = comm["code"].to_numpy()
+    pairs = [(int(i), int(j)) for i, j in zip(a, b, strict=True)
+             if codes[i] in gridded and codes[j] in gridded]
+    if not pairs:
+        pytest.skip("the fixture county grids no two neighbouring communities")
+    i, j = pairs[0]
+    layers = dict(county_layers)
+    layers["grids"] = plan.grids
+
+    def gaps(communities: gpd.GeoDataFrame, grid_layer: gpd.GeoDataFrame) -> set[str]:
+        layers.update(communities=communities.to_crs("EPSG:4326"), grids=grid_layer)
+        return {p.key for p in check_layers(layers) if p.rule == "grid_gap"}
+
+    assert gaps(comm, plan.grids) == set()
+    # community i reaches 4 m into community j: that ground is in j's grids, not a gap
+    grown = comm.copy()
+    band = shapely.intersection(shapely.buffer(geoms[i], 4.0, join_style="mitre"), geoms[j])
+    assert shapely.area(band) > 2 * 5.0
+    grown.loc[grown.index[i], "geometry"] = shapely.union(geoms[i], band)
+    assert gaps(grown, plan.grids) == set()
+    # a grid of community i removed: its ground is in no grid at all
+    first = plan.grids.index[plan.grids["community_code"] == codes[i]][0]
+    assert gaps(comm, plan.grids.drop(index=first)) == {codes[i]}

