@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from api.state import AppState
-from gisgov.errors import PermissionDeniedError
+from gisgov.errors import PermissionDeniedError, StoreError
 from gisgov.policy import (
     PUBLISH_STAFF_META,
     Access,
@@ -85,14 +85,18 @@ class PolicyContext:
 def context(state: AppState) -> PolicyContext:
     """The policy facts of the workspace's current version (cached)."""
     index = state.index.get()
-    # Keyed on the index's workspace version, not a fresh ``ws.version`` read: the live index
-    # checks the store at most once per interval and keeps serving when it is down, so a
-    # lookup answered from memory stays answerable during a database restart.
-    version = (-1 if index.version is None else index.version, index.version)
     with _lock:
         cached: PolicyContext | None = state.extra.get("policy")
-        if cached is not None and cached.version == version:
+    try:
+        version = (int(state.ws.version), index.version)
+    except StoreError:
+        # The store is down (a database restart): keep deciding with the last facts, as the
+        # live index keeps answering lookups from memory; reads of the store itself fail anyway.
+        if cached is not None:
             return cached
+        raise
+    if cached is not None and cached.version == version:
+        return cached
     ws = state.ws
     present = set(ws.layers())
     areas = GridAreas.from_frames(ws.read("grids") if "grids" in present else None,
