@@ -1,0 +1,201 @@
+"""Solving an :class:`~gisgov.assignment._problem.AssignmentProblem`: one certified
+minimum-cost flow per independent piece, decoded into one member per household.
+
+Each piece is a flow from its households (supply 1 each) to one sink: through the problem's
+arcs to members, then member → sink in two arcs (the minimum load at ``-MIN_FILL_BONUS`` per
+household, the rest up to the maximum at 0), and household → sink at ``UNASSIGNED_COST``
+(left without a member). Priority weights (:mod:`gisgov.assignment._model`) make coverage
+come first, then minimum loads, then kin, then walking.
+
+Only the piece's own arrays are built, so memory follows the largest piece (a subdistrict),
+not the county, and each piece's answer is kept as soon as it is solved. A piece counts as
+optimal only when :func:`gisgov.assignment._flow.solve_min_cost_flow` certifies it.
+
+Flow through a service point is decoded into pairs afterwards: within a pool, members fill
+ports in order (so a member splits over as few grids as possible), and within a port its
+households and member places are matched to minimise straight-line distance (the model's cost
+via the service point is the same for every such matching, so the objective is unchanged).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import linear_sum_assignment
+
+from gisgov.assignment._flow import solve_min_cost_flow
+from gisgov.assignment._model import COST_SCALE, MIN_FILL_BONUS_M, UNASSIGNED_COST_M
+from gisgov.assignment._problem import (
+    DEPLOY,
+    DIRECT,
+    PORT,
+    POOL,
+    AssignmentProblem,
+)
+
+__all__ = ["AssignmentSolution", "solve"]
+
+IntArray = NDArray[np.int64]
+
+
+@dataclass(frozen=True, eq=False)
+class AssignmentSolution:
+    """One member per household (or none) and how each piece was solved.
+
+    Attributes
+    ----------
+    chosen
+        Member index of each household, -1 when left without one.
+    via
+        Arc kind that carried each household (``DIRECT`` or ``PORT``; -1 unassigned).
+    deployed
+        Whether the household's member came through a reporting pool (deployment or another
+        grid of the member's own community).
+    pieces
+        One dict per piece: grids, households, members, arcs, status, objective, lower bound,
+        optimal, reason, seconds.
+    failed
+        Households of pieces the solver could not solve, with the solver's status.
+    """
+
+    chosen: IntArray
+    via: IntArray
+    deployed: NDArray[np.bool_]
+    pieces: list[dict[str, Any]]
+    failed: NDArray[np.object_]
+
+    @property
+    def optimal(self) -> bool:
+        """Every piece solved and certified optimal."""
+        return all(bool(r["optimal"]) for r in self.pieces)
+
+
+def solve(problem: AssignmentProblem, *, certify: bool = True,
+          progress: Any = None) -> AssignmentSolution:
+    """Solve every piece of ``problem`` (see the module docstring)."""
+    n_h = problem.n_households
+    chosen = np.full(n_h, -1, dtype=np.int64)
+    via = np.full(n_h, -1, dtype=np.int64)
+    deployed = np.zeros(n_h, dtype=bool)
+    failed = np.full(n_h, None, dtype=object)
+    rows: list[dict[str, Any]] = []
+    arc_piece = problem.node_piece[problem.arc_tail]
+    order = np.argsort(arc_piece, kind="stable")
+    starts = np.searchsorted(arc_piece[order], np.arange(problem.n_pieces + 1))
+    pieces = problem.pieces()
+    for i, nodes in enumerate(pieces):
+        t0 = time.perf_counter()
+        c = int(problem.node_piece[nodes[0]])
+        arcs = order[starts[c]:starts[c + 1]]
+        row = _solve_piece(problem, nodes, arcs, chosen, via, deployed, failed, certify)
+        row["seconds"] = round(time.perf_counter() - t0, 4)
+        rows.append(row)
+        if progress is not None:
+            progress(f"solved piece {i + 1} of {len(pieces)}", (i + 1) / len(pieces))
+    return AssignmentSolution(chosen, via, deployed, rows, failed)
+
+
+def _solve_piece(p: AssignmentProblem, nodes: IntArray, arcs: IntArray, chosen: IntArray,
+                 via: IntArray, deployed: NDArray[np.bool_], failed: NDArray[np.object_],
+                 certify: bool) -> dict[str, Any]:
+    """Build, solve and decode one piece in place; return its report row."""
+    n_h, n_m = p.n_households, p.n_members
+    local = np.full(p.n_nodes, -1, dtype=np.int64)
+    local[nodes] = np.arange(len(nodes))
+    sink = len(nodes)
+    hs = nodes[nodes < n_h]
+    ms = nodes[nodes >= p.n_nodes - n_m] - (p.n_nodes - n_m)
+    mn, mx = p.m_min[ms], p.m_max[ms]
+    has_min, has_extra = mn > 0, mx > mn
+    m_local = local[p.n_nodes - n_m + ms]
+    tails = np.concatenate([local[p.arc_tail[arcs]], local[hs], m_local[has_min],
+                            m_local[has_extra]])
+    heads = np.concatenate([local[p.arc_head[arcs]],
+                            np.full(len(hs) + int(has_min.sum()) + int(has_extra.sum()), sink)])
+    caps = np.concatenate([p.arc_cap[arcs], np.ones(len(hs), np.int64), mn[has_min],
+                           (mx - mn)[has_extra]])
+    costs = np.concatenate([
+        p.arc_cost[arcs], np.full(len(hs), int(UNASSIGNED_COST_M * COST_SCALE)),
+        np.full(int(has_min.sum()), -int(MIN_FILL_BONUS_M * COST_SCALE)),
+        np.zeros(int(has_extra.sum()), np.int64)])
+    supply = np.zeros(sink + 1, dtype=np.int64)
+    supply[local[hs]] = 1
+    supply[sink] = -len(hs)
+    sol = solve_min_cost_flow(tails, heads, caps, costs, supply, certify=certify)
+    grids = np.unique(p.h_grid[hs])
+    row: dict[str, Any] = {
+        "piece": int(p.node_piece[nodes[0]]),
+        "grids": len(grids),
+        "first_grid": str(p.g_code[grids[0]]) if len(grids) else None,
+        "households": len(hs), "members": len(ms), "arcs": len(tails),
+        "status": sol.status,
+        "objective": None if sol.objective is None else sol.objective / COST_SCALE,
+        "lower_bound": None if sol.lower_bound is None else sol.lower_bound / COST_SCALE,
+        "optimal": sol.optimal, "reason": sol.reason,
+    }
+    if sol.status != "OPTIMAL":
+        failed[hs] = f"the flow solver returned {sol.status} for this household's piece"
+        return row
+    _decode(p, arcs, sol.flow[:len(arcs)], chosen, via, deployed)
+    return row
+
+
+def _decode(p: AssignmentProblem, arcs: IntArray, flow: IntArray, chosen: IntArray,
+            via: IntArray, deployed: NDArray[np.bool_]) -> None:
+    """Turn a piece's arc flows into one member per household (module docstring)."""
+    used = arcs[flow > 0]
+    f = flow[flow > 0]
+    kind = p.arc_kind[used]
+    direct = used[kind == DIRECT]
+    chosen[p.arc_h[direct]] = p.arc_m[direct]
+    via[p.arc_h[direct]] = DIRECT
+    # households entering each port, and member places leaving each pool
+    port_h = used[kind == PORT]
+    port_of_h = p.arc_head[port_h]
+    pool_arcs = kind == POOL
+    pool_node = p.arc_tail[used[pool_arcs]]
+    pool_member = p.arc_m[used[pool_arcs]]
+    pool_count = f[pool_arcs]
+    into = (kind != DIRECT) & (kind != PORT) & ~pool_arcs  # port → pool
+    link_port, link_pool = p.arc_tail[used[into]], p.arc_head[used[into]]
+    link_count, link_dep = f[into], kind[into] == DEPLOY
+    # members of each pool, in order, as a queue of places
+    places: dict[int, list[tuple[int, int]]] = {}
+    for node, m, c in sorted(zip(pool_node.tolist(), pool_member.tolist(),
+                                 pool_count.tolist(), strict=True)):
+        places.setdefault(node, []).append((m, c))
+    at_port: dict[int, list[tuple[int, bool]]] = {}
+    for port, pool, c, dep in sorted(zip(link_port.tolist(), link_pool.tolist(),
+                                         link_count.tolist(), link_dep.tolist(),
+                                         strict=True)):
+        queue = places.get(pool, [])
+        need = c
+        while need > 0 and queue:
+            m, avail = queue[0]
+            take = min(avail, need)
+            at_port.setdefault(port, []).extend([(m, dep)] * take)
+            need -= take
+            if take == avail:
+                queue.pop(0)
+            else:
+                queue[0] = (m, avail - take)
+    for port in np.unique(port_of_h):
+        hs = p.arc_h[port_h[port_of_h == port]]
+        slots = at_port.get(int(port), [])
+        ms = np.array([m for m, _ in slots], dtype=np.int64)
+        dep = np.array([d for _, d in slots], dtype=bool)
+        if len(ms) != len(hs):  # flow conservation makes them equal; never silently drop
+            raise RuntimeError(f"flow decode: {len(hs)} households but {len(ms)} places at a "
+                               "service point")
+        start = np.where(dep, 1, 0)
+        xy_m = np.where(start[:, None] == 1, p.m_origin_xy[ms], p.m_xy[ms])
+        cost = np.hypot(p.h_xy[hs][:, None, 0] - xy_m[None, :, 0],
+                        p.h_xy[hs][:, None, 1] - xy_m[None, :, 1])
+        r, c = linear_sum_assignment(cost)
+        chosen[hs[r]] = ms[c]
+        via[hs[r]] = PORT
+        deployed[hs[r]] = dep[c]
