@@ -10,7 +10,7 @@ import pandas as pd
 import pyproj
 
 from gisgov.assignment._model import DEPLOY_CAP_M, ClassBounds, CostModel
-from gisgov.assignment._problem import Scope, build_problem
+from gisgov.assignment._problem import build_problem
 from gisgov.assignment._result import AssignmentResult, make_result
 from gisgov.assignment._solve import solve
 
@@ -32,7 +32,7 @@ def assign(
     min_load: int = 5,
     max_load: int = 10,
     model: CostModel | None = None,
-    scope: Scope = "subdistrict",
+    scope: str = "subdistrict",
     deploy_cap_m: float = DEPLOY_CAP_M,
     deploy_from: str = "home",
     borrow: bool = True,
@@ -45,6 +45,7 @@ def assign(
     k_nearest: int = 6,
     working_crs: pyproj.CRS | str | int | None = None,
     certify: bool = True,
+    one_grid: bool = True,
     progress: ProgressFn | None = None,
 ) -> AssignmentResult:
     """Assign households to red-grid members within load bounds: 就亲、就近、就便, coverage first.
@@ -112,6 +113,9 @@ def assign(
         Projected CRS for distances; default the UTM zone of the households.
     certify
         Prove each piece optimal with the LP-dual bound (``False``: nothing is claimed).
+    one_grid
+        A member serves one grid (kin households aside): members the flow splits are pinned
+        to their main grid and the pieces solved again (:mod:`gisgov.assignment._solve`).
     progress
         Callback ``progress(description, fraction)``.
 
@@ -139,10 +143,11 @@ def assign(
         deploy_cap_m=deploy_cap_m, deploy_from=deploy_from, borrow=borrow,
         kin_scope=kin_scope, k_nearest=k_nearest, working_crs=working_crs)
     report(f"solving {problem.n_pieces} piece(s)", 0.5)
-    solution = solve(problem, certify=certify,
+    solution = solve(problem, certify=certify, one_grid=one_grid,
                      progress=lambda d, f: report(d, 0.5 + 0.4 * f))
     report("writing the report", 0.92)
-    return make_result(problem, solution, households, members, time.perf_counter() - t0)
+    return make_result(solution.problem, solution, households, members,
+                       time.perf_counter() - t0)
 
 
 def previous_from_layer(layer: pd.DataFrame | None) -> pd.DataFrame | None:

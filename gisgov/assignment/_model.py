@@ -35,11 +35,11 @@ from gisgov.errors import ValidationError
 
 __all__ = [
     "CLASSES",
-    "DEPLOY_CAP_M",
-    "SCOPES",
     "COST_SCALE",
+    "DEPLOY_CAP_M",
     "KIN_BONUS_M",
     "MIN_FILL_BONUS_M",
+    "SCOPES",
     "UNASSIGNED_COST_M",
     "ClassBounds",
     "CostModel",

@@ -36,7 +36,7 @@ independent: :attr:`AssignmentProblem.pieces` lists them and each is solved on i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import geopandas as gpd
@@ -70,7 +70,7 @@ from gisgov.network import (
     snap_points,
 )
 
-__all__ = ["ARC_KINDS", "AssignmentProblem", "Scope", "build_problem"]
+__all__ = ["ARC_KINDS", "AssignmentProblem", "Scope", "build_problem", "pin_members"]
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -78,9 +78,10 @@ ObjArray = NDArray[np.object_]
 Scope = Literal["grid", "community", "subdistrict"]
 
 #: Arc kinds: household → member (direct), household → port, port → own pool, port → an
-#: adjacent grid's pool (borrow), port → a reporting pool (deploy), pool → member.
-DIRECT, PORT, LOCAL, BORROW, DEPLOY, POOL = range(6)
-ARC_KINDS = ("direct", "port", "local", "borrow", "deploy", "pool")
+#: adjacent grid's pool (borrow), port → a reporting pool (deploy), pool → member, and port →
+#: member for a member pinned to one grid (:func:`pin_members`).
+DIRECT, PORT, LOCAL, BORROW, DEPLOY, POOL, PIN = range(7)
+ARC_KINDS = ("direct", "port", "local", "borrow", "deploy", "pool", "pin")
 
 
 @dataclass(frozen=True, eq=False)
@@ -325,9 +326,12 @@ def _locate_people(
     m_max[m_grid < 0] = 0
     unit = _column(members, "unit_id")
     m_reporting = (m_status == "in_service") & np.array([u is not None for u in unit])
-    home_comm = np.where(m_grid >= 0, g_comm[np.maximum(m_grid, 0)], None)
+    home_comm = g_comm[np.maximum(m_grid, 0)].copy()
+    home_comm[m_grid < 0] = None
     reported = _column(members, "report_community_code")
-    m_community = np.where(reported != None, reported, home_comm)  # noqa: E711
+    m_community = np.array([r if r is not None else h for r, h in zip(reported, home_comm,
+                                                                      strict=True)],
+                           dtype=object)
     m_xy = points_to_xy(members, crs) if n_m else np.zeros((0, 2))
     origin = m_xy.copy()
     if deploy_from == "unit" and units is not None and len(units) and m_reporting.any():
@@ -726,3 +730,55 @@ def _pieces(node_grid: IntArray, tail: IntArray, head: IntArray, n_g: int) -> In
     _, label = connected_components(link, directed=False)
     label = np.asarray(label, dtype=np.int64)
     return np.where(node_grid >= 0, label[np.maximum(node_grid, 0)], -1)
+
+
+def pin_members(p: AssignmentProblem, members: IntArray, grids: IntArray) -> AssignmentProblem:
+    """A copy of ``p`` where each of ``members`` may serve only the matching grid of
+    ``grids`` (and their kin households): their pool arcs and direct arcs to other grids go,
+    and one arc port(grid) → member takes over, costing the cheapest port → pool → member path
+    it replaces. Used by :func:`gisgov.assignment._solve.solve` so a member serves one grid."""
+    n_m = p.n_members
+    pinned = np.full(n_m, -1, dtype=np.int64)
+    pinned[members] = grids
+    m_base = p.n_nodes - n_m
+    n_h, n_g = p.n_households, p.n_grids
+    # cheapest port(g) → pool → m for each pinned (m, g): join port→pool and pool→m arcs
+    into = np.isin(p.arc_kind, (LOCAL, BORROW, DEPLOY)) & (p.arc_tail - n_h < n_g)
+    pool = p.arc_kind == POOL
+    pool_m = pool & (pinned[np.maximum(p.arc_m, 0)] >= 0) & (p.arc_m >= 0)
+    a = pd.DataFrame({"port": p.arc_tail[into] - n_h, "pool": p.arc_head[into],
+                      "c1": p.arc_cost_m[into], "w1": p.arc_walk[into]})
+    b = pd.DataFrame({"pool": p.arc_tail[pool_m], "m": p.arc_m[pool_m],
+                      "c2": p.arc_cost_m[pool_m], "w2": p.arc_walk[pool_m]})
+    j = a.merge(b, on="pool")
+    j = j[j["port"].to_numpy() == pinned[j["m"].to_numpy()]]
+    j = j.assign(c=j["c1"] + j["c2"], w=j["w1"] + j["w2"]).sort_values("c")
+    j = j.drop_duplicates("m")
+    pm = j["m"].to_numpy(dtype=np.int64)
+    pg = pinned[pm]
+    pinned[:] = -1  # only members with a path to their grid's port are pinned
+    pinned[pm] = pg
+    h = np.maximum(p.arc_h, 0)
+    kin = (p.arc_kind == DIRECT) & (p.h_kin[h] == p.arc_m)
+    m_of = np.maximum(p.arc_m, 0)
+    drop = (p.arc_m >= 0) & (pinned[m_of] >= 0) & (
+        pool | ((p.arc_kind == DIRECT) & ~kin & (p.h_grid[h] != pinned[m_of])))
+    keep = ~drop
+    n_new = len(pm)
+
+    def cat(old: NDArray[np.generic], new: NDArray[np.generic]) -> NDArray[np.generic]:
+        return np.concatenate([old[keep], new.astype(old.dtype)])
+
+    cost_m = j["c"].to_numpy(dtype=float)
+    return replace(
+        p,
+        arc_tail=cat(p.arc_tail, n_h + pg), arc_head=cat(p.arc_head, m_base + pm),
+        arc_cap=cat(p.arc_cap, p.m_max[pm]),
+        arc_cost=cat(p.arc_cost, np.rint(cost_m * COST_SCALE).astype(np.int64)),
+        arc_cost_m=cat(p.arc_cost_m, cost_m), arc_walk=cat(p.arc_walk, j["w"].to_numpy()),
+        arc_network=cat(p.arc_network, np.ones(n_new, bool)),
+        arc_kind=cat(p.arc_kind, np.full(n_new, PIN, np.int8)),
+        arc_h=cat(p.arc_h, np.full(n_new, -1, np.int64)), arc_m=cat(p.arc_m, pm),
+        arc_same_b=cat(p.arc_same_b, np.zeros(n_new, bool)),
+        arc_same_c=cat(p.arc_same_c, np.zeros(n_new, bool)),
+    )

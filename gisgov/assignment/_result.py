@@ -6,7 +6,6 @@ solution (one member per household); :func:`make_result` calls them in order.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,7 +52,7 @@ class AssignmentResult:
         ``household_id``, ``grid_code``, ``reason`` for every household left without a member.
     members
         One row per member: bounds, ``load``, ``shortfall`` below the minimum, ``grids``
-        served, ``deployed`` (serving outside their own community), ``note``.
+        served (kin households aside), ``deployed`` (serving outside their own community), ``note``.
     grids
         Per-grid summary: households, capacity, assigned, borrowed, deployed in, members
         needed, walking.
@@ -167,7 +166,8 @@ def _members_table(p: AssignmentProblem, pairs: _Pairs) -> pd.DataFrame:
     """One row per member with the reason for any load below the minimum."""
     n_m = p.n_members
     load = np.bincount(pairs.m, minlength=n_m).astype(np.int64)
-    grids_served = pd.Series(p.h_grid[pairs.h]).groupby(pairs.m).nunique()
+    not_kin = pairs.reason != "kin"  # 就亲 outranks the grid line: kin do not count
+    grids_served = pd.Series(p.h_grid[pairs.h[not_kin]]).groupby(pairs.m[not_kin]).nunique()
     n_grids = np.zeros(n_m, dtype=np.int64)
     n_grids[grids_served.index.to_numpy()] = grids_served.to_numpy()
     deployed = np.zeros(n_m, dtype=bool)
@@ -217,8 +217,9 @@ def _unassigned_table(p: AssignmentProblem, s: AssignmentSolution, g_needed: Int
                 + f"; it needs {g_needed[g]} more member(s)")
     return pd.DataFrame({
         "household_id": p.h_id[miss],
-        "grid_code": [p.g_code[g] if g >= 0 else None for g in p.h_grid[miss]],
-        "reason": reasons})
+        "grid_code": pd.Series([p.g_code[g] if g >= 0 else None for g in p.h_grid[miss]],
+                               dtype=object),
+        "reason": pd.Series(reasons, dtype=object)})
 
 
 def _grids_table(p: AssignmentProblem, s: AssignmentSolution, pairs: _Pairs,
@@ -436,9 +437,9 @@ def _summary(p: AssignmentProblem, s: AssignmentSolution, pairs: _Pairs,
         "borrowed": int((pairs.reason == "borrowed").sum()),
         "reasons": {str(k): int(v) for k, v in pd.Series(pairs.reason).value_counts().items()},
         "recruit": [
-            {"grid_code": r.grid_code, "unassigned": int(r.unassigned),
-             "members_needed": int(r.members_needed), "candidates": int(r.candidates)}
-            for r in recruit.itertuples(index=False)],
+            {"grid_code": str(r["grid_code"]), "unassigned": int(r["unassigned"]),
+             "members_needed": int(r["members_needed"]), "candidates": int(r["candidates"])}
+            for r in recruit.to_dict("records")],
         "grids": p.n_grids,
         "grids_short": int((unassigned > 0).sum()),
         "more_members_needed": int(g_needed.sum()),
@@ -446,11 +447,18 @@ def _summary(p: AssignmentProblem, s: AssignmentSolution, pairs: _Pairs,
         "households_on_grid_boundary": int(p.h_on_edge.sum()),
         "pairs": int(d.sum()),
         "arcs": len(p.arc_kind),
-        "fallback_pairs": int((~p.arc_network).sum()) if p.have_streets else len(p.arc_kind),
+        "fallback_pairs": int((~p.arc_network[d]).sum()) if p.have_streets else int(d.sum()),
         "fallback_assigned": int((~pairs.network).sum()),
         "distance": "network" if p.have_streets else "straight line (no streets)",
         "working_crs": p.crs.to_string(),
         "clusters": len(rows),
+        "one_grid_rounds": s.rounds,
+        "members_pinned": s.pinned,
+        "relaxed_assigned": s.relaxed_assigned,
+        "relaxed_objective": (None if s.relaxed_objective is None
+                              else round(s.relaxed_objective, 2)),
+        "one_grid_gap_m": (None if s.relaxed_objective is None or not all_optimal
+                           else round(objective - s.relaxed_objective, 2)),
         "optimal": all_optimal,
         "objective": round(objective, 2),
         "lower_bound": None if bound is None else round(bound, 2),

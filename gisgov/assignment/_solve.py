@@ -11,6 +11,13 @@ Only the piece's own arrays are built, so memory follows the largest piece (a su
 not the county, and each piece's answer is kept as soon as it is solved. A piece counts as
 optimal only when :func:`gisgov.assignment._flow.solve_min_cost_flow` certifies it.
 
+A member serves one grid (besides their kin households): flows may split a member's load
+over several grids, so after a solve each split member is pinned to the grid where they serve
+most households (:func:`~gisgov.assignment._problem.pin_members`) and the pieces are solved
+again, for at most ``max_rounds`` rounds. The first solve, without the rule, is a relaxation:
+its certified objective bounds the one-grid optimum from below, and the result reports the
+gap (``one_grid_gap_m``) and how many members still span grids.
+
 Flow through a service point is decoded into pairs afterwards: within a pool, members fill
 ports in order (so a member splits over as few grids as possible), and within a port its
 households and member places are matched to minimise straight-line distance (the model's cost
@@ -24,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
@@ -32,9 +40,11 @@ from gisgov.assignment._model import COST_SCALE, MIN_FILL_BONUS_M, UNASSIGNED_CO
 from gisgov.assignment._problem import (
     DEPLOY,
     DIRECT,
-    PORT,
+    PIN,
     POOL,
+    PORT,
     AssignmentProblem,
+    pin_members,
 )
 
 __all__ = ["AssignmentSolution", "solve"]
@@ -60,6 +70,17 @@ class AssignmentSolution:
         optimal, reason, seconds.
     failed
         Households of pieces the solver could not solve, with the solver's status.
+    problem
+        The problem last solved (with members pinned to one grid).
+    relaxed_objective
+        Certified objective of the first solve, which lets members span grids: a lower
+        bound of the one-grid optimum (``None`` if a piece was not certified).
+    relaxed_assigned
+        Households the first solve covered (an upper bound of one-grid coverage).
+    pinned
+        Members pinned to one grid over all rounds.
+    rounds
+        Solves run (1 + pinning rounds).
     """
 
     chosen: IntArray
@@ -67,6 +88,11 @@ class AssignmentSolution:
     deployed: NDArray[np.bool_]
     pieces: list[dict[str, Any]]
     failed: NDArray[np.object_]
+    problem: AssignmentProblem
+    relaxed_objective: float | None
+    relaxed_assigned: int
+    pinned: int
+    rounds: int
 
     @property
     def optimal(self) -> bool:
@@ -74,9 +100,59 @@ class AssignmentSolution:
         return all(bool(r["optimal"]) for r in self.pieces)
 
 
-def solve(problem: AssignmentProblem, *, certify: bool = True,
-          progress: Any = None) -> AssignmentSolution:
-    """Solve every piece of ``problem`` (see the module docstring)."""
+def solve(problem: AssignmentProblem, *, certify: bool = True, one_grid: bool = True,
+          max_rounds: int = 4, progress: Any = None) -> AssignmentSolution:
+    """Solve every piece of ``problem``; with ``one_grid``, pin split members and solve
+    again (module docstring)."""
+    first = _solve_once(problem, certify, progress)
+    relaxed = _objective(first[3])
+    relaxed_assigned = int((first[0] >= 0).sum())
+    pinned = np.full(problem.n_members, -1, dtype=np.int64)
+    rounds = 1
+    p, out = problem, first
+    while one_grid and rounds <= max_rounds:
+        members, grids = _split_members(p, out[0])
+        new = pinned[members] < 0  # a pinned member cannot split again (kin aside)
+        if not new.any():
+            break
+        pinned[members[new]] = grids[new]
+        p = pin_members(p, np.flatnonzero(pinned >= 0), pinned[pinned >= 0])
+        out = _solve_once(p, certify, progress)
+        rounds += 1
+    chosen, via, deployed, rows, failed = out
+    return AssignmentSolution(chosen, via, deployed, rows, failed, p, relaxed,
+                              relaxed_assigned, int((pinned >= 0).sum()), rounds)
+
+
+def _objective(rows: list[dict[str, Any]]) -> float | None:
+    if not rows or any(not r["optimal"] for r in rows):
+        return None
+    return float(sum(r["objective"] for r in rows))
+
+
+def _split_members(p: AssignmentProblem, chosen: IntArray, *, all_used: bool = False
+                   ) -> tuple[IntArray, IntArray]:
+    """Members serving (non-kin) households of more than one grid (of any grid with
+    ``all_used``), each with the grid where they serve most (their own grid on ties)."""
+    h = np.flatnonzero((chosen >= 0) & (p.h_kin != chosen))
+    if len(h) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    df = pd.DataFrame({"m": chosen[h], "g": p.h_grid[h]})
+    n = df.groupby("m")["g"].nunique()
+    split = n.index[n.to_numpy() > (0 if all_used else 1)].to_numpy(dtype=np.int64)
+    if len(split) == 0:
+        return split, split
+    cnt = df[df["m"].isin(split)].value_counts().rename("n").reset_index()
+    cnt["own"] = cnt["g"].to_numpy() == p.m_grid[cnt["m"].to_numpy()]
+    best = cnt.sort_values(["m", "n", "own", "g"], ascending=[True, False, False, True])
+    best = best.drop_duplicates("m")
+    return best["m"].to_numpy(dtype=np.int64), best["g"].to_numpy(dtype=np.int64)
+
+
+def _solve_once(problem: AssignmentProblem, certify: bool, progress: Any
+                ) -> tuple[IntArray, IntArray, NDArray[np.bool_], list[dict[str, Any]],
+                           NDArray[np.object_]]:
+    """One certified flow per piece; the decoded member of each household."""
     n_h = problem.n_households
     chosen = np.full(n_h, -1, dtype=np.int64)
     via = np.full(n_h, -1, dtype=np.int64)
@@ -96,7 +172,7 @@ def solve(problem: AssignmentProblem, *, certify: bool = True,
         rows.append(row)
         if progress is not None:
             progress(f"solved piece {i + 1} of {len(pieces)}", (i + 1) / len(pieces))
-    return AssignmentSolution(chosen, via, deployed, rows, failed)
+    return chosen, via, deployed, rows, failed
 
 
 def _solve_piece(p: AssignmentProblem, nodes: IntArray, arcs: IntArray, chosen: IntArray,
@@ -160,7 +236,8 @@ def _decode(p: AssignmentProblem, arcs: IntArray, flow: IntArray, chosen: IntArr
     pool_node = p.arc_tail[used[pool_arcs]]
     pool_member = p.arc_m[used[pool_arcs]]
     pool_count = f[pool_arcs]
-    into = (kind != DIRECT) & (kind != PORT) & ~pool_arcs  # port → pool
+    pin = kind == PIN
+    into = (kind != DIRECT) & (kind != PORT) & ~pool_arcs & ~pin  # port → pool
     link_port, link_pool = p.arc_tail[used[into]], p.arc_head[used[into]]
     link_count, link_dep = f[into], kind[into] == DEPLOY
     # members of each pool, in order, as a queue of places
@@ -183,6 +260,10 @@ def _decode(p: AssignmentProblem, arcs: IntArray, flow: IntArray, chosen: IntArr
                 queue.pop(0)
             else:
                 queue[0] = (m, avail - take)
+    for port, m, c in zip(p.arc_tail[used[pin]].tolist(), p.arc_m[used[pin]].tolist(),
+                          f[pin].tolist(), strict=True):
+        away = bool(p.m_reporting[m]) and port - p.n_households != p.m_grid[m]
+        at_port.setdefault(port, []).extend([(m, away)] * c)
     for port in np.unique(port_of_h):
         hs = p.arc_h[port_h[port_of_h == port]]
         slots = at_port.get(int(port), [])

@@ -111,7 +111,8 @@ def test_layer_is_valid_and_every_household_accounted_for(
     ids = set(a["household_id"]) | set(result.unassigned["household_id"])
     assert ids == set(county["households"]["id"])
     assert (result.unassigned["reason"].str.len() > 0).all()
-    assert set(a["reason"]) <= {"kin", "building", "compound", "nearest", "borrowed"}
+    assert set(a["reason"]) <= {"kin", "building", "compound", "nearest", "borrowed",
+                                "deployed"}
     lines = a.geometry.dropna()
     assert (lines.geom_type == "LineString").all()
 
@@ -396,14 +397,16 @@ def test_cli_text_claims_only_what_was_measured(
 
     open_workspace(county_gpkg).write("grids", county["grids"])
     runner = CliRunner()
-    proved = runner.invoke(app, ["assign", str(county_gpkg), "--fresh"],
+    # Without deployment (--scope grid) the sample's mixed communities are short of members.
+    proved = runner.invoke(app, ["assign", str(county_gpkg), "--fresh", "--scope", "grid"],
                            env={"COLUMNS": "200"})
     assert proved.exit_code == 0, proved.output
     assert "certified by the LP-dual bound" in proved.output
-    doc = json.loads(runner.invoke(app, ["assign", str(county_gpkg), "--json",
-                                         "--fresh"]).stdout)
+    doc = json.loads(runner.invoke(app, ["assign", str(county_gpkg), "--json", "--fresh",
+                                         "--scope", "grid"]).stdout)
     assert doc["unassigned_share"] == round(doc["unassigned"] / doc["households"], 4)
-    assert doc["unassigned"] > 0  # the sample's mixed communities are short of members
+    assert doc["unassigned"] > 0
+    assert doc["coverage"] == round(doc["assigned"] / doc["households"], 4) < 0.9
     assert f"{doc['unassigned']:,} of {doc['households']:,} households have no member" \
         in proved.output
     monkeypatch.setattr(flow, "_dual_bound", lambda *a, **k: None)
