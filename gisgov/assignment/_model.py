@@ -18,7 +18,10 @@ Three priorities sit above the walking cost as large weights, in this order:
 
 1. cover every household (``UNASSIGNED_COST`` per household left out);
 2. bring every member up to their minimum load (``MIN_FILL_BONUS`` per household below it);
-3. honour kin (``KIN_BONUS``).
+3. honour kin (``KIN_BONUS``);
+4. a member serves one grid (``SPLIT_COST`` per household of a member pinned to another grid,
+   see :mod:`gisgov.assignment._solve`; kin households never pay it): 10 km, more than any
+   walk the model allows, so only a higher priority splits a member.
 
 The weights are far larger than any walking cost (hundreds of kilometres against a grid a few
 hundred metres across), so in practice they act as strict priorities; the optimum found is
@@ -40,6 +43,7 @@ __all__ = [
     "KIN_BONUS_M",
     "MIN_FILL_BONUS_M",
     "SCOPES",
+    "SPLIT_COST_M",
     "UNASSIGNED_COST_M",
     "ClassBounds",
     "CostModel",
@@ -67,6 +71,7 @@ COST_SCALE = 100
 UNASSIGNED_COST_M = 1.0e8
 MIN_FILL_BONUS_M = 1.0e7
 KIN_BONUS_M = 1.0e5
+SPLIT_COST_M = 1.0e4
 
 
 def _check_pair(name: str, pair: tuple[int, int]) -> tuple[int, int]:

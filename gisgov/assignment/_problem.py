@@ -54,6 +54,7 @@ from gisgov.assignment._model import (
     DEPLOY_CAP_M,
     KIN_BONUS_M,
     SCOPES,
+    SPLIT_COST_M,
     ClassBounds,
     CostModel,
 )
@@ -92,7 +93,8 @@ class AssignmentProblem:
     reporting pools | members``; :attr:`node_piece` says which independent piece each is in.
     Arc arrays are parallel; ``arc_h``/``arc_m`` name the household/member of an arc (-1 when
     it has none), ``arc_walk`` its walking metres and ``arc_cost_m`` its cost in metres
-    without the priority weights; ``arc_cost`` is the integer cost the flow minimises.
+    without the priority weights; ``arc_cost`` is the integer cost the flow minimises, of
+    which ``arc_penalty`` is the one-grid penalty (:func:`pin_members`).
     """
 
     crs: pyproj.CRS
@@ -130,6 +132,7 @@ class AssignmentProblem:
     arc_head: IntArray
     arc_cap: IntArray
     arc_cost: IntArray
+    arc_penalty: IntArray
     arc_cost_m: FloatArray
     arc_walk: FloatArray
     arc_network: NDArray[np.bool_]
@@ -487,6 +490,10 @@ def build_problem(
                       "h": h if h is not None else np.full(n, -1, np.int64),
                       "m": m if m is not None else np.full(n, -1, np.int64)})
 
+    # deployments allowed: (target grid, reporting pool) within the cap
+    tg, dp, walk, net = _deploy_pairs(pool_keys, g_households, g_comm, g_sub, anchors, graph,
+                                      a_snap, scope, deploy_cap_m)
+
     # direct: k nearest of the grid, kin, previous member
     dh, dm = _nearest_in_grid(p, eligible, k_nearest)
     kh = np.flatnonzero((h_kin >= 0) & (p.h_grid >= 0))
@@ -496,8 +503,8 @@ def build_problem(
         ok &= p.m_grid[km] == p.h_grid[kh]
     else:
         ok &= g_comm[np.maximum(p.m_grid[km], 0)] == g_comm[np.maximum(p.h_grid[kh], 0)]
-    ph, pm = _previous_pairs(p, h_prev, has_prev, eligible, neighbours, g_short, g_comm, scope,
-                             deploy_cap_m)
+    ph, pm = _previous_pairs(p, h_prev, has_prev, eligible, neighbours, g_short,
+                             set(zip(tg.tolist(), dp.tolist(), strict=True)), pool_of)
     pok = np.ones(len(ph), dtype=bool)
     pairs = np.unique(np.stack([np.concatenate([dh, kh[ok], ph[pok]]),
                                 np.concatenate([dm, km[ok], pm[pok]])]), axis=1)
@@ -539,8 +546,6 @@ def build_problem(
             add(BORROW, P + bt, A + bh, caps[bt], d.distance_m + model.borrow_cost,
                 d.distance_m, d.network)
     if n_d:
-        tg, dp, walk, net = _deploy_pairs(pool_keys, g_households, g_comm, g_sub, anchors,
-                                          graph, a_snap, scope, deploy_cap_m)
         own = g_comm[tg] == pool_keys["c"].to_numpy(dtype=object)[dp]
         add(DEPLOY, P + tg, D + dp, caps[tg],
             walk + np.where(own, model.borrow_cost, model.deploy_cost), walk, net)
@@ -581,6 +586,7 @@ def build_problem(
         pool_grid=pg, pool_community=pool_keys["c"].to_numpy(dtype=object),
         arc_tail=arcs["tail"].astype(np.int64), arc_head=arcs["head"].astype(np.int64),
         arc_cap=arcs["cap"].astype(np.int64), arc_cost=cost,
+        arc_penalty=np.zeros(len(cost), np.int64),
         arc_cost_m=arcs["cost_m"].astype(float), arc_walk=arcs["walk"].astype(float),
         arc_network=arcs["network"].astype(bool), arc_kind=arcs["kind"],
         arc_h=arcs["h"].astype(np.int64), arc_m=arcs["m"].astype(np.int64),
@@ -642,31 +648,22 @@ def _kin_and_previous(households: gpd.GeoDataFrame, previous: pd.DataFrame | Non
 
 def _previous_pairs(
     p: _People, h_prev: IntArray, has_prev: NDArray[np.bool_], eligible: NDArray[np.bool_],
-    neighbours: list[list[int]], g_short: NDArray[np.bool_], g_comm: ObjArray, scope: str,
-    cap: float,
+    neighbours: list[list[int]], g_short: NDArray[np.bool_],
+    deployable: set[tuple[int, int]], pool_of: IntArray,
 ) -> tuple[IntArray, IntArray]:
     """``(household, previous member)`` pairs the model still allows, so keeping a previous
-    member (stability) is always a candidate: same grid, a lending neighbour of a short grid,
-    or a reporting member within the scope and (straight line) the cap."""
+    member (stability) is always a direct candidate, never only a path through a service
+    point (which pays the change penalty): same grid, a lending neighbour of a short grid, or
+    a reporting member whose pool may serve the household's grid."""
     ph = np.flatnonzero(has_prev & (h_prev >= 0) & (p.h_grid >= 0))
     pm = h_prev[ph]
     ok = eligible[pm] & (p.m_grid[pm] >= 0)
     ph, pm = ph[ok], pm[ok]
     hg, mg = p.h_grid[ph], p.m_grid[pm]
-    same = hg == mg
-    lent = np.array([bool(g_short[a]) and b in neighbours[a] for a, b in zip(hg, mg,
-                                                                             strict=True)],
-                    dtype=bool)
-    comm = p.m_community[pm]
-    if scope == "grid":
-        in_scope = np.zeros(len(ph), dtype=bool)
-    elif scope == "community":
-        in_scope = comm == g_comm[hg]
-    else:
-        in_scope = np.array([c is not None and str(c)[:9] == str(g)[:9]
-                             for c, g in zip(comm, g_comm[hg], strict=True)], dtype=bool)
-    near = np.hypot(*(p.m_origin_xy[pm] - p.h_xy[ph]).T) <= cap
-    keep = same | lent | (p.m_reporting[pm] & in_scope & near)
+    keep = np.array([
+        a == b or (bool(g_short[a]) and b in neighbours[a]) or (a, int(d)) in deployable
+        for a, b, d in zip(hg.tolist(), mg.tolist(), pool_of[pm].tolist(), strict=True)],
+        dtype=bool)
     return ph[keep], pm[keep]
 
 
@@ -733,52 +730,52 @@ def _pieces(node_grid: IntArray, tail: IntArray, head: IntArray, n_g: int) -> In
 
 
 def pin_members(p: AssignmentProblem, members: IntArray, grids: IntArray) -> AssignmentProblem:
-    """A copy of ``p`` where each of ``members`` may serve only the matching grid of
-    ``grids`` (and their kin households): their pool arcs and direct arcs to other grids go,
-    and one arc port(grid) → member takes over, costing the cheapest port → pool → member path
-    it replaces. Used by :func:`gisgov.assignment._solve.solve` so a member serves one grid."""
-    n_m = p.n_members
+    """A copy of ``p`` where each of ``members`` serves the matching grid of ``grids`` at the
+    usual cost and any other grid at :data:`~gisgov.assignment._model.SPLIT_COST_M` more per
+    household (kin households aside): one arc port(grid) → member, costing the cheapest
+    port → pool → member path, takes the pinned grid's households, and the member's pool and
+    other-grid direct arcs are kept but penalised. Nothing is removed, so whatever ``p``
+    could cover stays coverable (coverage and minimum loads outrank the penalty); call it on
+    the unpinned problem with every pin so far."""
+    n_m, n_h = p.n_members, p.n_households
     pinned = np.full(n_m, -1, dtype=np.int64)
     pinned[members] = grids
-    m_base = p.n_nodes - n_m
-    n_h, n_g = p.n_households, p.n_grids
-    # cheapest port(g) → pool → m for each pinned (m, g): join port→pool and pool→m arcs
-    into = np.isin(p.arc_kind, (LOCAL, BORROW, DEPLOY)) & (p.arc_tail - n_h < n_g)
+    into = np.isin(p.arc_kind, (LOCAL, BORROW, DEPLOY))
     pool = p.arc_kind == POOL
-    pool_m = pool & (pinned[np.maximum(p.arc_m, 0)] >= 0) & (p.arc_m >= 0)
+    m_of = np.maximum(p.arc_m, 0)
+    pool_m = pool & (p.arc_m >= 0) & (pinned[m_of] >= 0)
     a = pd.DataFrame({"port": p.arc_tail[into] - n_h, "pool": p.arc_head[into],
                       "c1": p.arc_cost_m[into], "w1": p.arc_walk[into]})
     b = pd.DataFrame({"pool": p.arc_tail[pool_m], "m": p.arc_m[pool_m],
                       "c2": p.arc_cost_m[pool_m], "w2": p.arc_walk[pool_m]})
     j = a.merge(b, on="pool")
     j = j[j["port"].to_numpy() == pinned[j["m"].to_numpy()]]
-    j = j.assign(c=j["c1"] + j["c2"], w=j["w1"] + j["w2"]).sort_values("c")
+    j = j.assign(c=j["c1"] + j["c2"], w=j["w1"] + j["w2"]).sort_values(["c", "m"])
     j = j.drop_duplicates("m")
     pm = j["m"].to_numpy(dtype=np.int64)
-    pg = pinned[pm]
     pinned[:] = -1  # only members with a path to their grid's port are pinned
-    pinned[pm] = pg
+    pinned[pm] = j["port"].to_numpy(dtype=np.int64)
     h = np.maximum(p.arc_h, 0)
     kin = (p.arc_kind == DIRECT) & (p.h_kin[h] == p.arc_m)
-    m_of = np.maximum(p.arc_m, 0)
-    drop = (p.arc_m >= 0) & (pinned[m_of] >= 0) & (
+    penal = (p.arc_m >= 0) & (pinned[m_of] >= 0) & (
         pool | ((p.arc_kind == DIRECT) & ~kin & (p.h_grid[h] != pinned[m_of])))
-    keep = ~drop
     n_new = len(pm)
-
-    def cat(old: NDArray[np.generic], new: NDArray[np.generic]) -> NDArray[np.generic]:
-        return np.concatenate([old[keep], new.astype(old.dtype)])
-
     cost_m = j["c"].to_numpy(dtype=float)
+    penalty = np.where(penal, int(SPLIT_COST_M * COST_SCALE), 0).astype(np.int64)
     return replace(
         p,
-        arc_tail=cat(p.arc_tail, n_h + pg), arc_head=cat(p.arc_head, m_base + pm),
-        arc_cap=cat(p.arc_cap, p.m_max[pm]),
-        arc_cost=cat(p.arc_cost, np.rint(cost_m * COST_SCALE).astype(np.int64)),
-        arc_cost_m=cat(p.arc_cost_m, cost_m), arc_walk=cat(p.arc_walk, j["w"].to_numpy()),
-        arc_network=cat(p.arc_network, np.ones(n_new, bool)),
-        arc_kind=cat(p.arc_kind, np.full(n_new, PIN, np.int8)),
-        arc_h=cat(p.arc_h, np.full(n_new, -1, np.int64)), arc_m=cat(p.arc_m, pm),
-        arc_same_b=cat(p.arc_same_b, np.zeros(n_new, bool)),
-        arc_same_c=cat(p.arc_same_c, np.zeros(n_new, bool)),
+        arc_tail=np.concatenate([p.arc_tail, n_h + pinned[pm]]),
+        arc_head=np.concatenate([p.arc_head, p.n_nodes - n_m + pm]),
+        arc_cap=np.concatenate([p.arc_cap, p.m_max[pm]]),
+        arc_cost=np.concatenate([p.arc_cost + penalty,
+                                 np.rint(cost_m * COST_SCALE).astype(np.int64)]),
+        arc_penalty=np.concatenate([p.arc_penalty + penalty, np.zeros(n_new, np.int64)]),
+        arc_cost_m=np.concatenate([p.arc_cost_m, cost_m]),
+        arc_walk=np.concatenate([p.arc_walk, j["w"].to_numpy(dtype=float)]),
+        arc_network=np.concatenate([p.arc_network, np.ones(n_new, bool)]),
+        arc_kind=np.concatenate([p.arc_kind, np.full(n_new, PIN, np.int8)]),
+        arc_h=np.concatenate([p.arc_h, np.full(n_new, -1, np.int64)]),
+        arc_m=np.concatenate([p.arc_m, pm]),
+        arc_same_b=np.concatenate([p.arc_same_b, np.zeros(n_new, bool)]),
+        arc_same_c=np.concatenate([p.arc_same_c, np.zeros(n_new, bool)]),
     )

@@ -379,7 +379,7 @@ def make_result(p: AssignmentProblem, s: AssignmentSolution, households: gpd.Geo
     kin_missed = _kin_missed(p, s, load)
     clusters = pd.DataFrame(s.pieces, columns=[
         "piece", "grids", "first_grid", "households", "members", "arcs", "status",
-        "objective", "lower_bound", "optimal", "reason", "seconds"]).rename(
+        "objective", "lower_bound", "penalty", "optimal", "reason", "seconds"]).rename(
         columns={"piece": "cluster"})
     summary = _summary(p, s, pairs, members_df, recruit, unassigned, g_needed, kin_missed,
                        seconds)
@@ -402,8 +402,10 @@ def _summary(p: AssignmentProblem, s: AssignmentSolution, pairs: _Pairs,
     kin_honoured = int((pairs.reason == "kin").sum())
     rows = s.pieces
     all_optimal = bool(rows) and s.optimal
-    objective = float(sum(r["objective"] or 0.0 for r in rows))
-    bound = (float(sum(r["lower_bound"] for r in rows))
+    # One-grid penalties are a device of the solve, not part of the model's cost.
+    penalty = float(sum(r.get("penalty", 0.0) for r in rows))
+    objective = float(sum(r["objective"] or 0.0 for r in rows)) - penalty
+    bound = (float(sum(r["lower_bound"] for r in rows)) - penalty
              if rows and all(r["lower_bound"] is not None for r in rows) else None)
     changed = p.has_prev & (s.chosen != p.h_prev)
     walk = pairs.walk

@@ -11,12 +11,14 @@ Only the piece's own arrays are built, so memory follows the largest piece (a su
 not the county, and each piece's answer is kept as soon as it is solved. A piece counts as
 optimal only when :func:`gisgov.assignment._flow.solve_min_cost_flow` certifies it.
 
-A member serves one grid (besides their kin households): flows may split a member's load
-over several grids, so after a solve each split member is pinned to the grid where they serve
-most households (:func:`~gisgov.assignment._problem.pin_members`) and the pieces are solved
-again, for at most ``max_rounds`` rounds. The first solve, without the rule, is a relaxation:
-its certified objective bounds the one-grid optimum from below, and the result reports the
-gap (``one_grid_gap_m``) and how many members still span grids.
+A member serves one grid (besides their kin households) unless coverage or minimum loads need
+more: flows may split a member's load over several grids, so after a solve each split member
+is pinned to the grid where they serve most households
+(:func:`~gisgov.assignment._problem.pin_members`: other grids then cost ``SPLIT_COST`` per
+household, a priority below coverage and minimum loads) and the pieces are solved again, for
+at most ``max_rounds`` rounds. The first solve, without the penalty, is a relaxation: its
+certified objective bounds the one-grid optimum from below, and the result reports the gap
+(``one_grid_gap_m``, penalties excluded) and how many members still span grids.
 
 Flow through a service point is decoded into pairs afterwards: within a pool, members fill
 ports in order (so a member splits over as few grids as possible), and within a port its
@@ -101,23 +103,38 @@ class AssignmentSolution:
 
 
 def solve(problem: AssignmentProblem, *, certify: bool = True, one_grid: bool = True,
-          max_rounds: int = 4, progress: Any = None) -> AssignmentSolution:
-    """Solve every piece of ``problem``; with ``one_grid``, pin split members and solve
-    again (module docstring)."""
-    first = _solve_once(problem, certify, progress)
-    relaxed = _objective(first[3])
-    relaxed_assigned = int((first[0] >= 0).sum())
+          max_rounds: int = 8, progress: Any = None) -> AssignmentSolution:
+    """Solve every piece of ``problem``; with ``one_grid``, pin split members and solve the
+    pieces they are in again (module docstring)."""
+    out = _solve_once(problem, certify, progress, None, None)
+    relaxed = _objective(out[3])
+    relaxed_assigned = int((out[0] >= 0).sum())
     pinned = np.full(problem.n_members, -1, dtype=np.int64)
+    m_piece = problem.node_piece[problem.n_nodes - problem.n_members:]
     rounds = 1
-    p, out = problem, first
+    p = problem
+    redo: set[int] | None = None
+    if one_grid and problem.has_prev.any():
+        # Stability: members keep the grid they served before, so a re-run on unchanged data
+        # can keep every pair (the previous assignment is feasible at its old cost).
+        members, grids = _split_members(problem, problem.h_prev, all_used=True)
+        pinned[members] = grids
+        redo = set(m_piece[members].tolist())
     while one_grid and rounds <= max_rounds:
-        members, grids = _split_members(p, out[0])
-        new = pinned[members] < 0  # a pinned member cannot split again (kin aside)
-        if not new.any():
+        split, _ = _split_members(p, out[0])
+        if not (pinned[split] < 0).any() and redo is None:
             break
+        # Pin every member in use, not only the split ones: a soft pin never costs coverage
+        # or minimum loads, and members left free would split in the next solve instead.
+        members, grids = _split_members(p, out[0], all_used=True)
+        new = pinned[members] < 0  # a member pinned before pays to split: keep its pin
         pinned[members[new]] = grids[new]
-        p = pin_members(p, np.flatnonzero(pinned >= 0), pinned[pinned >= 0])
-        out = _solve_once(p, certify, progress)
+        redo = (redo or set()) | set(m_piece[members[new]].tolist())
+        if not redo:
+            break
+        p = pin_members(problem, np.flatnonzero(pinned >= 0), pinned[pinned >= 0])
+        out = _solve_once(p, certify, progress, redo, out)
+        redo = None
         rounds += 1
     chosen, via, deployed, rows, failed = out
     return AssignmentSolution(chosen, via, deployed, rows, failed, p, relaxed,
@@ -125,16 +142,17 @@ def solve(problem: AssignmentProblem, *, certify: bool = True, one_grid: bool = 
 
 
 def _objective(rows: list[dict[str, Any]]) -> float | None:
+    """Certified total objective of a solve, one-grid penalties excluded."""
     if not rows or any(not r["optimal"] for r in rows):
         return None
-    return float(sum(r["objective"] for r in rows))
+    return float(sum(r["objective"] - r["penalty"] for r in rows))
 
 
 def _split_members(p: AssignmentProblem, chosen: IntArray, *, all_used: bool = False
                    ) -> tuple[IntArray, IntArray]:
     """Members serving (non-kin) households of more than one grid (of any grid with
     ``all_used``), each with the grid where they serve most (their own grid on ties)."""
-    h = np.flatnonzero((chosen >= 0) & (p.h_kin != chosen))
+    h = np.flatnonzero((chosen >= 0) & (p.h_kin != chosen) & (p.h_grid >= 0))
     if len(h) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     df = pd.DataFrame({"m": chosen[h], "g": p.h_grid[h]})
@@ -149,23 +167,37 @@ def _split_members(p: AssignmentProblem, chosen: IntArray, *, all_used: bool = F
     return best["m"].to_numpy(dtype=np.int64), best["g"].to_numpy(dtype=np.int64)
 
 
-def _solve_once(problem: AssignmentProblem, certify: bool, progress: Any
-                ) -> tuple[IntArray, IntArray, NDArray[np.bool_], list[dict[str, Any]],
-                           NDArray[np.object_]]:
-    """One certified flow per piece; the decoded member of each household."""
-    n_h = problem.n_households
-    chosen = np.full(n_h, -1, dtype=np.int64)
-    via = np.full(n_h, -1, dtype=np.int64)
-    deployed = np.zeros(n_h, dtype=bool)
-    failed = np.full(n_h, None, dtype=object)
+_Out = tuple[IntArray, IntArray, NDArray[np.bool_], list[dict[str, Any]], NDArray[np.object_]]
+
+
+def _solve_once(problem: AssignmentProblem, certify: bool, progress: Any,
+                only: set[int] | None, before: _Out | None) -> _Out:
+    """One certified flow per piece (only the pieces in ``only``, the others kept from
+    ``before``); the decoded member of each household."""
+    if before is None or only is None:
+        n_h = problem.n_households
+        chosen = np.full(n_h, -1, dtype=np.int64)
+        via = np.full(n_h, -1, dtype=np.int64)
+        deployed = np.zeros(n_h, dtype=bool)
+        failed = np.full(n_h, None, dtype=object)
+        kept: dict[int, dict[str, Any]] = {}
+    else:
+        chosen, via, deployed = before[0].copy(), before[1].copy(), before[2].copy()
+        failed = before[4].copy()
+        kept = {int(r["piece"]): r for r in before[3]}
     rows: list[dict[str, Any]] = []
     arc_piece = problem.node_piece[problem.arc_tail]
     order = np.argsort(arc_piece, kind="stable")
     starts = np.searchsorted(arc_piece[order], np.arange(problem.n_pieces + 1))
     pieces = problem.pieces()
     for i, nodes in enumerate(pieces):
-        t0 = time.perf_counter()
         c = int(problem.node_piece[nodes[0]])
+        if only is not None and c not in only and c in kept:
+            rows.append(kept[c])
+            continue
+        t0 = time.perf_counter()
+        hs = nodes[nodes < problem.n_households]
+        chosen[hs], via[hs], deployed[hs], failed[hs] = -1, -1, False, None
         arcs = order[starts[c]:starts[c + 1]]
         row = _solve_piece(problem, nodes, arcs, chosen, via, deployed, failed, certify)
         row["seconds"] = round(time.perf_counter() - t0, 4)
@@ -212,6 +244,8 @@ def _solve_piece(p: AssignmentProblem, nodes: IntArray, arcs: IntArray, chosen: 
         "objective": None if sol.objective is None else sol.objective / COST_SCALE,
         "lower_bound": None if sol.lower_bound is None else sol.lower_bound / COST_SCALE,
         "optimal": sol.optimal, "reason": sol.reason,
+        "penalty": 0.0 if sol.objective is None else float(
+            (sol.flow[:len(arcs)] * p.arc_penalty[arcs]).sum()) / COST_SCALE,
     }
     if sol.status != "OPTIMAL":
         failed[hs] = f"the flow solver returned {sol.status} for this household's piece"
