@@ -42,7 +42,7 @@ def assign(
     compound_bonus: float = 50.0,
     deploy_cost: float = 1000.0,
     kin_scope: str = "community",
-    k_nearest: int = 6,
+    k_nearest: int = 3,
     working_crs: pyproj.CRS | str | int | None = None,
     certify: bool = True,
     one_grid: bool = True,

@@ -11,7 +11,7 @@ Sparse, with the coverage of the dense model
 Allowing every household every member it may have would be ``households x members`` arcs
 (millions at ``--scale 8``, with a walking distance each). Instead:
 
-* **direct arcs**: each household to its ``k_nearest`` (default 6) nearest eligible members
+* **direct arcs**: each household to its ``k_nearest`` (default 3) nearest eligible members
   living in its grid (straight line, then walked on the streets), to its kin member (就亲) and to
   its previous member (stability);
 * **service points**: each grid has one node (its *port*, at the household nearest its
@@ -421,7 +421,7 @@ def build_problem(
     deploy_from: str = "home",
     borrow: bool = True,
     kin_scope: str = "community",
-    k_nearest: int = 6,
+    k_nearest: int = 3,
     working_crs: pyproj.CRS | str | int | None = None,
 ) -> AssignmentProblem:
     """Build the flow network of the assignment (module docstring); parameters as in

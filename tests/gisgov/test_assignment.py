@@ -573,3 +573,11 @@ def test_cli_scope_plan_and_json_keys(
     assert bad.exit_code != 0 and "--scope must be" in bad.output
     ws = open_workspace(county_gpkg)
     assert len(ws.read_table("assignment_recruit")) == len(doc["recruit"])
+    check = runner.invoke(app, ["check", str(county_gpkg), "--json"])
+    report = json.loads(check.stdout)
+    cov = {r["community_code"]: r for r in report["coverage"]}
+    assert sum(r["households"] - r["assigned"] for r in cov.values()) == doc["unassigned"] - \
+        doc["households_outside_grids"]
+    warned = {p["key"] for p in report["problems"] if p["rule"] == "community_coverage"}
+    assert warned == {c for c, r in cov.items() if r["coverage"] < 0.99}
+    assert warned
