@@ -42,7 +42,8 @@ def assign(
     compound_bonus: float = 50.0,
     deploy_cost: float = 1000.0,
     kin_scope: str = "community",
-    k_nearest: int = 3,
+    k_nearest: int = 6,
+    group_radius_m: float = 40.0,
     working_crs: pyproj.CRS | str | int | None = None,
     certify: bool = True,
     one_grid: bool = True,
@@ -109,6 +110,10 @@ def assign(
     k_nearest
         Direct household → member arcs per household (the sparsification,
         :mod:`gisgov.assignment._problem`).
+    group_radius_m
+        Households of one building within this many metres of its first household (same
+        previous member, no kin member) are one node of the flow, walked from that household
+        (:mod:`gisgov.assignment._problem`); 0 keeps every household apart.
     working_crs
         Projected CRS for distances; default the UTM zone of the households.
     certify
@@ -141,7 +146,8 @@ def assign(
         households, members, grids, streets=streets, buildings=buildings, units=units,
         previous=previous, bounds=bounds, model=model, scope=scope,
         deploy_cap_m=deploy_cap_m, deploy_from=deploy_from, borrow=borrow,
-        kin_scope=kin_scope, k_nearest=k_nearest, working_crs=working_crs)
+        kin_scope=kin_scope, k_nearest=k_nearest, group_radius_m=group_radius_m,
+        working_crs=working_crs)
     report(f"solving {problem.n_pieces} piece(s)", 0.5)
     solution = solve(problem, certify=certify, one_grid=one_grid,
                      progress=lambda d, f: report(d, 0.5 + 0.4 * f))

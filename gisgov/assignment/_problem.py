@@ -11,7 +11,7 @@ Sparse, with the coverage of the dense model
 Allowing every household every member it may have would be ``households x members`` arcs
 (millions at ``--scale 8``, with a walking distance each). Instead:
 
-* **direct arcs**: each household to its ``k_nearest`` (default 3) nearest eligible members
+* **direct arcs**: each household to its ``k_nearest`` (default 6) nearest eligible members
   living in its grid (straight line, then walked on the streets), to its kin member (就亲) and to
   its previous member (stability);
 * **service points**: each grid has one node (its *port*, at the household nearest its
@@ -89,8 +89,10 @@ ARC_KINDS = ("direct", "port", "local", "borrow", "deploy", "pool", "pin")
 class AssignmentProblem:
     """Everything the solve needs, and what the report explains from.
 
-    Nodes are numbered ``households | ports (one per grid) | local pools (one per grid) |
-    reporting pools | members``; :attr:`node_piece` says which independent piece each is in.
+    Nodes are numbered ``household groups | ports (one per grid) | local pools (one per grid)
+    | reporting pools | members``; a household group is the households of one building
+    within ``group_radius_m`` of its first household, none with a kin member (``h_node`` maps households to groups, ``node_h`` is each group's first
+    household, whose walks the group's arcs use); :attr:`node_piece` says which independent piece each is in.
     Arc arrays are parallel; ``arc_h``/``arc_m`` name the household/member of an arc (-1 when
     it has none), ``arc_walk`` its walking metres and ``arc_cost_m`` its cost in metres
     without the priority weights; ``arc_cost`` is the integer cost the flow minimises, of
@@ -105,8 +107,15 @@ class AssignmentProblem:
     h_prev: IntArray
     has_prev: NDArray[np.bool_]
     h_xy: FloatArray
+    h_node: IntArray
+    node_h: IntArray
+    node_size: IntArray
+    h_building: IntArray
+    h_compound: IntArray
     m_id: ObjArray
     m_grid: IntArray
+    m_building: IntArray
+    m_compound: IntArray
     m_class: ObjArray
     m_status: ObjArray
     m_min: IntArray
@@ -141,6 +150,7 @@ class AssignmentProblem:
     arc_m: IntArray
     arc_same_b: NDArray[np.bool_]
     arc_same_c: NDArray[np.bool_]
+    arc_prev: NDArray[np.bool_]
     n_pieces: int
     graph: StreetGraph
     h_snap: SnappedPoints
@@ -160,6 +170,11 @@ class AssignmentProblem:
     def n_households(self) -> int:
         """Number of households."""
         return len(self.h_id)
+
+    @property
+    def n_hnodes(self) -> int:
+        """Number of household-group nodes."""
+        return len(self.node_h)
 
     @property
     def n_members(self) -> int:
@@ -373,14 +388,14 @@ def _anchors(h_xy: FloatArray, h_grid: IntArray, polys: ObjArray) -> FloatArray:
     return out
 
 
-def _nearest_in_grid(p: _People, eligible: NDArray[np.bool_], k: int) -> tuple[IntArray,
-                                                                                  IntArray]:
-    """``(household, member)`` pairs: each household's ``k`` nearest eligible members of its
-    grid, by straight line (one KD-tree per grid)."""
+def _nearest_in_grid(p: _People, eligible: NDArray[np.bool_], k: int,
+                     which: NDArray[np.bool_]) -> tuple[IntArray, IntArray]:
+    """``(household, member)`` pairs: each household of ``which``'s ``k`` nearest eligible
+    members of its grid, by straight line (one KD-tree per grid)."""
     hs_all, ms_all = [], []
     m_idx = np.flatnonzero(eligible & (p.m_grid >= 0))
     m_order = m_idx[np.argsort(p.m_grid[m_idx], kind="stable")]
-    h_idx = np.flatnonzero(p.h_grid >= 0)
+    h_idx = np.flatnonzero((p.h_grid >= 0) & which)
     h_order = h_idx[np.argsort(p.h_grid[h_idx], kind="stable")]
     n_g = int(max(p.h_grid.max(initial=-1), p.m_grid.max(initial=-1))) + 1
     m_starts = np.searchsorted(p.m_grid[m_order], np.arange(n_g + 1))
@@ -421,7 +436,8 @@ def build_problem(
     deploy_from: str = "home",
     borrow: bool = True,
     kin_scope: str = "community",
-    k_nearest: int = 3,
+    k_nearest: int = 6,
+    group_radius_m: float = 40.0,
     working_crs: pyproj.CRS | str | int | None = None,
 ) -> AssignmentProblem:
     """Build the flow network of the assignment (module docstring); parameters as in
@@ -444,6 +460,12 @@ def build_problem(
     n_h, n_m = len(p.h_id), len(p.m_id)
     eligible = p.m_max > 0
     h_kin, h_prev, has_prev = _kin_and_previous(households, previous, p)
+    (h_bld, h_cmp), (m_bld, m_cmp) = _homes(households, members, buildings, p, crs)
+    h_bc, m_bc = _codes(h_bld, m_bld)
+    h_cc, m_cc = _codes(h_cmp, m_cmp)
+    h_node, node_h = _groups(p, h_bc, h_kin, group_radius_m)
+    node_size = np.bincount(h_node[h_node >= 0], minlength=len(node_h)).astype(np.int64)
+    n_hn = len(node_h)
 
     g_households = np.bincount(p.h_grid[p.h_grid >= 0], minlength=n_g).astype(np.int64)
     m_in = eligible & (p.m_grid >= 0)
@@ -475,7 +497,7 @@ def build_problem(
         key = {(int(g), str(c)): i for i, (g, c) in enumerate(pool_keys.itertuples(index=False))}
         pool_of[rep] = [key[(int(g), str(c))] for g, c in zip(o_grid[rep], p.m_community[rep],
                                                                strict=True)]
-    H, P, A, D, M = 0, n_h, n_h + n_g, n_h + 2 * n_g, n_h + 2 * n_g + n_d
+    H, P, A, D, M = 0, n_hn, n_hn + n_g, n_hn + 2 * n_g, n_hn + 2 * n_g + n_d
     n_nodes = M + n_m
 
     # ---- arcs ------------------------------------------------------------------------------
@@ -494,44 +516,53 @@ def build_problem(
     tg, dp, walk, net = _deploy_pairs(pool_keys, g_households, g_comm, g_sub, anchors, graph,
                                       a_snap, scope, deploy_cap_m)
 
-    # direct: k nearest of the grid, kin, previous member
-    dh, dm = _nearest_in_grid(p, eligible, k_nearest)
-    kh = np.flatnonzero((h_kin >= 0) & (p.h_grid >= 0))
+    # direct, from each group's first household: k nearest of the grid and kin ("generic",
+    # paying the change penalty when the group had members before), and each previous member
+    # of the group's households (capacity: how many had them; no change penalty)
+    is_rep = np.zeros(n_h, dtype=bool)
+    is_rep[node_h] = True
+    node_prev = np.zeros(n_hn, dtype=bool)
+    node_prev[h_node[has_prev & (h_node >= 0)]] = True
+    gh, gm = _nearest_in_grid(p, eligible, k_nearest, is_rep)
+    kh = np.flatnonzero((h_kin >= 0) & (p.h_grid >= 0))  # kin households are their own group
     km = h_kin[kh]
     ok = eligible[km] & (p.m_grid[km] >= 0)
     if kin_scope == "grid":
         ok &= p.m_grid[km] == p.h_grid[kh]
     else:
         ok &= g_comm[np.maximum(p.m_grid[km], 0)] == g_comm[np.maximum(p.h_grid[kh], 0)]
+    gen = np.unique(np.stack([h_node[np.concatenate([gh, kh[ok]])],
+                              np.concatenate([gm, km[ok]])]), axis=1)
     ph, pm = _previous_pairs(p, h_prev, has_prev, eligible, neighbours, g_short,
                              set(zip(tg.tolist(), dp.tolist(), strict=True)), pool_of)
-    pok = np.ones(len(ph), dtype=bool)
-    pairs = np.unique(np.stack([np.concatenate([dh, kh[ok], ph[pok]]),
-                                np.concatenate([dm, km[ok], pm[pok]])]), axis=1)
-    dh, dm = pairs[0], pairs[1]
+    prev = pd.DataFrame({"n": h_node[ph], "m": pm}).value_counts().reset_index()
+    dn = np.concatenate([gen[0], prev["n"].to_numpy(dtype=np.int64)])
+    dm = np.concatenate([gen[1], prev["m"].to_numpy(dtype=np.int64)])
+    is_prev = np.zeros(len(dn), dtype=bool)
+    is_prev[gen.shape[1]:] = True
+    cap = np.concatenate([np.minimum(node_size[gen[0]], p.m_max[gen[1]]),
+                          prev["count"].to_numpy(dtype=np.int64)])
+    dh = node_h[dn]
     d = _walk(graph, m_snap, h_snap, dm, dh)
-    (h_bld, h_cmp), (m_bld, m_cmp) = _homes(households, members, buildings, p, crs)
-    h_bc, m_bc = _codes(h_bld, m_bld)
-    h_cc, m_cc = _codes(h_cmp, m_cmp)
     same_b = (h_bc[dh] >= 0) & (h_bc[dh] == m_bc[dm])
     same_c = (h_cc[dh] >= 0) & (h_cc[dh] == m_cc[dm])
     # kin in another grid is 就亲, not borrowing: no borrow cost on direct arcs
-    cost_m = (d.distance_m - model.building_bonus * same_b
-              - model.compound_bonus * (same_c | same_b))
     other = p.m_grid[dm] != p.h_grid[dh]
     kin_pair = h_kin[dh] == dm
     deployed = other & ~kin_pair & (p.m_community[dm] != g_comm[p.h_grid[dh]])
-    cost_m = (cost_m + model.change_penalty * (has_prev[dh] & (h_prev[dh] != dm))
+    cost_m = (d.distance_m - model.building_bonus * same_b
+              - model.compound_bonus * (same_c | same_b)
+              + model.change_penalty * (node_prev[dn] & ~is_prev)
               + model.deploy_cost * deployed + model.borrow_cost * (other & ~kin_pair & ~deployed))
     n_dir = len(dh)
-    add(DIRECT, H + dh, M + dm, np.ones(n_dir, np.int64), cost_m, d.distance_m, d.network,
-        dh, dm)
+    add(DIRECT, H + dn, M + dm, cap, cost_m, d.distance_m, d.network, dn, dm)
 
-    # household → its grid's port
-    hh = np.flatnonzero(p.h_grid >= 0)
+    # household group → its grid's port
+    hh = node_h
     d = _walk(graph, a_snap, h_snap, p.h_grid[hh], hh)
-    add(PORT, H + hh, P + p.h_grid[hh], np.ones(len(hh), np.int64),
-        d.distance_m + model.change_penalty * has_prev[hh], d.distance_m, d.network, hh)
+    add(PORT, H + np.arange(n_hn), P + p.h_grid[hh], node_size,
+        d.distance_m + model.change_penalty * node_prev, d.distance_m, d.network,
+        np.arange(n_hn))
 
     # port → pools
     caps = np.maximum(g_households, 1)
@@ -562,14 +593,16 @@ def build_problem(
         None, mr)
 
     arcs = {k: np.concatenate([q[k] for q in parts]) for k in parts[0]}
-    kin = (arcs["kind"] == DIRECT) & (h_kin[np.maximum(arcs["h"], 0)] == arcs["m"])
+    kin = (arcs["kind"] == DIRECT) & (h_kin[node_h[np.maximum(arcs["h"], 0)]] == arcs["m"])
     cost = np.rint((arcs["cost_m"] - KIN_BONUS_M * kin) * COST_SCALE).astype(np.int64)
     same_b_all = np.zeros(len(cost), bool)
     same_c_all = np.zeros(len(cost), bool)
     same_b_all[:n_dir], same_c_all[:n_dir] = same_b, same_c
+    prev_all = np.zeros(len(cost), bool)
+    prev_all[:n_dir] = is_prev
 
     node_grid = np.full(n_nodes, -1, dtype=np.int64)
-    node_grid[H:P] = p.h_grid
+    node_grid[H:P] = p.h_grid[node_h]
     node_grid[P:A] = np.arange(n_g)
     node_grid[A:D] = np.arange(n_g)
     node_grid[D:M] = pg
@@ -577,7 +610,9 @@ def build_problem(
     node_piece = _pieces(node_grid, arcs["tail"], arcs["head"], n_g)
     return AssignmentProblem(
         crs=crs, h_id=p.h_id, h_grid=p.h_grid, h_on_edge=p.h_on_edge, h_kin=h_kin,
-        h_prev=h_prev, has_prev=has_prev, h_xy=p.h_xy, m_id=p.m_id, m_grid=p.m_grid,
+        h_prev=h_prev, has_prev=has_prev, h_xy=p.h_xy, h_node=h_node, node_h=node_h,
+        node_size=node_size, h_building=h_bc, h_compound=h_cc, m_building=m_bc,
+        m_compound=m_cc, m_id=p.m_id, m_grid=p.m_grid,
         m_class=p.m_class, m_status=p.m_status, m_min=p.m_min, m_max=p.m_max,
         m_reporting=p.m_reporting, m_community=p.m_community, m_xy=p.m_xy,
         m_origin_xy=p.m_origin_xy, g_code=g_code, g_comm=g_comm, g_subdistrict=g_sub,
@@ -590,13 +625,44 @@ def build_problem(
         arc_cost_m=arcs["cost_m"].astype(float), arc_walk=arcs["walk"].astype(float),
         arc_network=arcs["network"].astype(bool), arc_kind=arcs["kind"],
         arc_h=arcs["h"].astype(np.int64), arc_m=arcs["m"].astype(np.int64),
-        arc_same_b=same_b_all, arc_same_c=same_c_all,
+        arc_same_b=same_b_all, arc_same_c=same_c_all, arc_prev=prev_all,
         n_pieces=int(node_piece.max(initial=-1)) + 1, graph=graph, h_snap=h_snap,
         m_snap=m_snap, origin_snap=o_snap, bounds=bounds, model=model, scope=scope,
         deploy_cap_m=float(deploy_cap_m), deploy_from=deploy_from, borrow=borrow,
         k_nearest=k_nearest, have_streets=have_streets,
         max_default=int(bounds.by_class.get("A", (0, 10))[1]),
     )
+
+
+def _groups(p: _People, building: IntArray, kin: IntArray, radius: float
+            ) -> tuple[IntArray, IntArray]:
+    """Household groups: same grid and building and no kin member, within
+    ``radius`` metres of the group's first household (the rest, and every household without
+    a building, kin or far from its building's first, alone). Returns the group of each
+    household (-1 outside every grid) and each group's first household.
+
+    A group is one node of the flow with the group's size as supply: the households of a
+    building are nearly the same walk from any member, and grouping them cuts the flow's
+    nodes and arcs several times over (a county seat has ~6 households a building)."""
+    n = len(p.h_id)
+    inside = p.h_grid >= 0
+    solo = inside & ((building < 0) | (kin != -1) | (radius <= 0))
+    key = pd.DataFrame({"g": p.h_grid, "b": building})
+    gid = key.groupby(["g", "b"], sort=False).ngroup().to_numpy(dtype=np.int64,
+                                                                          copy=True)
+    gid[solo] = -1
+    first = pd.Series(np.arange(n)).groupby(gid).transform("min").to_numpy(dtype=np.int64)
+    far = np.hypot(*(p.h_xy - p.h_xy[first]).T) > radius
+    alone = inside & ((gid < 0) | far)
+    label = np.where(alone, -1 - np.arange(n), first)  # singletons get their own label
+    label[~inside] = np.iinfo(np.int64).min
+    uniq, h_node = np.unique(label[inside], return_inverse=True)
+    out = np.full(n, -1, dtype=np.int64)
+    out[inside] = h_node
+    node_h = np.full(len(uniq), -1, dtype=np.int64)
+    idx = np.flatnonzero(inside)
+    node_h[h_node[::-1]] = idx[::-1]  # the lowest household of each group
+    return out, node_h
 
 
 def _check_options(scope: str, cap: float, deploy_from: str, kin_scope: str, k: int) -> None:
@@ -737,7 +803,7 @@ def pin_members(p: AssignmentProblem, members: IntArray, grids: IntArray) -> Ass
     other-grid direct arcs are kept but penalised. Nothing is removed, so whatever ``p``
     could cover stays coverable (coverage and minimum loads outrank the penalty); call it on
     the unpinned problem with every pin so far."""
-    n_m, n_h = p.n_members, p.n_households
+    n_m, n_h = p.n_members, p.n_hnodes
     pinned = np.full(n_m, -1, dtype=np.int64)
     pinned[members] = grids
     into = np.isin(p.arc_kind, (LOCAL, BORROW, DEPLOY))
@@ -755,7 +821,7 @@ def pin_members(p: AssignmentProblem, members: IntArray, grids: IntArray) -> Ass
     pm = j["m"].to_numpy(dtype=np.int64)
     pinned[:] = -1  # only members with a path to their grid's port are pinned
     pinned[pm] = j["port"].to_numpy(dtype=np.int64)
-    h = np.maximum(p.arc_h, 0)
+    h = p.node_h[np.maximum(p.arc_h, 0)]
     kin = (p.arc_kind == DIRECT) & (p.h_kin[h] == p.arc_m)
     penal = (p.arc_m >= 0) & (pinned[m_of] >= 0) & (
         pool | ((p.arc_kind == DIRECT) & ~kin & (p.h_grid[h] != pinned[m_of])))
@@ -778,4 +844,5 @@ def pin_members(p: AssignmentProblem, members: IntArray, grids: IntArray) -> Ass
         arc_m=np.concatenate([p.arc_m, pm]),
         arc_same_b=np.concatenate([p.arc_same_b, np.zeros(n_new, bool)]),
         arc_same_c=np.concatenate([p.arc_same_c, np.zeros(n_new, bool)]),
+        arc_prev=np.concatenate([p.arc_prev, np.zeros(n_new, bool)]),
     )

@@ -17,7 +17,7 @@ import shapely
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
-from gisgov.assignment._problem import DIRECT, PORT, AssignmentProblem
+from gisgov.assignment._problem import DIRECT, AssignmentProblem
 from gisgov.assignment._solve import AssignmentSolution
 from gisgov.layers import STORAGE_CRS, conform
 from gisgov.network import pair_distances
@@ -106,41 +106,31 @@ class _Pairs:
 
 
 def _pairs(p: AssignmentProblem, s: AssignmentSolution) -> _Pairs:
-    """Assigned pairs with their walk (direct arcs: the arc's; via a service point: walked
-    again from the member's home, or origin when deployed) and reason."""
+    """Assigned pairs with their walk, measured again for each pair (from the member's home,
+    or from their origin when deployed through a service point) and their reason."""
     h = np.flatnonzero(s.chosen >= 0)
     m = s.chosen[h]
     walk = np.zeros(len(h))
     network = np.ones(len(h), dtype=bool)
-    cost_m = np.zeros(len(h))
-    same_b = np.zeros(len(h), dtype=bool)
-    same_c = np.zeros(len(h), dtype=bool)
-    d_arcs = np.flatnonzero(p.arc_kind == DIRECT)
-    key = pd.Series(np.arange(len(d_arcs)),
-                    index=pd.MultiIndex.from_arrays([p.arc_h[d_arcs], p.arc_m[d_arcs]]))
-    direct = s.via[h] == DIRECT
-    if direct.any():
-        a = d_arcs[key.loc[list(zip(h[direct], m[direct], strict=True))].to_numpy()]
-        walk[direct], network[direct] = p.arc_walk[a], p.arc_network[a]
-        cost_m[direct] = p.arc_cost_m[a]
-        same_b[direct], same_c[direct] = p.arc_same_b[a], p.arc_same_c[a]
-    port = s.via[h] == PORT
-    if port.any():
-        dep = s.deployed[h] & port
-        for mask, snap in ((port & ~dep, p.m_snap), (dep, p.origin_snap)):
-            if mask.any():
-                d = pair_distances(p.graph, snap, p.h_snap, m[mask], h[mask])
-                walk[mask], network[mask] = d.distance_m, d.network
-        cost_m[port] = walk[port]
+    dep = s.deployed[h]
+    for mask, snap in ((~dep, p.m_snap), (dep, p.origin_snap)):
+        if mask.any():
+            d = pair_distances(p.graph, snap, p.h_snap, m[mask], h[mask])
+            walk[mask], network[mask] = d.distance_m, d.network
+    same_b = (p.h_building[h] >= 0) & (p.h_building[h] == p.m_building[m])
+    same_c = ((p.h_compound[h] >= 0) & (p.h_compound[h] == p.m_compound[m])) | same_b
+    model = p.model
+    cost_m = walk - model.building_bonus * same_b - model.compound_bonus * same_c
     home_comm = p.g_comm[p.h_grid[h]]
-    deployed = (p.m_grid[m] != p.h_grid[h]) & (p.m_community[m] != home_comm) & (
-        p.h_kin[h] != m)
+    kin = p.h_kin[h] == m
+    other = p.m_grid[m] != p.h_grid[h]
+    deployed = other & (p.m_community[m] != home_comm) & ~kin
     reason = np.full(len(h), "nearest", dtype=object)
     reason[same_c] = "compound"
     reason[same_b] = "building"
-    reason[(p.m_grid[m] != p.h_grid[h]) & ~deployed] = "borrowed"
+    reason[other & ~deployed] = "borrowed"
     reason[deployed] = "deployed"
-    reason[p.h_kin[h] == m] = "kin"
+    reason[kin] = "kin"
     return _Pairs(h, m, walk, network, reason, deployed, cost_m)
 
 
@@ -237,7 +227,8 @@ def _grids_table(p: AssignmentProblem, s: AssignmentSolution, pairs: _Pairs,
     for r in s.pieces:
         status[r["piece"]] = r
     g_piece = np.full(n_g, -1, dtype=np.int64)
-    g_piece[p.h_grid[p.h_grid >= 0]] = p.node_piece[np.flatnonzero(p.h_grid >= 0)]
+    inside = p.h_grid >= 0
+    g_piece[p.h_grid[inside]] = p.node_piece[p.h_node[inside]]
     return pd.DataFrame({
         "grid_code": p.g_code, "community_code": p.g_comm,
         "households": p.g_households,
@@ -398,7 +389,8 @@ def _summary(p: AssignmentProblem, s: AssignmentSolution, pairs: _Pairs,
     eligible = p.eligible
     kin_candidate = np.zeros(n_h, dtype=bool)
     d = p.arc_kind == DIRECT
-    kin_candidate[p.arc_h[d][p.h_kin[p.arc_h[d]] == p.arc_m[d]]] = True
+    dh = p.node_h[p.arc_h[d]]  # kin households are groups of one
+    kin_candidate[dh[p.h_kin[dh] == p.arc_m[d]]] = True
     kin_honoured = int((pairs.reason == "kin").sum())
     rows = s.pieces
     all_optimal = bool(rows) and s.optimal
@@ -448,6 +440,7 @@ def _summary(p: AssignmentProblem, s: AssignmentSolution, pairs: _Pairs,
         "households_outside_grids": int((p.h_grid < 0).sum()),
         "households_on_grid_boundary": int(p.h_on_edge.sum()),
         "pairs": int(d.sum()),
+        "household_nodes": p.n_hnodes,
         "arcs": len(p.arc_kind),
         "fallback_pairs": int((~p.arc_network[d]).sum()) if p.have_streets else int(d.sum()),
         "fallback_assigned": int((~pairs.network).sum()),

@@ -196,7 +196,7 @@ def _solve_once(problem: AssignmentProblem, certify: bool, progress: Any,
             rows.append(kept[c])
             continue
         t0 = time.perf_counter()
-        hs = nodes[nodes < problem.n_households]
+        hs = np.flatnonzero(np.isin(problem.h_node, nodes[nodes < problem.n_hnodes]))
         chosen[hs], via[hs], deployed[hs], failed[hs] = -1, -1, False, None
         arcs = order[starts[c]:starts[c + 1]]
         row = _solve_piece(problem, nodes, arcs, chosen, via, deployed, failed, certify)
@@ -211,7 +211,7 @@ def _solve_piece(p: AssignmentProblem, nodes: IntArray, arcs: IntArray, chosen: 
                  via: IntArray, deployed: NDArray[np.bool_], failed: NDArray[np.object_],
                  certify: bool) -> dict[str, Any]:
     """Build, solve and decode one piece in place; return its report row."""
-    n_h, n_m = p.n_households, p.n_members
+    n_h, n_m = p.n_hnodes, p.n_members
     local = np.full(p.n_nodes, -1, dtype=np.int64)
     local[nodes] = np.arange(len(nodes))
     sink = len(nodes)
@@ -224,22 +224,22 @@ def _solve_piece(p: AssignmentProblem, nodes: IntArray, arcs: IntArray, chosen: 
                             m_local[has_extra]])
     heads = np.concatenate([local[p.arc_head[arcs]],
                             np.full(len(hs) + int(has_min.sum()) + int(has_extra.sum()), sink)])
-    caps = np.concatenate([p.arc_cap[arcs], np.ones(len(hs), np.int64), mn[has_min],
+    caps = np.concatenate([p.arc_cap[arcs], p.node_size[hs], mn[has_min],
                            (mx - mn)[has_extra]])
     costs = np.concatenate([
         p.arc_cost[arcs], np.full(len(hs), int(UNASSIGNED_COST_M * COST_SCALE)),
         np.full(int(has_min.sum()), -int(MIN_FILL_BONUS_M * COST_SCALE)),
         np.zeros(int(has_extra.sum()), np.int64)])
     supply = np.zeros(sink + 1, dtype=np.int64)
-    supply[local[hs]] = 1
-    supply[sink] = -len(hs)
+    supply[local[hs]] = p.node_size[hs]
+    supply[sink] = -int(p.node_size[hs].sum())
     sol = solve_min_cost_flow(tails, heads, caps, costs, supply, certify=certify)
-    grids = np.unique(p.h_grid[hs])
+    grids = np.unique(p.h_grid[p.node_h[hs]])
     row: dict[str, Any] = {
         "piece": int(p.node_piece[nodes[0]]),
         "grids": len(grids),
         "first_grid": str(p.g_code[grids[0]]) if len(grids) else None,
-        "households": len(hs), "members": len(ms), "arcs": len(tails),
+        "households": int(p.node_size[hs].sum()), "members": len(ms), "arcs": len(tails),
         "status": sol.status,
         "objective": None if sol.objective is None else sol.objective / COST_SCALE,
         "lower_bound": None if sol.lower_bound is None else sol.lower_bound / COST_SCALE,
@@ -248,10 +248,20 @@ def _solve_piece(p: AssignmentProblem, nodes: IntArray, arcs: IntArray, chosen: 
             (sol.flow[:len(arcs)] * p.arc_penalty[arcs]).sum()) / COST_SCALE,
     }
     if sol.status != "OPTIMAL":
-        failed[hs] = f"the flow solver returned {sol.status} for this household's piece"
+        failed[np.isin(p.h_node, hs)] = (f"the flow solver returned {sol.status} for this "
+                                         "household's piece")
         return row
     _decode(p, arcs, sol.flow[:len(arcs)], chosen, via, deployed)
     return row
+
+
+def _households_of(p: AssignmentProblem, nodes: IntArray) -> dict[int, list[int]]:
+    """Households of each group node in ``nodes`` (lowest first)."""
+    hs = np.flatnonzero(np.isin(p.h_node, nodes))
+    out: dict[int, list[int]] = {int(n): [] for n in nodes}
+    for h, n in zip(hs.tolist(), p.h_node[hs].tolist(), strict=True):
+        out[n].append(h)
+    return out
 
 
 def _decode(p: AssignmentProblem, arcs: IntArray, flow: IntArray, chosen: IntArray,
@@ -260,12 +270,32 @@ def _decode(p: AssignmentProblem, arcs: IntArray, flow: IntArray, chosen: IntArr
     used = arcs[flow > 0]
     f = flow[flow > 0]
     kind = p.arc_kind[used]
-    direct = used[kind == DIRECT]
-    chosen[p.arc_h[direct]] = p.arc_m[direct]
-    via[p.arc_h[direct]] = DIRECT
+    # the households of each group node, handed out as the group's flow leaves it: a
+    # previous member's arc to the households that had them, other arcs to the rest
+    nodes = np.unique(p.arc_h[used[(kind == DIRECT) | (kind == PORT)]])
+    members_of = _households_of(p, nodes)
+    direct = np.flatnonzero(kind == DIRECT)
+    direct = direct[np.argsort(~p.arc_prev[used[direct]], kind="stable")]  # previous first
+    for i in direct.tolist():
+        a, c = int(used[i]), int(f[i])
+        pool_h = members_of[int(p.arc_h[a])]
+        m = int(p.arc_m[a])
+        mine = [h for h in pool_h if p.h_prev[h] == m]
+        given = (mine + [h for h in pool_h if p.h_prev[h] != m])[:c]
+        for h in given:
+            pool_h.remove(h)
+        chosen[given] = m
+        via[given] = DIRECT
     # households entering each port, and member places leaving each pool
-    port_h = used[kind == PORT]
-    port_of_h = p.arc_head[port_h]
+    port_list: list[int] = []
+    port_head: list[int] = []
+    for a, c in zip(used[kind == PORT].tolist(), f[kind == PORT].tolist(), strict=True):
+        hs = members_of[int(p.arc_h[a])][:c]
+        del members_of[int(p.arc_h[a])][:c]
+        port_list.extend(hs)
+        port_head.extend([int(p.arc_head[a])] * len(hs))
+    port_hh = np.array(port_list, dtype=np.int64)
+    port_of_h = np.array(port_head, dtype=np.int64)
     pool_arcs = kind == POOL
     pool_node = p.arc_tail[used[pool_arcs]]
     pool_member = p.arc_m[used[pool_arcs]]
@@ -296,10 +326,10 @@ def _decode(p: AssignmentProblem, arcs: IntArray, flow: IntArray, chosen: IntArr
                 queue[0] = (m, avail - take)
     for port, m, c in zip(p.arc_tail[used[pin]].tolist(), p.arc_m[used[pin]].tolist(),
                           f[pin].tolist(), strict=True):
-        away = bool(p.m_reporting[m]) and port - p.n_households != p.m_grid[m]
+        away = bool(p.m_reporting[m]) and port - p.n_hnodes != p.m_grid[m]
         at_port.setdefault(port, []).extend([(m, away)] * c)
     for port in np.unique(port_of_h):
-        hs = p.arc_h[port_h[port_of_h == port]]
+        hs = port_hh[port_of_h == port]
         slots = at_port.get(int(port), [])
         ms = np.array([m for m, _ in slots], dtype=np.int64)
         dep = np.array([d for _, d in slots], dtype=bool)

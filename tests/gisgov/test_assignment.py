@@ -268,10 +268,16 @@ def test_short_grid_borrows_from_its_neighbour_at_a_cost() -> None:
     hh_xy = np.vstack([rng.uniform(50, 450, (14, 2)), rng.uniform(550, 950, (6, 2)) * [1, 0.5]])
     m_xy = np.array([[250.0, 250.0], [700.0, 200.0], [800.0, 300.0]])
     hh, mem, gr = _town(hh_xy, m_xy, grids=[left, right])
-    res = assign(hh, mem, gr, working_crs=UTM)
+    res = assign(hh, mem, gr, working_crs=UTM, one_grid=False)
     assert res.summary["unassigned"] == 0
     assert res.summary["borrowed"] == 4
     assert (res.assignments["reason"] == "borrowed").sum() == 4
+    # One grid per member: a lent member moves to the short grid whole (one more household
+    # borrowed, no member split over two grids).
+    one = assign(hh, mem, gr, working_crs=UTM)
+    assert one.summary["unassigned"] == 0
+    assert one.summary["members_multi_grid"] == 0
+    assert one.summary["borrowed"] >= 4
     off = assign(hh, mem, gr, working_crs=UTM, borrow=False)
     assert off.summary["unassigned"] == 4
     assert off.unassigned["reason"].str.contains("borrowing is off").all()
@@ -476,14 +482,14 @@ def test_a_household_stays_uncovered_only_when_no_member_within_reach_has_room(
     full = load >= p.m_max
     # Every member a left-over household could reach (direct, or through its grid's service
     # point and the pools behind it) is full: coverage comes before every walking metre.
-    n_h = p.n_households
     for h in np.flatnonzero(solution.chosen < 0):
-        direct = p.arc_m[(p.arc_kind == DIRECT) & (p.arc_h == h)]
-        port = p.arc_head[(p.arc_kind == PORT) & (p.arc_h == h)]
+        node = p.h_node[h]  # the household's group (its building's households)
+        direct = p.arc_m[(p.arc_kind == DIRECT) & (p.arc_h == node)]
+        port = p.arc_head[(p.arc_kind == PORT) & (p.arc_h == node)]
         pools = p.arc_head[np.isin(p.arc_tail, port) & ~np.isin(p.arc_kind, (PIN,))]
         via = p.arc_m[(p.arc_kind == POOL) & np.isin(p.arc_tail, pools)]
         reach = np.concatenate([direct, via])
-        assert len(port) == 1 and port[0] >= n_h
+        assert len(port) == 1 and port[0] >= p.n_hnodes
         assert full[reach].all(), (p.h_id[h], p.m_id[reach[~full[reach]]])
     # The recruitment plan: each grid with households left over, A/B members needed at 10
     # households each, class-D or away members nearby flagged as such.
@@ -512,7 +518,8 @@ def test_sparse_arcs_keep_the_coverage_of_denser_ones(
     only lower the walking cost."""
     runs = {k: assign(county["households"], county["members"], county["grids"],
                       streets=county["streets"], buildings=county["buildings"],
-                      deploy_cap_m=600.0, k_nearest=k, one_grid=False) for k in (1, 40)}
+                      deploy_cap_m=600.0, k_nearest=k, one_grid=False, group_radius_m=0)
+            for k in (1, 40)}
     a, b = runs[1].summary, runs[40].summary
     assert a["optimal"] and b["optimal"]
     assert a["assigned"] == b["assigned"] < a["households"]
