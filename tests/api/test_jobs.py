@@ -137,7 +137,8 @@ def test_assign_job_runs_the_assignment_engine(world_url: Any) -> None:
         assert r.status_code == 202, r.text
         done = _wait(client, r.headers["location"], key)
         assert done["status"] == "succeeded", done
-        assert done["summary"]["scope"] == "grid" and done["summary"]["deployed"] == 0
+        assert done["summary"]["scope"] == "grid"
+        assert done["summary"]["deployed"] == 0
 
 
 def test_job_errors(world_url: Any) -> None:

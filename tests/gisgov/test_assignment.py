@@ -476,7 +476,7 @@ def test_a_household_stays_uncovered_only_when_no_member_within_reach_has_room(
     solution = solve(problem, one_grid=False)
     res = make_result(solution.problem, solution, county["households"], county["members"], 0.0)
     assert res.optimal
-    assert 0 < res.summary["unassigned"]
+    assert res.summary["unassigned"] > 0
     p = solution.problem
     load = res.members["load"].to_numpy()
     full = load >= p.m_max
@@ -489,7 +489,8 @@ def test_a_household_stays_uncovered_only_when_no_member_within_reach_has_room(
         pools = p.arc_head[np.isin(p.arc_tail, port) & ~np.isin(p.arc_kind, (PIN,))]
         via = p.arc_m[(p.arc_kind == POOL) & np.isin(p.arc_tail, pools)]
         reach = np.concatenate([direct, via])
-        assert len(port) == 1 and port[0] >= p.n_hnodes
+        assert len(port) == 1
+        assert port[0] >= p.n_hnodes
         assert full[reach].all(), (p.h_id[h], p.m_id[reach[~full[reach]]])
     # The recruitment plan: each grid with households left over, A/B members needed at 10
     # households each, class-D or away members nearby flagged as such.
@@ -521,7 +522,8 @@ def test_sparse_arcs_keep_the_coverage_of_denser_ones(
                       deploy_cap_m=600.0, k_nearest=k, one_grid=False, group_radius_m=0)
             for k in (1, 40)}
     a, b = runs[1].summary, runs[40].summary
-    assert a["optimal"] and b["optimal"]
+    assert a["optimal"]
+    assert b["optimal"]
     assert a["assigned"] == b["assigned"] < a["households"]
     short = {k: int(r.members["shortfall"].sum()) for k, r in runs.items()}
     assert short[1] == short[40]  # as many minimum places filled
@@ -572,12 +574,14 @@ def test_cli_scope_plan_and_json_keys(
     assert out.exit_code == 0, out.output
     doc = json.loads(out.stdout)
     assert doc["coverage"] == round(doc["assigned"] / doc["households"], 4)
-    assert doc["deployed"] >= 0 and doc["recruit"]
+    assert doc["deployed"] >= 0
+    assert doc["recruit"]
     assert sum(r["unassigned"] for r in doc["recruit"]) == doc["unassigned"]
     assert {p.name for p in (tmp_path / "plan").iterdir()} == {
         "recruit.csv", "recruit_candidates.csv", "recruit.html"}
     bad = runner.invoke(app, ["assign", str(county_gpkg), "--scope", "county"])
-    assert bad.exit_code != 0 and "--scope must be" in bad.output
+    assert bad.exit_code != 0
+    assert "--scope must be" in bad.output
     ws = open_workspace(county_gpkg)
     assert len(ws.read_table("assignment_recruit")) == len(doc["recruit"])
     check = runner.invoke(app, ["check", str(county_gpkg), "--json"])
