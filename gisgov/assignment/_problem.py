@@ -549,7 +549,8 @@ def build_problem(
     # kin in another grid is 就亲, not borrowing: no borrow cost on direct arcs
     other = p.m_grid[dm] != p.h_grid[dh]
     kin_pair = h_kin[dh] == dm
-    deployed = other & ~kin_pair & (p.m_community[dm] != g_comm[p.h_grid[dh]])
+    deployed = (other & ~kin_pair & (p.m_community[dm] != g_comm[p.h_grid[dh]])
+                & (g_comm[p.m_grid[dm]] != g_comm[p.h_grid[dh]]))
     cost_m = (d.distance_m - model.building_bonus * same_b
               - model.compound_bonus * (same_c | same_b)
               + model.change_penalty * (node_prev[dn] & ~is_prev)
@@ -576,8 +577,11 @@ def build_problem(
             d = _walk(graph, a_snap, a_snap, bh, bt)
             add(BORROW, P + bt, A + bh, caps[bt], d.distance_m + model.borrow_cost,
                 d.distance_m, d.network)
+    pg = pool_keys["g"].to_numpy(dtype=np.int64)
     if n_d:
-        own = g_comm[tg] == pool_keys["c"].to_numpy(dtype=object)[dp]
+        # serving their report community or the one they live in is not a deployment
+        own = ((g_comm[tg] == pool_keys["c"].to_numpy(dtype=object)[dp])
+               | (g_comm[tg] == g_comm[pg[dp]]))
         add(DEPLOY, P + tg, D + dp, caps[tg],
             walk + np.where(own, model.borrow_cost, model.deploy_cost), walk, net)
 
@@ -587,7 +591,6 @@ def build_problem(
     add(POOL, A + p.m_grid[mm], M + mm, p.m_max[mm], d.distance_m, d.distance_m, d.network,
         None, mm)
     mr = np.flatnonzero(pool_of >= 0)
-    pg = pool_keys["g"].to_numpy(dtype=np.int64)
     d = _walk(graph, a_snap, o_snap, pg[pool_of[mr]], mr)
     add(POOL, D + pool_of[mr], M + mr, p.m_max[mr], d.distance_m, d.distance_m, d.network,
         None, mr)

@@ -124,7 +124,9 @@ def _pairs(p: AssignmentProblem, s: AssignmentSolution) -> _Pairs:
     home_comm = p.g_comm[p.h_grid[h]]
     kin = p.h_kin[h] == m
     other = p.m_grid[m] != p.h_grid[h]
-    deployed = other & (p.m_community[m] != home_comm) & ~kin
+    # deployed: serving a community that is neither the one reported to nor the home's
+    deployed = (other & (p.m_community[m] != home_comm) & ~kin
+                & (p.g_comm[np.maximum(p.m_grid[m], 0)] != home_comm))
     reason = np.full(len(h), "nearest", dtype=object)
     reason[same_c] = "compound"
     reason[same_b] = "building"
