@@ -11,11 +11,17 @@ Sparse, with the coverage of the dense model
 Allowing every household every member it may have would be ``households x members`` arcs
 (millions at ``--scale 8``, with a walking distance each). Instead:
 
-* **direct arcs**: each household to its ``k_nearest`` (default 6) nearest eligible members
-  living in its grid (straight line, then walked on the streets), to its kin member (就亲) and to
-  its previous member (stability);
+* **household groups**: the households of one building within ``group_radius_m`` (40 m) of
+  its first household are one node with their number as supply (kin households stay alone);
+  their walks are measured from that first household (a building's households are within a
+  few tens of metres of each other), which cuts nodes and arcs about four times;
+* **direct arcs**: each group to the ``k_nearest`` (default 6) nearest eligible members
+  living in its grid (straight line, then walked on the streets), a kin household to its kin
+  member (就亲), and a group to each previous member of its households, with as much capacity
+  as households had them (stability: a previous pair is always a direct candidate, and every
+  other pair of a group that had members pays the change penalty);
 * **service points**: each grid has one node (its *port*, at the household nearest its
-  households' centroid). Every household has an arc to its grid's port costing the walk
+  households' centroid). Every group has an arc to its grid's port costing the walk
   household → port; the port has arcs to *pools* of members (its own grid's members; an
   adjacent grid's when the grid is short, at ``borrow_cost``; and the reporting members of
   every grid of the scope whose port is within ``deploy_cap_m`` of this one, at
@@ -24,9 +30,11 @@ Allowing every household every member it may have would be ``households x member
 
 A household can thus reach, through its port, exactly the members the dense model allows
 (within the cap measured between service points), so the sparse problem covers as many
-households and fills as many minimum loads as the dense one; its walking cost is that of
-the walk via the service point where the direct arc is missing (an upper bound of the direct
-walk). Arcs: about ``households x (k_nearest + 2)`` plus ``grids x grids within the cap``.
+households and fills as many minimum loads as the dense one (a test checks it against 40
+direct arcs per household); its walking cost is that of the walk via the service point where
+the direct arc is missing (an upper bound of the direct walk). Arcs: about
+``groups x (k_nearest + 2)`` plus ``grids x grids within the cap``. The walks written to the
+``assignments`` layer are measured again for each pair.
 
 Pieces
 ------
@@ -37,7 +45,7 @@ independent: :attr:`AssignmentProblem.pieces` lists them and each is solved on i
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -443,7 +451,6 @@ def build_problem(
     """Build the flow network of the assignment (module docstring); parameters as in
     :func:`gisgov.assignment.assign`."""
     bounds = bounds or ClassBounds()
-    model = model or CostModel()
     _check_options(scope, deploy_cap_m, deploy_from, kin_scope, k_nearest)
     _require(grids, "grids", ["code", "community_code"])
     if len(grids) == 0:
@@ -452,189 +459,259 @@ def build_problem(
     _require(members, "members", ["id", "class", "status"])
     crs = _working_crs(households, grids, working_crs)
     grids = grids.sort_values("code", kind="stable").reset_index(drop=True)
+    n = _net(households, members, grids, streets, buildings, units, previous, bounds,
+             model or CostModel(), scope, deploy_from, borrow, crs, group_radius_m)
+    tg, dp, walk, network = _deploy_pairs(n, deploy_cap_m)
+    parts = [_direct_arcs(n, set(zip(tg.tolist(), dp.tolist(), strict=True)), kin_scope,
+                          k_nearest),
+             *_grid_arcs(n, tg, dp, walk, network)]
+    arcs = {k: np.concatenate([q[k] for q in parts]) for k in parts[0]}
+    kin = (arcs["kind"] == DIRECT) & (n.h_kin[n.node_h[np.maximum(arcs["h"], 0)]] == arcs["m"])
+    cost = np.rint((arcs["cost_m"] - KIN_BONUS_M * kin) * COST_SCALE).astype(np.int64)
+    node_piece = _pieces(_node_grids(n), arcs["tail"], arcs["head"], len(n.g_code))
+    p = n.p
+    return AssignmentProblem(
+        crs=crs, h_id=p.h_id, h_grid=p.h_grid, h_on_edge=p.h_on_edge, h_kin=n.h_kin,
+        h_prev=n.h_prev, has_prev=n.has_prev, h_xy=p.h_xy, h_node=n.h_node, node_h=n.node_h,
+        node_size=n.node_size, h_building=n.h_bc, h_compound=n.h_cc, m_building=n.m_bc,
+        m_compound=n.m_cc, m_id=p.m_id, m_grid=p.m_grid, m_class=p.m_class,
+        m_status=p.m_status, m_min=p.m_min, m_max=p.m_max, m_reporting=p.m_reporting,
+        m_community=p.m_community, m_xy=p.m_xy, m_origin_xy=p.m_origin_xy, g_code=n.g_code,
+        g_comm=n.g_comm, g_subdistrict=n.g_sub, g_households=n.g_households,
+        g_cap_min=n.g_cap_min, g_cap_max=n.g_cap_max, g_short=n.g_short,
+        g_anchor_xy=n.anchors, neighbours=n.neighbours, n_nodes=n.M + len(p.m_id),
+        node_piece=node_piece, pool_grid=n.pool_grid, pool_community=n.pool_community,
+        arc_tail=arcs["tail"].astype(np.int64), arc_head=arcs["head"].astype(np.int64),
+        arc_cap=arcs["cap"].astype(np.int64), arc_cost=cost,
+        arc_penalty=np.zeros(len(cost), np.int64),
+        arc_cost_m=arcs["cost_m"].astype(float), arc_walk=arcs["walk"].astype(float),
+        arc_network=arcs["network"].astype(bool), arc_kind=arcs["kind"].astype(np.int8),
+        arc_h=arcs["h"].astype(np.int64), arc_m=arcs["m"].astype(np.int64),
+        arc_same_b=arcs["same_b"].astype(bool), arc_same_c=arcs["same_c"].astype(bool),
+        arc_prev=arcs["prev"].astype(bool), n_pieces=int(node_piece.max(initial=-1)) + 1,
+        graph=n.graph, h_snap=n.h_snap, m_snap=n.m_snap, origin_snap=n.o_snap,
+        bounds=bounds, model=n.model, scope=scope, deploy_cap_m=float(deploy_cap_m),
+        deploy_from=deploy_from, borrow=borrow, k_nearest=k_nearest,
+        have_streets=n.have_streets, max_default=int(bounds.by_class.get("A", (0, 10))[1]),
+    )
+
+
+@dataclass
+class _Net:
+    """What the steps of :func:`build_problem` share: people located and grouped, grid
+    figures, the walking graph with snapped points, the reporting pools and where each kind
+    of node starts (``H`` groups, ``P`` ports, ``A`` local pools, ``D`` reporting pools,
+    ``M`` members)."""
+
+    p: _People
+    model: CostModel
+    scope: str
+    borrow: bool
+    h_kin: IntArray
+    h_prev: IntArray
+    has_prev: NDArray[np.bool_]
+    h_bc: IntArray
+    m_bc: IntArray
+    h_cc: IntArray
+    m_cc: IntArray
+    h_node: IntArray
+    node_h: IntArray
+    node_size: IntArray
+    g_code: ObjArray
+    g_comm: ObjArray
+    g_sub: ObjArray
+    g_households: IntArray
+    g_cap_min: IntArray
+    g_cap_max: IntArray
+    g_short: NDArray[np.bool_]
+    neighbours: list[list[int]]
+    anchors: FloatArray
+    have_streets: bool
+    graph: StreetGraph
+    h_snap: SnappedPoints
+    m_snap: SnappedPoints
+    o_snap: SnappedPoints
+    a_snap: SnappedPoints
+    o_grid: IntArray
+    pool_of: IntArray
+    pool_grid: IntArray
+    pool_community: ObjArray
+    H: int = 0
+    P: int = 0
+    A: int = 0
+    D: int = 0
+    M: int = 0
+
+    @property
+    def eligible(self) -> NDArray[np.bool_]:
+        return self.p.m_max > 0
+
+    @property
+    def m_in(self) -> NDArray[np.bool_]:
+        """Eligible members living in a grid (they serve it, and lend to short neighbours)."""
+        return self.eligible & (self.p.m_grid >= 0)
+
+
+def _net(households: gpd.GeoDataFrame, members: gpd.GeoDataFrame, grids: gpd.GeoDataFrame,
+         streets: gpd.GeoDataFrame | None, buildings: gpd.GeoDataFrame | None,
+         units: gpd.GeoDataFrame | None, previous: pd.DataFrame | None, bounds: ClassBounds,
+         model: CostModel, scope: str, deploy_from: str, borrow: bool, crs: pyproj.CRS,
+         group_radius_m: float) -> _Net:
+    """Locate, group and snap everyone; count each grid's households and capacity."""
     g_code, g_comm = _str_or_none(grids["code"]), _str_or_none(grids["community_code"])
-    g_sub = np.array([None if c is None else c[:9] for c in g_comm], dtype=object)
     g_poly = np.asarray(grids.geometry.to_crs(crs).values, dtype=object)
     n_g = len(g_code)
     p = _locate_people(households, members, grids, units, g_comm, bounds, crs, deploy_from)
-    n_h, n_m = len(p.h_id), len(p.m_id)
-    eligible = p.m_max > 0
     h_kin, h_prev, has_prev = _kin_and_previous(households, previous, p)
     (h_bld, h_cmp), (m_bld, m_cmp) = _homes(households, members, buildings, p, crs)
     h_bc, m_bc = _codes(h_bld, m_bld)
     h_cc, m_cc = _codes(h_cmp, m_cmp)
     h_node, node_h = _groups(p, h_bc, h_kin, group_radius_m)
-    node_size = np.bincount(h_node[h_node >= 0], minlength=len(node_h)).astype(np.int64)
-    n_hn = len(node_h)
-
+    m_in = (p.m_max > 0) & (p.m_grid >= 0)
     g_households = np.bincount(p.h_grid[p.h_grid >= 0], minlength=n_g).astype(np.int64)
-    m_in = eligible & (p.m_grid >= 0)
-    g_cap_max = np.bincount(p.m_grid[m_in], weights=p.m_max[m_in], minlength=n_g).astype(
-        np.int64)
-    g_cap_min = np.bincount(p.m_grid[m_in], weights=p.m_min[m_in], minlength=n_g).astype(
-        np.int64)
+    g_cap_max = np.bincount(p.m_grid[m_in], weights=p.m_max[m_in], minlength=n_g)
+    g_cap_min = np.bincount(p.m_grid[m_in], weights=p.m_min[m_in], minlength=n_g)
     g_short = g_households > g_cap_max
-    neighbours = (_adjacent_grids(g_poly, g_comm) if borrow and bool(g_short.any())
-                  else [[] for _ in range(n_g)])
     anchors = _anchors(p.h_xy, p.h_grid, g_poly)
-
     have_streets = streets is not None and len(streets) > 0
     graph = graph_from_streets(streets if have_streets else
                                gpd.GeoDataFrame(geometry=[], crs=crs), crs=crs)
-    h_snap, m_snap = snap_points(graph, p.h_xy), snap_points(graph, p.m_xy)
-    o_snap, a_snap = snap_points(graph, p.m_origin_xy), snap_points(graph, anchors)
-
-    # ---- pools: one local pool per grid, one reporting pool per (origin grid, community) ----
+    # reporting pools: one per (origin grid, community reported to)
     o_grid = _origin_grid(p, grids, crs)
-    rep = eligible & p.m_reporting & (o_grid >= 0) & (p.m_community != None)  # noqa: E711
-    if scope == "grid":
-        rep[:] = False
-    pool_keys = pd.DataFrame({"g": o_grid[rep], "c": p.m_community[rep]}).drop_duplicates()
-    pool_keys = pool_keys.sort_values(["g", "c"]).reset_index(drop=True)
-    n_d = len(pool_keys)
-    pool_of = np.full(n_m, -1, dtype=np.int64)
-    if n_d:
-        key = {(int(g), str(c)): i for i, (g, c) in enumerate(pool_keys.itertuples(index=False))}
-        pool_of[rep] = [key[(int(g), str(c))] for g, c in zip(o_grid[rep], p.m_community[rep],
-                                                               strict=True)]
-    H, P, A, D, M = 0, n_hn, n_hn + n_g, n_hn + 2 * n_g, n_hn + 2 * n_g + n_d
-    n_nodes = M + n_m
+    rep = (p.m_max > 0) & p.m_reporting & (o_grid >= 0) & np.array(
+        [c is not None for c in p.m_community], dtype=bool) & (scope != "grid")
+    keys = pd.DataFrame({"g": o_grid[rep], "c": p.m_community[rep]}).drop_duplicates()
+    keys = keys.sort_values(["g", "c"]).reset_index(drop=True)
+    index = {(int(g), str(c)): i for i, (g, c) in enumerate(keys.itertuples(index=False))}
+    pool_of = np.full(len(p.m_id), -1, dtype=np.int64)
+    pool_of[rep] = [index[(int(g), str(c))]
+                    for g, c in zip(o_grid[rep], p.m_community[rep], strict=True)]
+    n_hn, n_d = len(node_h), len(keys)
+    return _Net(
+        p=p, model=model, scope=scope, borrow=borrow, h_kin=h_kin, h_prev=h_prev,
+        has_prev=has_prev, h_bc=h_bc, m_bc=m_bc, h_cc=h_cc, m_cc=m_cc, h_node=h_node,
+        node_h=node_h,
+        node_size=np.bincount(h_node[h_node >= 0], minlength=n_hn).astype(np.int64),
+        g_code=g_code, g_comm=g_comm,
+        g_sub=np.array([None if c is None else c[:9] for c in g_comm], dtype=object),
+        g_households=g_households, g_cap_min=g_cap_min.astype(np.int64),
+        g_cap_max=g_cap_max.astype(np.int64), g_short=g_short,
+        neighbours=(_adjacent_grids(g_poly, g_comm) if borrow and bool(g_short.any())
+                    else [[] for _ in range(n_g)]),
+        anchors=anchors, have_streets=have_streets, graph=graph,
+        h_snap=snap_points(graph, p.h_xy), m_snap=snap_points(graph, p.m_xy),
+        o_snap=snap_points(graph, p.m_origin_xy), a_snap=snap_points(graph, anchors),
+        o_grid=o_grid, pool_of=pool_of, pool_grid=keys["g"].to_numpy(dtype=np.int64),
+        pool_community=keys["c"].to_numpy(dtype=object),
+        H=0, P=n_hn, A=n_hn + n_g, D=n_hn + 2 * n_g, M=n_hn + 2 * n_g + n_d,
+    )
 
-    # ---- arcs ------------------------------------------------------------------------------
-    parts: list[dict[str, NDArray[np.generic]]] = []
 
-    def add(kind: int, tail: IntArray, head: IntArray, cap: IntArray, cost_m: FloatArray,
-            walk: FloatArray, network: NDArray[np.bool_], h: IntArray | None = None,
-            m: IntArray | None = None) -> None:
-        n = len(tail)
-        parts.append({"kind": np.full(n, kind, np.int8), "tail": tail, "head": head,
-                      "cap": cap, "cost_m": cost_m, "walk": walk, "network": network,
-                      "h": h if h is not None else np.full(n, -1, np.int64),
-                      "m": m if m is not None else np.full(n, -1, np.int64)})
+def _arcs(kind: int, tail: IntArray, head: IntArray, cap: IntArray, cost_m: FloatArray,
+          walk: FloatArray, network: NDArray[np.bool_], h: IntArray | None = None,
+          m: IntArray | None = None, **flags: NDArray[np.bool_]) -> dict[str, NDArray[Any]]:
+    """One block of arcs as parallel arrays (``h`` a group node, ``m`` a member)."""
+    n = len(tail)
+    none = np.full(n, -1, np.int64)
+    no = np.zeros(n, dtype=bool)
+    return {"kind": np.full(n, kind, np.int8), "tail": tail, "head": head, "cap": cap,
+            "cost_m": cost_m, "walk": walk, "network": network,
+            "h": none if h is None else h, "m": none if m is None else m,
+            "same_b": flags.get("same_b", no), "same_c": flags.get("same_c", no),
+            "prev": flags.get("prev", no)}
 
-    # deployments allowed: (target grid, reporting pool) within the cap
-    tg, dp, walk, net = _deploy_pairs(pool_keys, g_households, g_comm, g_sub, anchors, graph,
-                                      a_snap, scope, deploy_cap_m)
 
-    # direct, from each group's first household: k nearest of the grid and kin ("generic",
-    # paying the change penalty when the group had members before), and each previous member
-    # of the group's households (capacity: how many had them; no change penalty)
-    is_rep = np.zeros(n_h, dtype=bool)
-    is_rep[node_h] = True
-    node_prev = np.zeros(n_hn, dtype=bool)
-    node_prev[h_node[has_prev & (h_node >= 0)]] = True
-    gh, gm = _nearest_in_grid(p, eligible, k_nearest, is_rep)
-    kh = np.flatnonzero((h_kin >= 0) & (p.h_grid >= 0))  # kin households are their own group
-    km = h_kin[kh]
-    ok = eligible[km] & (p.m_grid[km] >= 0)
+def _direct_arcs(n: _Net, deployable: set[tuple[int, int]], kin_scope: str,
+                 k: int) -> dict[str, NDArray[Any]]:
+    """Group → member arcs, walked from each group's first household: its ``k`` nearest of
+    the grid and kin ("generic", paying the change penalty when the group had members
+    before) and each previous member of its households (capacity: how many had them)."""
+    p, model, g_comm = n.p, n.model, n.g_comm
+    is_rep = np.zeros(len(p.h_id), dtype=bool)
+    is_rep[n.node_h] = True
+    node_prev = np.zeros(len(n.node_h), dtype=bool)
+    node_prev[n.h_node[n.has_prev & (n.h_node >= 0)]] = True
+    gh, gm = _nearest_in_grid(p, n.eligible, k, is_rep)
+    kh = np.flatnonzero((n.h_kin >= 0) & (p.h_grid >= 0))  # kin households are groups of one
+    km = n.h_kin[kh]
+    ok = n.eligible[km] & (p.m_grid[km] >= 0)
     if kin_scope == "grid":
         ok &= p.m_grid[km] == p.h_grid[kh]
     else:
         ok &= g_comm[np.maximum(p.m_grid[km], 0)] == g_comm[np.maximum(p.h_grid[kh], 0)]
-    gen = np.unique(np.stack([h_node[np.concatenate([gh, kh[ok]])],
+    gen = np.unique(np.stack([n.h_node[np.concatenate([gh, kh[ok]])],
                               np.concatenate([gm, km[ok]])]), axis=1)
-    ph, pm = _previous_pairs(p, h_prev, has_prev, eligible, neighbours, g_short,
-                             set(zip(tg.tolist(), dp.tolist(), strict=True)), pool_of)
-    prev = pd.DataFrame({"n": h_node[ph], "m": pm}).value_counts().reset_index()
+    ph, pm = _previous_pairs(p, n.h_prev, n.has_prev, n.eligible, n.neighbours, n.g_short,
+                             deployable, n.pool_of)
+    prev = pd.DataFrame({"n": n.h_node[ph], "m": pm}).value_counts().reset_index()
     dn = np.concatenate([gen[0], prev["n"].to_numpy(dtype=np.int64)])
     dm = np.concatenate([gen[1], prev["m"].to_numpy(dtype=np.int64)])
-    is_prev = np.zeros(len(dn), dtype=bool)
-    is_prev[gen.shape[1]:] = True
-    cap = np.concatenate([np.minimum(node_size[gen[0]], p.m_max[gen[1]]),
+    is_prev = np.arange(len(dn)) >= gen.shape[1]
+    cap = np.concatenate([np.minimum(n.node_size[gen[0]], p.m_max[gen[1]]),
                           prev["count"].to_numpy(dtype=np.int64)])
-    dh = node_h[dn]
-    d = _walk(graph, m_snap, h_snap, dm, dh)
-    same_b = (h_bc[dh] >= 0) & (h_bc[dh] == m_bc[dm])
-    same_c = (h_cc[dh] >= 0) & (h_cc[dh] == m_cc[dm])
+    dh = n.node_h[dn]
+    d = _walk(n.graph, n.m_snap, n.h_snap, dm, dh)
+    same_b = (n.h_bc[dh] >= 0) & (n.h_bc[dh] == n.m_bc[dm])
+    same_c = ((n.h_cc[dh] >= 0) & (n.h_cc[dh] == n.m_cc[dm])) | same_b
     # kin in another grid is 就亲, not borrowing: no borrow cost on direct arcs
-    other = p.m_grid[dm] != p.h_grid[dh]
-    kin_pair = h_kin[dh] == dm
-    deployed = (other & ~kin_pair & (p.m_community[dm] != g_comm[p.h_grid[dh]])
-                & (g_comm[p.m_grid[dm]] != g_comm[p.h_grid[dh]]))
-    cost_m = (d.distance_m - model.building_bonus * same_b
-              - model.compound_bonus * (same_c | same_b)
+    other = (p.m_grid[dm] != p.h_grid[dh]) & (n.h_kin[dh] != dm)
+    deployed = other & (p.m_community[dm] != g_comm[p.h_grid[dh]]) & (
+        g_comm[p.m_grid[dm]] != g_comm[p.h_grid[dh]])
+    cost_m = (d.distance_m - model.building_bonus * same_b - model.compound_bonus * same_c
               + model.change_penalty * (node_prev[dn] & ~is_prev)
-              + model.deploy_cost * deployed + model.borrow_cost * (other & ~kin_pair & ~deployed))
-    n_dir = len(dh)
-    add(DIRECT, H + dn, M + dm, cap, cost_m, d.distance_m, d.network, dn, dm)
+              + model.deploy_cost * deployed + model.borrow_cost * (other & ~deployed))
+    return _arcs(DIRECT, n.H + dn, n.M + dm, cap, cost_m, d.distance_m, d.network, dn, dm,
+                 same_b=same_b, same_c=same_c, prev=is_prev)
 
-    # household group → its grid's port
-    hh = node_h
-    d = _walk(graph, a_snap, h_snap, p.h_grid[hh], hh)
-    add(PORT, H + np.arange(n_hn), P + p.h_grid[hh], node_size,
-        d.distance_m + model.change_penalty * node_prev, d.distance_m, d.network,
-        np.arange(n_hn))
 
-    # port → pools
-    caps = np.maximum(g_households, 1)
-    gg = np.flatnonzero(g_households > 0)
-    add(LOCAL, P + gg, A + gg, caps[gg], np.zeros(len(gg)), np.zeros(len(gg)),
-        np.ones(len(gg), bool))
-    if borrow:
-        bt = np.array([g for g in range(n_g) if g_short[g] for _ in neighbours[g]], np.int64)
-        bh = np.array([a for g in range(n_g) if g_short[g] for a in neighbours[g]], np.int64)
-        if len(bt):
-            d = _walk(graph, a_snap, a_snap, bh, bt)
-            add(BORROW, P + bt, A + bh, caps[bt], d.distance_m + model.borrow_cost,
-                d.distance_m, d.network)
-    pg = pool_keys["g"].to_numpy(dtype=np.int64)
-    if n_d:
-        # serving their report community or the one they live in is not a deployment
-        own = ((g_comm[tg] == pool_keys["c"].to_numpy(dtype=object)[dp])
-               | (g_comm[tg] == g_comm[pg[dp]]))
-        add(DEPLOY, P + tg, D + dp, caps[tg],
-            walk + np.where(own, model.borrow_cost, model.deploy_cost), walk, net)
+def _grid_arcs(n: _Net, tg: IntArray, dp: IntArray, walk: FloatArray,
+               network: NDArray[np.bool_]) -> list[dict[str, NDArray[Any]]]:
+    """Group → port, port → pools (own grid, a lending neighbour, reporting pools in
+    scope) and pool → member arcs (module docstring)."""
+    p, model, n_g = n.p, n.model, len(n.g_code)
+    node_prev = np.zeros(len(n.node_h), dtype=bool)
+    node_prev[n.h_node[n.has_prev & (n.h_node >= 0)]] = True
+    hh = n.node_h
+    d = _walk(n.graph, n.a_snap, n.h_snap, p.h_grid[hh], hh)
+    out = [_arcs(PORT, n.H + np.arange(len(hh)), n.P + p.h_grid[hh], n.node_size,
+                 d.distance_m + model.change_penalty * node_prev, d.distance_m, d.network,
+                 np.arange(len(hh)))]
+    caps = np.maximum(n.g_households, 1)
+    gg = np.flatnonzero(n.g_households > 0)
+    out.append(_arcs(LOCAL, n.P + gg, n.A + gg, caps[gg], np.zeros(len(gg)),
+                     np.zeros(len(gg)), np.ones(len(gg), bool)))
+    bt = np.array([g for g in range(n_g) if n.g_short[g] for _ in n.neighbours[g]], np.int64)
+    bh = np.array([a for g in range(n_g) if n.g_short[g] for a in n.neighbours[g]], np.int64)
+    if n.borrow and len(bt):
+        d = _walk(n.graph, n.a_snap, n.a_snap, bh, bt)
+        out.append(_arcs(BORROW, n.P + bt, n.A + bh, caps[bt],
+                         d.distance_m + model.borrow_cost, d.distance_m, d.network))
+    # serving the community reported to, or the one lived in, is not a deployment
+    own = (n.g_comm[tg] == n.pool_community[dp]) | (n.g_comm[tg] == n.g_comm[n.pool_grid[dp]])
+    out.append(_arcs(DEPLOY, n.P + tg, n.D + dp, caps[tg],
+                     walk + np.where(own, model.borrow_cost, model.deploy_cost), walk, network))
+    mm = np.flatnonzero(n.m_in)
+    d = _walk(n.graph, n.a_snap, n.m_snap, p.m_grid[mm], mm)
+    out.append(_arcs(POOL, n.A + p.m_grid[mm], n.M + mm, p.m_max[mm], d.distance_m,
+                     d.distance_m, d.network, None, mm))
+    mr = np.flatnonzero(n.pool_of >= 0)
+    d = _walk(n.graph, n.a_snap, n.o_snap, n.pool_grid[n.pool_of[mr]], mr)
+    out.append(_arcs(POOL, n.D + n.pool_of[mr], n.M + mr, p.m_max[mr], d.distance_m,
+                     d.distance_m, d.network, None, mr))
+    return out
 
-    # pools → members
-    mm = np.flatnonzero(m_in)
-    d = _walk(graph, a_snap, m_snap, p.m_grid[mm], mm)
-    add(POOL, A + p.m_grid[mm], M + mm, p.m_max[mm], d.distance_m, d.distance_m, d.network,
-        None, mm)
-    mr = np.flatnonzero(pool_of >= 0)
-    d = _walk(graph, a_snap, o_snap, pg[pool_of[mr]], mr)
-    add(POOL, D + pool_of[mr], M + mr, p.m_max[mr], d.distance_m, d.distance_m, d.network,
-        None, mr)
 
-    arcs = {k: np.concatenate([q[k] for q in parts]) for k in parts[0]}
-    kin = (arcs["kind"] == DIRECT) & (h_kin[node_h[np.maximum(arcs["h"], 0)]] == arcs["m"])
-    cost = np.rint((arcs["cost_m"] - KIN_BONUS_M * kin) * COST_SCALE).astype(np.int64)
-    same_b_all = np.zeros(len(cost), bool)
-    same_c_all = np.zeros(len(cost), bool)
-    same_b_all[:n_dir], same_c_all[:n_dir] = same_b, same_c
-    prev_all = np.zeros(len(cost), bool)
-    prev_all[:n_dir] = is_prev
-
-    node_grid = np.full(n_nodes, -1, dtype=np.int64)
-    node_grid[H:P] = p.h_grid[node_h]
-    node_grid[P:A] = np.arange(n_g)
-    node_grid[A:D] = np.arange(n_g)
-    node_grid[D:M] = pg
-    node_grid[M:] = np.where(m_in | (pool_of >= 0), np.where(m_in, p.m_grid, o_grid), -1)
-    node_piece = _pieces(node_grid, arcs["tail"], arcs["head"], n_g)
-    return AssignmentProblem(
-        crs=crs, h_id=p.h_id, h_grid=p.h_grid, h_on_edge=p.h_on_edge, h_kin=h_kin,
-        h_prev=h_prev, has_prev=has_prev, h_xy=p.h_xy, h_node=h_node, node_h=node_h,
-        node_size=node_size, h_building=h_bc, h_compound=h_cc, m_building=m_bc,
-        m_compound=m_cc, m_id=p.m_id, m_grid=p.m_grid,
-        m_class=p.m_class, m_status=p.m_status, m_min=p.m_min, m_max=p.m_max,
-        m_reporting=p.m_reporting, m_community=p.m_community, m_xy=p.m_xy,
-        m_origin_xy=p.m_origin_xy, g_code=g_code, g_comm=g_comm, g_subdistrict=g_sub,
-        g_households=g_households, g_cap_min=g_cap_min, g_cap_max=g_cap_max, g_short=g_short,
-        g_anchor_xy=anchors, neighbours=neighbours, n_nodes=n_nodes, node_piece=node_piece,
-        pool_grid=pg, pool_community=pool_keys["c"].to_numpy(dtype=object),
-        arc_tail=arcs["tail"].astype(np.int64), arc_head=arcs["head"].astype(np.int64),
-        arc_cap=arcs["cap"].astype(np.int64), arc_cost=cost,
-        arc_penalty=np.zeros(len(cost), np.int64),
-        arc_cost_m=arcs["cost_m"].astype(float), arc_walk=arcs["walk"].astype(float),
-        arc_network=arcs["network"].astype(bool), arc_kind=arcs["kind"],
-        arc_h=arcs["h"].astype(np.int64), arc_m=arcs["m"].astype(np.int64),
-        arc_same_b=same_b_all, arc_same_c=same_c_all, arc_prev=prev_all,
-        n_pieces=int(node_piece.max(initial=-1)) + 1, graph=graph, h_snap=h_snap,
-        m_snap=m_snap, origin_snap=o_snap, bounds=bounds, model=model, scope=scope,
-        deploy_cap_m=float(deploy_cap_m), deploy_from=deploy_from, borrow=borrow,
-        k_nearest=k_nearest, have_streets=have_streets,
-        max_default=int(bounds.by_class.get("A", (0, 10))[1]),
-    )
+def _node_grids(n: _Net) -> IntArray:
+    """Grid of every node (-1: a member serving nowhere), for splitting into pieces."""
+    p = n.p
+    out = np.full(n.M + len(p.m_id), -1, dtype=np.int64)
+    n_g = len(n.g_code)
+    out[n.H:n.P] = p.h_grid[n.node_h]
+    out[n.P:n.A] = np.arange(n_g)
+    out[n.A:n.D] = np.arange(n_g)
+    out[n.D:n.M] = n.pool_grid
+    out[n.M:] = np.where(n.m_in | (n.pool_of >= 0), np.where(n.m_in, p.m_grid, n.o_grid), -1)
+    return out
 
 
 def _groups(p: _People, building: IntArray, kin: IntArray, radius: float
@@ -759,31 +836,27 @@ def _origin_grid(p: _People, grids: gpd.GeoDataFrame, crs: pyproj.CRS) -> IntArr
     return out
 
 
-def _deploy_pairs(
-    pool_keys: pd.DataFrame, g_households: IntArray, g_comm: ObjArray, g_sub: ObjArray,
-    anchors: FloatArray, graph: StreetGraph, a_snap: SnappedPoints, scope: str, cap: float,
-) -> tuple[IntArray, IntArray, FloatArray, NDArray[np.bool_]]:
+def _deploy_pairs(n: _Net, cap: float
+                  ) -> tuple[IntArray, IntArray, FloatArray, NDArray[np.bool_]]:
     """``(target grid, reporting pool, walk, network)`` for every grid a pool may serve:
     in scope, another grid than the pool's, walk between service points within ``cap``."""
-    pg = pool_keys["g"].to_numpy(dtype=np.int64)
-    pc = pool_keys["c"].to_numpy(dtype=object)
-    targets = np.flatnonzero(g_households > 0)
-    if len(targets) == 0:
+    pg, pc = n.pool_grid, n.pool_community
+    targets = np.flatnonzero(n.g_households > 0)
+    if len(targets) == 0 or len(pg) == 0:
         return (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0),
                 np.zeros(0, bool))
-    near = cKDTree(anchors[targets]).query_ball_point(anchors[pg], r=cap)
+    near = cKDTree(n.anchors[targets]).query_ball_point(n.anchors[pg], r=cap)
     dp = np.repeat(np.arange(len(pg)), [len(x) for x in near])
-    tg = targets[np.concatenate([np.asarray(x, dtype=np.int64) for x in near])] if len(dp) \
-        else np.zeros(0, np.int64)
-    tg = tg.astype(np.int64)
+    tg = targets[np.concatenate([np.asarray(x, dtype=np.int64) for x in near])].astype(
+        np.int64)
     ok = tg != pg[dp]
-    if scope == "community":
-        ok &= g_comm[tg] == pc[dp]
+    if n.scope == "community":
+        ok &= n.g_comm[tg] == pc[dp]
     else:
-        own_sub = np.array([c[:9] for c in pc], dtype=object)
-        ok &= g_sub[tg] == own_sub[dp]
+        own_sub = np.array([str(c)[:9] for c in pc], dtype=object)
+        ok &= n.g_sub[tg] == own_sub[dp]
     tg, dp = tg[ok], dp[ok]
-    d = pair_distances(graph, a_snap, a_snap, pg[dp], tg)
+    d = pair_distances(n.graph, n.a_snap, n.a_snap, pg[dp], tg)
     keep = d.distance_m <= cap
     return tg[keep], dp[keep], d.distance_m[keep], d.network[keep]
 
