@@ -1,8 +1,8 @@
 """Solving an :class:`~gisgov.assignment._problem.AssignmentProblem`: one certified
 minimum-cost flow per independent piece, decoded into one member per household.
 
-Each piece is a flow from its households (supply 1 each) to one sink: through the problem's
-arcs to members, then member → sink in two arcs (the minimum load at ``-MIN_FILL_BONUS`` per
+Each piece is a flow from its household groups (supply: their households) to one sink:
+through the problem's arcs to members, then member → sink in two arcs (the minimum load at ``-MIN_FILL_BONUS`` per
 household, the rest up to the maximum at 0), and household → sink at ``UNASSIGNED_COST``
 (left without a member). Priority weights (:mod:`gisgov.assignment._model`) make coverage
 come first, then minimum loads, then kin, then walking.
@@ -11,12 +11,14 @@ Only the piece's own arrays are built, so memory follows the largest piece (a su
 not the county, and each piece's answer is kept as soon as it is solved. A piece counts as
 optimal only when :func:`gisgov.assignment._flow.solve_min_cost_flow` certifies it.
 
-A member serves one grid (besides their kin households) unless coverage or minimum loads need
-more: flows may split a member's load over several grids, so after a solve each split member
-is pinned to the grid where they serve most households
+A member serves one grid (besides their kin households) unless coverage, minimum loads or kin
+need more: flows may split a member's load over several grids, so after the first solve every
+member in use is pinned to the grid where they serve most households
 (:func:`~gisgov.assignment._problem.pin_members`: other grids then cost ``SPLIT_COST`` per
-household, a priority below coverage and minimum loads) and the pieces are solved again, for
-at most ``max_rounds`` rounds. The first solve, without the penalty, is a relaxation: its
+household, a priority below coverage, minimum loads and kin; pinning only the split members
+let the next solve split others, round after round) and the pieces holding new pins are
+solved again, for at most ``max_rounds`` rounds (on a re-run, members start pinned to the
+grid they served before, so unchanged data keeps every pair). The first solve, without the penalty, is a relaxation: its
 certified objective bounds the one-grid optimum from below, and the result reports the gap
 (``one_grid_gap_m``, penalties excluded) and how many members still span grids.
 
