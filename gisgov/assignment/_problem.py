@@ -566,16 +566,17 @@ def _net(households: gpd.GeoDataFrame, members: gpd.GeoDataFrame, grids: gpd.Geo
     (h_bld, h_cmp), (m_bld, m_cmp) = _homes(households, members, buildings, p, crs)
     h_bc, m_bc = _codes(h_bld, m_bld)
     h_cc, m_cc = _codes(h_cmp, m_cmp)
-    h_node, node_h = _groups(p, h_bc, h_kin, group_radius_m)
+    have_streets = streets is not None and len(streets) > 0
+    graph = graph_from_streets(streets if have_streets else
+                               gpd.GeoDataFrame(geometry=[], crs=crs), crs=crs)
+    h_snap = snap_points(graph, p.h_xy)
+    h_node, node_h = _groups(p, h_bc, h_snap.edge, h_kin, group_radius_m)
     m_in = (p.m_max > 0) & (p.m_grid >= 0)
     g_households = np.bincount(p.h_grid[p.h_grid >= 0], minlength=n_g).astype(np.int64)
     g_cap_max = np.bincount(p.m_grid[m_in], weights=p.m_max[m_in], minlength=n_g)
     g_cap_min = np.bincount(p.m_grid[m_in], weights=p.m_min[m_in], minlength=n_g)
     g_short = g_households > g_cap_max
     anchors = _anchors(p.h_xy, p.h_grid, g_poly)
-    have_streets = streets is not None and len(streets) > 0
-    graph = graph_from_streets(streets if have_streets else
-                               gpd.GeoDataFrame(geometry=[], crs=crs), crs=crs)
     # reporting pools: one per (origin grid, community reported to)
     o_grid = _origin_grid(p, grids, crs)
     rep = (p.m_max > 0) & p.m_reporting & (o_grid >= 0) & np.array(
@@ -599,7 +600,7 @@ def _net(households: gpd.GeoDataFrame, members: gpd.GeoDataFrame, grids: gpd.Geo
         neighbours=(_adjacent_grids(g_poly, g_comm) if borrow and bool(g_short.any())
                     else [[] for _ in range(n_g)]),
         anchors=anchors, have_streets=have_streets, graph=graph,
-        h_snap=snap_points(graph, p.h_xy), m_snap=snap_points(graph, p.m_xy),
+        h_snap=h_snap, m_snap=snap_points(graph, p.m_xy),
         o_snap=snap_points(graph, p.m_origin_xy), a_snap=snap_points(graph, anchors),
         o_grid=o_grid, pool_of=pool_of, pool_grid=keys["g"].to_numpy(dtype=np.int64),
         pool_community=keys["c"].to_numpy(dtype=object),
@@ -714,9 +715,10 @@ def _node_grids(n: _Net) -> IntArray:
     return out
 
 
-def _groups(p: _People, building: IntArray, kin: IntArray, radius: float
+def _groups(p: _People, building: IntArray, edge: IntArray, kin: IntArray, radius: float
             ) -> tuple[IntArray, IntArray]:
-    """Household groups: same grid and building and no kin member, within
+    """Household groups: same grid, building and street edge they reach the network by, and
+    no kin member, within
     ``radius`` metres of the group's first household (the rest, and every household without
     a building, kin or far from its building's first, alone). Returns the group of each
     household (-1 outside every grid) and each group's first household.
@@ -727,8 +729,10 @@ def _groups(p: _People, building: IntArray, kin: IntArray, radius: float
     n = len(p.h_id)
     inside = p.h_grid >= 0
     solo = inside & ((building < 0) | (kin != -1) | (radius <= 0))
-    key = pd.DataFrame({"g": p.h_grid, "b": building})
-    gid = key.groupby(["g", "b"], sort=False).ngroup().to_numpy(dtype=np.int64,
+    # The street edge matters: a block between two streets walks out on either side, and its
+    # households' walks to a member differ by the way round the block.
+    key = pd.DataFrame({"g": p.h_grid, "b": building, "e": edge})
+    gid = key.groupby(["g", "b", "e"], sort=False).ngroup().to_numpy(dtype=np.int64,
                                                                           copy=True)
     gid[solo] = -1
     first = pd.Series(np.arange(n)).groupby(gid).transform("min").to_numpy(dtype=np.int64)

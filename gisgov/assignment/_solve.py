@@ -50,6 +50,7 @@ from gisgov.assignment._problem import (
     AssignmentProblem,
     pin_members,
 )
+from gisgov.network import pair_distances
 
 __all__ = ["AssignmentSolution", "solve"]
 
@@ -266,36 +267,69 @@ def _households_of(p: AssignmentProblem, nodes: IntArray) -> dict[int, list[int]
     return out
 
 
+def _hand_out(p: AssignmentProblem, used: IntArray, f: IntArray, kind: NDArray[np.int8],
+              chosen: IntArray, via: IntArray) -> tuple[list[int], list[int]]:
+    """Give each group's households the members its direct flows name, and list those
+    entering a port. A previous member's arc goes to the households that had them; the rest
+    are matched to the group's places (members, or the port) by the shortest actual walk
+    (the flow priced the group from its first household; which household of a building takes
+    which of its places is free in the model, so the match never changes the objective)."""
+    nodes = np.unique(p.arc_h[used[(kind == DIRECT) | (kind == PORT)]])
+    left = _households_of(p, nodes)
+    places: dict[int, list[int]] = {int(n): [] for n in nodes}  # member, or -1 for the port
+    port_of_node: dict[int, int] = {}
+    for a, c in zip(used[kind == DIRECT].tolist(), f[kind == DIRECT].tolist(), strict=True):
+        node, m = int(p.arc_h[a]), int(p.arc_m[a])
+        if p.arc_prev[a]:
+            had = [h for h in left[node] if p.h_prev[h] == m][:c]
+            for h in had:
+                left[node].remove(h)
+            chosen[had], via[had] = m, DIRECT
+            c -= len(had)
+        places[node].extend([m] * c)
+    for a, c in zip(used[kind == PORT].tolist(), f[kind == PORT].tolist(), strict=True):
+        places[int(p.arc_h[a])].extend([-1] * c)
+        port_of_node[int(p.arc_h[a])] = int(p.arc_head[a])
+    # actual walks of every (household, member) a group may pair, in one batch
+    hs_all, ms_all = [], []
+    for node, slots in places.items():
+        ms = sorted({m for m in slots if m >= 0})
+        if len(left[node]) > 1 and len(set(slots)) > 1:
+            hs_all += [h for h in left[node] for _ in ms]
+            ms_all += [m for _ in left[node] for m in ms]
+    walk: dict[tuple[int, int], float] = {}
+    if hs_all:
+        d = pair_distances(p.graph, p.m_snap, p.h_snap, np.array(ms_all), np.array(hs_all))
+        walk = dict(zip(zip(hs_all, ms_all, strict=True), d.distance_m.tolist(), strict=True))
+    port_list: list[int] = []
+    port_head: list[int] = []
+    for node, slots in places.items():
+        hs = left[node][:len(slots)]
+        if len(hs) > 1 and len(set(slots)) > 1:
+            g = p.h_grid[hs[0]]
+            cost = np.array([[walk[(h, m)] if m >= 0 else
+                              float(np.hypot(*(p.h_xy[h] - p.g_anchor_xy[g]))) for m in slots]
+                             for h in hs])
+            r, c = linear_sum_assignment(cost)
+            hs, slots = [hs[i] for i in r], [slots[j] for j in c]
+        for h, m in zip(hs, slots, strict=True):
+            if m >= 0:
+                chosen[h], via[h] = m, DIRECT
+            else:
+                port_list.append(h)
+                port_head.append(port_of_node[node])
+    return port_list, port_head
+
+
 def _decode(p: AssignmentProblem, arcs: IntArray, flow: IntArray, chosen: IntArray,
             via: IntArray, deployed: NDArray[np.bool_]) -> None:
     """Turn a piece's arc flows into one member per household (module docstring)."""
     used = arcs[flow > 0]
     f = flow[flow > 0]
     kind = p.arc_kind[used]
-    # the households of each group node, handed out as the group's flow leaves it: a
-    # previous member's arc to the households that had them, other arcs to the rest
-    nodes = np.unique(p.arc_h[used[(kind == DIRECT) | (kind == PORT)]])
-    members_of = _households_of(p, nodes)
-    direct = np.flatnonzero(kind == DIRECT)
-    direct = direct[np.argsort(~p.arc_prev[used[direct]], kind="stable")]  # previous first
-    for i in direct.tolist():
-        a, c = int(used[i]), int(f[i])
-        pool_h = members_of[int(p.arc_h[a])]
-        m = int(p.arc_m[a])
-        mine = [h for h in pool_h if p.h_prev[h] == m]
-        given = (mine + [h for h in pool_h if p.h_prev[h] != m])[:c]
-        for h in given:
-            pool_h.remove(h)
-        chosen[given] = m
-        via[given] = DIRECT
+    # the households of each group node, handed out as the group's flow leaves it
+    port_list, port_head = _hand_out(p, used, f, kind, chosen, via)
     # households entering each port, and member places leaving each pool
-    port_list: list[int] = []
-    port_head: list[int] = []
-    for a, c in zip(used[kind == PORT].tolist(), f[kind == PORT].tolist(), strict=True):
-        hs = members_of[int(p.arc_h[a])][:c]
-        del members_of[int(p.arc_h[a])][:c]
-        port_list.extend(hs)
-        port_head.extend([int(p.arc_head[a])] * len(hs))
     port_hh = np.array(port_list, dtype=np.int64)
     port_of_h = np.array(port_head, dtype=np.int64)
     pool_arcs = kind == POOL
