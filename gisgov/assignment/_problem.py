@@ -98,9 +98,10 @@ class AssignmentProblem:
     """Everything the solve needs, and what the report explains from.
 
     Nodes are numbered ``household groups | ports (one per grid) | local pools (one per grid)
-    | reporting pools | members``; a household group is the households of one building
-    within ``group_radius_m`` of its first household, none with a kin member (``h_node`` maps households to groups, ``node_h`` is each group's first
-    household, whose walks the group's arcs use); :attr:`node_piece` says which independent piece each is in.
+    | reporting pools | members``; a household group is the households of one building and
+    street edge within ``group_radius_m`` of its first household, none with a kin member
+    (``h_node`` maps households to groups, ``node_h`` is each group's first household, whose
+    walks the group's arcs use); :attr:`node_piece` says which independent piece each is in.
     Arc arrays are parallel; ``arc_h``/``arc_m`` name the household/member of an arc (-1 when
     it has none), ``arc_walk`` its walking metres and ``arc_cost_m`` its cost in metres
     without the priority weights; ``arc_cost`` is the integer cost the flow minimises, of

@@ -52,7 +52,8 @@ class AssignmentResult:
         ``household_id``, ``grid_code``, ``reason`` for every household left without a member.
     members
         One row per member: bounds, ``load``, ``shortfall`` below the minimum, ``grids``
-        served (kin households aside), ``deployed`` (serving outside their own community), ``note``.
+        served (kin households aside), ``deployed`` (serving outside their own community),
+        ``note``.
     grids
         Per-grid summary: households, capacity, assigned, borrowed, deployed in, members
         needed, walking.

@@ -2,10 +2,11 @@
 minimum-cost flow per independent piece, decoded into one member per household.
 
 Each piece is a flow from its household groups (supply: their households) to one sink:
-through the problem's arcs to members, then member → sink in two arcs (the minimum load at ``-MIN_FILL_BONUS`` per
-household, the rest up to the maximum at 0), and household → sink at ``UNASSIGNED_COST``
-(left without a member). Priority weights (:mod:`gisgov.assignment._model`) make coverage
-come first, then minimum loads, then kin, then walking.
+through the problem's arcs to members, then member → sink in two arcs (the minimum load at
+``-MIN_FILL_BONUS`` per household, the rest up to the maximum at 0), and group → sink at
+``UNASSIGNED_COST`` per household (left without a member). Priority weights
+(:mod:`gisgov.assignment._model`) make coverage come first, then minimum loads, then kin,
+then one grid per member, then walking.
 
 Only the piece's own arrays are built, so memory follows the largest piece (a subdistrict),
 not the county, and each piece's answer is kept as soon as it is solved. A piece counts as
@@ -18,11 +19,14 @@ member in use is pinned to the grid where they serve most households
 household, a priority below coverage, minimum loads and kin; pinning only the split members
 let the next solve split others, round after round) and the pieces holding new pins are
 solved again, for at most ``max_rounds`` rounds (on a re-run, members start pinned to the
-grid they served before, so unchanged data keeps every pair). The first solve, without the penalty, is a relaxation: its
-certified objective bounds the one-grid optimum from below, and the result reports the gap
-(``one_grid_gap_m``, penalties excluded) and how many members still span grids.
+grid they served before, so unchanged data keeps every pair). The first solve, without the
+penalty, is a relaxation: its certified objective bounds the one-grid optimum from below,
+and the result reports the gap (``one_grid_gap_m``, penalties excluded) and how many members
+still span grids.
 
-Flow through a service point is decoded into pairs afterwards: within a pool, members fill
+A group's flow is handed to its households by the shortest actual walk (previous members to
+the households that had them first). Flow through a service point is decoded into pairs
+afterwards: within a pool, members fill
 ports in order (so a member splits over as few grids as possible), and within a port its
 households and member places are matched to minimise straight-line distance (the model's cost
 via the service point is the same for every such matching, so the objective is unchanged).
