@@ -458,8 +458,10 @@ def test_deployment_across_the_subdistrict_covers_the_mixed_communities(
     assert m["reporting"].all()
     assert (m["community_code"].str[:9].to_numpy() == deployed["grid_code"].str[:9]).all()
     assert (m["community_code"].to_numpy() != deployed["grid_code"].str[:12]).all()
-    assert len(sub.deployments) == int(members["deployed"].sum()) or \
-        len(sub.deployments) >= int(members["deployed"].sum())
+    pairs = deployed[["member_id", "grid_code"]].drop_duplicates()
+    assert len(sub.deployments) == len(pairs)
+    assert set(sub.deployments["member_id"]) == set(members.index[members["deployed"]])
+    assert sub.summary["deployed"] == int(members["deployed"].sum())
     assert (sub.deployments.geometry.geom_type == "LineString").all()
     assert sub.summary["members_multi_grid"] <= 0.05 * sub.summary["members_used"]
 
