@@ -173,6 +173,9 @@ def _members_table(p: AssignmentProblem, pairs: _Pairs) -> pd.DataFrame:
     note[(p.m_grid >= 0) & (p.m_status != "away") & ~eligible] = "class bounds take none"
     reach = {"grid": "their grid", "community": "their community within the cap",
              "subdistrict": "their subdistrict within the cap"}[p.scope]
+    for i in np.flatnonzero((n_grids > 1) & (note == "")):
+        note[i] = (f"serves {n_grids[i]} grids: covering households, minimum loads or kin "
+                   "needed more than one (one grid per member is a lower priority)")
     for i in np.flatnonzero(shortfall > 0):
         g = p.m_grid[i]
         where = reach if p.m_reporting[i] else "their grid"

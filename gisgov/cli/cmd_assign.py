@@ -60,6 +60,11 @@ def register(app: typer.Typer) -> None:
         deploy_from: Annotated[
             str, typer.Option(help="Where a deployed member's walk starts: home or unit")
         ] = "home",
+        one_grid: Annotated[
+            bool, typer.Option("--one-grid/--any-grids",
+                               help="A member serves one grid (kin aside) unless coverage, "
+                                    "minimum loads or kin need more")
+        ] = True,
         fresh: Annotated[
             bool, typer.Option("--fresh", help="Ignore the previous assignment (no stability)")
         ] = False,
@@ -114,7 +119,7 @@ def register(app: typer.Typer) -> None:
                     units=units, previous=previous, min_load=min_load, max_load=max_load,
                     borrow=borrow, borrow_cost=borrow_cost, change_penalty=change_penalty,
                     scope=scope, deploy_cap_m=deploy_cap, deploy_cost=deploy_cost,
-                    deploy_from=deploy_from,
+                    deploy_from=deploy_from, one_grid=one_grid,
                     working_crs=ws.working_crs,
                     progress=lambda d, f: update(d, 0.05 + 0.85 * f),
                 )
