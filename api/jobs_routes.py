@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Request
 from fastapi.responses import JSONResponse
@@ -107,6 +107,9 @@ class AssignParams(_Params):
     borrow_cost: float = Field(500.0, ge=0, le=1e5, description="Metres charged per loan")
     change_penalty: float = Field(300.0, ge=0, le=1e5, description="Metres per change")
     fresh: bool = Field(False, description="Ignore the previous assignment")
+    scope: Literal["grid", "community", "subdistrict"] = Field(
+        "subdistrict", description="Where reporting members may serve (统筹调配)")
+    deploy_cap_m: float = Field(3000.0, ge=1, le=50_000, description="Deployment walk cap (m)")
 
 
 def _job_doc(request: Request, job: Job) -> dict[str, Any]:

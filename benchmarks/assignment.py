@@ -12,11 +12,24 @@ same-compound bonuses, minus the kin bonus) is solved by
 Cost ratios are against the MILP optimum of the model cost (walking and 就便 bonuses, shifted
 by the bonuses so every pair is >= 0; kin is compared as a count).
 
-Part 2 (the issue's done-when): the whole reference county at scale 1 after its reform, with
-the grids of the grid engine (``gisgov grids``): time, loads, kin, optimality, and changes
-after 1% of households move.
+``gisgov`` runs with every member of the grid as a direct candidate (``k_nearest`` = members:
+the dense model); ``gisgov_sparse`` is the default sparse model (6 nearest direct, the rest
+through the grid's service point), to show what the sparsification costs in walking.
 
-Run: ``.venv/bin/python benchmarks/assignment.py``; writes ``benchmarks/results/assignment.json``.
+Part 2 (the issue's done-when): the whole reference county (seed 1, as ``make demo``) at scale 1
+after its reform, with the grids of the grid engine (``gisgov grids``): time, coverage, loads,
+kin, optimality, and changes after 1% of households move.
+
+Part 3: the same county under each deployment scope (grid, community, subdistrict): coverage
+and walking side by side.
+
+Part 4 (``--scale 8``): the county at scale 8 (about 194,000 households), built once into
+``benchmarks/.cache/``; ``gisgov assign --json`` runs in a child process whose wall time and
+peak memory (``ru_maxrss``) are recorded, at the default 3 km cap and at wider caps, so the
+coverage the data allows is shown in figures.
+
+Run: ``.venv/bin/python benchmarks/assignment.py [--scale 8]``; writes
+``benchmarks/results/assignment.json`` (and ``assignment_scale8.json``).
 """
 
 from __future__ import annotations
@@ -137,7 +150,7 @@ def small_grids(layers: dict[str, gpd.GeoDataFrame], grids: gpd.GeoDataFrame
     hh_all, m_all = layers["households"], layers["members"]
     rows: list[dict[str, Any]] = []
     for code in grids["code"]:
-        if len(rows) >= 3 * N_SMALL_GRIDS:
+        if len(rows) >= 4 * N_SMALL_GRIDS:
             break
         grid = grids[grids["code"] == code]
         poly = grid.geometry.iloc[0]
@@ -154,12 +167,20 @@ def small_grids(layers: dict[str, gpd.GeoDataFrame], grids: gpd.GeoDataFrame
         timings: dict[str, float] = {}
         t = time.perf_counter()
         res = assign(hh, mem, grid, streets=layers["streets"], buildings=layers["buildings"],
-                     borrow=False, kin_scope="grid", working_crs=crs)
+                     borrow=False, kin_scope="grid", working_crs=crs, k_nearest=len(mem))
         timings["gisgov"] = time.perf_counter() - t
+        t = time.perf_counter()
+        sparse = assign(hh, mem, grid, streets=layers["streets"],
+                        buildings=layers["buildings"], borrow=False, kin_scope="grid",
+                        working_crs=crs)
+        timings["gisgov_sparse"] = time.perf_counter() - t
         pick = dict(zip(res.assignments["household_id"], res.assignments["member_id"],
                         strict=True))
         m_index = {k: i for i, k in enumerate(mem["id"])}
         g_choice = np.array([m_index.get(pick.get(h, ""), -1) for h in hh["id"]])
+        pick3 = dict(zip(sparse.assignments["household_id"], sparse.assignments["member_id"],
+                         strict=True))
+        g3 = np.array([m_index.get(pick3.get(h, ""), -1) for h in hh["id"]])
         t = time.perf_counter()
         greedy = _greedy(cost, walk, kin, hi)
         timings["greedy"] = time.perf_counter() - t
@@ -167,18 +188,21 @@ def small_grids(layers: dict[str, gpd.GeoDataFrame], grids: gpd.GeoDataFrame
         exact = _milp(cost, kin, lo, hi)
         timings["milp"] = time.perf_counter() - t
         scores = {k: _score(v, cost, walk, kin, lo)
-                  for k, v in (("gisgov", g_choice), ("greedy", greedy), ("milp", exact))}
+                  for k, v in (("gisgov", g_choice), ("gisgov_sparse", g3), ("greedy", greedy),
+                               ("milp", exact))}
         ref = scores["milp"]["model_cost_m"]
         for name, sc in scores.items():
             rows.append({"grid": code, "households": len(hh), "members": len(mem),
                          "method": name, **sc, "cost_ratio": sc["model_cost_m"] / ref,
                          "seconds": round(timings[name], 4),
-                         "certified": bool(res.optimal) if name == "gisgov" else None})
+                         "certified": (bool(res.optimal) if name == "gisgov" else
+                                       bool(sparse.optimal) if name == "gisgov_sparse" else None)})
     return rows
 
 
 def county_run(layers: dict[str, gpd.GeoDataFrame], grids: gpd.GeoDataFrame) -> dict[str, Any]:
-    args = {"streets": layers["streets"], "buildings": layers["buildings"]}
+    args = {"streets": layers["streets"], "buildings": layers["buildings"],
+            "units": layers["units"]}
     t = time.perf_counter()
     first = assign(layers["households"], layers["members"], grids, **args)
     seconds = time.perf_counter() - t
@@ -201,14 +225,16 @@ def county_run(layers: dict[str, gpd.GeoDataFrame], grids: gpd.GeoDataFrame) -> 
         "households": s["households"], "grids": s["grids"], "pairs": s["pairs"],
         "seconds": round(seconds, 3), "optimal": s["optimal"],
         "objective": s["objective"], "lower_bound": s["lower_bound"],
-        "assigned": s["assigned"], "unassigned": s["unassigned"],
+        "assigned": s["assigned"], "unassigned": s["unassigned"], "coverage": s["coverage"],
+        "deployed": s["deployed"], "deployed_households": s["deployed_households"],
+        "members_multi_grid": s["members_multi_grid"], "one_grid_gap_m": s["one_grid_gap_m"],
         "unassigned_outside_short_grids": int(g.loc[~g["short_of_members"], "unassigned"].sum()),
         "members_below_min": s["members_below_min"],
         "members_below_min_where_capacity_allows": below_where_capacity_allows,
         "members_above_max": int((first.members["load"] > first.members["max_load"]).sum()),
         "kin_total": s["kin_total"], "kin_possible": s["kin_possible"],
         "kin_honoured": s["kin_honoured"], "fallback_pairs": s["fallback_pairs"],
-        "mean_walk_m": s["mean_walk_m"],
+        "mean_walk_m": s["mean_walk_m"], "max_walk_m": s["max_walk_m"],
         "moved_households": len(moved),
         "rerun_seconds": round(seconds2, 3),
         "changed_from_previous": second.summary["changed_from_previous"],
@@ -216,16 +242,92 @@ def county_run(layers: dict[str, gpd.GeoDataFrame], grids: gpd.GeoDataFrame) -> 
     }
 
 
+def scopes_run(layers: dict[str, gpd.GeoDataFrame], grids: gpd.GeoDataFrame
+               ) -> list[dict[str, Any]]:
+    """One row per deployment scope: coverage and walking side by side."""
+    rows = []
+    for scope in ("grid", "community", "subdistrict"):
+        t = time.perf_counter()
+        r = assign(layers["households"], layers["members"], grids, streets=layers["streets"],
+                   buildings=layers["buildings"], units=layers["units"], scope=scope)
+        s = r.summary
+        rows.append({"scope": scope, "coverage": s["coverage"], "assigned": s["assigned"],
+                     "unassigned": s["unassigned"], "deployed": s["deployed"],
+                     "deployed_households": s["deployed_households"],
+                     "members_below_min": s["members_below_min"],
+                     "mean_walk_m": s["mean_walk_m"],
+                     "total_walk_km": round(s["total_walk_m"] / 1000, 1),
+                     "more_members_needed": s["more_members_needed"],
+                     "optimal": s["optimal"], "seconds": round(time.perf_counter() - t, 3)})
+    return rows
+
+
+def scale8_run(caps: tuple[float, ...] = (3000.0, 5000.0, 8000.0)) -> dict[str, Any]:
+    """The county at scale 8 through the CLI in a child process: wall time, peak memory."""
+    import os
+    import resource
+    import shutil
+    import subprocess
+
+    cache = Path(__file__).resolve().parent / ".cache"
+    cache.mkdir(exist_ok=True)
+    base = cache / "county8.gpkg"
+    cli = [str(Path(sys.executable).with_name("gisgov"))]
+    if not base.exists():
+        tmp = cache / "county8.building.gpkg"
+        for step in (["sample", str(tmp), "--seed", "1", "--scale", "8", "--force"],
+                     ["redistrict", str(tmp), "--communities", "urban", "--areas", "5",
+                      "--scenario", "reform", "--apply"],
+                     ["grids", str(tmp)]):
+            subprocess.run([*cli, *step], check=True, capture_output=True)
+        tmp.rename(base)
+    runs = []
+    for cap in caps:
+        ws = cache / "county8.run.gpkg"
+        shutil.copy2(base, ws)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        t = time.perf_counter()
+        out = subprocess.run([*cli, "assign", str(ws), "--json", "--fresh", "--deploy-cap",
+                              str(cap)], check=True, capture_output=True, text=True,
+                             env=dict(os.environ))
+        wall = time.perf_counter() - t
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        doc = json.loads(out.stdout)
+        runs.append({
+            "deploy_cap_m": cap, "households": doc["households"], "coverage": doc["coverage"],
+            "unassigned": doc["unassigned"], "deployed": doc["deployed"],
+            "members_below_min": doc["members_below_min"],
+            "more_members_needed": doc["more_members_needed"], "optimal": doc["optimal"],
+            "pieces": doc["clusters"], "arcs": doc["arcs"], "mean_walk_m": doc["mean_walk_m"],
+            "wall_seconds": round(wall, 2), "cli_seconds": doc["seconds"],
+            "assign_seconds": doc["solve_seconds"],
+            # ru_maxrss is the largest child so far (KiB on Linux): only a rise is this run's.
+            "peak_rss_mb": round(max(peak, before) / 1024, 1),
+        })
+        ws.unlink()
+    return {"runs": runs}
+
+
 def main() -> int:
-    layers = real_grids(generate_county(seed=0, scale=1.0))
+    if "--scale" in sys.argv:
+        big = scale8_run()
+        print("Part 4 — the county at scale 8 (gisgov assign in a child process)")
+        for r in big["runs"]:
+            print("  " + ", ".join(f"{k}={v}" for k, v in r.items()))
+        path = RESULTS.with_name("assignment_scale8.json")
+        path.write_text(json.dumps(big, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {path}")
+        return 0
+    layers = real_grids(generate_county(seed=1, scale=1.0))
     grids = layers["grids"]
     rows = small_grids(layers, grids)
     county = county_run(layers, grids)
+    scopes = scopes_run(layers, grids)
     print("Part 1 — small grids, same cost matrix (ratio vs exact MILP optimum)")
     print(f"{'method':<8} {'grids':>5} {'cost ratio':>11} {'worst':>9} {'kin':>5} "
           f"{'below min':>9} {'unassigned':>10} {'seconds':>8}")
     summary: dict[str, Any] = {}
-    for method in ("gisgov", "greedy", "milp"):
+    for method in ("gisgov", "gisgov_sparse", "greedy", "milp"):
         r = [x for x in rows if x["method"] == method]
         ratio = sum(x["model_cost_m"] for x in r) / sum(
             x["model_cost_m"] for x in rows if x["method"] == "milp")
@@ -242,10 +344,17 @@ def main() -> int:
     print("\nPart 2 — reference county, scale 1")
     for k, v in county.items():
         print(f"  {k:<42} {v}")
+    print("\nPart 3 — deployment scopes, reference county at scale 1")
+    print(f"{'scope':<12} {'coverage':>8} {'deployed':>8} {'below min':>9} {'mean walk':>9} "
+          f"{'total km':>9} {'need':>5} {'seconds':>8}")
+    for r in scopes:
+        print(f"{r['scope']:<12} {r['coverage']:>8.2%} {r['deployed']:>8} "
+              f"{r['members_below_min']:>9} {r['mean_walk_m']:>9.0f} {r['total_walk_km']:>9.1f} "
+              f"{r['more_members_needed']:>5} {r['seconds']:>8.2f}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"small_grids": {"summary": summary, "rows": rows},
-                                   "county": county}, ensure_ascii=False, indent=2) + "\n",
-                       encoding="utf-8")
+                                   "county": county, "scopes": scopes},
+                                  ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(f"\nwrote {RESULTS}")
     return 0
 

@@ -10,16 +10,75 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
 
 from gisgov.grids.compliance import GRID_RULES
 from gisgov.layers import Problem, validate_workspace
 
-__all__ = ["RULES", "Rule", "check_layers", "check_report"]
+__all__ = ["COVERAGE_TARGET", "RULES", "Rule", "check_layers", "check_report",
+           "community_coverage", "coverage_by_community"]
 
 Rule = Callable[[Mapping[str, gpd.GeoDataFrame]], list[Problem]]
 
+#: Share of a community's households that should have a red-grid member (issue 14: 99%).
+COVERAGE_TARGET = 0.99
+
+
+def coverage_by_community(layers: Mapping[str, gpd.GeoDataFrame]) -> pd.DataFrame:
+    """Households with a red-grid member per community, from the stored assignments.
+
+    A household belongs to the community of the grid holding it, found by the lookup's
+    locator (:class:`gisgov.lookup.LookupIndex`, the same rule as the assignment), so the
+    figures match ``gisgov assign``. Empty when there are no grids or no assignments yet.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``community_code, households, assigned, coverage`` (sorted by code).
+    """
+    from gisgov.lookup import LookupIndex
+
+    cols = ["community_code", "households", "assigned", "coverage"]
+    grids, hh = layers.get("grids"), layers.get("households")
+    done = layers.get("assignments")
+    if grids is None or hh is None or done is None or not len(grids) or not len(done):
+        return pd.DataFrame(columns=cols)
+    index = LookupIndex.from_layers({"grids": grids[["code", "geometry"]]})
+    pts = hh.geometry.to_crs(4326).to_numpy()
+    codes = index.lookup_many(np.asarray(shapely.get_x(pts)), np.asarray(shapely.get_y(pts)),
+                              distances=False).grid_codes
+    community = dict(zip(grids["code"].astype(str), grids["community_code"].astype(str),
+                         strict=True))
+    frame = pd.DataFrame({
+        "community_code": [community.get(c) if c is not None else None for c in codes],
+        "assigned": hh["id"].astype(str).isin(set(done["household_id"].astype(str))),
+    }).dropna(subset=["community_code"])
+    out = frame.groupby("community_code").agg(households=("assigned", "size"),
+                                              assigned=("assigned", "sum")).reset_index()
+    out["coverage"] = (out["assigned"] / out["households"]).round(4)
+    return out[cols]
+
+
+def community_coverage(layers: Mapping[str, gpd.GeoDataFrame]) -> list[Problem]:
+    """A warning for every community below :data:`COVERAGE_TARGET` (once assignments exist)."""
+    table = coverage_by_community(layers)
+    out: list[Problem] = []
+    for r in table.to_dict("records"):
+        code, n, done = str(r["community_code"]), int(r["households"]), int(r["assigned"])
+        share = done / n if n else 1.0
+        if share < COVERAGE_TARGET:
+            out.append(Problem(
+                "assignments", code, "community_coverage",
+                f"community {code}: {done:,} of {n:,} households ({share:.1%}) have a "
+                f"red-grid member, below {COVERAGE_TARGET:.0%}; see the recruitment plan "
+                "(gisgov assign --plan-out)", "warning"))
+    return out
+
+
 #: Governance rules run after schema validation (grids, branches, coverage, loads…).
-RULES: list[Rule] = [*GRID_RULES]
+RULES: list[Rule] = [*GRID_RULES, community_coverage]
 
 
 def check_layers(layers: Mapping[str, gpd.GeoDataFrame]) -> list[Problem]:

@@ -523,12 +523,20 @@ def assign_job(ws: Any, params: Mapping[str, Any], progress: ProgressFn) -> JobO
     """Red-grid member ↔ household assignment; the same run as ``gisgov assign``.
 
     Parameters (all optional): ``min_load`` (5), ``max_load`` (10), ``borrow`` (true),
-    ``borrow_cost`` (500 m), ``change_penalty`` (300 m), ``fresh`` (false).
+    ``borrow_cost`` (500 m), ``change_penalty`` (300 m), ``fresh`` (false), ``scope``
+    (``subdistrict``; or ``grid``, ``community``), ``deploy_cap_m`` (3000 m),
+    ``deploy_cost`` (1000 m), ``deploy_from`` (``home`` or ``unit``).
     """
-    from gisgov.assignment import assign, previous_from_layer, write_assignment
+    from gisgov.assignment import SCOPES, assign, previous_from_layer, write_assignment
 
     _check_params(params, {"min_load", "max_load", "borrow", "borrow_cost", "change_penalty",
-                           "fresh"})
+                           "fresh", "scope", "deploy_cap_m", "deploy_cost", "deploy_from"})
+    scope = str(params.get("scope", "subdistrict"))
+    if scope not in SCOPES:
+        raise ValidationError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
+    deploy_from = str(params.get("deploy_from", "home"))
+    if deploy_from not in ("home", "unit"):
+        raise ValidationError(f"deploy_from must be home or unit, got {deploy_from!r}")
     min_load = _number(params, "min_load", 5, lo=0, hi=100, integer=True)
     max_load = _number(params, "max_load", 10, lo=1, hi=100, integer=True)
     if min_load > max_load:
@@ -541,8 +549,11 @@ def assign_job(ws: Any, params: Mapping[str, Any], progress: ProgressFn) -> JobO
     previous = None if fresh else previous_from_layer(ws.read("assignments"))
     result = assign(
         ws.read("households"), ws.read("members"), grids, streets=ws.read("streets"),
-        buildings=ws.read("buildings"), previous=previous, min_load=min_load,
-        max_load=max_load, borrow=borrow,
+        buildings=ws.read("buildings"), units=ws.read("units"), previous=previous,
+        min_load=min_load, max_load=max_load, borrow=borrow, scope=scope,
+        deploy_cap_m=_number(params, "deploy_cap_m", 3000.0, lo=1, hi=50_000),
+        deploy_cost=_number(params, "deploy_cost", 1000.0, lo=0, hi=1e5),
+        deploy_from=deploy_from,
         borrow_cost=_number(params, "borrow_cost", 500.0, lo=0, hi=1e5),
         change_penalty=_number(params, "change_penalty", 300.0, lo=0, hi=1e5),
         working_crs=ws.working_crs, progress=lambda d, f: progress(d, 0.05 + 0.85 * f),

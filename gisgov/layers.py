@@ -225,9 +225,15 @@ LAYERS: dict[str, Layer] = {
                 _c("branch_id", "str", "所属党组织", "Branch", references="branches.id"),
                 _c("grid_code", "str", "所在网格", "Grid", pattern=CODE_GRID,
                    references="grids.code"),
+                # 双报到: the community an in-service member reports to (usually where they
+                # live); the assignment deploys them from it (gisgov.assignment).
+                _c("report_community_code", "str", "报到社区", "Reporting community",
+                   pattern=CODE_COMMUNITY, references="communities.code"),
             ),
             ("Point",),
-            description="Party members at their home; status away = 流动党员 working elsewhere.",
+            description=("Party members at their home; status away = 流动党员 working "
+                         "elsewhere; in-service members (unit_id set) report to a community "
+                         "(report_community_code, 双报到) and may be deployed from it."),
         ),
         Layer(
             "branches", "党组织", "Party organisations", "id",
@@ -307,7 +313,8 @@ LAYERS: dict[str, Layer] = {
                    references="grids.code"),
                 _c("walk_m", "float", "步行距离(米)", "Walking distance (m)"),
                 _c("reason", "str", "分配依据", "Reason",
-                   choices=("kin", "building", "compound", "nearest", "borrowed")),
+                   choices=("kin", "building", "compound", "nearest", "borrowed",
+                            "deployed")),
             ),
             ("LineString",),
             geometry_required=False,

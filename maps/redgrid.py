@@ -1,15 +1,20 @@
-"""The red-grid map: party members, the households each one links (联户), their loads."""
+"""The red-grid map: party members, the households each one links (联户), their loads, the
+members deployed across communities (统筹调配) and the grids still short of members
+(the recruitment plan)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
+from gisgov.lookup import LookupIndex
 from maps._assets import AssetMode
 from maps._base import (
     Lang,
@@ -39,11 +44,16 @@ LOAD_CLASSES: tuple[tuple[float, str, str], ...] = (
 _T = {
     "zh": {"idle": "未联户", "under": "联户不足5户", "ok": "联户5–10户", "over": "联户超过10户",
            "assigned": "已联户的户", "links": "联户连线", "load": "联户数",
-           "title": "红色网格员联户"},
+           "title": "红色网格员联户", "deployed": "统筹调配（党员→网格）",
+           "recruit": "补充招募计划（需补充党员的网格）", "needed": "需补充党员",
+           "uncovered": "未覆盖户数", "households": "联系户数"},
     "en": {"idle": "No households", "under": "Under 5 households", "ok": "5–10 households",
            "over": "Over 10 households", "assigned": "Assigned households",
            "links": "Member–household links", "load": "Households linked",
-           "title": "Red-grid loads"},
+           "title": "Red-grid loads", "deployed": "Deployed members (member → grid)",
+           "recruit": "Recruitment plan (grids short of members)",
+           "needed": "Members needed", "uncovered": "Households uncovered",
+           "households": "Households served"},
 }
 
 
@@ -78,7 +88,11 @@ def red_grid_map(
     -------
     folium.Map
         Members coloured by load class (:data:`LOAD_CLASSES`), a line from each household to
-        its member, unassigned households marked red. Member names are masked.
+        its member, unassigned households marked red, a dashed line from each member deployed
+        to another community's grid to that grid (assignments with reason ``deployed``), and
+        the grids with households left over shaded with the members they still need (A/B
+        members at 10 households each, as in ``gisgov assign --plan-out``). Member names are
+        masked.
     """
     for name in ("households", "members"):
         if layers.get(name) is None or len(layers[name]) == 0:
@@ -142,6 +156,9 @@ def red_grid_map(
         style.groups[text("g_party", lang)] = [link_layer]
         style.legend.append(LegendItem("#cb181d", t["links"], "line"))
 
+    _deployments(m, style, asg, members_all, layers.get("grids"), basemap, lang)
+    _recruitment(m, style, households, asg, grids, basemap, lang)
+
     assigned = households["id"].isin(asg["household_id"])
     hh = to_draw(households[["id", "address", "geometry"]], basemap=basemap)
     member_of = asg.set_index("household_id")["member_id"]
@@ -194,3 +211,73 @@ def red_grid_map(
     style.legend += [LegendItem(colour_of[k], f"{layer_label('members', lang)}: {t[k]}", "dot")
                      for _, k, _c in LOAD_CLASSES]
     return finish_map(m, style, lang=lang, assets=assets)
+
+
+def _deployments(m: folium.Map, style: MapStyle, asg: gpd.GeoDataFrame,
+                 members: gpd.GeoDataFrame, grids: gpd.GeoDataFrame | None, basemap: str,
+                 lang: Lang) -> None:
+    """One dashed line per (deployed member, grid served): member's home → the grid."""
+    if grids is None or not len(grids) or "reason" not in asg.columns:
+        return
+    dep = asg[(asg["reason"] == "deployed") & asg["grid_code"].notna()]
+    dep = dep[dep["member_id"].isin(members["id"])]
+    if not len(dep):
+        return
+    t = _T[lang]
+    pairs = dep.groupby(["member_id", "grid_code"]).size().rename("households").reset_index()
+    centre = grids.set_index("code").geometry.representative_point()
+    pairs = pairs[pairs["grid_code"].isin(centre.index)]
+    home = members.set_index("id").geometry
+    lines = shapely.linestrings(np.stack([
+        shapely.get_coordinates(np.asarray(home.loc[pairs["member_id"]].values)),
+        shapely.get_coordinates(np.asarray(centre.loc[pairs["grid_code"]].values))], axis=1))
+    frame = gpd.GeoDataFrame(pairs, geometry=np.asarray(lines, dtype=object).reshape(-1),
+                             crs=members.crs)
+    frame["key"] = frame["member_id"] + "→" + frame["grid_code"]
+    drawn = to_draw(frame, basemap=basemap)
+    layer = folium.GeoJson(
+        features(drawn, key="key", columns=["member_id", "grid_code", "households"]),
+        name=t["deployed"],
+        style_function=lambda _: {"color": "#6a3d9a", "weight": 2, "opacity": 0.8,
+                                  "dashArray": "6 4"},
+        popup=popup_fields([("member_id", layer_label("members", lang, "id")),
+                            ("grid_code", layer_label("grids", lang, "code")),
+                            ("households", t["households"])]),
+    )
+    layer.add_to(m)
+    style.groups.setdefault(text("g_party", lang), []).append(layer)
+    style.legend.append(LegendItem("#6a3d9a", t["deployed"], "line"))
+
+
+def _recruitment(m: folium.Map, style: MapStyle, households: gpd.GeoDataFrame,
+                 asg: gpd.GeoDataFrame, grids: gpd.GeoDataFrame | None, basemap: str,
+                 lang: Lang) -> None:
+    """Grids whose households are not all covered, shaded, with the members they need."""
+    if grids is None or not len(grids):
+        return
+    left = households[~households["id"].isin(asg["household_id"])]
+    if not len(left):
+        return
+    t = _T[lang]
+    pts = left.geometry.to_crs(4326)
+    where = LookupIndex.from_layers({"grids": grids[["code", "geometry"]].to_crs(4326)})
+    codes = where.lookup_many(np.asarray(pts.x), np.asarray(pts.y), distances=False).grid_codes
+    count = pd.Series(codes).dropna().value_counts()
+    short = grids[grids["code"].isin(count.index)].copy()
+    if not len(short):
+        return
+    short["uncovered"] = short["code"].map(count).astype(int).to_numpy()
+    short["needed"] = [math.ceil(n / 10) for n in short["uncovered"]]
+    drawn = to_draw(short[["code", "uncovered", "needed", "geometry"]], basemap=basemap,
+                    simplify_m=0.5)
+    layer = folium.GeoJson(
+        features(drawn, key="code", columns=["code", "uncovered", "needed"]),
+        name=t["recruit"],
+        style_function=lambda _: {"color": "#ff7f00", "weight": 3, "fillColor": "#ff7f00",
+                                  "fillOpacity": 0.25},
+        popup=popup_fields([("code", layer_label("grids", lang, "code")),
+                            ("uncovered", t["uncovered"]), ("needed", t["needed"])]),
+    )
+    layer.add_to(m)
+    style.groups.setdefault(text("g_grid", lang), []).append(layer)
+    style.legend.append(LegendItem("#ff7f00", t["recruit"], "box"))

@@ -6,15 +6,22 @@ Cost of giving household ``h`` to member ``m`` (metres of walking, lower is bett
                  - building_bonus   if h and m live in the same building      (就便)
                  - compound_bonus   if h and m live in the same compound      (就便)
                  + borrow_cost      if m lives in another grid (borrowed)
+                 + deploy_cost      if m is deployed to another community (统筹调配)
                  + change_penalty   if h had another member in ``previous``   (stability)
                  - KIN_BONUS        if m is h's kin member                    (就亲)
 
 Same building implies same compound, so a neighbour in the same building earns both bonuses.
+Pairs reached through a grid's service point (see :mod:`gisgov.assignment._problem`) walk
+*via* that point: ``walk_m`` is then the walk household → service point → member, never less
+than the direct walk.
 Three priorities sit above the walking cost as large weights, in this order:
 
 1. cover every household (``UNASSIGNED_COST`` per household left out);
 2. bring every member up to their minimum load (``MIN_FILL_BONUS`` per household below it);
-3. honour kin (``KIN_BONUS``).
+3. honour kin (``KIN_BONUS``);
+4. a member serves one grid (``SPLIT_COST`` per household of a member pinned to another grid,
+   see :mod:`gisgov.assignment._solve`; kin households never pay it): 10 km, more than any
+   walk the model allows, so only a higher priority splits a member.
 
 The weights are far larger than any walking cost (hundreds of kilometres against a grid a few
 hundred metres across), so in practice they act as strict priorities; the optimum found is
@@ -32,14 +39,29 @@ from gisgov.errors import ValidationError
 __all__ = [
     "CLASSES",
     "COST_SCALE",
+    "DEPLOY_CAP_M",
     "KIN_BONUS_M",
     "MIN_FILL_BONUS_M",
+    "SCOPES",
+    "SPLIT_COST_M",
     "UNASSIGNED_COST_M",
     "ClassBounds",
     "CostModel",
 ]
 
 CLASSES = ("A", "B", "C", "D")
+
+#: Where reporting (in-service) members may serve: their own ``grid`` only (as residents do),
+#: any grid of the ``community`` they report to, or any grid of that community's
+#: ``subdistrict`` (统筹调配 through the subdistrict party alliance).
+SCOPES = ("grid", "community", "subdistrict")
+
+#: Default cap on a deployed member's walk (metres, along the streets). A county seat's built-up
+#: area is about 5-6 km across (the reference county: 5.8 x 4.8 km); 3 km is a 35-40 minute
+#: walk or a 12-15 minute ride on the electric bicycle most such members use, so a monthly
+#: visit stays an errand, not a trip, while every suburb (村改居 community) of the reference
+#: county is within reach of the in-service members living in the town next to it.
+DEPLOY_CAP_M = 3000.0
 
 #: Integer cost units per metre: the flow solver needs integers; centimetres keep rounding
 #: below 5 mm per pairing.
@@ -49,6 +71,7 @@ COST_SCALE = 100
 UNASSIGNED_COST_M = 1.0e8
 MIN_FILL_BONUS_M = 1.0e7
 KIN_BONUS_M = 1.0e5
+SPLIT_COST_M = 1.0e4
 
 
 def _check_pair(name: str, pair: tuple[int, int]) -> tuple[int, int]:
@@ -133,15 +156,23 @@ class CostModel:
     change_penalty
         Added when the household had a different member in the previous assignment: a
         change must save more than this much walking to happen.
+    deploy_cost
+        Added when a reporting member serves a grid outside the community they report to
+        (统筹调配): 1 km by default, so a member is deployed only where coverage (or a
+        member's minimum load) needs it, never to save a few hundred metres, and their own
+        community keeps them whenever covering it and the other community conflict at equal
+        coverage.
     """
 
     building_bonus: float = 100.0
     compound_bonus: float = 50.0
     borrow_cost: float = 500.0
     change_penalty: float = 300.0
+    deploy_cost: float = 1000.0
 
     def __post_init__(self) -> None:
-        for name in ("building_bonus", "compound_bonus", "borrow_cost", "change_penalty"):
+        for name in ("building_bonus", "compound_bonus", "borrow_cost", "change_penalty",
+                     "deploy_cost"):
             value = getattr(self, name)
             if not 0 <= value < KIN_BONUS_M:
                 raise ValidationError(

@@ -12,7 +12,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from gisgov.assignment._assign import AssignmentResult
+from gisgov.assignment._result import AssignmentResult
 
 __all__ = ["REASON_ZH", "contact_lists", "contact_lists_html", "write_contact_lists"]
 
@@ -23,6 +23,7 @@ REASON_ZH = {
     "compound": "就便（同小区）",
     "nearest": "就近",
     "borrowed": "邻格借调",
+    "deployed": "统筹调配（跨社区）",
 }
 
 

@@ -1,7 +1,8 @@
-"""``gisgov assign``: red-grid members ↔ households (5–10 each, 就亲、就近、就便).
+"""``gisgov assign``: red-grid members ↔ households (5–10 each, coverage first, 就亲、就近、就便).
 
-What is printed is what was measured: the unassigned households (with their share) whenever
-members are too few, and "certified" only when every flow problem's dual bound proved it.
+What is printed is what was measured: the coverage, the members deployed across communities,
+the unassigned households (with their share) and the members still needed whenever members
+are too few, and "certified" only when every flow problem's dual bound proved it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ __all__ = ["register"]
 JSON_KEYS = (
     "households", "assigned", "unassigned", "members_used", "min_load", "max_load",
     "total_walk_m", "kin_honoured", "changed_from_previous", "optimal", "seconds",
+    "coverage", "deployed", "recruit",
 )
 
 
@@ -44,6 +46,25 @@ def register(app: typer.Typer) -> None:
         change_penalty: Annotated[
             float, typer.Option(help="Metres a change from the previous assignment costs")
         ] = 300.0,
+        scope: Annotated[
+            str, typer.Option(help="Where reporting (in-service) members may serve: grid, "
+                                   "community or subdistrict (统筹调配)")
+        ] = "subdistrict",
+        deploy_cap: Annotated[
+            float, typer.Option("--deploy-cap",
+                                help="Longest walk (m) of a member deployed to another grid")
+        ] = 3000.0,
+        deploy_cost: Annotated[
+            float, typer.Option(help="Extra metres charged for serving another community")
+        ] = 1000.0,
+        deploy_from: Annotated[
+            str, typer.Option(help="Where a deployed member's walk starts: home or unit")
+        ] = "home",
+        one_grid: Annotated[
+            bool, typer.Option("--one-grid/--any-grids",
+                               help="A member serves one grid (kin aside) unless coverage, "
+                                    "minimum loads or kin need more")
+        ] = True,
         fresh: Annotated[
             bool, typer.Option("--fresh", help="Ignore the previous assignment (no stability)")
         ] = False,
@@ -51,23 +72,34 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--lists-out",
                                      help="Directory for contact lists (CSV, HTML) and summaries")
         ] = None,
+        plan_out: Annotated[
+            str | None, typer.Option("--plan-out",
+                                     help="Directory for the recruitment plan (CSV, HTML)")
+        ] = None,
         json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document")] = False,
     ) -> None:
         """Assign households red-grid members within load bounds (红色网格员联户).
 
-        Households beyond the members' capacity stay unassigned and are counted; the
-        assignment is claimed optimal only when the LP-dual certificate proves it.
+        Reporting members may be deployed across the subdistrict (--scope) within
+        --deploy-cap metres; households no member within reach can take stay unassigned, are
+        counted, and get a recruitment plan (--plan-out). The assignment is claimed optimal
+        only when the LP-dual certificate proves it.
         """
         from gisgov.assignment import (
             assign,
             previous_from_layer,
             write_assignment,
             write_contact_lists,
+            write_recruit_plan,
         )
         from gisgov.errors import GisgovError
 
         if not 0 <= min_load <= max_load or max_load < 1:
             fail("--min and --max must satisfy 0 <= min <= max and max >= 1")
+        if scope not in ("grid", "community", "subdistrict"):
+            fail(f"--scope must be grid, community or subdistrict, not {scope!r}")
+        if deploy_from not in ("home", "unit"):
+            fail(f"--deploy-from must be home or unit, not {deploy_from!r}")
         started = time.perf_counter()
         ws = open_ws(workspace)
         grids = ws.read("grids")
@@ -79,12 +111,15 @@ def register(app: typer.Typer) -> None:
             members = ws.read("members")
             streets = ws.read("streets")
             buildings = ws.read("buildings")
+            units = ws.read("units")
             previous = None if fresh else previous_from_layer(ws.read("assignments"))
             try:
                 result = assign(
                     households, members, grids, streets=streets, buildings=buildings,
-                    previous=previous, min_load=min_load, max_load=max_load, borrow=borrow,
-                    borrow_cost=borrow_cost, change_penalty=change_penalty,
+                    units=units, previous=previous, min_load=min_load, max_load=max_load,
+                    borrow=borrow, borrow_cost=borrow_cost, change_penalty=change_penalty,
+                    scope=scope, deploy_cap_m=deploy_cap, deploy_cost=deploy_cost,
+                    deploy_from=deploy_from, one_grid=one_grid,
                     working_crs=ws.working_crs,
                     progress=lambda d, f: update(d, 0.05 + 0.85 * f),
                 )
@@ -97,6 +132,9 @@ def register(app: typer.Typer) -> None:
                 update("writing contact lists", 0.97)
                 files = [str(p) for p in write_contact_lists(result, households, members,
                                                              lists_out)]
+            if plan_out:
+                update("writing the recruitment plan", 0.98)
+                files += [str(p) for p in write_recruit_plan(result, plan_out)]
             update("done", 1.0)
         doc: dict[str, Any] = {k: result.summary[k] for k in JSON_KEYS}
         doc.update({k: v for k, v in result.summary.items() if k not in doc})
@@ -123,6 +161,9 @@ def _print_summary(doc: dict[str, Any], result: Any) -> None:
     rows = [
         ("户 households", f"{doc['households']:,}"),
         ("已分配 assigned", f"{doc['assigned']:,}"),
+        ("覆盖率 coverage", f"{doc['coverage']:.2%}"),
+        ("统筹调配 deployed members (scope)",
+         f"{doc['deployed']:,} ({doc['scope']}, ≤ {doc['deploy_cap_m']:,.0f} m)"),
         ("未分配 unassigned", _share(doc["unassigned"], doc["households"])),
         ("党员 members used / eligible", f"{doc['members_used']:,} / {doc['members_eligible']:,}"),
         ("联系户数 load (min–max)", f"{doc['min_load']}–{doc['max_load']}"),
@@ -148,7 +189,8 @@ def _print_summary(doc: dict[str, Any], result: Any) -> None:
             f"{doc['unassigned']:,} of {doc['households']:,} households have no member "
             f"({doc['grids_short']:,} grids are short of members; "
             f"{doc['more_members_needed']:,} more members needed); every such household and "
-            "its reason is in the assignment_unassigned table and --lists-out"
+            "its reason is in the assignment_unassigned table and --lists-out; the "
+            "recruitment plan is in --plan-out"
         )
     short = result.grids[(result.grids["unassigned"] > 0) | (result.grids["members_below_min"] > 0)]
     if len(short):

@@ -101,15 +101,26 @@ def register(app: typer.Typer) -> None:
     @app.command("check")
     def check_cmd(ws: WSArg, json_out: JsonOpt = False) -> None:
         """Validate every layer and the governance rules; exit 1 when there are errors."""
-        from gisgov.checks import check_layers, check_report
+        from gisgov.checks import check_layers, check_report, coverage_by_community
 
         workspace = open_ws(ws)
-        problems = check_layers(workspace.read_all())
+        layers = workspace.read_all()
+        problems = check_layers(layers)
         report = check_report(problems)
         report["workspace"] = workspace.url
+        coverage = coverage_by_community(layers)
+        report["coverage"] = coverage.to_dict("records")
         if json_out:
             print_json(report)
         else:
+            if len(coverage):
+                cov = Table(title="红色网格员覆盖 red-grid coverage per community")
+                for col in ("社区 community", "户 households", "已联系 assigned", "覆盖率"):
+                    cov.add_column(col, justify="right")
+                for r in coverage.to_dict("records"):
+                    cov.add_row(str(r["community_code"]), f"{int(r['households']):,}",
+                                f"{int(r['assigned']):,}", f"{float(r['coverage']):.1%}")
+                console.print(cov)
             if not problems:
                 console.print("[green]no problems found 检查通过[/]")
             table = Table(title=f"{report['errors']} error(s), {report['warnings']} warning(s)")

@@ -577,7 +577,8 @@ def generate_county(
         a planner moves into a fifth urban community. Members: the community-branch members
         of the 4 old communities (280 at scale 1) have status resident/away; in-service
         members (``unit_id`` set, branch = their unit's branch) live across the urban
-        communities; members of the mixed communities belong to those communities' branches.
+        communities and report to the one they live in (``report_community_code``, 双报到);
+        members of the mixed communities belong to those communities' branches.
 
     Raises
     ------
@@ -877,6 +878,10 @@ def generate_county(
     )
     m_unit = np.concatenate([np.full(n_comm_members, None, dtype=object),
                              unit_ids[s_unit].astype(object)])
+    # 双报到: in-service members report to the community they live in (no random draw, so
+    # every calibrated figure stays as it was).
+    m_report = np.concatenate([np.full(n_comm_members, None, dtype=object),
+                               np.array(comm_codes, dtype=object)[hh_label[s_home]]])
 
     st_comm = np.repeat(np.arange(_URBAN), VOLUNTEER_STATIONS)
     urban_blocks_by = [np.flatnonzero(label == c) for c in range(len(COMMUNITIES))]
@@ -962,7 +967,7 @@ def generate_county(
     out["members"] = frame(
         {"id": m_ids, "name": _names_of(rng, n_m), "phone": _phones(rng, n_m),
          "class": m_class, "age": m_age, "status": m_status, "unit_id": m_unit,
-         "branch_id": m_branch},
+         "branch_id": m_branch, "report_community_code": m_report},
         None, n_m, "members")
     out["members"] = out["members"].set_geometry(
         gpd.GeoSeries(np.asarray(hh_geom)[m_home_all], crs=STORAGE_CRS).values)

@@ -128,6 +128,17 @@ def test_assign_job_runs_the_assignment_engine(world_url: Any) -> None:
         assert done["status"] == "succeeded", done
         assert "assignments" in done["tables"]
         assert done["summary"]["assigned"] + done["summary"]["unassigned"] == 96
+        assert done["summary"]["scope"] == "subdistrict"
+        assert "assignment_recruit" in done["tables"]
+        bad = client.post("/jobs/assign", json={"scope": "county"}, headers=auth(key))
+        assert bad.status_code in (400, 422), bad.text
+        r = client.post("/jobs/assign", json={"scope": "grid", "deploy_cap_m": 500,
+                                              "fresh": True}, headers=auth(key))
+        assert r.status_code == 202, r.text
+        done = _wait(client, r.headers["location"], key)
+        assert done["status"] == "succeeded", done
+        assert done["summary"]["scope"] == "grid"
+        assert done["summary"]["deployed"] == 0
 
 
 def test_job_errors(world_url: Any) -> None:

@@ -111,7 +111,8 @@ def test_layer_is_valid_and_every_household_accounted_for(
     ids = set(a["household_id"]) | set(result.unassigned["household_id"])
     assert ids == set(county["households"]["id"])
     assert (result.unassigned["reason"].str.len() > 0).all()
-    assert set(a["reason"]) <= {"kin", "building", "compound", "nearest", "borrowed"}
+    assert set(a["reason"]) <= {"kin", "building", "compound", "nearest", "borrowed",
+                                "deployed"}
     lines = a.geometry.dropna()
     assert (lines.geom_type == "LineString").all()
 
@@ -267,10 +268,16 @@ def test_short_grid_borrows_from_its_neighbour_at_a_cost() -> None:
     hh_xy = np.vstack([rng.uniform(50, 450, (14, 2)), rng.uniform(550, 950, (6, 2)) * [1, 0.5]])
     m_xy = np.array([[250.0, 250.0], [700.0, 200.0], [800.0, 300.0]])
     hh, mem, gr = _town(hh_xy, m_xy, grids=[left, right])
-    res = assign(hh, mem, gr, working_crs=UTM)
+    res = assign(hh, mem, gr, working_crs=UTM, one_grid=False)
     assert res.summary["unassigned"] == 0
     assert res.summary["borrowed"] == 4
     assert (res.assignments["reason"] == "borrowed").sum() == 4
+    # One grid per member: a lent member moves to the short grid whole (one more household
+    # borrowed, no member split over two grids).
+    one = assign(hh, mem, gr, working_crs=UTM)
+    assert one.summary["unassigned"] == 0
+    assert one.summary["members_multi_grid"] == 0
+    assert one.summary["borrowed"] >= 4
     off = assign(hh, mem, gr, working_crs=UTM, borrow=False)
     assert off.summary["unassigned"] == 4
     assert off.unassigned["reason"].str.contains("borrowing is off").all()
@@ -396,14 +403,16 @@ def test_cli_text_claims_only_what_was_measured(
 
     open_workspace(county_gpkg).write("grids", county["grids"])
     runner = CliRunner()
-    proved = runner.invoke(app, ["assign", str(county_gpkg), "--fresh"],
+    # Without deployment (--scope grid) the sample's mixed communities are short of members.
+    proved = runner.invoke(app, ["assign", str(county_gpkg), "--fresh", "--scope", "grid"],
                            env={"COLUMNS": "200"})
     assert proved.exit_code == 0, proved.output
     assert "certified by the LP-dual bound" in proved.output
-    doc = json.loads(runner.invoke(app, ["assign", str(county_gpkg), "--json",
-                                         "--fresh"]).stdout)
+    doc = json.loads(runner.invoke(app, ["assign", str(county_gpkg), "--json", "--fresh",
+                                         "--scope", "grid"]).stdout)
     assert doc["unassigned_share"] == round(doc["unassigned"] / doc["households"], 4)
-    assert doc["unassigned"] > 0  # the sample's mixed communities are short of members
+    assert doc["unassigned"] > 0
+    assert doc["coverage"] == round(doc["assigned"] / doc["households"], 4) < 0.9
     assert f"{doc['unassigned']:,} of {doc['households']:,} households have no member" \
         in proved.output
     monkeypatch.setattr(flow, "_dual_bound", lambda *a, **k: None)
@@ -415,3 +424,173 @@ def test_cli_text_claims_only_what_was_measured(
     failed_doc = json.loads(runner.invoke(app, ["assign", str(county_gpkg), "--json",
                                                 "--fresh"]).stdout)
     assert failed_doc["optimal"] is False
+
+
+# ---- deployment across the subdistrict, coverage first, recruitment (issue 14) -------------
+
+
+@pytest.fixture(scope="module")
+def by_scope(county: dict[str, gpd.GeoDataFrame]) -> dict[str, AssignmentResult]:
+    return {scope: assign(county["households"], county["members"], county["grids"],
+                          streets=county["streets"], buildings=county["buildings"],
+                          scope=scope)
+            for scope in ("grid", "community", "subdistrict")}
+
+
+def test_deployment_across_the_subdistrict_covers_the_mixed_communities(
+    by_scope: dict[str, AssignmentResult], county: dict[str, gpd.GeoDataFrame]
+) -> None:
+    cov = {k: r.summary["coverage"] for k, r in by_scope.items()}
+    # Without deployment the mixed (村改居) communities are short of members.
+    assert cov["grid"] < 0.9
+    assert cov["grid"] <= cov["community"] <= cov["subdistrict"]
+    assert cov["subdistrict"] >= 0.99
+    assert all(r.optimal for r in by_scope.values())
+    assert by_scope["grid"].summary["deployed"] == 0
+    sub = by_scope["subdistrict"]
+    assert sub.summary["deployed"] > 0
+    # Only reporting (in-service, unit set) members are deployed, and only within their
+    # subdistrict; the deployment lines run from the member to the grid served.
+    members = sub.members.set_index("member_id")
+    deployed = sub.assignments[sub.assignments["reason"] == "deployed"]
+    assert len(deployed) == sub.summary["deployed_households"] > 0
+    m = members.loc[deployed["member_id"]]
+    assert m["reporting"].all()
+    assert (m["community_code"].str[:9].to_numpy() == deployed["grid_code"].str[:9]).all()
+    assert (m["community_code"].to_numpy() != deployed["grid_code"].str[:12]).all()
+    pairs = deployed[["member_id", "grid_code"]].drop_duplicates()
+    assert len(sub.deployments) == len(pairs)
+    assert set(sub.deployments["member_id"]) == set(members.index[members["deployed"]])
+    assert sub.summary["deployed"] == int(members["deployed"].sum())
+    assert (sub.deployments.geometry.geom_type == "LineString").all()
+    assert sub.summary["members_multi_grid"] <= 0.05 * sub.summary["members_used"]
+
+
+def test_a_household_stays_uncovered_only_when_no_member_within_reach_has_room(
+    county: dict[str, gpd.GeoDataFrame], tmp_path: Path
+) -> None:
+    from gisgov.assignment import build_problem, make_result, solve, write_recruit_plan
+    from gisgov.assignment._problem import DIRECT, PIN, POOL, PORT
+
+    problem = build_problem(county["households"], county["members"], county["grids"],
+                            streets=county["streets"], buildings=county["buildings"],
+                            deploy_cap_m=400.0)
+    solution = solve(problem, one_grid=False)
+    res = make_result(solution.problem, solution, county["households"], county["members"], 0.0)
+    assert res.optimal
+    assert res.summary["unassigned"] > 0
+    p = solution.problem
+    load = res.members["load"].to_numpy()
+    full = load >= p.m_max
+    # Every member a left-over household could reach (direct, or through its grid's service
+    # point and the pools behind it) is full: coverage comes before every walking metre.
+    for h in np.flatnonzero(solution.chosen < 0):
+        node = p.h_node[h]  # the household's group (its building's households)
+        direct = p.arc_m[(p.arc_kind == DIRECT) & (p.arc_h == node)]
+        port = p.arc_head[(p.arc_kind == PORT) & (p.arc_h == node)]
+        pools = p.arc_head[np.isin(p.arc_tail, port) & ~np.isin(p.arc_kind, (PIN,))]
+        via = p.arc_m[(p.arc_kind == POOL) & np.isin(p.arc_tail, pools)]
+        reach = np.concatenate([direct, via])
+        assert len(port) == 1
+        assert port[0] >= p.n_hnodes
+        assert full[reach].all(), (p.h_id[h], p.m_id[reach[~full[reach]]])
+    # The recruitment plan: each grid with households left over, A/B members needed at 10
+    # households each, class-D or away members nearby flagged as such.
+    plan = res.recruit.set_index("grid_code")
+    left = res.unassigned["grid_code"].value_counts()
+    assert set(plan.index) == set(left.index)
+    assert (plan.loc[left.index, "unassigned"].to_numpy() == left.to_numpy()).all()
+    assert (plan["members_needed"] == np.ceil(plan["unassigned"] / 10)).all()
+    cands = res.recruit_candidates
+    if len(cands):
+        assert ((cands["class"] == "D") | (cands["status"] == "away")).all()
+        assert cands["flag"].str.contains("D类党员|流动党员").all()
+    files = write_recruit_plan(res, tmp_path)
+    page = (tmp_path / "recruit.html").read_text(encoding="utf-8")
+    for text in ("红色网格员补充招募计划", "需补充党员", "可动员对象", *plan.index[:3]):
+        assert text in page
+    csv = pd.read_csv(files[0], dtype={"grid_code": str}, encoding="utf-8-sig")
+    assert list(csv["grid_code"]) == list(res.recruit["grid_code"])
+
+
+def test_sparse_arcs_keep_the_coverage_of_denser_ones(
+    county: dict[str, gpd.GeoDataFrame]
+) -> None:
+    """k nearest direct arcs plus the service points: as many households covered and minimum
+    loads filled with k = 1 as with k = 40 (nearly all pairs of a grid); more direct arcs
+    only lower the walking cost."""
+    runs = {k: assign(county["households"], county["members"], county["grids"],
+                      streets=county["streets"], buildings=county["buildings"],
+                      deploy_cap_m=600.0, k_nearest=k, one_grid=False, group_radius_m=0)
+            for k in (1, 40)}
+    a, b = runs[1].summary, runs[40].summary
+    assert a["optimal"]
+    assert b["optimal"]
+    assert a["assigned"] == b["assigned"] < a["households"]
+    short = {k: int(r.members["shortfall"].sum()) for k, r in runs.items()}
+    assert short[1] == short[40]  # as many minimum places filled
+    assert b["objective"] <= a["objective"]
+    assert b["pairs"] > 4 * a["pairs"]
+
+
+def test_one_grid_per_member_is_bounded_by_its_relaxation(
+    county: dict[str, gpd.GeoDataFrame]
+) -> None:
+    kw = {"streets": county["streets"], "buildings": county["buildings"]}
+    free = assign(county["households"], county["members"], county["grids"], one_grid=False,
+                  **kw)
+    one = assign(county["households"], county["members"], county["grids"], **kw)
+    assert one.summary["members_multi_grid"] < free.summary["members_multi_grid"]
+    assert one.summary["relaxed_objective"] == free.summary["objective"]
+    assert one.summary["one_grid_gap_m"] >= 0
+    assert one.summary["relaxed_assigned"] == free.summary["assigned"]
+    assert one.summary["assigned"] <= free.summary["assigned"]
+
+
+def test_sample_members_report_to_their_home_community(
+    county_layers: dict[str, gpd.GeoDataFrame]
+) -> None:
+    from gisgov.lookup import LookupIndex
+
+    m = county_layers["members"]
+    assert not [p for p in validate_layer("members", m) if p.severity == "error"]
+    reporting = (m["status"] == "in_service") & m["unit_id"].notna()
+    assert m.loc[reporting, "report_community_code"].notna().all()
+    assert m.loc[~reporting, "report_community_code"].isna().all()
+    index = LookupIndex.from_layers({"grids": county_layers["communities"]})
+    home = index.lookup_many(m.geometry.x[reporting], m.geometry.y[reporting],
+                             distances=False).grid_codes
+    assert (home == m.loc[reporting, "report_community_code"].to_numpy()).mean() > 0.99
+
+
+def test_cli_scope_plan_and_json_keys(
+    county_gpkg: Path, county: dict[str, gpd.GeoDataFrame], tmp_path: Path
+) -> None:
+    from gisgov.cli import app
+    from gisgov.store import open_workspace
+
+    open_workspace(county_gpkg).write("grids", county["grids"])
+    runner = CliRunner()
+    out = runner.invoke(app, ["assign", str(county_gpkg), "--json", "--deploy-cap", "400",
+                              "--plan-out", str(tmp_path / "plan")])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)
+    assert doc["coverage"] == round(doc["assigned"] / doc["households"], 4)
+    assert doc["deployed"] >= 0
+    assert doc["recruit"]
+    assert sum(r["unassigned"] for r in doc["recruit"]) == doc["unassigned"]
+    assert {p.name for p in (tmp_path / "plan").iterdir()} == {
+        "recruit.csv", "recruit_candidates.csv", "recruit.html"}
+    bad = runner.invoke(app, ["assign", str(county_gpkg), "--scope", "county"])
+    assert bad.exit_code != 0
+    assert "--scope must be" in bad.output
+    ws = open_workspace(county_gpkg)
+    assert len(ws.read_table("assignment_recruit")) == len(doc["recruit"])
+    check = runner.invoke(app, ["check", str(county_gpkg), "--json"])
+    report = json.loads(check.stdout)
+    cov = {r["community_code"]: r for r in report["coverage"]}
+    assert sum(r["households"] - r["assigned"] for r in cov.values()) == doc["unassigned"] - \
+        doc["households_outside_grids"]
+    warned = {p["key"] for p in report["problems"] if p["rule"] == "community_coverage"}
+    assert warned == {c for c, r in cov.items() if r["coverage"] < 0.99}
+    assert warned

@@ -191,6 +191,29 @@ def test_red_grid_map_marks_unassigned_households(grid_layers: Layers) -> None:
     assert len(hh) > len(asg)  # the fixture leaves some out
 
 
+def test_red_grid_map_shows_deployments_and_the_recruitment_plan(grid_layers: Layers) -> None:
+    """Members deployed to another community's grid are drawn member → grid; grids with
+    households left over are shaded with the members they still need."""
+    code = _community(grid_layers)
+    layers = dict(grid_layers)
+    asg = layers["assignments"].copy()
+    grids = layers["grids"]
+    here = grids[grids["community_code"] == code]["code"].iloc[0]
+    other = layers["members"][~layers["members"]["id"].isin(asg["member_id"])]["id"].iloc[0]
+    rows = asg.index[asg["grid_code"] == here][:3]
+    asg.loc[rows, "reason"] = "deployed"
+    asg.loc[rows, "member_id"] = other
+    layers["assignments"] = asg
+    html = _render(red_grid_map(layers, community=code))
+    assert "统筹调配（党员→网格）" in html
+    assert f"{other}→{here}" in html  # one line for the (member, grid) pair
+    assert "补充招募计划" in html
+    assert "需补充党员" in html
+    en = _render(red_grid_map(layers, community=code, lang="en"))
+    assert "Deployed members (member → grid)" in en
+    assert "Recruitment plan" in en
+
+
 def test_scenario_diff_finds_moved_units(grid_layers: Layers) -> None:
     before = grid_layers["communities"].sort_values("code").reset_index(drop=True)
     grids = grid_layers["grids"]
