@@ -150,12 +150,13 @@ def _points_from_json(doc: Any) -> tuple[list[str], np.ndarray, np.ndarray]:
     return ids, np.array(xs, dtype=float), np.array(ys, dtype=float)
 
 
-def _person(p: Any, principal: Principal, posted: bool) -> dict[str, Any] | None:
+def _person(p: Any, principal: Principal, posted: bool, in_scope: bool = False
+            ) -> dict[str, Any] | None:
     if p is None:
         return None
     if posted and p.role in PUBLISHED_STAFF_ROLES:
         return {"id": p.id, "role": p.role, "name": p.name, "phone": p.phone}
-    shown = redact_person(p.name, p.phone, principal)
+    shown = redact_person(p.name, p.phone, principal, in_scope=in_scope)
     return {"id": p.id, "role": p.role, **(shown or {})}
 
 
@@ -211,10 +212,11 @@ def _batch(request: Request, body: bytes, parsed: Any, crs: str, f: str,
                                               "subdistrict_name")})
             row["on_boundary"] = bool(result.on_boundary[i])
             row["distance_to_boundary_m"] = round(float(result.distance_m[i]), 2)
-            leader = _person(info["leader"], principal, posted)
+            mine = principal.covers(code, info["community_code"], info["subdistrict_code"])
+            leader = _person(info["leader"], principal, posted, mine)
             if leader is not None:
                 row["leader_name"], row["leader_phone"] = leader.get("name"), leader.get("phone")
-                plain = plain or (principal.personal_access == "plain" and not posted
+                plain = plain or (principal.access_for(mine) == "plain" and not posted
                                   and bool(leader.get("name") or leader.get("phone")))
         rows.append(row)
     if plain:

@@ -4,8 +4,9 @@ Every route of the service (OGC items and single features, lookups, maps data an
 results, product tables) asks this module, never decides on its own: a route that reads a
 table calls :func:`table_access` (may the role read it at all?) and :func:`apply_policy`
 (which rows, which columns), so one table below is the whole truth. The role's view of the
-personal columns themselves (masking for field staff, care flags for planners only) is
-:func:`gisgov.privacy.redact_frame`'s, applied here to the rows that survive.
+personal columns themselves (care flags for planners only; a field worker's own grids shown
+plainly, since they visit those people) is :func:`gisgov.privacy.redact_frame`'s, applied
+here to the rows that survive.
 
 Tables are classified by kind:
 
@@ -352,17 +353,20 @@ def apply_policy(
     keep = in_scope | published
     rows = frame[keep]
     in_scope, published = in_scope[keep], published[keep]
+    # Every row a field worker gets is of their own grids (or posted on the notice board):
+    # they visit and call these people, so they see them as written (issue 16).
+    access = principal.access_for(True) if principal.role == "field" else None
     if kind != "staff":
-        out, plain = redact_frame(table, rows, principal)
+        out, plain = redact_frame(table, rows, principal, access=access)
         # Unknown tables may hold anyone: reading them is audited like reading people.
         return Decision(out, plain, len(out) if kind in ("people", "closed") else 0)
-    return _staff_view(rows, principal, in_scope, published)
+    return _staff_view(rows, principal, in_scope, published, access)
 
 
 def _staff_view(rows: pd.DataFrame, principal: Principal, in_scope: NDArray[np.bool_],
-                published: NDArray[np.bool_]) -> Decision:
+                published: NDArray[np.bool_], access: Any = None) -> Decision:
     """Staff rows: posted contacts as posted; the rest by the role's view of personal data."""
-    out, plain = redact_frame("staff", rows, principal)
+    out, plain = redact_frame("staff", rows, principal, access=access)
     out = out.copy()
     board = published & ~in_scope if principal.role != "planner" else np.zeros(len(out), bool)
     for col in ("name", "phone"):
