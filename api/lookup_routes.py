@@ -22,6 +22,7 @@ from api import html
 from api.deps import get_principal, get_state, reject_unknown_query, wants_html
 from api.errors import ApiProblemError
 from api.policy_view import context
+from gisgov.crs import gcj02_to_bd09, wgs84_to_gcj02
 from gisgov.errors import ValidationError
 from gisgov.policy import PUBLISHED_STAFF_ROLES
 from gisgov.privacy import Principal, redact_lookup, redact_person
@@ -53,6 +54,7 @@ def lookup(
     state = get_state(request)
     result = state.index.get().lookup(lon, lat, crs=crs)
     doc, plain = redact_lookup(result, principal, publish_staff=context(state).publish_staff)
+    doc["nav"] = _nav(result.lon, result.lat)
     if plain or doc["households"]:
         state.audit.record(principal, action="lookup", target=f"grid {result.grid.code}",
                            detail=f"({lon}, {lat}) {crs}; households "
@@ -68,6 +70,15 @@ def lookup(
         ]
         return html.page("网格责任查询", html.table(rows, [("k", "项目"), ("v", "内容")]))
     return Response(json.dumps(doc, ensure_ascii=False), media_type="application/json")
+
+
+def _nav(lon: float, lat: float) -> dict[str, list[float]]:
+    """The position in the systems of China's navigation apps (Gaode: GCJ-02, Baidu: BD-09),
+    so the field page's "导航" links land on the spot, not a few hundred metres off."""
+    gx, gy = wgs84_to_gcj02(np.array([lon]), np.array([lat]))
+    bx, by = gcj02_to_bd09(gx, gy)
+    return {"gcj02": [round(float(gx[0]), 6), round(float(gy[0]), 6)],
+            "bd09": [round(float(bx[0]), 6), round(float(by[0]), 6)]}
 
 
 _BATCH_BODY = {

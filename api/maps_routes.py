@@ -30,6 +30,7 @@ from gisgov.privacy import Principal
 from gisgov.store import open_workspace
 from maps._assets import ASSETS_DIR
 from maps._base import features, to_draw
+from maps.basemap import basemap_features
 from maps.field import field_page_html
 from maps.scenarios import ScenarioPlans, scenarios_from_workspace
 from maps.site import MapPage, index_html, map_pages, render_page
@@ -178,7 +179,7 @@ def maps_index(request: Request, lang: LangQ = "zh",
 @router.get("/maps/data/{layer}.geojson", summary="Map data: households or grid outlines")
 def maps_data(
     request: Request,
-    layer: Literal["households", "grids"],
+    layer: Literal["households", "grids", "basemap"],
     basemap: BasemapQ = "none",
     principal: Principal = Depends(get_principal),
 ) -> Response:
@@ -186,15 +187,20 @@ def maps_data(
 
     Households (ids and addresses only) are personal data: a 403 for the public, the
     caller's scope for field staff and coordinators, every household for planners (audited).
+    ``basemap`` is the workspace's own basemap (streets, compounds, buildings and their
+    labels, :mod:`maps.basemap`): place layers, public.
     """
     state = request.app.state.gisgov
-    require_table(state, principal, layer)
+    for table in (("streets", "compounds", "buildings") if layer == "basemap" else (layer,)):
+        require_table(state, principal, table)
     cache = _cache(request)
     key = ("data", layer, basemap, cache.view_key(request, principal))
     if key not in cache.items:
         gdf = cache.layers_for(request, principal).get(layer)
-        if gdf is None or len(gdf) == 0:
+        if layer != "basemap" and (gdf is None or len(gdf) == 0):
             fc: dict[str, Any] = {"type": "FeatureCollection", "features": []}
+        elif layer == "basemap":
+            fc = basemap_features(cache.layers_for(request, principal), basemap=basemap)
         elif layer == "households":
             fc = features(to_draw(gdf[["id", "address", "geometry"]], basemap=basemap),
                           key="id", columns=["address"])
@@ -266,5 +272,6 @@ def field(request: Request, basemap: BasemapQ = "none",
     which applies the policy with the key the phone sends.
     """
     body = field_page_html(grids_url=f"/maps/data/grids.geojson?basemap={basemap}",
+                           basemap_url=f"/maps/data/basemap.geojson?basemap={basemap}",
                            basemap=basemap, tianditu_key=_tianditu_key(request))
     return Response(body, media_type="text/html; charset=utf-8")

@@ -24,7 +24,7 @@ people        households, members, assignments,                   none      scop
 grid_product  ``assignment_grids``, ``grid_unfilled_roles``       none      scope               all
 closed        any other table (unknown tables default here)       none      none                all
 internal      ``api_keys``, ``audit_log``, ``jobs``,              none      none                none
-              ``gisgov_meta``
+              ``gisgov_meta``, ``signin_codes``, ``sessions``
 ============  =================================================  ========  ==================  =======
 
 *scope* is the principal's area: a field key's grids (``--grids``), a coordinator key's
@@ -92,7 +92,8 @@ PUBLISH_STAFF_META = "publish_grid_staff"
 #: Staff roles posted on a grid's notice board: the leader and the workers.
 PUBLISHED_STAFF_ROLES = frozenset({"leader", "full_time", "part_time"})
 #: Service bookkeeping, never published to any role.
-INTERNAL = frozenset({"api_keys", "audit_log", "jobs", "gisgov_meta", "gisgov_alembic_version"})
+INTERNAL = frozenset({"api_keys", "audit_log", "jobs", "gisgov_meta", "gisgov_alembic_version",
+                      "signin_codes", "sessions"})
 
 
 @dataclass(frozen=True)
