@@ -45,7 +45,7 @@ LangQ = Literal["zh", "en"]
 _lock = threading.Lock()
 
 
-ViewKey = tuple[str, tuple[str, ...] | None]
+ViewKey = tuple[str, tuple[str, ...] | None, Any, bool]
 
 
 class _Cache:
@@ -61,9 +61,16 @@ class _Cache:
         self._views: dict[ViewKey, dict[str, gpd.GeoDataFrame]] = {}
 
     def view_key(self, request: Request, principal: Principal) -> ViewKey:
-        """Callers with the same role and scope see the same maps."""
-        scope = context(request.app.state.gisgov).scope(principal)
-        return (principal.role, None if scope is None else tuple(sorted(scope)))
+        """Callers with the same role and scope see the same maps.
+
+        The policy facts' own version and the notice-board setting are part of the key: the
+        facts follow the lookup index, which may notice a new workspace version a moment
+        after this cache does, and a page drawn from the older facts must not be kept.
+        """
+        ctx = context(request.app.state.gisgov)
+        scope = ctx.scope(principal)
+        return (principal.role, None if scope is None else tuple(sorted(scope)), ctx.version,
+                ctx.publish_staff)
 
     def layers_for(self, request: Request, principal: Principal) -> dict[str, gpd.GeoDataFrame]:
         """The layers as the policy lets the caller see them (absent: not readable at all).
@@ -240,6 +247,7 @@ def maps_page(request: Request, name: str, basemap: BasemapQ = "none",
             households_url=(f"/maps/data/households.geojson?basemap={basemap}"
                             if has_households else None),
             scenarios=cache.scenarios,
+            masked=False,  # the layers are already this caller's view under the policy
         )
         cache.items[key] = html_text.encode("utf-8")
         cache.people[key] = (

@@ -8,7 +8,8 @@ browser draws under the overlays, offline, with no request beyond the service.
 
 Labels are points computed here, not in the browser: one per ~800 m of each named street
 (main streets first), one per compound and one per building, each with a *rank* (lower wins a
-collision) and the lowest zoom it shows at. The browser side (``maps/assets/gisgov/
+collision) and the lowest zoom it shows at; building labels sit in the building's upper part,
+clear of the markers drawn at its centre. The browser side (``maps/assets/gisgov/
 basemap.js``) draws them as Leaflet permanent tooltips and hides any label overlapping a
 better-ranked one after every zoom and pan (a greedy collision pass, as map renderers do).
 
@@ -59,6 +60,17 @@ def _feature(geom: Any, props: dict[str, Any]) -> dict[str, Any]:
 
     return {"type": "Feature", "properties": props,
             "geometry": json.loads(shapely.to_geojson(geom))}
+
+
+def _upper_anchor(geoms: np.ndarray) -> np.ndarray:
+    """Label points of buildings in their upper part (a quarter of the height below the top,
+    on the vertical centre line, else any inside point): the centre is where the
+    households' and the user's own markers sit, and a label there would cover them."""
+    b = shapely.bounds(geoms)
+    pts = shapely.points((b[:, 0] + b[:, 2]) / 2, b[:, 3] - (b[:, 3] - b[:, 1]) / 4)
+    inside = shapely.contains(geoms, pts)
+    fallback = shapely.point_on_surface(geoms)
+    return np.where(inside, pts, fallback)
 
 
 def _street_labels(streets: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -144,9 +156,10 @@ def basemap_features(layers: Mapping[str, gpd.GeoDataFrame], *, basemap: str = "
         named = layer[layer[column].map(_text).notna()]
         if named.empty:
             continue
+        anchors = (_upper_anchor(np.asarray(named.geometry.values)) if layer is buildings
+                   else named.geometry.representative_point().to_numpy())
         pts = gpd.GeoDataFrame({"t": named[column].map(_text).to_numpy()},
-                               geometry=named.geometry.representative_point().to_numpy(),
-                               crs=layer.crs)
+                               geometry=anchors, crs=layer.crs)
         pts = to_draw(pts, basemap=basemap)
         labels += [_feature(g, {"k": "label", "t": t, "r": rank, "z": minzoom})
                    for g, t in zip(pts.geometry, pts["t"], strict=True)]

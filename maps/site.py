@@ -97,6 +97,7 @@ def render_page(
     tianditu_key: str | None = None,
     households_url: str | None = None,
     scenarios: Sequence[ScenarioPlans] = (),
+    masked: bool = True,
 ) -> str:
     """Render one page of :func:`map_pages` to HTML.
 
@@ -112,6 +113,9 @@ def render_page(
         Passed to :func:`maps.county_map` (the API serves households by URL).
     scenarios
         As given to :func:`map_pages` (needed for ``scenario`` pages).
+    masked
+        Mask grid leaders' names on grid and compliance pages (static files); the service
+        passes ``False`` since its layers are already the caller's view (:mod:`gisgov.policy`).
 
     Returns
     -------
@@ -122,9 +126,10 @@ def render_page(
     if page.kind == "county":
         m = county_map(layers, households_url=households_url, **opts)  # type: ignore[arg-type]
     elif page.kind == "compliance":
-        m = compliance_map(layers, **opts)  # type: ignore[arg-type]
+        m = compliance_map(layers, masked=masked, **opts)  # type: ignore[arg-type]
     elif page.kind == "grids":
-        m = grid_map(layers, community=page.community, **opts)  # type: ignore[arg-type]
+        m = grid_map(layers, community=page.community, masked=masked,
+                     **opts)  # type: ignore[arg-type]
     elif page.kind == "redgrid":
         m = red_grid_map(layers, community=page.community, **opts)  # type: ignore[arg-type]
     elif page.kind == "scenario":
