@@ -204,10 +204,11 @@ def maps_data(
     key = ("data", layer, basemap, cache.view_key(request, principal))
     if key not in cache.items:
         gdf = cache.layers_for(request, principal).get(layer)
-        if layer != "basemap" and (gdf is None or len(gdf) == 0):
-            fc: dict[str, Any] = {"type": "FeatureCollection", "features": []}
-        elif layer == "basemap":
-            fc = basemap_features(cache.layers_for(request, principal), basemap=basemap)
+        if layer == "basemap":
+            fc: dict[str, Any] = basemap_features(cache.layers_for(request, principal),
+                                                  basemap=basemap)
+        elif gdf is None or len(gdf) == 0:
+            fc = {"type": "FeatureCollection", "features": []}
         elif layer == "households":
             fc = features(to_draw(gdf[["id", "address", "geometry"]], basemap=basemap),
                           key="id", columns=["address"])

@@ -63,6 +63,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from gisgov.privacy import Access as PersonalAccess
 from gisgov.privacy import Principal, redact_frame
 
 __all__ = [
@@ -356,18 +357,19 @@ def apply_policy(
     in_scope, published = in_scope[keep], published[keep]
     # Every row a field worker gets is of their own grids (or posted on the notice board):
     # they visit and call these people, so they see them as written (issue 16).
-    access = principal.access_for(True) if principal.role == "field" else None
+    personal = principal.access_for(True) if principal.role == "field" else None
     if kind != "staff":
-        out, plain = redact_frame(table, rows, principal, access=access)
+        out, plain = redact_frame(table, rows, principal, access=personal)
         # Unknown tables may hold anyone: reading them is audited like reading people.
         return Decision(out, plain, len(out) if kind in ("people", "closed") else 0)
-    return _staff_view(rows, principal, in_scope, published, access)
+    return _staff_view(rows, principal, in_scope, published, personal)
 
 
 def _staff_view(rows: pd.DataFrame, principal: Principal, in_scope: NDArray[np.bool_],
-                published: NDArray[np.bool_], access: Any = None) -> Decision:
+                published: NDArray[np.bool_], personal: PersonalAccess | None = None
+                ) -> Decision:
     """Staff rows: posted contacts as posted; the rest by the role's view of personal data."""
-    out, plain = redact_frame("staff", rows, principal, access=access)
+    out, plain = redact_frame("staff", rows, principal, access=personal)
     out = out.copy()
     board = published & ~in_scope if principal.role != "planner" else np.zeros(len(out), bool)
     for col in ("name", "phone"):

@@ -69,8 +69,8 @@ def _upper_anchor(geoms: np.ndarray) -> np.ndarray:
     b = shapely.bounds(geoms)
     pts = shapely.points((b[:, 0] + b[:, 2]) / 2, b[:, 3] - (b[:, 3] - b[:, 1]) / 4)
     inside = shapely.contains(geoms, pts)
-    fallback = shapely.point_on_surface(geoms)
-    return np.where(inside, pts, fallback)
+    fallback = np.asarray(shapely.point_on_surface(geoms), dtype=object)
+    return np.where(inside, np.asarray(pts, dtype=object), fallback)
 
 
 def _street_labels(streets: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
