@@ -6,7 +6,7 @@ workspace already holds the streets (with names and a class), the compounds (nam
 buildings (with their door addresses): this module turns them into one GeoJSON document the
 browser draws under the overlays, offline, with no request beyond the service.
 
-Labels are points computed here, not in the browser: one per ~800 m of each named street
+Labels are points computed here, not in the browser: one per ~400 m of each named street
 (main streets first), one per compound and one per building, each with a *rank* (lower wins a
 collision) and the lowest zoom it shows at; building labels sit in the building's upper part,
 clear of the markers drawn at its centre. The browser side (``maps/assets/gisgov/
@@ -36,7 +36,7 @@ from maps._base import to_draw
 __all__ = ["LABEL_STEP_M", "STREET_STYLE", "basemap_features"]
 
 #: One street label per this many metres of a named street (at least one per street).
-LABEL_STEP_M = 800.0
+LABEL_STEP_M = 400.0
 #: Street class → (label rank, lowest zoom of its label, line weight in px at zoom 16).
 STREET_STYLE: dict[str, tuple[int, int, float]] = {
     "main": (0, 13, 7.0),
