@@ -48,7 +48,8 @@ def register(app: typer.Typer) -> None:
         # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from any local
         # client; the service trusts it only from GISGOV_TRUSTED_PROXIES (api.guards).
         uvicorn.run(application, host=host, port=port, log_level=log_level,
-                    proxy_headers=False, **tls)
+                    proxy_headers=False, ssl_certfile=tls.get("ssl_certfile"),
+                    ssl_keyfile=tls.get("ssl_keyfile"))
 
 
 def check_tls(cert: Path | None, key: Path | None) -> dict[str, str]:
