@@ -33,7 +33,7 @@ import shapely
 
 from maps._base import to_draw
 
-__all__ = ["LABEL_STEP_M", "STREET_STYLE", "basemap_features"]
+__all__ = ["LABEL_STEP_M", "STREET_STYLE", "add_workspace_basemap", "basemap_features"]
 
 #: One street label per this many metres of a named street (at least one per street).
 LABEL_STEP_M = 400.0
@@ -164,3 +164,74 @@ def basemap_features(layers: Mapping[str, gpd.GeoDataFrame], *, basemap: str = "
         labels += [_feature(g, {"k": "label", "t": t, "r": rank, "z": minzoom})
                    for g, t in zip(pts.geometry, pts["t"], strict=True)]
     return {"type": "FeatureCollection", "features": feats + labels}
+
+
+def _clip(layers: Mapping[str, gpd.GeoDataFrame], bounds: tuple[float, float, float, float],
+          names: tuple[str, ...]) -> dict[str, gpd.GeoDataFrame]:
+    minx, miny, maxx, maxy = bounds
+    out = {}
+    for name in names:
+        gdf = layers.get(name)
+        if gdf is not None and len(gdf):
+            out[name] = gdf.cx[minx:maxx, miny:maxy]
+    return out
+
+
+def add_workspace_basemap(
+    m: Any,
+    layers: Mapping[str, gpd.GeoDataFrame],
+    *,
+    basemap: str = "none",
+    extent: gpd.GeoDataFrame | None = None,
+    buildings: bool = True,
+    margin_deg: float = 0.004,
+) -> None:
+    """Draw the workspace basemap under a folium map's overlays (inlined: no request).
+
+    Parameters
+    ----------
+    m
+        The :class:`folium.Map`.
+    layers
+        The workspace's layers (``streets``, ``compounds``, ``buildings`` used).
+    basemap
+        The online basemap underneath (its coordinate system); pages pass ``none``.
+    extent
+        Draw only around this layer's bounds (plus ``margin_deg``, ~400 m): a community's
+        page carries its own streets, not the county's.
+    buildings
+        Include buildings (county-wide pages leave them out: thousands of outlines nobody
+        sees at county zoom would only make the page heavy).
+    margin_deg
+        Margin around ``extent`` in degrees.
+    """
+    import json
+
+    import folium
+    from branca.element import Element, MacroElement
+    from jinja2 import Template
+
+    names = ("streets", "compounds", "buildings") if buildings else ("streets", "compounds")
+    if extent is not None and len(extent):
+        minx, miny, maxx, maxy = extent.total_bounds
+        chosen = _clip(layers, (minx - margin_deg, miny - margin_deg, maxx + margin_deg,
+                                maxy + margin_deg), names)
+    else:
+        chosen = {n: layers[n] for n in names if n in layers}
+    fc = basemap_features(chosen, basemap=basemap)
+    if not fc["features"]:
+        return
+    from importlib import resources
+
+    script = resources.files("maps").joinpath("templates/basemap.js").read_text("utf-8")
+    m.get_root().header.add_child(Element(f"<script>{script}</script>"),
+                                  name="gisgov_basemap_js")
+    data = json.dumps(fc, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+
+    class _Basemap(MacroElement):  # type: ignore[misc]
+        _template = Template("{% macro script(this, kwargs) %}"
+                             "gisgovBasemap({{ this._parent.get_name() }}, " + data + ");"
+                             "{% endmacro %}")
+
+    _Basemap().add_to(m)
+    assert isinstance(m, folium.Map)

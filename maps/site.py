@@ -13,6 +13,7 @@ import geopandas as gpd
 from maps._assets import ASSETS_DIR, AssetMode
 from maps._base import Lang
 from maps._errors import MapError
+from maps.basemap import add_workspace_basemap
 from maps.grids import compliance_map, grid_map
 from maps.overview import county_map
 from maps.redgrid import red_grid_map
@@ -87,6 +88,15 @@ def map_pages(layers: Mapping[str, gpd.GeoDataFrame],
     return pages
 
 
+def _community_row(layers: Mapping[str, gpd.GeoDataFrame], page: MapPage
+                   ) -> gpd.GeoDataFrame | None:
+    communities = layers.get("communities")
+    if page.community is None or communities is None or "code" not in communities:
+        return None
+    row = communities[communities["code"].astype(str) == str(page.community)]
+    return row if len(row) else None
+
+
 def render_page(
     layers: Mapping[str, gpd.GeoDataFrame],
     page: MapPage,
@@ -142,6 +152,11 @@ def render_page(
             **opts)  # type: ignore[arg-type]
     else:
         raise MapError(f"unknown map kind {page.kind!r}")
+    if basemap == "none":
+        # No online basemap: the workspace's own streets (named), compounds and, on a
+        # community's pages, buildings, so a map is never outlines on grey.
+        add_workspace_basemap(m, layers, basemap=basemap, extent=_community_row(layers, page),
+                              buildings=page.community is not None)
     root = m.get_root()
     root.title = html.escape(page.title(lang))  # type: ignore[attr-defined]
     html_text: str = root.render()
