@@ -17,7 +17,6 @@ from maps._base import (
     LegendItem,
     MapStyle,
     Panel,
-    PermanentLabels,
     features,
     finish_map,
     greedy_colours,
@@ -32,6 +31,7 @@ from maps._base import (
     to_draw,
 )
 from maps._errors import MapError
+from maps.labels import FittedLabels
 
 __all__ = ["BRANCH_LIMIT", "compliance_map", "grid_map", "grid_summary"]
 
@@ -187,7 +187,7 @@ def grid_map(
     ]
     none = text("none", lang)
     props = {
-        "colour": colours, "label": labels,
+        "colour": colours, "label": labels, "short": [c[-3:] for c in summary["code"]],
         "leader": [v or none for v in summary["leader"]],
         "leader_phone": [v or none for v in summary["leader_phone"]],
         "n_households": summary["households"].tolist(),
@@ -210,7 +210,9 @@ def grid_map(
         ]),
     )
     gr_layer.add_to(m)
-    PermanentLabels(gr_layer, "label").add_to(m)
+    # The full label where the grid is big enough on screen, its code where not, none where
+    # it would cover another (details on click).
+    FittedLabels(gr_layer, m, full="label", short="short").add_to(m)
     style.searchable.append(gr_layer)
     style.groups[text("g_grid", lang)] = [gr_layer]
     style.legend_title = layer_label("grids", lang)

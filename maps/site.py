@@ -15,6 +15,7 @@ from maps._base import Lang
 from maps._errors import MapError
 from maps.basemap import add_workspace_basemap
 from maps.grids import compliance_map, grid_map
+from maps.labels import add_title
 from maps.overview import county_map
 from maps.redgrid import red_grid_map
 from maps.scenario import metric_label, scenario_diff_map
@@ -157,6 +158,7 @@ def render_page(
         # community's pages, buildings, so a map is never outlines on grey.
         add_workspace_basemap(m, layers, basemap=basemap, extent=_community_row(layers, page),
                               buildings=page.community is not None)
+    add_title(m, page.title(lang))  # on screen too, not only in the browser's tab
     root = m.get_root()
     root.title = html.escape(page.title(lang))  # type: ignore[attr-defined]
     html_text: str = root.render()
