@@ -213,3 +213,42 @@ def test_signed_in_coordinator_maps_show_what_the_public_does_not(
     assert v.errors == []
     v.page.screenshot(path=str(shots / "coordinator-grids.png"))
     v.context.close()
+
+
+def test_grid_labels_never_overlap_and_shrink_to_codes(
+    browser: Any, served: dict[str, str], spot: tuple[float, float, str], shots: Path,
+) -> None:
+    community = spot[2][:12]
+    v = visit(browser, f"{served['base']}/maps/grids-{community}.html", width=900, height=700)
+    v.page.wait_for_selector(".gisgov-label", timeout=WAIT_MS)
+    assert v.page.inner_text(".gisgov-title") == v.page.title()  # the page says what it is
+
+    def labels() -> list[tuple[str, list[float]]]:
+        # A closed tooltip fades out (opacity 0) for 200 ms before Leaflet removes it.
+        return [(t, r) for t, r in v.page.eval_on_selector_all(".gisgov-label", """els =>
+            els.filter(e => e.style.opacity !== "0").map(e => {
+              const r = e.getBoundingClientRect();
+              return [e.innerText, [r.left, r.top, r.right, r.bottom]]; })""")]
+
+    def disjoint(found: list[tuple[str, list[float]]]) -> bool:
+        return all(not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
+                   for i, (_, a) in enumerate(found) for _, b in found[i + 1:])
+
+    near = labels()
+    assert near
+    assert disjoint(near)
+    assert any("户" in t for t, _ in near)  # big enough on screen: the full label
+    v.page.evaluate("""(() => { const map = Object.keys(window).filter(k => k.startsWith('map_'))
+        .map(k => window[k]).find(o => o instanceof L.Map); map.setZoom(map.getZoom() - 3);
+        return true; })()""")
+    v.page.wait_for_function("""[...document.querySelectorAll('.gisgov-label')]
+        .filter(e => e.style.opacity !== "0").every(e => /^\\d{3}$/.test(e.innerText.trim()))""",
+                             timeout=WAIT_MS)  # after the placement pass
+    far = labels()
+    assert far
+    assert disjoint(far), far
+    assert all(re.fullmatch(r"\d{3}", t.strip()) for t, _ in far), far  # codes only
+    v.page.screenshot(path=str(shots / "grids-zoomed-out.png"))
+    assert v.errors == []
+    assert v.external == []
+    v.context.close()
