@@ -97,6 +97,14 @@ def register(app: typer.Typer) -> None:
                 update("writing contact lists", 0.97)
                 files = [str(p) for p in write_contact_lists(result, households, members,
                                                              lists_out)]
+                # One page and one CSV per grid, an index, Chinese headers (issue 16).
+                from gisgov.assignment.contacts import contact_lists
+                from gisgov.contact_pages import write_grid_contact_pages
+
+                names = dict(zip(grids["code"].astype(str), grids["name"].astype(str),
+                                 strict=True))
+                files += [str(p) for p in write_grid_contact_pages(
+                    contact_lists(result, households, members), lists_out, grid_names=names)]
             update("done", 1.0)
         doc: dict[str, Any] = {k: result.summary[k] for k in JSON_KEYS}
         doc.update({k: v for k, v in result.summary.items() if k not in doc})
