@@ -59,6 +59,16 @@ def _who(principal: Principal, request: Request) -> dict[str, Any]:
     }
 
 
+def _same_origin(request: Request, what: str) -> None:
+    """403 when a browser says the request comes from a page of another site (``Origin``):
+    no other site may sign a user in (to its own key) or out. Clients that send no
+    ``Origin`` (scripts, curl) are not browsers acting for someone else."""
+    origin = request.headers.get("origin")
+    own = f"{request.url.scheme}://{request.url.netloc}"
+    if origin and origin != "null" and origin.rstrip("/") != own:
+        raise ApiProblemError(403, f"{what} must come from this service's own pages")
+
+
 def _cookie(response: Response, request: Request, value: str, max_age: int) -> None:
     response.set_cookie(SESSION_COOKIE, value, max_age=max_age, path="/", httponly=True,
                         samesite="lax", secure=request.url.scheme == "https")
@@ -77,6 +87,7 @@ _SIGNIN_BODY = {"type": "object", "additionalProperties": False, "properties": {
 async def signin(request: Request,
                  body: dict[str, Any] = Body(..., json_schema_extra=_SIGNIN_BODY)) -> Response:
     """Trade a one-time sign-in code (or an API key) for a session cookie."""
+    _same_origin(request, "sign-in")
     state = get_state(request)
     code, key = body.get("code"), body.get("key")
     if not (isinstance(code, str) and code) and not (isinstance(key, str) and key):
@@ -118,10 +129,7 @@ async def signout(request: Request, principal: Principal = Depends(get_principal
     Refused (403) when the request comes from a page of another site (its ``Origin``), so no
     other site can sign a user out either.
     """
-    origin = request.headers.get("origin")
-    own = f"{request.url.scheme}://{request.url.netloc}"
-    if origin and origin != "null" and origin.rstrip("/") != own:
-        raise ApiProblemError(403, "sign-out must come from this service's own pages")
+    _same_origin(request, "sign-out")
     state = get_state(request)
     secret = request.cookies.get(SESSION_COOKIE)
     ended = False

@@ -163,6 +163,11 @@ def test_revoked_key_ends_its_sessions_and_bad_codes_fail(
     client.app.state.gisgov.keys.invalidate()
     assert client.get("/auth/session").json()["role"] == "public"
     assert_problem(client.post("/auth/session", json={"code": "nope"}), 401)
+    # Another site's page cannot sign this browser in to a key of its choosing.
+    forged = client.post("/auth/session", json={"key": keys["coordinator"]},
+                         headers={"Origin": "https://evil.example"})
+    assert_problem(forged, 403)
+    assert "set-cookie" not in forged.headers
     assert_problem(client.post("/auth/session", json={}), 400)
     # An API key can be traded too (older /field#key= links), and is audited like a code.
     r = client.post("/auth/session", json={"key": keys["coordinator"]})
