@@ -1,9 +1,11 @@
 """Responsibility lookup: ``/lookup`` for one position, ``/lookup/batch`` for many.
 
 Answers come from the in-process :class:`gisgov.lookup.LiveIndex` (never a store query per
-request), redacted by role: names and phones of staff and red-grid members masked for field
-staff and absent for the public; households only for roles that may see the grid's
-households. Unmasked answers are audited.
+request), redacted by role: the grid's posted leader and workers as on its notice board;
+other names and phones shown to field staff in their own grids (they visit and call them),
+masked for field staff elsewhere and absent for the public; households only for roles that
+may see the grid's households. Every answer carries ``nav``: the position in GCJ-02 and
+BD-09 for the field page's 导航 links. Unmasked answers are audited.
 """
 
 from __future__ import annotations
