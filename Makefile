@@ -31,6 +31,14 @@ demo: $(STAMP)
 	$(BIN)/gisgov maps $(WS) --out $(DEMO)/maps
 	@echo "maps written to $(DEMO)/maps/index.html"
 	@if [ "$(SERVE)" = "1" ]; then \
+	  GRID=$$($(BIN)/python -c "from gisgov.store import open_workspace; \
+	    print(sorted(open_workspace('$(WS)').read('grids')['code'])[0])"); \
+	  echo "sign-in links (one-time; open on a phone or browser):"; \
+	  $(BIN)/gisgov keys add $(WS) --role field --grids $$GRID --label demo-field \
+	    --link http://127.0.0.1:$(PORT) | grep '/signin#code=' | sed 's/^/  field (grid '$$GRID'): /'; \
+	  $(BIN)/gisgov keys add $(WS) --role coordinator --communities $$(echo $$GRID | cut -c1-12) \
+	    --label demo-coordinator --link http://127.0.0.1:$(PORT) | grep '/signin#code=' \
+	    | sed 's/^/  coordinator: /'; \
 	  echo "serving: http://127.0.0.1:$(PORT)/maps/  (maps)"; \
 	  echo "         http://127.0.0.1:$(PORT)/field  (field page for phones)"; \
 	  echo "         http://127.0.0.1:$(PORT)/collections  (OGC API Features)"; \

@@ -9,10 +9,13 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from api.errors import ApiProblemError
 from api.state import AppState
+from gisgov.keys import InvalidKeyError
 from gisgov.privacy import Principal, require_write
 
 __all__ = [
     "DYNAMIC_QUERY",
+    "SESSION_COOKIE",
+    "SIGNOUT_PATH",
     "allowed_query_names",
     "base_url",
     "check_query",
@@ -26,6 +29,11 @@ __all__ = [
 #: ``openapi_extra`` marker of routes that accept more query parameters than they declare
 #: (property filters on items); they check the rest themselves with :func:`check_query`.
 DYNAMIC_QUERY = "x-gisgov-property-filters"
+
+#: The browser session cookie (``/signin`` sets it; see :mod:`gisgov.sessions`).
+SESSION_COOKIE = "gisgov_session"
+#: The one unsafe method the session cookie is honoured for (it can only end the session).
+SIGNOUT_PATH = "/auth/signout"
 
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False,
                         description="API key from `gisgov keys add` (no key: role public)")
@@ -43,16 +51,41 @@ def get_principal(
     api_key: str | None = Depends(_api_key),
     bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
 ) -> Principal:
-    """Who is calling (``public`` without a key), after the rate limit for that key."""
+    """Who is calling (``public`` without a key), after the rate limit for that key.
+
+    A key (``X-API-Key`` or a bearer token) wins; without one, a browser's session cookie
+    (``/signin``) proves the key it was made from — for reads (GET, HEAD) and sign-out only,
+    so a page on another site cannot make a signed-in browser start a job (CSRF). An expired,
+    ended or revoked session is the public role, not an error: the maps still open.
+    """
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
     state = get_state(request)
     token = api_key or (bearer.credentials if bearer else None)
-    principal = state.keys.principal_for(token)
+    principal = (state.keys.principal_for(token) if token
+                 else _session_principal(request, state) or state.keys.principal_for(None))
     if principal.key_id:  # every request was already counted by address (api.guards)
         state.limiter.take(f"key:{principal.key_id}")
     request.state.principal = principal
+    return principal
+
+
+def _session_principal(request: Request, state: AppState) -> Principal | None:
+    secret = request.cookies.get(SESSION_COOKIE)
+    ring = state.sessions
+    if not secret or ring is None:
+        return None
+    if request.method not in ("GET", "HEAD") and request.url.path != SIGNOUT_PATH:
+        return None
+    session = ring.session_for(secret)
+    if session is None:
+        return None
+    try:
+        principal = state.keys.principal_for_id(session.key_id)
+    except InvalidKeyError:
+        return None
+    request.state.session = session
     return principal
 
 

@@ -270,6 +270,12 @@ class EdgeGuard:
             return
         address = client_address(scope, self.trusted)
         client = scope.get("client")
+        if client and self.trusted and _in(str(client[0]), self.trusted):
+            # TLS ends at the trusted proxy: its X-Forwarded-Proto says whether the browser
+            # used https (sign-in cookies are then Secure, links https). Nobody else's is read.
+            proto = (_header(scope, b"x-forwarded-proto") or "").split(",")[0].strip().lower()
+            if proto in ("http", "https"):
+                scope["scheme"] = proto
         scope["client"] = (address, client[1] if client else 0)
         try:
             self.state.limiter.take(f"ip:{limit_key(address)}")

@@ -1,9 +1,11 @@
 """Responsibility lookup: ``/lookup`` for one position, ``/lookup/batch`` for many.
 
 Answers come from the in-process :class:`gisgov.lookup.LiveIndex` (never a store query per
-request), redacted by role: names and phones of staff and red-grid members masked for field
-staff and absent for the public; households only for roles that may see the grid's
-households. Unmasked answers are audited.
+request), redacted by role: the grid's posted leader and workers as on its notice board;
+other names and phones shown to field staff in their own grids (they visit and call them),
+masked for field staff elsewhere and absent for the public; households only for roles that
+may see the grid's households. Every answer carries ``nav``: the position in GCJ-02 and
+BD-09 for the field page's 导航 links. Unmasked answers are audited.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from api import html
 from api.deps import get_principal, get_state, reject_unknown_query, wants_html
 from api.errors import ApiProblemError
 from api.policy_view import context
+from gisgov.crs import gcj02_to_bd09, wgs84_to_gcj02
 from gisgov.errors import ValidationError
 from gisgov.policy import PUBLISHED_STAFF_ROLES
 from gisgov.privacy import Principal, redact_lookup, redact_person
@@ -53,6 +56,7 @@ def lookup(
     state = get_state(request)
     result = state.index.get().lookup(lon, lat, crs=crs)
     doc, plain = redact_lookup(result, principal, publish_staff=context(state).publish_staff)
+    doc["nav"] = _nav(result.lon, result.lat)
     if plain or doc["households"]:
         state.audit.record(principal, action="lookup", target=f"grid {result.grid.code}",
                            detail=f"({lon}, {lat}) {crs}; households "
@@ -68,6 +72,15 @@ def lookup(
         ]
         return html.page("网格责任查询", html.table(rows, [("k", "项目"), ("v", "内容")]))
     return Response(json.dumps(doc, ensure_ascii=False), media_type="application/json")
+
+
+def _nav(lon: float, lat: float) -> dict[str, list[float]]:
+    """The position in the systems of China's navigation apps (Gaode: GCJ-02, Baidu: BD-09),
+    so the field page's "导航" links land on the spot, not a few hundred metres off."""
+    gx, gy = wgs84_to_gcj02(np.array([lon]), np.array([lat]))
+    bx, by = gcj02_to_bd09(gx, gy)
+    return {"gcj02": [round(float(gx[0]), 6), round(float(gy[0]), 6)],
+            "bd09": [round(float(bx[0]), 6), round(float(by[0]), 6)]}
 
 
 _BATCH_BODY = {
@@ -150,12 +163,13 @@ def _points_from_json(doc: Any) -> tuple[list[str], np.ndarray, np.ndarray]:
     return ids, np.array(xs, dtype=float), np.array(ys, dtype=float)
 
 
-def _person(p: Any, principal: Principal, posted: bool) -> dict[str, Any] | None:
+def _person(p: Any, principal: Principal, posted: bool, in_scope: bool = False
+            ) -> dict[str, Any] | None:
     if p is None:
         return None
     if posted and p.role in PUBLISHED_STAFF_ROLES:
         return {"id": p.id, "role": p.role, "name": p.name, "phone": p.phone}
-    shown = redact_person(p.name, p.phone, principal)
+    shown = redact_person(p.name, p.phone, principal, in_scope=in_scope)
     return {"id": p.id, "role": p.role, **(shown or {})}
 
 
@@ -211,10 +225,11 @@ def _batch(request: Request, body: bytes, parsed: Any, crs: str, f: str,
                                               "subdistrict_name")})
             row["on_boundary"] = bool(result.on_boundary[i])
             row["distance_to_boundary_m"] = round(float(result.distance_m[i]), 2)
-            leader = _person(info["leader"], principal, posted)
+            mine = principal.covers(code, info["community_code"], info["subdistrict_code"])
+            leader = _person(info["leader"], principal, posted, mine)
             if leader is not None:
                 row["leader_name"], row["leader_phone"] = leader.get("name"), leader.get("phone")
-                plain = plain or (principal.personal_access == "plain" and not posted
+                plain = plain or (principal.access_for(mine) == "plain" and not posted
                                   and bool(leader.get("name") or leader.get("phone")))
         rows.append(row)
     if plain:

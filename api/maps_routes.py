@@ -30,6 +30,7 @@ from gisgov.privacy import Principal
 from gisgov.store import open_workspace
 from maps._assets import ASSETS_DIR
 from maps._base import features, to_draw
+from maps.basemap import basemap_features
 from maps.field import field_page_html
 from maps.scenarios import ScenarioPlans, scenarios_from_workspace
 from maps.site import MapPage, index_html, map_pages, render_page
@@ -44,7 +45,7 @@ LangQ = Literal["zh", "en"]
 _lock = threading.Lock()
 
 
-ViewKey = tuple[str, tuple[str, ...] | None]
+ViewKey = tuple[str, tuple[str, ...] | None, Any, bool]
 
 
 class _Cache:
@@ -60,9 +61,16 @@ class _Cache:
         self._views: dict[ViewKey, dict[str, gpd.GeoDataFrame]] = {}
 
     def view_key(self, request: Request, principal: Principal) -> ViewKey:
-        """Callers with the same role and scope see the same maps."""
-        scope = context(request.app.state.gisgov).scope(principal)
-        return (principal.role, None if scope is None else tuple(sorted(scope)))
+        """Callers with the same role and scope see the same maps.
+
+        The policy facts' own version and the notice-board setting are part of the key: the
+        facts follow the lookup index, which may notice a new workspace version a moment
+        after this cache does, and a page drawn from the older facts must not be kept.
+        """
+        ctx = context(request.app.state.gisgov)
+        scope = ctx.scope(principal)
+        return (principal.role, None if scope is None else tuple(sorted(scope)), ctx.version,
+                ctx.publish_staff)
 
     def layers_for(self, request: Request, principal: Principal) -> dict[str, gpd.GeoDataFrame]:
         """The layers as the policy lets the caller see them (absent: not readable at all).
@@ -178,7 +186,7 @@ def maps_index(request: Request, lang: LangQ = "zh",
 @router.get("/maps/data/{layer}.geojson", summary="Map data: households or grid outlines")
 def maps_data(
     request: Request,
-    layer: Literal["households", "grids"],
+    layer: Literal["households", "grids", "basemap"],
     basemap: BasemapQ = "none",
     principal: Principal = Depends(get_principal),
 ) -> Response:
@@ -186,15 +194,21 @@ def maps_data(
 
     Households (ids and addresses only) are personal data: a 403 for the public, the
     caller's scope for field staff and coordinators, every household for planners (audited).
+    ``basemap`` is the workspace's own basemap (streets, compounds, buildings and their
+    labels, :mod:`maps.basemap`): place layers, public.
     """
     state = request.app.state.gisgov
-    require_table(state, principal, layer)
+    for table in (("streets", "compounds", "buildings") if layer == "basemap" else (layer,)):
+        require_table(state, principal, table)
     cache = _cache(request)
     key = ("data", layer, basemap, cache.view_key(request, principal))
     if key not in cache.items:
         gdf = cache.layers_for(request, principal).get(layer)
-        if gdf is None or len(gdf) == 0:
-            fc: dict[str, Any] = {"type": "FeatureCollection", "features": []}
+        if layer == "basemap":
+            fc: dict[str, Any] = basemap_features(cache.layers_for(request, principal),
+                                                  basemap=basemap)
+        elif gdf is None or len(gdf) == 0:
+            fc = {"type": "FeatureCollection", "features": []}
         elif layer == "households":
             fc = features(to_draw(gdf[["id", "address", "geometry"]], basemap=basemap),
                           key="id", columns=["address"])
@@ -234,6 +248,7 @@ def maps_page(request: Request, name: str, basemap: BasemapQ = "none",
             households_url=(f"/maps/data/households.geojson?basemap={basemap}"
                             if has_households else None),
             scenarios=cache.scenarios,
+            masked=False,  # the layers are already this caller's view under the policy
         )
         cache.items[key] = html_text.encode("utf-8")
         cache.people[key] = (
@@ -266,5 +281,6 @@ def field(request: Request, basemap: BasemapQ = "none",
     which applies the policy with the key the phone sends.
     """
     body = field_page_html(grids_url=f"/maps/data/grids.geojson?basemap={basemap}",
+                           basemap_url=f"/maps/data/basemap.geojson?basemap={basemap}",
                            basemap=basemap, tianditu_key=_tianditu_key(request))
     return Response(body, media_type="text/html; charset=utf-8")

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     job_quota: int = Field(default=2, ge=1, description="Most queued or running jobs per API "
                            "key; more is a 429 until one finishes")
     tianditu_key: str | None = Field(default=None, description="Tianditu (天地图) basemap key")
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 90, description="How long a "
+                                 "browser stays signed in after following a sign-in link "
+                                 "(a working day by default); sign-out ends it sooner")
     base_url: str | None = Field(default=None, description="Public URL prefix for links (default: "
                                  "from the request)")
 

@@ -25,6 +25,7 @@ from gisgov.jobs import JobRunner
 from gisgov.keys import KEYS_TABLE, KeyRing
 from gisgov.lookup import LiveIndex
 from gisgov.privacy import Principal
+from gisgov.sessions import CODES_TABLE, SESSIONS_TABLE, SessionRing
 from gisgov.store import WorkspaceBase, open_workspace
 
 __all__ = ["INTERNAL_TABLES", "AppState", "AuditBuffer", "RateLimiter"]
@@ -32,7 +33,7 @@ __all__ = ["INTERNAL_TABLES", "AppState", "AuditBuffer", "RateLimiter"]
 log = logging.getLogger(__name__)
 
 #: Product tables that are the service's own bookkeeping, never published as collections.
-INTERNAL_TABLES = frozenset({KEYS_TABLE, AUDIT_TABLE, "jobs"})
+INTERNAL_TABLES = frozenset({KEYS_TABLE, AUDIT_TABLE, "jobs", CODES_TABLE, SESSIONS_TABLE})
 
 
 class AuditBuffer:
@@ -161,6 +162,7 @@ class AppState:
     limiter: RateLimiter
     audit: AuditBuffer
     jobs: JobRunner
+    sessions: SessionRing | None = None
     started: float = field(default_factory=time.time)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -178,6 +180,7 @@ class AppState:
             audit=AuditBuffer(ws, interval=settings.audit_flush_seconds),
             jobs=JobRunner(workspace_factory=lambda: open_workspace(settings.workspace),
                            workers=settings.job_workers),
+            sessions=SessionRing(ws, check_interval=settings.index_check_seconds),
         )
 
     def close(self) -> None:

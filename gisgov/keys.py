@@ -318,3 +318,19 @@ class KeyRing:
             # The key id is not repeated: error texts end up in logs and proxies.
             raise InvalidKeyError("this API key was revoked; ask a planner for a new one")
         return key.principal()
+
+    def principal_for_id(self, key_id: str) -> Principal:
+        """The principal of the key ``key_id`` (a browser session acts as the key it was
+        made from; revoking the key ends its sessions).
+
+        Raises
+        ------
+        InvalidKeyError
+            If no such key exists or it was revoked.
+        """
+        self._refresh()
+        key = next((k for k in self._by_hash.values() if k.key_id == key_id), None)
+        if key is None or key.revoked:
+            raise InvalidKeyError("this sign-in is no longer valid (its key was revoked); "
+                                  "ask a planner for a new sign-in link")
+        return key.principal()

@@ -4,8 +4,9 @@ Every route of the service (OGC items and single features, lookups, maps data an
 results, product tables) asks this module, never decides on its own: a route that reads a
 table calls :func:`table_access` (may the role read it at all?) and :func:`apply_policy`
 (which rows, which columns), so one table below is the whole truth. The role's view of the
-personal columns themselves (masking for field staff, care flags for planners only) is
-:func:`gisgov.privacy.redact_frame`'s, applied here to the rows that survive.
+personal columns themselves (care flags for planners only; a field worker's own grids shown
+plainly, since they visit those people) is :func:`gisgov.privacy.redact_frame`'s, applied
+here to the rows that survive.
 
 Tables are classified by kind:
 
@@ -23,7 +24,7 @@ people        households, members, assignments,                   none      scop
 grid_product  ``assignment_grids``, ``grid_unfilled_roles``       none      scope               all
 closed        any other table (unknown tables default here)       none      none                all
 internal      ``api_keys``, ``audit_log``, ``jobs``,              none      none                none
-              ``gisgov_meta``
+              ``gisgov_meta``, ``signin_codes``, ``sessions``
 ============  =================================================  ========  ==================  =======
 
 *scope* is the principal's area: a field key's grids (``--grids``), a coordinator key's
@@ -62,6 +63,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from gisgov.privacy import Access as PersonalAccess
 from gisgov.privacy import Principal, redact_frame
 
 __all__ = [
@@ -91,7 +93,8 @@ PUBLISH_STAFF_META = "publish_grid_staff"
 #: Staff roles posted on a grid's notice board: the leader and the workers.
 PUBLISHED_STAFF_ROLES = frozenset({"leader", "full_time", "part_time"})
 #: Service bookkeeping, never published to any role.
-INTERNAL = frozenset({"api_keys", "audit_log", "jobs", "gisgov_meta", "gisgov_alembic_version"})
+INTERNAL = frozenset({"api_keys", "audit_log", "jobs", "gisgov_meta", "gisgov_alembic_version",
+                      "signin_codes", "sessions"})
 
 
 @dataclass(frozen=True)
@@ -352,17 +355,21 @@ def apply_policy(
     keep = in_scope | published
     rows = frame[keep]
     in_scope, published = in_scope[keep], published[keep]
+    # Every row a field worker gets is of their own grids (or posted on the notice board):
+    # they visit and call these people, so they see them as written (issue 16).
+    personal = principal.access_for(True) if principal.role == "field" else None
     if kind != "staff":
-        out, plain = redact_frame(table, rows, principal)
+        out, plain = redact_frame(table, rows, principal, access=personal)
         # Unknown tables may hold anyone: reading them is audited like reading people.
         return Decision(out, plain, len(out) if kind in ("people", "closed") else 0)
-    return _staff_view(rows, principal, in_scope, published)
+    return _staff_view(rows, principal, in_scope, published, personal)
 
 
 def _staff_view(rows: pd.DataFrame, principal: Principal, in_scope: NDArray[np.bool_],
-                published: NDArray[np.bool_]) -> Decision:
+                published: NDArray[np.bool_], personal: PersonalAccess | None = None
+                ) -> Decision:
     """Staff rows: posted contacts as posted; the rest by the role's view of personal data."""
-    out, plain = redact_frame("staff", rows, principal)
+    out, plain = redact_frame("staff", rows, principal, access=personal)
     out = out.copy()
     board = published & ~in_scope if principal.role != "planner" else np.zeros(len(out), bool)
     for col in ("name", "phone"):

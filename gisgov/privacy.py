@@ -8,9 +8,16 @@ role          personal data   sensitive flags     households and members   jobs
 planner       shown           shown               all                      all
 coordinator   shown           removed             own communities or       scenarios only (no
                                                   subdistricts             layer changes)
-field         masked          removed             own grids                none
+field         own grids:      removed             own grids                none
+              shown (else
+              masked)
 public        removed         removed             none                     none
 ============  ==============  ==================  =======================  ==================
+
+Field staff see the people of their own grids plainly: they visit those households and call
+those members and colleagues, so a masked name or phone would only stop the work (issue 16).
+Outside their grids they see nothing but the posted notice board; a field principal's view of
+anything not in its grids is masked (:meth:`Principal.access_for`).
 
 Which rows and tables each role reads at all is :mod:`gisgov.policy`'s table (every layer and
 product table, unknown tables closed); this module supplies the principals and the column
@@ -135,6 +142,16 @@ class Principal:
         """``plain``, ``masked`` or ``none`` for names, phones and ID numbers."""
         return _PERSONAL[self.role]
 
+    def access_for(self, in_scope: bool) -> Access:
+        """The view of personal data of a row inside (``in_scope``) or outside the scope.
+
+        Field staff see their own grids' people plainly (they visit and call them), anyone
+        else's masked; other roles have one view (:attr:`personal_access`).
+        """
+        if self.role == "field" and in_scope:
+            return "plain"
+        return self.personal_access
+
     @property
     def sees_sensitive(self) -> bool:
         """Whether the care flags (sensitive personal information) are shown."""
@@ -235,7 +252,7 @@ def _column_sets(layer: str, columns: Iterable[str]) -> tuple[list[str], list[st
 
 
 def redact_frame(
-    layer: str, frame: pd.DataFrame, principal: Principal
+    layer: str, frame: pd.DataFrame, principal: Principal, *, access: Access | None = None
 ) -> tuple[pd.DataFrame, bool]:
     """Apply the role's view of personal data to rows of ``layer``.
 
@@ -250,6 +267,9 @@ def redact_frame(
         Rows of that layer.
     principal
         The caller.
+    access
+        The view to apply instead of the role's own (:meth:`Principal.access_for`: a field
+        worker's rows of their own grids are ``plain``).
 
     Returns
     -------
@@ -262,7 +282,7 @@ def redact_frame(
         return frame, False
     out = frame.copy()
     drop = [] if principal.sees_sensitive else list(sensitive)
-    access = principal.personal_access
+    access = principal.personal_access if access is None else access
     plain_shown = False
     if access == "none":
         drop += personal
@@ -279,10 +299,11 @@ def redact_frame(
 
 
 def redact_person(
-    name: str | None, phone: str | None, principal: Principal
+    name: str | None, phone: str | None, principal: Principal, *, in_scope: bool = False
 ) -> dict[str, str | None] | None:
-    """A person's ``{"name", "phone"}`` as the role may see it (``None`` for ``public``)."""
-    access = principal.personal_access
+    """A person's ``{"name", "phone"}`` as the role may see it (``None`` for ``public``);
+    ``in_scope``: the person belongs to the caller's area (:meth:`Principal.access_for`)."""
+    access = principal.access_for(in_scope)
     if access == "none":
         return None
     if access == "masked":
@@ -297,15 +318,15 @@ def redact_person(
 _POSTED_ROLES = frozenset({"leader", "full_time", "part_time"})
 
 
-def _person(p: Person | None, principal: Principal, *, posted: bool = False
-            ) -> dict[str, Any] | None:
+def _person(p: Person | None, principal: Principal, *, posted: bool = False,
+            in_scope: bool = False) -> dict[str, Any] | None:
     if p is None:
         return None
     out: dict[str, Any] = {"id": p.id, "role": p.role}
     if posted and p.role in _POSTED_ROLES:
         out.update({"name": p.name, "phone": p.phone})  # as on the notice board
         return out
-    shown = redact_person(p.name, p.phone, principal)
+    shown = redact_person(p.name, p.phone, principal, in_scope=in_scope)
     if shown is not None:
         out.update(shown)
     return out
@@ -331,27 +352,29 @@ def redact_lookup(result: LookupResult, principal: Principal, *,
     tuple
         ``(document, plain_shown)``.
     """
+    community = result.community.code if result.community else None
+    subdistrict = result.subdistrict.code if result.subdistrict else None
+    mine = principal.covers(result.grid.code, community, subdistrict)
     doc: dict[str, Any] = {
         "lon": result.lon, "lat": result.lat, "input_crs": result.input_crs,
         "subdistrict": _area(result.subdistrict), "community": _area(result.community),
         "grid": _area(result.grid), "on_boundary": result.on_boundary,
         "grids": list(result.grids), "distance_to_boundary_m": result.distance_to_boundary_m,
-        "leader": _person(result.leader, principal, posted=publish_staff),
-        "workers": [_person(w, principal, posted=publish_staff) for w in result.workers],
+        "leader": _person(result.leader, principal, posted=publish_staff, in_scope=mine),
+        "workers": [_person(w, principal, posted=publish_staff, in_scope=mine)
+                    for w in result.workers],
         "building": _area(result.building),
     }
-    plain = principal.personal_access == "plain"
+    plain = principal.access_for(mine) == "plain"
     staff = [p for p in [*result.workers, result.leader] if p is not None
              and not (publish_staff and p.role in _POSTED_ROLES)]
     shown_people = any(p.name or p.phone for p in staff)
     households: list[dict[str, Any]] = []
-    community = result.community.code if result.community else None
-    subdistrict = result.subdistrict.code if result.subdistrict else None
-    if principal.covers(result.grid.code, community, subdistrict):
+    if mine:
         for h in result.households:
             row: dict[str, Any] = {"id": h.id, "address": h.address, "size": h.size,
                                    "distance_m": h.distance_m,
-                                   "member": _person(h.member, principal)}
+                                   "member": _person(h.member, principal, in_scope=True)}
             for col in ("head_name", "phone", "id_number"):
                 value = getattr(h, col)
                 row[col] = value if plain or value is None else mask_value(col, value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
+from typing import Any
 
 import folium
 import geopandas as gpd
@@ -16,7 +17,6 @@ from maps._base import (
     LegendItem,
     MapStyle,
     Panel,
-    PermanentLabels,
     features,
     finish_map,
     greedy_colours,
@@ -31,6 +31,7 @@ from maps._base import (
     to_draw,
 )
 from maps._errors import MapError
+from maps.labels import FittedLabels
 
 __all__ = ["BRANCH_LIMIT", "compliance_map", "grid_map", "grid_summary"]
 
@@ -42,7 +43,7 @@ _T = {
         "no_leader": "缺网格长", "no_party": "缺党组织", "both": "缺网格长和党组织",
         "ok": "合规网格", "branch_over": "党支部超过50人", "members_outside": "未入网格党员",
         "compliance": "合规检查", "grids": "网格数", "station": "站点", "unit": "驻区单位",
-        "persons": "人", "hh": "户", "community": "社区边界",
+        "persons": "人", "hh": "户", "community": "社区边界", "hidden": "登录后可见",
     },
     "en": {
         "no_leader": "No grid leader", "no_party": "No party organisation",
@@ -50,7 +51,7 @@ _T = {
         "branch_over": "Branch over 50 members", "members_outside": "Members outside grids",
         "compliance": "Compliance", "grids": "Grids", "station": "Stations",
         "unit": "Stationed units", "persons": "members", "hh": "hh",
-        "community": "Community boundary",
+        "community": "Community boundary", "hidden": "sign in to see",
     },
 }
 
@@ -64,13 +65,21 @@ def _require_grids(layers: Mapping[str, gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
     return grids.sort_values("code")
 
 
-def grid_summary(layers: Mapping[str, gpd.GeoDataFrame]) -> pd.DataFrame:
+def grid_summary(layers: Mapping[str, gpd.GeoDataFrame], *, masked: bool = True,
+                 hidden: str = "") -> pd.DataFrame:
     """One row per grid: leader (masked), household count and compliance flags.
 
     Parameters
     ----------
     layers
         ``grids`` required; ``staff``, ``households``, ``branches`` used when present.
+    masked
+        Mask the leader's name and phone (default: static map files, which anyone holding
+        the file can read). ``False`` when ``layers`` are already a caller's view under
+        :mod:`gisgov.policy` (served maps): names then appear as that caller may see them.
+    hidden
+        Text for a leader whose name the caller's view removed (e.g. "登录后可见"), and,
+        when not ``masked``, for every grid if the view has no staff table at all.
 
     Returns
     -------
@@ -86,10 +95,23 @@ def grid_summary(layers: Mapping[str, gpd.GeoDataFrame]) -> pd.DataFrame:
         leaders = staff[staff["role"] == "leader"].drop_duplicates("grid_code")
     by_grid = leaders.set_index("grid_code")
     out["has_leader"] = out["code"].isin(by_grid.index)
-    out["leader"] = [mask_name(by_grid["name"].get(c)) if c in by_grid.index else ""
-                     for c in out["code"]]
-    out["leader_phone"] = [mask_phone(by_grid["phone"].get(c)) if c in by_grid.index else ""
-                           for c in out["code"]]
+
+    def shown(column: str, mask: Any) -> list[str]:
+        if column not in by_grid:
+            return [hidden if c in by_grid.index else "" for c in out["code"]]
+        values = by_grid[column]
+        return [("" if c not in by_grid.index else
+                 hidden if not isinstance(values.get(c), str) or not values.get(c) else
+                 mask(values.get(c)) if masked else str(values.get(c)))
+                for c in out["code"]]
+
+    out["leader"] = shown("name", mask_name)
+    out["leader_phone"] = shown("phone", mask_phone)
+    if staff is None and not masked and hidden:
+        # A served view without the staff table: the caller may not read it (the notice
+        # board is closed), which is not the same as "no leader".
+        out["leader"] = hidden
+        out["leader_phone"] = hidden
     households = layers.get("households")
     stored = grids["households"] if "households" in grids.columns else None
     if households is not None and len(households):
@@ -117,6 +139,7 @@ def grid_map(
     assets: AssetMode = "inline",
     tianditu_key: str | None = None,
     m: folium.Map | None = None,
+    masked: bool = True,
 ) -> folium.Map:
     """Draw the grids of one community (or all), labelled with code, leader and households.
 
@@ -129,17 +152,19 @@ def grid_map(
         12-digit code or name of the community; ``None`` draws every grid.
     basemap, lang, assets, tianditu_key, m
         As for :func:`maps.county_map`.
+    masked
+        As for :func:`grid_summary` (served maps pass ``False``: the policy already decided).
 
     Returns
     -------
     folium.Map
         Grids coloured so neighbours differ, with permanent labels and popups; stations and
-        stationed units as points. Leader names and phones are masked.
+        stationed units as points. Leader names and phones are masked unless ``masked=False``.
     """
     part, row = subset(layers, community)
     grids = _require_grids(part)
     t = _T[lang]
-    summary = grid_summary(part)
+    summary = grid_summary(part, masked=masked, hidden=t["hidden"])
     m = start_map(grids if row is None else row, basemap=basemap, tianditu_key=tianditu_key,
                   m=m)
     style = MapStyle(outline=grids if row is None else row)
@@ -162,7 +187,7 @@ def grid_map(
     ]
     none = text("none", lang)
     props = {
-        "colour": colours, "label": labels,
+        "colour": colours, "label": labels, "short": [c[-3:] for c in summary["code"]],
         "leader": [v or none for v in summary["leader"]],
         "leader_phone": [v or none for v in summary["leader_phone"]],
         "n_households": summary["households"].tolist(),
@@ -185,7 +210,9 @@ def grid_map(
         ]),
     )
     gr_layer.add_to(m)
-    PermanentLabels(gr_layer, "label").add_to(m)
+    # The full label where the grid is big enough on screen, its code where not, none where
+    # it would cover another (details on click).
+    FittedLabels(gr_layer, m, full="label", short="short").add_to(m)
     style.searchable.append(gr_layer)
     style.groups[text("g_grid", lang)] = [gr_layer]
     style.legend_title = layer_label("grids", lang)
@@ -244,6 +271,7 @@ def compliance_map(
     assets: AssetMode = "inline",
     tianditu_key: str | None = None,
     m: folium.Map | None = None,
+    masked: bool = True,
 ) -> folium.Map:
     """Draw the checks "每个网格都有党组织、每名党员都在网格中" and the 50-member branch cap.
 
@@ -255,7 +283,7 @@ def compliance_map(
     ----------
     layers
         ``grids`` required; ``staff``, ``branches``, ``members``, ``communities`` used.
-    community, basemap, lang, assets, tianditu_key, m
+    community, basemap, lang, assets, tianditu_key, m, masked
         As for :func:`grid_map`.
 
     Returns
@@ -266,7 +294,7 @@ def compliance_map(
     part, row = subset(layers, community)
     grids = _require_grids(part)
     t = _T[lang]
-    summary = grid_summary(part)
+    summary = grid_summary(part, masked=masked, hidden=t["hidden"])
     m = start_map(grids if row is None else row, basemap=basemap, tianditu_key=tianditu_key,
                   m=m)
     style = MapStyle(outline=grids, legend_title=t["compliance"])

@@ -17,6 +17,7 @@ from maps._base import (
     UrlMarkerCluster,
     features,
     finish_map,
+    greedy_colours,
     layer_label,
     popup_fields,
     start_map,
@@ -24,10 +25,10 @@ from maps._base import (
     to_draw,
 )
 from maps._errors import MapError
+from maps.labels import FittedLabels
 
 __all__ = ["county_map"]
 
-_KIND_COLOURS = {"urban": "#80b1d3", "mixed": "#b3de69"}
 _KIND_LABELS = {"zh": {"urban": "城市社区", "mixed": "村改居社区"},
                 "en": {"urban": "Urban community", "mixed": "Mixed (village) community"}}
 _HOUSEHOLD_STYLE = {"radius": 3, "color": "#7f2704", "weight": 1, "fillColor": "#fd8d3c",
@@ -102,7 +103,11 @@ def county_map(
     names = dict(zip(subdistricts["code"], subdistricts["name"], strict=True))
     com = to_draw(communities, basemap=basemap, simplify_m=1)
     kinds = _KIND_LABELS[lang]
+    # Each community its own colour (touching ones differ), the kind shown by the border
+    # (dashed: 村改居), so twenty urban communities are not one blue sheet.
+    com_colours = greedy_colours(com)
     props = {
+        "colour": com_colours,
         "kind_label": [kinds.get(k, str(k)) for k in com["kind"]],
         "subdistrict": [names.get(c, c) for c in com["subdistrict_code"]],
         "search": list(com["name"].astype(str)),
@@ -113,7 +118,8 @@ def county_map(
         name=layer_label("communities", lang),
         style_function=lambda f: {
             "color": "#08519c", "weight": 2, "fillOpacity": 0.35,
-            "fillColor": _KIND_COLOURS.get(f["properties"]["kind"], "#ccc"),
+            "fillColor": f["properties"]["colour"],
+            "dashArray": "6 4" if f["properties"]["kind"] == "mixed" else None,
         },
         highlight_function=lambda _: {"weight": 4, "fillOpacity": 0.5},
         popup=popup_fields([
@@ -126,13 +132,20 @@ def county_map(
         tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
     )
     com_layer.add_to(m)
+    FittedLabels(com_layer, m, full="name", short="name").add_to(m)  # names, never piled
     style.searchable.append(com_layer)
     style.groups[text("g_county", lang)] = [sub_layer]
     style.groups[text("g_community", lang)] = [com_layer]
     style.legend += [
         LegendItem("transparent", layer_label("subdistricts", lang), border="#3f007d"),
-        *(LegendItem(c, kinds[k]) for k, c in _KIND_COLOURS.items()),
+        LegendItem("#ffffff", kinds["urban"], border="#08519c"),
+        LegendItem("#ffffff", kinds["mixed"] + ("（虚线边界）" if lang == "zh" else " (dashed)"),
+                   border="#08519c"),
     ]
+    if len(com) <= 24:  # each community by name and colour (a county has a few dozen)
+        style.legend += [LegendItem(c, str(n))
+                         for c, n in sorted(zip(com_colours, com["name"], strict=True),
+                                            key=lambda cn: str(cn[1]))]
 
     streets = _layer(layers, "streets")
     if streets is not None:

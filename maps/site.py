@@ -13,7 +13,9 @@ import geopandas as gpd
 from maps._assets import ASSETS_DIR, AssetMode
 from maps._base import Lang
 from maps._errors import MapError
+from maps.basemap import add_workspace_basemap
 from maps.grids import compliance_map, grid_map
+from maps.labels import add_title
 from maps.overview import county_map
 from maps.redgrid import red_grid_map
 from maps.scenario import metric_label, scenario_diff_map
@@ -87,6 +89,15 @@ def map_pages(layers: Mapping[str, gpd.GeoDataFrame],
     return pages
 
 
+def _community_row(layers: Mapping[str, gpd.GeoDataFrame], page: MapPage
+                   ) -> gpd.GeoDataFrame | None:
+    communities = layers.get("communities")
+    if page.community is None or communities is None or "code" not in communities:
+        return None
+    row = communities[communities["code"].astype(str) == str(page.community)]
+    return row if len(row) else None
+
+
 def render_page(
     layers: Mapping[str, gpd.GeoDataFrame],
     page: MapPage,
@@ -97,6 +108,7 @@ def render_page(
     tianditu_key: str | None = None,
     households_url: str | None = None,
     scenarios: Sequence[ScenarioPlans] = (),
+    masked: bool = True,
 ) -> str:
     """Render one page of :func:`map_pages` to HTML.
 
@@ -112,6 +124,9 @@ def render_page(
         Passed to :func:`maps.county_map` (the API serves households by URL).
     scenarios
         As given to :func:`map_pages` (needed for ``scenario`` pages).
+    masked
+        Mask grid leaders' names on grid and compliance pages (static files); the service
+        passes ``False`` since its layers are already the caller's view (:mod:`gisgov.policy`).
 
     Returns
     -------
@@ -122,9 +137,10 @@ def render_page(
     if page.kind == "county":
         m = county_map(layers, households_url=households_url, **opts)  # type: ignore[arg-type]
     elif page.kind == "compliance":
-        m = compliance_map(layers, **opts)  # type: ignore[arg-type]
+        m = compliance_map(layers, masked=masked, **opts)  # type: ignore[arg-type]
     elif page.kind == "grids":
-        m = grid_map(layers, community=page.community, **opts)  # type: ignore[arg-type]
+        m = grid_map(layers, community=page.community, masked=masked,
+                     **opts)  # type: ignore[arg-type]
     elif page.kind == "redgrid":
         m = red_grid_map(layers, community=page.community, **opts)  # type: ignore[arg-type]
     elif page.kind == "scenario":
@@ -137,6 +153,12 @@ def render_page(
             **opts)  # type: ignore[arg-type]
     else:
         raise MapError(f"unknown map kind {page.kind!r}")
+    if basemap == "none":
+        # No online basemap: the workspace's own streets (named), compounds and, on a
+        # community's pages, buildings, so a map is never outlines on grey.
+        add_workspace_basemap(m, layers, basemap=basemap, extent=_community_row(layers, page),
+                              buildings=page.community is not None)
+    add_title(m, page.title(lang))  # on screen too, not only in the browser's tab
     root = m.get_root()
     root.title = html.escape(page.title(lang))  # type: ignore[attr-defined]
     html_text: str = root.render()

@@ -132,6 +132,14 @@ def register(app: typer.Typer) -> None:
                 update("writing contact lists", 0.97)
                 files = [str(p) for p in write_contact_lists(result, households, members,
                                                              lists_out)]
+                # One page and one CSV per grid, an index, Chinese headers (issue 16).
+                from gisgov.assignment.contacts import contact_lists
+                from gisgov.contact_pages import write_grid_contact_pages
+
+                names = dict(zip(grids["code"].astype(str), grids["name"].astype(str),
+                                 strict=True))
+                files += [str(p) for p in write_grid_contact_pages(
+                    contact_lists(result, households, members), lists_out, grid_names=names)]
             if plan_out:
                 update("writing the recruitment plan", 0.98)
                 files += [str(p) for p in write_recruit_plan(result, plan_out)]

@@ -123,10 +123,29 @@ def register(app: typer.Typer) -> None:
                 console.print(cov)
             if not problems:
                 console.print("[green]no problems found 检查通过[/]")
+            # The summary first: one line per rule with its count, then the total, so 162
+            # rows are read as "3 rules" before anyone scrolls (rows follow, errors first).
+            summary = Table(title="summary by rule 按规则汇总")
+            for col in ("rule 规则", "severity 级别", "layers 图层", "count 数量"):
+                summary.add_column(col, justify="right" if col.startswith("count") else "left")
+            groups: dict[tuple[str, str], list[Any]] = {}
+            for p in problems:
+                groups.setdefault((p.rule, p.severity), []).append(p)
+            order = sorted(groups, key=lambda k: (k[1] != "error", -len(groups[k]), k[0]))
+            for rule, severity in order:
+                rows = groups[(rule, severity)]
+                summary.add_row(rule, severity, ", ".join(sorted({p.layer for p in rows})),
+                                str(len(rows)))
+            summary.add_section()
+            summary.add_row("total 合计", f"{report['errors']} error(s), "
+                            f"{report['warnings']} warning(s)", "", str(len(problems)))
+            if problems:
+                console.print(summary)
             table = Table(title=f"{report['errors']} error(s), {report['warnings']} warning(s)")
             for col in ("layer", "key", "rule", "severity", "message"):
                 table.add_column(col)
-            for p in problems[:200]:
+            ranked = [p for key in order for p in groups[key]]
+            for p in ranked[:200]:
                 table.add_row(p.layer, p.key or "", p.rule, p.severity, p.message)
             if problems:
                 console.print(table)

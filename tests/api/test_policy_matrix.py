@@ -75,6 +75,12 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api"): "plain",
     ("GET", "/openapi.json"): "plain",
     ("GET", "/api.html"): "plain",
+    # Browser sign-in (api.session_routes): the page holds no data; the routes answer with
+    # the caller's own role and scope only (the cookie is then the key: tests/api/test_sessions).
+    ("GET", "/signin"): "plain",
+    ("GET", "/auth/session"): "plain",
+    ("POST", "/auth/session"): "signin",
+    ("POST", "/auth/signout"): "plain",
 }
 
 
@@ -288,12 +294,16 @@ def _requests(client: Any, keys: dict[str, str | None], job_id: str
                     "headers": {"Content-Type": "text/csv"}}
         elif kind == "job":
             yield kind, method, f"/jobs/{job_id}", {}
+        elif kind == "signin":
+            for body in ('{"code": "not-a-code"}', '{"key": "gg_00000000_nope"}', "{}"):
+                yield kind, method, path, {"content": body.encode(),
+                                           "headers": {"Content-Type": "application/json"}}
         elif kind == "field_page":
             yield kind, method, path, {}
         elif kind == "job_post":
             pass  # writes, not reads: who may start what is test_jobs_policy's
         elif kind == "maps_data":
-            for layer in ("households", "grids"):
+            for layer in ("households", "grids", "basemap"):
                 yield kind, method, f"/maps/data/{layer}.geojson", {}
         elif kind == "maps_page":
             for page in sorted(pages):
@@ -334,7 +344,8 @@ def test_no_role_sees_people_outside_its_scope(
                 # No workspace data at all: the page made without one, for every role (its
                 # default view centre happens to be a member's point in this world).
                 assert r.text == field_page_html(
-                    grids_url="/maps/data/grids.geojson?basemap=none", basemap="none",
+                    grids_url="/maps/data/grids.geojson?basemap=none",
+                    basemap_url="/maps/data/basemap.geojson?basemap=none", basemap="none",
                     tianditu_key=None)
                 continue
             if role == "planner":

@@ -86,7 +86,9 @@ def test_households_rows_and_columns_by_role(layers: dict[str, gpd.GeoDataFrame]
     assert _view("households", hh, PUBLIC, index, areas).empty
     field = _view("households", hh, FIELD, index, areas)
     assert sorted(field["id"]) == ["h0000", "h0001", "h0002", "h0010", "h0011", "h0012"]
-    assert field["head_name"].str.endswith("*").all()
+    # Their own grid's households as registered (they visit them), care flags never.
+    assert not field["head_name"].str.contains("*", regex=False).any()
+    assert set(field["head_name"]) == set(hh[hh["id"].isin(field["id"])]["head_name"])
     assert "elderly" not in field
     coord = _view("households", hh, COORD, index, areas)
     assert len(coord) == 24
@@ -124,9 +126,10 @@ def test_staff_notice_board(layers: dict[str, gpd.GeoDataFrame], index: LookupIn
     assert "member_id" not in public
     assert set(public["name"]) == set(layers["staff"]["name"])  # as posted, unmasked
     field = _view("staff", staff, FIELD, index, areas)
-    assert len(field) == 33  # the board, and their own grid's volunteer (masked)
+    assert len(field) == 33  # the board, and their own grid's volunteer (unmasked: a colleague)
     own = field[field["grid_code"] == FIELD_GRID].set_index("id")
-    assert own.loc["s00v", "name"] == "张**"
+    assert own.loc["s00v", "name"] == "张志愿"
+    assert own.loc["s00v", "phone"] == "13600000000"
     assert own.loc["s00a", "name"] == "张网格长"
     assert own["member_id"].notna().all()
     others = field[field["grid_code"] != FIELD_GRID]
@@ -135,7 +138,9 @@ def test_staff_notice_board(layers: dict[str, gpd.GeoDataFrame], index: LookupIn
     assert closed.empty
     field_closed = _view("staff", staff, FIELD, index, areas, publish=False)
     assert set(field_closed["grid_code"]) == {FIELD_GRID}
-    assert field_closed["name"].str.contains("*", regex=False).all()
+    # The board closed, a field worker still sees their own grid's colleagues by name.
+    assert not field_closed["name"].str.contains("*", regex=False).any()
+    assert "张网格长" in set(field_closed["name"])
 
 
 def test_what_must_be_audited(layers: dict[str, gpd.GeoDataFrame], index: LookupIndex,
@@ -144,7 +149,7 @@ def test_what_must_be_audited(layers: dict[str, gpd.GeoDataFrame], index: Lookup
     grids = row_grids("households", hh, household_grid=index.household_grids())
     field = apply_policy("households", hh, FIELD, grids=grids, scope=scope_grids(FIELD, areas))
     assert field.audit
-    assert not field.plain_shown
+    assert field.plain_shown  # their own grid's names, as registered: an unmasked read
     assert field.personal_rows == 6
     board = apply_policy("staff", layers["staff"], PUBLIC,
                          grids=[None] * len(layers["staff"]), scope=frozenset())

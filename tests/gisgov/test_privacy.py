@@ -80,6 +80,19 @@ def test_layers_without_personal_data_pass_unchanged() -> None:
     assert not plain
 
 
+def test_field_sees_own_grid_plainly_and_others_masked() -> None:
+    field = Principal(role="field", grids=frozenset({"410223001001001"}))
+    assert field.access_for(True) == "plain"
+    assert field.access_for(False) == "masked"
+    assert Principal(role="public").access_for(True) == "none"
+    out, plain = redact_frame("households", households(), field, access=field.access_for(True))
+    assert plain
+    assert out["head_name"].tolist()[0] == "张三"
+    assert "elderly" not in out  # care flags stay the planners' alone
+    assert redact_person("张三", "13812345678", field, in_scope=True) == {
+        "name": "张三", "phone": "13812345678"}
+
+
 def test_people_and_roles() -> None:
     assert redact_person("张三", "13812345678", Principal(role="field")) == {
         "name": "张*", "phone": "138****5678"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -168,3 +169,30 @@ def test_copy_to_postgis_and_back(ws: Path, tmp_path: Path, postgis_url: str) ->
     finally:
         with psycopg.connect(postgis_url, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def test_check_prints_the_summary_by_rule_before_the_rows(county_gpkg: Path) -> None:
+    """Counts per rule and the total first, then the rows, errors first (issue 16)."""
+    from gisgov.store import open_workspace
+
+    ws = open_workspace(county_gpkg)
+    members = ws.read("members")
+    members.loc[members.index[:3], "grid_code"] = "410223999999999"  # three dangling refs
+    ws.write("members", members)
+    ws.close()
+    out = subprocess.run([EXE, "check", str(county_gpkg)], capture_output=True, text=True,
+                         env={**os.environ, "COLUMNS": "200"}, timeout=HANG_GUARD_S)
+    assert out.returncode == 1
+    doc = json.loads(subprocess.run([EXE, "check", str(county_gpkg), "--json"],
+                                    capture_output=True, text=True,
+                                    timeout=HANG_GUARD_S).stdout)
+    text = out.stdout
+    summary_at, rows_at = text.index("summary by rule"), text.index("message")
+    assert summary_at < rows_at
+    summary = text[summary_at:rows_at]
+    for rule, count in doc["by_rule"].items():
+        line = next(li for li in summary.splitlines() if f" {rule} " in li)
+        assert line.rstrip(" │┃").endswith(str(count)), line
+    total = next(li for li in summary.splitlines() if "total 合计" in li)
+    assert total.rstrip(" │┃").endswith(str(len(doc["problems"])))
+    assert len(doc["by_rule"]) >= 2
