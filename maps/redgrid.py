@@ -71,6 +71,7 @@ def red_grid_map(
     assets: AssetMode = "inline",
     tianditu_key: str | None = None,
     m: folium.Map | None = None,
+    masked: bool = True,
 ) -> folium.Map:
     """Draw red grid members and the households they link, coloured by load.
 
@@ -83,6 +84,10 @@ def red_grid_map(
         12-digit code or name; ``None`` for the whole county.
     basemap, lang, assets, tianditu_key, m
         As for :func:`maps.county_map`.
+    masked
+        Mask member names (the default, for files written to disk). The service passes
+        ``False`` because its layers are already the caller's view under the policy
+        (:mod:`gisgov.policy`): a coordinator then sees the names of their community.
 
     Returns
     -------
@@ -92,7 +97,7 @@ def red_grid_map(
         to another community's grid to that grid (assignments with reason ``deployed``), and
         the grids with households left over shaded with the members they still need (A/B
         members at 10 households each, as in ``gisgov assign --plan-out``). Member names are
-        masked.
+        masked unless ``masked=False``.
     """
     for name in ("households", "members"):
         if layers.get(name) is None or len(layers[name]) == 0:
@@ -192,7 +197,8 @@ def red_grid_map(
     colour_of = {key: colour for _, key, colour in LOAD_CLASSES}
     mem_layer = folium.GeoJson(
         features(mem, key="id", columns=["id", "class", "status"], properties={
-            "name_masked": [mask_name(v) for v in mem["name"]],
+            "name_masked": [mask_name(v) if masked else ("" if v is None else str(v))
+                            for v in mem["name"]],
             "load": load.tolist(), "load_class": klass,
             "load_label": [t[k] for k in klass],
         }),

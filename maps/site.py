@@ -142,7 +142,8 @@ def render_page(
         m = grid_map(layers, community=page.community, masked=masked,
                      **opts)  # type: ignore[arg-type]
     elif page.kind == "redgrid":
-        m = red_grid_map(layers, community=page.community, **opts)  # type: ignore[arg-type]
+        m = red_grid_map(layers, community=page.community, masked=masked,
+                         **opts)  # type: ignore[arg-type]
     elif page.kind == "scenario":
         sc = next((s for s in scenarios if s.name == page.scenario), None)
         if sc is None:

@@ -59,3 +59,33 @@ def test_served_grid_map_shows_each_role_its_view(tmp_path: Path, grid_layers: L
 def _shows(html: str, text: str) -> bool:
     """Whether ``text`` is in the page as such or as folium's JSON-escaped GeoJSON."""
     return text in decoded(html)
+
+
+def test_served_red_grid_map_names_members_for_the_coordinator_only(
+    tmp_path: Path, grid_layers: Layers
+) -> None:
+    gpkg = tmp_path / "county.gpkg"
+    ws = open_workspace(gpkg, create=True)
+    with ws.transaction() as tx:
+        for name, gdf in grid_layers.items():
+            tx.write(name, gdf)
+    links = grid_layers["assignments"]
+    community = str(links["grid_code"].dropna().iloc[0])[:12]
+    ids = set(links.loc[links["grid_code"].astype(str).str[:12] == community, "member_id"]
+              .astype(str))
+    members = grid_layers["members"]
+    names = [str(n) for n in members.loc[members["id"].astype(str).isin(ids), "name"]
+             if isinstance(n, str) and len(n) > 1]
+    assert names
+    token, _ = create_key(ws, role="coordinator", label="test", communities=[community])
+    ws.close()
+    with TestClient(create_app(Settings(workspace=str(gpkg), audit_flush_seconds=0))) as client:
+        public_index = client.get("/maps/").text
+        staff_index = client.get("/maps/", headers={"X-API-Key": token}).text
+        page = f"redgrid-{community}.html"
+        assert page not in public_index  # the public is offered no red-grid page
+        assert page in staff_index
+        assert client.get(f"/maps/{page}").status_code in (401, 403, 404)
+        staff = client.get(f"/maps/{page}", headers={"X-API-Key": token}).text
+    # the served page is the coordinator's view: their community's members by full name
+    assert any(_shows(staff, n) for n in names)
