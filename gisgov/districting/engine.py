@@ -95,8 +95,9 @@ class PartitionResult:
         proven optimality by the MILP, with no Polsby-Popper term (the MILP does not model
         it) and no rounding of the costs. See ``proven`` for what was proven otherwise.
     gap
-        Relative gap of the whole objective (``0`` when optimal; ``nan`` when unknown: the
-        heuristic, or a Polsby-Popper term the MILP cannot bound).
+        Relative gap the MILP proved on the objective it solved (``0`` when proven optimal):
+        the whole objective without a Polsby-Popper weight, the linear part with one (see
+        ``proven``); ``nan`` only when the MILP did not solve every piece (the heuristic).
     objective
         Objective value (see :class:`Objective`).
     seconds
@@ -450,6 +451,19 @@ def partition(
                         ["infeasible" if ex.infeasible else "time limit"],
                     )
                 loc = ex.labels
+                if warm.feasible and warm.labels is not None:
+                    # never worse than the heuristic: keep its plan when the solver's is not
+                    # better on the objective it solved (the linear terms)
+                    wv = _linear_value(objective, sub, warm.labels, kloc, w[nodes], hm_arg)
+                    if wv < ex.objective - 1e-12 * max(abs(wv), 1.0):
+                        loc = warm.labels
+                        report.append(f"piece {p}: the heuristic's plan beat the MILP's "
+                                      "incumbent and was kept")
+                if not ex.optimal:
+                    report.append(
+                        f"piece {p}: the MILP stopped at the time limit with a relative gap of "
+                        f"{ex.gap:.2%} on the linear terms: not proven optimal"
+                    )
                 used_exact = True
                 optimal = optimal and ex.optimal and ex.rounding == 0.0
                 gap = max(gap, ex.gap + 2.0 * ex.rounding / max(abs(ex.objective), 1e-12))
@@ -520,7 +534,9 @@ def partition(
         upper=upper,
         continues=continues,
         optimal=full_optimal,
-        gap=linear_gap if objective.polsby_popper == 0 else math.nan,
+        # the MILP's gap on what it solved: with a Polsby-Popper weight that is the linear
+        # part (``proven`` says so); never unknown once the MILP ran
+        gap=linear_gap,
         objective=obj,
         seconds=time.monotonic() - t0,
         method="mixed" if used_exact and used_heur else ("exact" if used_exact else "heuristic"),
@@ -531,6 +547,17 @@ def partition(
         linear_gap=linear_gap,
         proven=_proven(only_exact, linear_optimal, linear_gap, objective),
     )
+
+
+def _linear_value(objective: Objective, graph: UnitGraph, labels: np.ndarray, k: int,
+                  w: np.ndarray, home: np.ndarray | None) -> float:
+    """The objective's linear terms (what the MILP optimises) of a piece's plan."""
+    e = graph.edges
+    cut = labels[e[:, 0]] != labels[e[:, 1]]
+    value = float(objective.edge_costs(graph, k)[cut].sum())
+    if home is not None and objective.disruption > 0:
+        value += objective.disruption * float(w[labels != home].sum()) / max(float(w.sum()), 1e-12)
+    return value
 
 
 def _proven(only_exact: bool, linear_optimal: bool, linear_gap: float,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
@@ -33,7 +33,7 @@ from gisgov.districting.objective import Objective
 
 __all__ = ["ExactResult", "Solver", "solve_exact"]
 
-Solver = Literal["cpsat", "highs"]
+Solver = Literal["scip", "cpsat", "highs"]
 
 
 @dataclass
@@ -84,7 +84,7 @@ def solve_exact(
     home: np.ndarray | None = None,
     time_limit: float = 60.0,
     hint: np.ndarray | None = None,
-    solver: Solver = "cpsat",
+    solver: Solver = "scip",
     seed: int = 0,
 ) -> ExactResult:
     """Solve one connected piece exactly (or to the time limit, reporting the gap).
@@ -112,12 +112,16 @@ def solve_exact(
     time_limit
         Seconds for HiGHS.
     """
+    if solver == "scip":
+        return _solve_scip(graph, weights, k, lower=lower, upper=upper,
+                           objective=objective or Objective(), locked=locked, home=home,
+                           time_limit=time_limit, hint=hint, seed=seed)
     if solver == "cpsat":
         return _solve_cpsat(graph, weights, k, lower=lower, upper=upper,
                             objective=objective or Objective(), locked=locked, home=home,
                             time_limit=time_limit, hint=hint, seed=seed)
     if solver != "highs":
-        raise ValueError(f"solver must be cpsat or highs, not {solver!r}")
+        raise ValueError(f"solver must be scip, cpsat or highs, not {solver!r}")
     t0 = time.monotonic()
     objective = objective or Objective()
     n, m = graph.n, graph.m
@@ -357,6 +361,280 @@ def _solve_cpsat(
     best, bound = sv.objective_value, sv.best_objective_bound
     gap = 0.0 if status == cp_model.OPTIMAL else abs(best - bound) / max(abs(best), 1e-12)
     return ExactResult(labels, status == cp_model.OPTIMAL, False, gap, value, secs, rounding)
+
+
+def _solve_scip(
+    graph: UnitGraph,
+    weights: np.ndarray,
+    k: int,
+    *,
+    lower: float,
+    upper: float,
+    objective: Objective,
+    locked: np.ndarray | None,
+    home: np.ndarray | None,
+    time_limit: float,
+    hint: np.ndarray | None,
+    seed: int,
+    node_limit: int | None = None,
+) -> ExactResult:
+    """The cut-set model in SCIP with lazy separator constraints (see the module docstring).
+
+    Why a constraint handler: the flow model's ``n``-valued capacities make its LP bound weak
+    and its size grows with ``n·|E|``; the separator inequalities are only added where an
+    integral LP solution is disconnected (usually a few dozen in all), so the LP stays the
+    small assignment + balance + cut model and the bound comes from the cut-edge objective.
+    """
+    import pyscipopt as ps
+
+    t0 = time.monotonic()
+    n, m = graph.n, graph.m
+    w = np.asarray(weights, dtype=float)
+    edges = graph.edges
+    costs = objective.edge_costs(graph, k)
+    # Integral objective coefficients (cut edges only) let SCIP round its dual bound up.
+    unit = float(costs.min()) if m else 1.0
+    cost_scale = 1.0
+    if m and unit > 0 and np.allclose(costs / unit, np.round(costs / unit), rtol=0, atol=1e-9):
+        cost_scale = 1.0 / unit
+    lk = np.full(n, -1) if locked is None else np.asarray(locked)
+    h = np.full(n, -1) if home is None else np.asarray(home)
+    use_disr = home is not None and objective.disruption > 0
+    total = max(float(w.sum()), 1e-12)
+    symmetric = not (lk >= 0).any() and not use_disr
+    nbrs: list[list[int]] = [[] for _ in range(n)]
+    for u, v in edges.tolist():
+        nbrs[u].append(v)
+        nbrs[v].append(u)
+
+    md = ps.Model("districting")
+    md.hideOutput()
+    md.setParam("limits/time", float(max(time_limit, 0.1)))
+    md.setParam("limits/gap", 0.0)
+    md.setParam("limits/absgap", 0.0)
+    md.setParam("randomization/randomseedshift", int(seed) % 2**31)
+    md.setParam("parallel/maxnthreads", 1)
+    if node_limit is not None:
+        md.setParam("limits/nodes", int(node_limit))
+    x = [[md.addVar(vtype="B", name=f"x{u}_{a}") for a in range(k)] for u in range(n)]
+    r = [[md.addVar(vtype="B", name=f"r{u}_{a}") for a in range(k)] for u in range(n)]
+    y = [md.addVar(vtype="B", name=f"y{e}", obj=float(costs[e] * cost_scale)) for e in range(m)]
+    for u in range(n):
+        md.addCons(ps.quicksum(x[u]) == 1)
+    for a in range(k):
+        md.addCons(ps.quicksum(float(w[u]) * x[u][a] for u in range(n)) >= lower)
+        md.addCons(ps.quicksum(float(w[u]) * x[u][a] for u in range(n)) <= upper)
+        md.addCons(ps.quicksum(r[u][a] for u in range(n)) == 1)
+        for u in range(n):
+            md.addCons(r[u][a] <= x[u][a])
+    for e, (u, v) in enumerate(edges.tolist()):
+        for a in range(k):
+            md.addCons(y[e] >= x[u][a] - x[v][a])
+            md.addCons(y[e] >= x[v][a] - x[u][a])
+    if use_disr:
+        for u in np.flatnonzero((h >= 0) & (h < k)).tolist():
+            # moving u costs d·w_u: as "−d·w_u when u stays home" plus a constant
+            md.chgVarObj(x[u][int(h[u])],
+                         -objective.disruption * float(w[u]) / total * cost_scale)
+    # Node-weighted distances (both ends counted): a unit farther than the upper bound from a
+    # root cannot share its area, since the area holds a path between them.
+    dist = _node_weighted_distances(graph, w)
+    # Roots. Locked areas are rooted at a locked unit; otherwise a root is its area's
+    # lowest-index unit, and interchangeable areas are numbered by their roots.
+    for a in range(k):
+        mine = np.flatnonzero(lk == a)
+        if len(mine):
+            rt = int(mine[0])
+            md.chgVarLb(r[rt][a], 1.0)
+            for u in range(n):
+                if u != rt:
+                    md.chgVarUb(r[u][a], 0.0)
+                if dist[rt, u] > upper * (1 + 1e-9) + 1e-9:
+                    md.chgVarUb(x[u][a], 0.0)
+            continue
+        for u in range(n):
+            # u in area a ⇒ the area's root comes no later than u and lies within reach
+            reach = [j for j in range(u + 1) if dist[j, u] <= upper * (1 + 1e-9) + 1e-9]
+            md.addCons(x[u][a] <= ps.quicksum(r[j][a] for j in reach))
+    for u in np.flatnonzero(lk >= 0).tolist():
+        for a in range(k):
+            if a != int(lk[u]):
+                md.chgVarUb(x[u][a], 0.0)
+        md.chgVarLb(x[u][int(lk[u])], 1.0)
+    if symmetric:
+        cum = np.concatenate([[0.0], np.cumsum(w)])  # cum[u] = weight of units before u
+        for a in range(k):
+            for u in range(n):
+                # roots in increasing order: area a's root has a earlier roots before it, and
+                # all units before it lie in areas 0..a−1; all units from it on in areas a..k−1
+                if u < a or cum[u] > a * upper + 1e-9 or total - cum[u] < (k - a) * lower - 1e-9:
+                    md.chgVarUb(r[u][a], 0.0)
+            for u in range(min(a, n)):
+                md.chgVarUb(x[u][a], 0.0)
+        for a in range(k - 1):
+            md.addCons(ps.quicksum(u * r[u][a + 1] for u in range(n))
+                       >= ps.quicksum(u * r[u][a] for u in range(n)) + 1)
+    # Cut sets with C = {u}: a unit that is not its area's root has a neighbour in the area.
+    for u in range(n):
+        for a in range(k):
+            md.addCons(x[u][a] <= r[u][a] + ps.quicksum(x[v][a] for v in nbrs[u]))
+
+    hdlr = _Separators(x, r, nbrs, k)
+    md.includeConshdlr(hdlr, "contiguity", "lazy a,b-separator inequalities",
+                       sepapriority=-1, enfopriority=-1, chckpriority=-1,
+                       sepafreq=-1, propfreq=-1, eagerfreq=-1, maxprerounds=0,
+                       needscons=False)
+    if hint is not None:
+        hl = np.asarray(hint, dtype=np.int64)
+        if symmetric:
+            hl = _canonical(hl, k)
+        sol = md.createSol()
+        for u in range(n):
+            for a in range(k):
+                md.setSolVal(sol, x[u][a], float(hl[u] == a))
+        for a in range(k):
+            members = np.flatnonzero(hl == a)
+            if len(members) == 0:
+                continue
+            mine = np.flatnonzero(lk == a)
+            rt = int(mine[0]) if len(mine) else int(members[0])
+            for u in range(n):
+                md.setSolVal(sol, r[u][a], float(u == rt))
+        for e, (u, v) in enumerate(edges.tolist()):
+            md.setSolVal(sol, y[e], float(hl[u] != hl[v]))
+        md.addSol(sol)
+    md.optimize()
+    secs = time.monotonic() - t0
+    status = md.getStatus()
+    if md.getNSols() == 0:
+        return ExactResult(None, False, status == "infeasible", math.inf, math.inf, secs)
+    best = md.getBestSol()
+    xv = np.asarray([[md.getSolVal(best, x[u][a]) for a in range(k)] for u in range(n)])
+    labels = np.argmax(xv, axis=1).astype(np.int64)
+    cut = labels[edges[:, 0]] != labels[edges[:, 1]] if m else np.zeros(0, bool)
+    value = float(costs[cut].sum())
+    if use_disr:
+        value += float((objective.disruption * w / total)[labels != h].sum())
+    optimal = status == "optimal"
+    gap = 0.0 if optimal else float(md.getGap())
+    return ExactResult(labels, optimal, False, gap, value, secs)
+
+
+def _node_weighted_distances(graph: UnitGraph, w: np.ndarray) -> np.ndarray:
+    """Least total weight of a path between every two units, both ends included."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import dijkstra
+
+    n = graph.n
+    if graph.m == 0:
+        d = np.full((n, n), np.inf)
+        np.fill_diagonal(d, w)
+        return d
+    e = graph.edges
+    # (w_u + w_v)/2 per edge sums to the interior weights plus half of each end; a tiny
+    # epsilon keeps zero-weight edges as edges in the sparse matrix.
+    ew = (w[e[:, 0]] + w[e[:, 1]]) / 2.0 + 1e-12
+    mat = csr_matrix((np.concatenate([ew, ew]),
+                      (np.concatenate([e[:, 0], e[:, 1]]), np.concatenate([e[:, 1], e[:, 0]]))),
+                     shape=(n, n))
+    d = np.asarray(dijkstra(mat, directed=False))
+    return np.asarray(d + (w[:, None] + w[None, :]) / 2.0)
+
+
+def _make_separators() -> type:
+    import pyscipopt as ps
+
+    class Separators(ps.Conshdlr):
+        """Lazy a,b-separator constraints for the contiguity of every area.
+
+        On an integral solution, an area whose units form several components has one
+        component ``C`` without the area's root; ``C``'s neighbours outside it are all in
+        other areas, so ``x_va ≤ Σ_{s∈N(C)} x_sa + Σ_{u∈C} r_ua`` (for ``v`` in ``C``) cuts
+        the solution off while every contiguous plan satisfies it.
+        """
+
+        def __init__(self, x: list[list[Any]], r: list[list[Any]], nbrs: list[list[int]],
+                     k: int) -> None:
+            super().__init__()
+            self.x, self.r, self.nbrs, self.k = x, r, nbrs, k
+            self.added = 0
+
+        def _violations(self, sol: Any) -> list[tuple[int, list[int], list[int]]]:
+            n = len(self.x)
+            md = self.model
+            lab = np.asarray([int(np.argmax([md.getSolVal(sol, self.x[u][a])
+                                             for a in range(self.k)])) for u in range(n)])
+            out = []
+            for a in range(self.k):
+                members = np.flatnonzero(lab == a).tolist()
+                if not members:
+                    continue
+                rt = max(members, key=lambda u: md.getSolVal(sol, self.r[u][a]))
+                seen = {rt}
+                stack = [rt]
+                inside = set(members)
+                while stack:
+                    u = stack.pop()
+                    for v in self.nbrs[u]:
+                        if v in inside and v not in seen:
+                            seen.add(v)
+                            stack.append(v)
+                rest = inside - seen
+                while rest:
+                    s = rest.pop()
+                    comp = {s}
+                    stack = [s]
+                    while stack:
+                        u = stack.pop()
+                        for v in self.nbrs[u]:
+                            if v in inside and v not in comp:
+                                comp.add(v)
+                                stack.append(v)
+                    rest -= comp
+                    border = sorted({v for u in comp for v in self.nbrs[u]} - comp)
+                    out.append((a, sorted(comp), border))
+            return out
+
+        def conscheck(self, constraints: Any, solution: Any, checkintegrality: Any,
+                      checklprows: Any, printreason: Any, completely: Any) -> dict[str, Any]:
+            bad = self._violations(solution)
+            return {"result": ps.SCIP_RESULT.INFEASIBLE if bad else ps.SCIP_RESULT.FEASIBLE}
+
+        def _enforce(self, sol: Any) -> dict[str, Any]:
+            bad = self._violations(sol)
+            if not bad:
+                return {"result": ps.SCIP_RESULT.FEASIBLE}
+            md = self.model
+            for a, comp, border in bad:
+                rs = ps.quicksum(self.x[s][a] for s in border) + ps.quicksum(
+                    self.r[u][a] for u in comp)
+                for v in comp:
+                    md.addCons(self.x[v][a] <= rs, removable=True)
+                    self.added += 1
+            return {"result": ps.SCIP_RESULT.CONSADDED}
+
+        def consenfolp(self, constraints: Any, nusefulconss: Any,
+                       solinfeasible: Any) -> dict[str, Any]:
+            return self._enforce(None)
+
+        def consenfops(self, constraints: Any, nusefulconss: Any, solinfeasible: Any,
+                       objinfeasible: Any) -> dict[str, Any]:
+            return self._enforce(None)
+
+        def conslock(self, constraint: Any, locktype: Any, nlockspos: Any,
+                     nlocksneg: Any) -> None:
+            # the separators may need any x or r up or down: lock all of them both ways
+            md = self.model
+            for row in (*self.x, *self.r):
+                for var in row:
+                    md.addVarLocks(var, nlockspos + nlocksneg, nlockspos + nlocksneg)
+
+    return Separators
+
+
+def _Separators(x: list[list[Any]], r: list[list[Any]], nbrs: list[list[int]],  # noqa: N802
+                k: int) -> Any:
+    return _make_separators()(x, r, nbrs, k)
 
 
 def _canonical(labels: np.ndarray, k: int) -> np.ndarray:
