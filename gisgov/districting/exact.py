@@ -416,7 +416,13 @@ def _solve_scip(
     md.setParam("parallel/maxnthreads", 1)
     if node_limit is not None:
         md.setParam("limits/nodes", int(node_limit))
-    x = [[md.addVar(vtype="B", name=f"x{u}_{a}") for a in range(k)] for u in range(n)]
+    # moving u costs d·w_u: as "−d·w_u when u stays home" plus a constant
+    stay = np.zeros((n, k))
+    if use_disr:
+        for u in np.flatnonzero((h >= 0) & (h < k)).tolist():
+            stay[u, int(h[u])] = -objective.disruption * float(w[u]) / total * cost_scale
+    x = [[md.addVar(vtype="B", name=f"x{u}_{a}", obj=float(stay[u, a])) for a in range(k)]
+         for u in range(n)]
     r = [[md.addVar(vtype="B", name=f"r{u}_{a}") for a in range(k)] for u in range(n)]
     y = [md.addVar(vtype="B", name=f"y{e}", obj=float(costs[e] * cost_scale)) for e in range(m)]
     for u in range(n):
@@ -431,11 +437,6 @@ def _solve_scip(
         for a in range(k):
             md.addCons(y[e] >= x[u][a] - x[v][a])
             md.addCons(y[e] >= x[v][a] - x[u][a])
-    if use_disr:
-        for u in np.flatnonzero((h >= 0) & (h < k)).tolist():
-            # moving u costs d·w_u: as "−d·w_u when u stays home" plus a constant
-            md.chgVarObj(x[u][int(h[u])],
-                         -objective.disruption * float(w[u]) / total * cost_scale)
     # Node-weighted distances (both ends counted): a unit farther than the upper bound from a
     # root cannot share its area, since the area holds a path between them.
     dist = _node_weighted_distances(graph, w)
