@@ -152,3 +152,24 @@ def test_cli_weights_put_cut_edges_first_on_a_units_file(tmp_path: Path) -> None
         assert out.exit_code == 2
         assert "--weights" in out.output
         assert "Traceback" not in out.output
+
+
+def test_a_lock_to_a_community_code_keeps_that_code(
+    units: gpd.GeoDataFrame, county_layers: dict[str, gpd.GeoDataFrame]
+) -> None:
+    """Locking every unit of community A to community B's code: the area holding them is
+    mostly A's households, and naming by largest overlap alone gave it A's code — the locked
+    units then came out in A, silently. Locks name their areas first."""
+    hh = units.groupby("community_code")["households"].sum().sort_values(ascending=False)
+    a_code, b_code = str(hh.index[0]), str(hh.index[1])
+    locked = units.index[units["community_code"] == a_code][:12]
+    locks = {uid: b_code for uid in locked}
+    rr = redistrict(county_layers, units=units, tolerance=0.25, locks=locks, seed=0,
+                    time_limit=NO_TIME_CAP)
+    got = rr.units.loc[locked, "new_code"].astype(str)
+    assert (got == b_code).all(), got.value_counts().to_dict()
+    assert not any("did not keep" in note for note in rr.result.report)
+    assert f"{len(locks)} locked unit(s) kept their community code" in rr.result.report
+    # the metrics' households-moved count uses the same naming as the codes
+    codes = list(rr.areas["code"])
+    assert len(set(codes)) == len(codes)
