@@ -399,7 +399,9 @@ def partition(
     keys, piece = np.unique(piece_key, return_inverse=True)
     npieces = len(keys)
     pw = np.bincount(piece, weights=w, minlength=npieces)
-    kp = _allocate(pw, k, lower - slack, upper + slack, ideal, locked, piece, units, groups)
+    gsize = int(grp.max()) + 1
+    kp = _allocate(pw, k, lower - slack, upper + slack, ideal, locked, piece, units, groups,
+                   piece_comp=keys // gsize, piece_group=keys % gsize, tolerance=tolerance)
     if npieces > 1:
         report.append(
             f"split into {npieces} independent pieces (components × containment groups) with "
@@ -645,20 +647,33 @@ def _allocate(
     piece: np.ndarray,
     units: gpd.GeoDataFrame,
     groups: str | None,
+    *,
+    piece_comp: np.ndarray | None = None,
+    piece_group: np.ndarray | None = None,
+    tolerance: float | None = None,
 ) -> list[int]:
-    """Number of areas per piece: each piece's weight must fit ``k_p`` areas within bounds."""
+    """Number of areas per piece: each piece's weight must fit ``k_p`` areas within bounds.
+
+    When no allocation exists, the error names only the remedies that pass this same test
+    (:func:`_remedies`): allowing areas across ``groups``, bridging islands, a larger
+    tolerance, another number of areas.
+    """
     npieces = len(pw)
     lo_k = [max(1, math.ceil(x / upper)) if upper > 0 else 1 for x in pw]
     hi_k = [math.floor(x / lower) if lower > 0 else k for x in pw]
     reasons = []
+    nlocks = [len({int(a) for a in locked[piece == p] if a >= 0}) for p in range(npieces)]
+    pc = np.zeros(npieces, dtype=np.int64) if piece_comp is None else np.asarray(piece_comp)
+    pg = np.zeros(npieces, dtype=np.int64) if piece_group is None else np.asarray(piece_group)
     for p in range(npieces):
-        nlock = len({int(a) for a in locked[piece == p] if a >= 0})
-        lo_k[p] = max(lo_k[p], nlock)
+        lo_k[p] = max(lo_k[p], nlocks[p])
         if lo_k[p] > hi_k[p]:
+            cut_by_group = groups is not None and int((pc == pc[p]).sum()) > 1
+            why = (f"it is one {groups} of a connected area" if cut_by_group
+                   else "it is cut off from the rest" if len(set(pc.tolist())) > 1 else "")
             reasons.append(
                 f"a piece of {int((piece == p).sum())} unit(s) weighing {pw[p]:g} cannot be "
-                f"split into whole areas of {lower:.1f}–{upper:.1f}"
-                + (" (it is cut off from the rest: join it with islands='bridge')" if npieces > 1 else "")
+                f"split into whole areas of {lower:.1f}–{upper:.1f}" + (f" ({why})" if why else "")
             )
     for a in {int(x) for x in locked if x >= 0}:
         ps = {int(p) for p in piece[locked == a]}
@@ -670,7 +685,13 @@ def _allocate(
     if sum(hi_k) < k:
         reasons.append(f"the pieces allow at most {sum(hi_k)} balanced areas but {k} were asked for")
     if reasons:
-        raise InfeasibleError("no balanced plan exists: " + "; ".join(reasons), reasons)
+        fixes = (_remedies(pw, k, ideal, tolerance, nlocks, pc, pg, groups)
+                 if tolerance is not None else [])
+        raise InfeasibleError(
+            "no balanced plan exists: " + "; ".join(reasons)
+            + ("; what would work: " + "; or ".join(fixes) if fixes else ""),
+            reasons + [f"remedy: {f}" for f in fixes],
+        )
     kp = [min(max(round(x / ideal), lo), hi) for x, lo, hi in zip(pw, lo_k, hi_k, strict=True)]
     while sum(kp) != k:
         if sum(kp) < k:
@@ -680,6 +701,61 @@ def _allocate(
             p = min((p for p in range(npieces) if kp[p] > lo_k[p]), key=lambda p: pw[p] / kp[p])
             kp[p] -= 1
     return kp
+
+
+def _alloc_ok(pw: Sequence[float], k: int, tolerance: float, nlocks: Sequence[int]) -> bool:
+    """Whether pieces of weights ``pw`` can carry ``k`` areas within ``±tolerance``."""
+    total = float(sum(pw))
+    if k < 1 or total <= 0:
+        return False
+    ideal = total / k
+    lo, hi = ideal * (1 - tolerance), ideal * (1 + tolerance)
+    slack = 1e-9 * max(hi, 1.0)
+    lo_k = [max(1, math.ceil((x - slack) / hi), nl) for x, nl in zip(pw, nlocks, strict=True)]
+    hi_k = [math.floor((x + slack) / lo) if lo > 0 else k for x in pw]
+    return all(a <= b for a, b in zip(lo_k, hi_k, strict=True)) and sum(lo_k) <= k <= sum(hi_k)
+
+
+def _remedies(pw: np.ndarray, k: int, ideal: float, tolerance: float, nlocks: Sequence[int],
+              pc: np.ndarray, pg: np.ndarray, groups: str | None) -> list[str]:
+    """The changes that make the area counts fit, each checked with :func:`_alloc_ok`.
+
+    Pieces are connected components × containment groups; merging the groups of each
+    component is what ``cross_subdistricts`` does, merging the components of each group what
+    ``islands='bridge'`` does. Only remedies that pass are named, so the message never sends a
+    planner to an option that fails the same way (as ``islands='bridge'`` did when the
+    subdistricts, not islands, split the units).
+    """
+    del ideal
+    out: list[str] = []
+
+    def merged(key: np.ndarray) -> tuple[list[float], list[int]]:
+        ws: dict[int, float] = {}
+        nl: dict[int, int] = {}
+        for p, kk in enumerate(key.tolist()):
+            ws[kk] = ws.get(kk, 0.0) + float(pw[p])
+            nl[kk] = nl.get(kk, 0) + int(nlocks[p])
+        return list(ws.values()), list(nl.values())
+
+    if groups is not None and len(set(pg.tolist())) > 1:
+        mw, ml = merged(pc)
+        if _alloc_ok(mw, k, tolerance, ml):
+            out.append(f"let areas cross {groups} boundaries (cross_subdistricts=True, "
+                       f"--cross-subdistricts)")
+    if len(set(pc.tolist())) > 1:
+        mw, ml = merged(pg)
+        if _alloc_ok(mw, k, tolerance, ml):
+            out.append("join the disconnected parts (islands='bridge', --islands bridge)")
+    for t in np.arange(math.floor(tolerance * 200 + 1) / 200, 0.5001, 0.005):
+        if _alloc_ok(list(pw), k, float(t), nlocks):
+            out.append(f"a tolerance of at least {float(t):.3f} (±{float(t):.1%})")
+            break
+    fits = [kk for kk in range(1, 2 * k + 11) if kk != k and _alloc_ok(list(pw), kk, tolerance,
+                                                                       nlocks)]
+    if fits:
+        near = sorted(fits, key=lambda kk: (abs(kk - k), kk))[:3]
+        out.append(f"{' or '.join(str(x) for x in sorted(near))} areas instead of {k}")
+    return out
 
 
 def _area_ids(

@@ -173,3 +173,32 @@ def test_a_lock_to_a_community_code_keeps_that_code(
     # the metrics' households-moved count uses the same naming as the codes
     codes = list(rr.areas["code"])
     assert len(set(codes)) == len(codes)
+
+
+def test_infeasible_messages_name_remedies_that_work(
+    units: gpd.GeoDataFrame, county_layers: dict[str, gpd.GeoDataFrame]
+) -> None:
+    """Six communities at ±5 %: the subdistricts (not islands) split the units, so the message
+    must not send the planner to islands='bridge' (which fails the same way); each remedy it
+    names is tried and works."""
+    import re
+
+    from gisgov.errors import InfeasibleError
+
+    with pytest.raises(InfeasibleError) as info:
+        redistrict(county_layers, units=units, areas=6, tolerance=0.05, seed=0,
+                   time_limit=NO_TIME_CAP)
+    msg = str(info.value)
+    assert "bridge" not in msg
+    assert "--cross-subdistricts" in msg
+    crossed = redistrict(county_layers, units=units, areas=6, tolerance=0.05, seed=0,
+                         cross_subdistricts=True, time_limit=NO_TIME_CAP)
+    assert crossed.summary()["max_deviation"] <= 0.05 + 1e-9
+    tol = float(re.search(r"tolerance of at least ([0-9.]+)", msg).group(1))  # type: ignore[union-attr]
+    wider = redistrict(county_layers, units=units, areas=6, tolerance=tol, seed=0,
+                       time_limit=NO_TIME_CAP)
+    assert len(wider.areas) == 6
+    k = int(re.search(r"([0-9]+)(?: or [0-9]+)* areas instead of 6", msg).group(1))  # type: ignore[union-attr]
+    other = redistrict(county_layers, units=units, areas=k, tolerance=0.05, seed=0,
+                       time_limit=NO_TIME_CAP)
+    assert len(other.areas) == k

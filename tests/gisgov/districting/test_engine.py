@@ -331,3 +331,18 @@ def test_exact_with_rounded_costs_reports_a_gap_not_optimality() -> None:
                     method="exact", time_limit=NO_TIME_CAP)
     assert res.optimal
     assert res.gap == 0.0
+
+
+def test_island_infeasibility_names_bridge_and_bridge_works() -> None:
+    """Islands of 40 and 60 households into 3 areas of 30–36.7: the first can carry neither
+    one area nor two; the message names islands='bridge', which then works."""
+    left = [shapely.box(x * 100, 0, (x + 1) * 100, 100) for x in range(8)]
+    right = [shapely.box(2000 + x * 100, 0, 2000 + (x + 1) * 100, 100) for x in range(12)]
+    units = gpd.GeoDataFrame({"hh": [5] * 20}, geometry=left + right, crs="EPSG:32650")
+    from gisgov.errors import InfeasibleError
+
+    with pytest.raises(InfeasibleError, match=r"islands='bridge'") as info:
+        partition(units, weight="hh", areas=3, tolerance=0.1, seed=0)
+    assert "cross" not in str(info.value)  # no containment groups here
+    res = partition(units, weight="hh", areas=3, tolerance=0.1, seed=0, islands="bridge")
+    assert sorted(units["hh"].groupby(res.labels).sum().tolist()) == [30, 35, 35]
