@@ -65,7 +65,7 @@ class OptionSpec:
     max_length: int | None = None
 
 
-def _opt(default: Any, help: str, **kw: Any) -> Any:  # noqa: A002 - the option's help text
+def _opt(default: Any, help: str, **kw: Any) -> Any:
     return field(default=default, metadata={"help": help, **kw})
 
 
@@ -138,11 +138,11 @@ class RedistrictOptions:
             v = getattr(self, s.name)
             if v is None:
                 continue
-            if isinstance(v, int | float) and not isinstance(v, bool):
-                if ((s.ge is not None and v < s.ge) or (s.le is not None and v > s.le)
-                        or (s.gt is not None and v <= s.gt)):
-                    lo = f">= {s.ge:g}" if s.ge is not None else f"> {s.gt:g}"
-                    raise ValidationError(f"{s.name} must be {lo} and <= {s.le:g}, not {v}")
+            number = isinstance(v, int | float) and not isinstance(v, bool)
+            if number and ((s.ge is not None and v < s.ge) or (s.le is not None and v > s.le)
+                           or (s.gt is not None and v <= s.gt)):
+                lo = f">= {s.ge:g}" if s.ge is not None else f"> {s.gt:g}"
+                raise ValidationError(f"{s.name} must be {lo} and <= {s.le:g}, not {v}")
             if isinstance(v, str):
                 if s.choices and v not in s.choices:
                     raise ValidationError(f"{s.name} must be one of {', '.join(s.choices)}, "
@@ -180,10 +180,10 @@ def option_specs() -> list[OptionSpec]:
     return out
 
 
-def parse_locks(text: str | None) -> dict[str, Hashable]:
+def parse_locks(text: str | None) -> dict[Hashable, Hashable]:
     """``UNIT=AREA,…`` → ``{unit: area}``; an AREA of up to 5 digits is an area id, a longer
     one a community code (12 digits)."""
-    out: dict[str, Hashable] = {}
+    out: dict[Hashable, Hashable] = {}
     for part in (text or "").split(","):
         if not part.strip():
             continue

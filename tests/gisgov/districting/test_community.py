@@ -163,7 +163,7 @@ def test_a_lock_to_a_community_code_keeps_that_code(
     hh = units.groupby("community_code")["households"].sum().sort_values(ascending=False)
     a_code, b_code = str(hh.index[0]), str(hh.index[1])
     locked = units.index[units["community_code"] == a_code][:12]
-    locks = {uid: b_code for uid in locked}
+    locks = dict.fromkeys(locked, b_code)
     rr = redistrict(county_layers, units=units, tolerance=0.25, locks=locks, seed=0,
                     time_limit=NO_TIME_CAP)
     got = rr.units.loc[locked, "new_code"].astype(str)
