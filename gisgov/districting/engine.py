@@ -118,6 +118,8 @@ class PartitionResult:
         Bound on the relative gap of the linear part (``nan`` without the MILP).
     proven
         One sentence saying what was proven, for reports and the ``--json`` document.
+    pp_weight
+        The objective's Polsby-Popper weight (the term the MILP leaves out).
     """
 
     labels: pd.Series
@@ -136,11 +138,35 @@ class PartitionResult:
     linear_optimal: bool = False
     linear_gap: float = math.nan
     proven: str = "nothing: the heuristic search proves no optimality"
+    pp_weight: float = 0.0
 
     @property
     def ideal(self) -> float:
         """The ideal area weight."""
         return (self.lower + self.upper) / 2.0
+
+    def optimality(self) -> dict[str, object]:
+        """What was proven, for the ``--json`` document and the job summary.
+
+        ``optimal_for`` names the objective a proof covers: ``"full objective"``, or
+        ``"linear part"`` when the objective has a Polsby-Popper term the MILP does not model
+        (then ``optimal`` is false even when the linear part is proven). ``gap`` is the MILP's
+        relative gap on what it solved — always a number once the MILP ran (``0`` when
+        proven), ``None`` only for a heuristic plan, which has no bound.
+        """
+        ran_milp = not math.isnan(self.linear_gap)
+        optimal_for = None
+        if self.linear_optimal:
+            optimal_for = "full objective" if self.optimal else "linear part"
+        return {
+            "optimal": self.optimal,
+            "linear_optimal": self.linear_optimal,
+            "optimal_for": optimal_for,
+            "gap": float(self.linear_gap) if ran_milp else None,
+            "gap_of": (("linear part" if self.pp_weight > 0 else "full objective")
+                       if ran_milp else None),
+            "proven": self.proven,
+        }
 
 
 def partition(
@@ -548,6 +574,7 @@ def partition(
         linear_optimal=linear_optimal,
         linear_gap=linear_gap,
         proven=_proven(only_exact, linear_optimal, linear_gap, objective),
+        pp_weight=objective.polsby_popper,
     )
 
 

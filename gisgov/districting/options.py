@@ -100,7 +100,10 @@ class RedistrictOptions:
                              ge=1, le=3600)
     scenario: str | None = _opt(None, "Save the plan as this scenario", max_length=60,
                                 pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
-    apply: bool = _opt(False, "Accept the plan: replace the communities layer")
+    apply: bool = _opt(False, "Accept the plan: replace the communities layer (re-draws the "
+                              "grids of changed communities)")
+    keep_grids: bool = _opt(False, "With apply: keep the grids of changed communities as they "
+                                   "are (stale; listed) instead of re-drawing them")
 
     @classmethod
     def from_mapping(cls, params: Mapping[str, Any]) -> RedistrictOptions:
