@@ -460,11 +460,18 @@ def partition(
             if method == "exact":
                 # The heuristic's plan warm-starts CP-SAT: the solver then only has to prove
                 # (or improve on) it, which is most of what it can do in a few seconds.
+                # The full heuristic (same budget as method="heuristic"), so the incumbent
+                # is the heuristic's own plan and the answer is never worse than it; the
+                # MILP gets the time that is left.
                 warm = anneal(
                     sub, w[nodes], kloc, lower=lower, upper=upper, objective=objective,
                     locked=lk, home=hm_arg, xy=xy[nodes], seed=seed + 7919 * p,
-                    starts=starts, iterations=iterations or 20_000, deadline=deadline,
-                    recom_rounds=0,
+                    starts=starts,
+                    iterations=iterations or int(
+                        np.clip(SA_ITERATIONS_PER_UNIT * len(nodes), 20_000, 1_500_000)),
+                    deadline=deadline,
+                    recom_rounds=(default_recom_rounds(len(nodes), kloc)
+                                  if recom_rounds is None else recom_rounds),
                 )
                 ex = solve_exact(
                     sub, w[nodes], kloc, lower=lower - slack, upper=upper + slack,
