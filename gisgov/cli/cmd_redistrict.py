@@ -92,7 +92,7 @@ def register(app: typer.Typer) -> None:
                         objective=objective_for(opts, community=False),
                         method="exact" if opts.exact else "auto",
                         islands=opts.islands, seed=opts.seed,  # type: ignore[arg-type]
-                        time_limit=opts.time_limit, progress=update,
+                        time_limit=opts.time_limit, starts=None, progress=update,
                     )
                     met = plan_metrics(gdf, res.labels, weight=weight, graph=res.graph)
                     per = met.areas

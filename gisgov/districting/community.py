@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gisgov.districting.boundary_text import boundary_text
-from gisgov.districting.engine import PartitionResult, partition
+from gisgov.districting.engine import DEFAULT_STARTS, PartitionResult, partition
 from gisgov.districting.metrics import PlanMetrics, dissolve_areas, plan_metrics
 from gisgov.districting.objective import Objective
 from gisgov.districting.units import units_from_workspace
@@ -117,6 +117,7 @@ def redistrict(
     islands: str = "separate",
     seed: int = 0,
     time_limit: float = 30.0,
+    starts: int | None = DEFAULT_STARTS,
     progress: Callable[[str, float], None] | None = None,
 ) -> RedistrictResult:
     """Re-draw the selected communities into ``areas`` balanced communities.
@@ -145,8 +146,8 @@ def redistrict(
         Solve with the MILP (small instances only).
     islands
         Disconnected units, as in :func:`partition`.
-    seed, time_limit, progress
-        As in :func:`partition`.
+    seed, time_limit, starts, progress
+        As in :func:`partition` (``starts=None``: restarts sized from the time limit).
     """
     if progress:
         progress("building units", 0.0)
@@ -163,7 +164,8 @@ def redistrict(
         groups=None if cross_subdistricts else "subdistrict_code",
         objective=objective or COMMUNITY_OBJECTIVE, method="exact" if exact else "auto",
         islands=islands,  # type: ignore[arg-type]
-        main_streets=main, crs=crs, seed=seed, time_limit=time_limit, progress=progress,
+        main_streets=main, crs=crs, seed=seed, time_limit=time_limit, starts=starts,
+        progress=progress,
     )
     kw: dict[str, Any] = {"weight": "households", "graph": res.graph, "population": "population",
                           "current": "community_code", "main_streets": main}

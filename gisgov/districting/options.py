@@ -239,5 +239,7 @@ def run_redistrict(
         target_households=opts.target_households, tolerance=opts.tolerance,
         locks=parse_locks(opts.lock), cross_subdistricts=opts.cross_subdistricts,
         objective=objective_for(opts, community=True), crs=crs, exact=opts.exact,
-        islands=opts.islands, seed=opts.seed, time_limit=opts.time_limit, progress=progress,
+        islands=opts.islands, seed=opts.seed, time_limit=opts.time_limit,
+        starts=None,  # restarts sized from the time limit, reproducibly
+        progress=progress,
     )

@@ -171,8 +171,9 @@ def test_redistrict_job_accepts_every_cli_option_with_the_same_defaults(county_u
     """The job's schema and the command's flags come from one model: every option of
     ``gisgov redistrict`` (other than the CLI-only file/output ones) is a body field with the
     same default, and a job with a lock, ``cross_subdistricts`` and ``exact`` runs."""
-    from gisgov.cli import app as cli_app
     from typer.main import get_command
+
+    from gisgov.cli import app as cli_app
 
     cmd = get_command(cli_app).commands["redistrict"]  # type: ignore[attr-defined]
     cli = {p.name: p.default for p in cmd.params

@@ -346,3 +346,20 @@ def test_island_infeasibility_names_bridge_and_bridge_works() -> None:
     assert "cross" not in str(info.value)  # no containment groups here
     res = partition(units, weight="hh", areas=3, tolerance=0.1, seed=0, islands="bridge")
     assert sorted(units["hh"].groupby(res.labels).sum().tolist()) == [30, 35, 35]
+
+
+def test_restarts_sized_from_the_time_limit_stay_reproducible() -> None:
+    """``starts=None`` uses the time it is given as restarts, counted from the units and the
+    time limit (not the clock): more time, more starts; same seed, same plan."""
+    from gisgov.districting.engine import DEFAULT_STARTS, MAX_RESTARTS, restarts_for
+
+    assert restarts_for(100, 1.0) == DEFAULT_STARTS
+    assert DEFAULT_STARTS < restarts_for(100, 10.0) < restarts_for(100, 20.0)
+    assert restarts_for(100, 3600.0) == MAX_RESTARTS
+    units = lattice(8, 8, seed=4)
+    a = partition(units, weight="hh", areas=4, tolerance=0.05, objective=EDGES_ONLY, seed=5,
+                  starts=None, time_limit=10.0)
+    b = partition(units, weight="hh", areas=4, tolerance=0.05, objective=EDGES_ONLY, seed=5,
+                  starts=None, time_limit=10.0)
+    assert not any("cut the search short" in note for note in a.report)
+    assert (a.labels == b.labels).all()
