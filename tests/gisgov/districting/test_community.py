@@ -202,3 +202,67 @@ def test_infeasible_messages_name_remedies_that_work(
     other = redistrict(county_layers, units=units, areas=k, tolerance=0.05, seed=0,
                        time_limit=NO_TIME_CAP)
     assert len(other.areas) == k
+
+
+def test_accept_redraws_the_grids_of_changed_communities(county_gpkg_master: Path,
+                                                         tmp_path: Path) -> None:
+    """Accepting a scenario used to leave every grid of the changed communities stale (ground
+    of a community in no grid, lookups answering with the old grids). Now the changed
+    communities' grids are re-drawn in the same transaction and the lookup index follows;
+    ``--keep-grids`` keeps them and names them."""
+    import shapely
+
+    from gisgov.cli import app
+    from gisgov.lookup import LiveIndex
+    from gisgov.store import open_workspace
+
+    runner = CliRunner()
+    for keep in (False, True):
+        ws_path = tmp_path / f"ws{int(keep)}.gpkg"
+        shutil.copy(county_gpkg_master, ws_path)
+        g = runner.invoke(app, ["grids", str(ws_path), "--communities", "urban", "--json",
+                                "--time-limit", str(NO_TIME_CAP)])
+        assert g.exit_code == 0, g.output
+        ws = open_workspace(str(ws_path))
+        live = LiveIndex(ws, check_interval=0.0, background=False)
+        before = _codes(live.get().lookup_many(*_points(ws.read("households"))).grid_codes)
+        out = runner.invoke(app, ["redistrict", str(ws_path), "--areas", "4", "--seed", "1",
+                                  "--cross-subdistricts", "--time-limit", "20",
+                                  "--scenario", "four", "--json"])
+        assert out.exit_code == 0, out.output
+        args = ["scenarios", str(ws_path), "accept", "four", "--json", "--time-limit",
+                str(NO_TIME_CAP)] + (["--keep-grids"] if keep else [])
+        acc = runner.invoke(app, args)
+        assert acc.exit_code == 0, acc.output
+        doc = json.loads(acc.stdout)
+        grids = ws.read("grids")
+        comms = ws.read("communities")
+        if keep:
+            assert doc["grids_redrawn"] == 0
+            assert doc["stale_grids"]  # named, not silent
+            assert set(doc["stale_grids"]) <= set(grids["code"].astype(str))
+            continue
+        assert doc["stale_grids"] == []
+        assert doc["grids_redrawn"] > 0
+        crs = comms.estimate_utm_crs()
+        for code in doc["changed"]:
+            c = comms[comms["code"].astype(str) == code]
+            if c.empty:  # a code the scenario removed: no grid may claim it
+                assert not (grids["community_code"].astype(str) == code).any()
+                continue
+            mine = grids[grids["community_code"].astype(str) == code]
+            covered = shapely.union_all(mine.to_crs(crs).geometry.to_numpy())
+            area = c.to_crs(crs).geometry.iloc[0]
+            assert area.difference(covered).area < 1e-3 * area.area  # no ground in no grid
+        after = _codes(live.get().lookup_many(*_points(ws.read("households"))).grid_codes)
+        assert after <= set(grids["code"].astype(str))  # the index follows the new grids
+        assert after != before
+
+
+def _codes(values: object) -> set[str]:
+    return {str(v) for v in values if v is not None}  # type: ignore[attr-defined]
+
+
+def _points(hh: gpd.GeoDataFrame) -> tuple[list[float], list[float]]:
+    pts = hh.to_crs("EPSG:4326").geometry
+    return pts.x.tolist(), pts.y.tolist()
