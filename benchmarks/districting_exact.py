@@ -1,4 +1,4 @@
-"""Exact districting benchmark: proofs (SCIP, CP-SAT) and the heuristic's gap to them.
+"""Exact districting benchmark: proofs (SCIP, HiGHS) and the heuristic's gap to them.
 
 Test set with known optima: small lattices (solved exactly here) and public county maps from
 the installed libpysal wheel — St. Louis region counties (``stl_hom``, 78 units, weight = 1988–93
@@ -10,8 +10,10 @@ population ``PO8893``) and North Carolina counties (``sids2``, 100 units, weight
   (:func:`gisgov.districting.engine.restarts_for`, reproducible for a seed);
 * SCIP (cut-set model, lazy separators, the heuristic's plan as incumbent) with a 300 s limit:
   proven optimum, or the gap it stopped at;
-* CP-SAT (flow model) with the same incumbent and limit on the smaller instances, to see whether
-  it wins on any size;
+* HiGHS (flow model, no incumbent) with the same limit on the smaller instances, as an
+  independent check of the optima. (CP-SAT was compared the same way by this script at commit
+  559452b — ``results/districting_exact_cpsat.json`` — proved nothing SCIP did not prove
+  faster, and was removed from gisgov.)
 * GerryChain short bursts given the same seconds as gisgov's heuristic took;
 * spopt AZP and SKATER with K regions — shown as what they are: they have no balance
   constraint, so their deviation is reported and they are not scored on cut edges.
@@ -153,7 +155,7 @@ def spopt_rows(units: gpd.GeoDataFrame, weight: str, graph: UnitGraph, k: int,
 
 
 def bench(case: str, units: gpd.GeoDataFrame, weight: str, k: int, *, exact_limit: float,
-          cpsat_max_units: int, seed: int) -> dict[str, Any]:
+          compare_max_units: int, seed: int) -> dict[str, Any]:
     graph = graph_from_units(units)
     w = units[weight].to_numpy(dtype=float)
     t0 = time.perf_counter()
@@ -164,19 +166,20 @@ def bench(case: str, units: gpd.GeoDataFrame, weight: str, k: int, *, exact_limi
     row: dict[str, Any] = {"case": case, "units": graph.n, "edges": graph.m, "k": k,
                            "tolerance": TOL, "heuristic_cut_edges": cuts(graph, hl),
                            "heuristic_seconds": h_secs, "heuristic_report": heur.report}
-    for solver in ("scip", "cpsat"):
-        if solver == "cpsat" and graph.n > cpsat_max_units:
+    for solver in ("scip", "highs"):
+        if solver == "highs" and graph.n > compare_max_units:
             continue
         ex = solve_exact(graph, w, k, lower=heur.lower, upper=heur.upper, objective=CUT_EDGES,
-                         time_limit=exact_limit, hint=hl, solver=solver, seed=seed)
+                         time_limit=exact_limit, hint=hl if solver == "scip" else None,
+                         solver=solver, seed=seed)  # type: ignore[arg-type]
         row[solver] = {
             "cut_edges": None if ex.labels is None else cuts(graph, ex.labels),
             "proven": bool(ex.optimal), "gap": ex.gap, "seconds": ex.seconds,
         }
     sc = row["scip"]
-    best_known = min(r["cut_edges"] for r in (row.get("scip"), row.get("cpsat"))
+    best_known = min(r["cut_edges"] for r in (row.get("scip"), row.get("highs"))
                      if r and r["cut_edges"] is not None)
-    proven = any(r and r["proven"] for r in (row.get("scip"), row.get("cpsat")))
+    proven = any(r and r["proven"] for r in (row.get("scip"), row.get("highs")))
     row["optimum"] = best_known if proven else None
     row["heuristic_reaches_optimum"] = (row["heuristic_cut_edges"] == best_known) if proven else None
     row["scip_proves_within_limit"] = bool(sc["proven"])
@@ -206,15 +209,15 @@ def main() -> None:
     limit = 60.0 if args.quick else 300.0
     rows = []
     for case, units, weight, k in cases:
-        row = bench(case, units, weight, k, exact_limit=limit, cpsat_max_units=50,
+        row = bench(case, units, weight, k, exact_limit=limit, compare_max_units=50,
                     seed=args.seed)
         rows.append(row)
-        sc, cp, gc = row["scip"], row.get("cpsat"), row["gerrychain"]
+        sc, cp, gc = row["scip"], row.get("highs"), row["gerrychain"]
         print(f"{case:30s} n={row['units']:3d} heur {row['heuristic_cut_edges']:3d} "
               f"({row['heuristic_seconds']:.1f}s) | SCIP {sc['cut_edges']} "
               f"{'proven' if sc['proven'] else 'gap %.1f%%' % (100 * sc['gap'])} "
               f"({sc['seconds']:.0f}s)"
-              + (f" | CP-SAT {cp['cut_edges']} {'proven' if cp['proven'] else 'gap %.1f%%' % (100 * cp['gap'])} ({cp['seconds']:.0f}s)" if cp else "")
+              + (f" | HiGHS {cp['cut_edges']} {'proven' if cp['proven'] else 'gap %.1f%%' % (100 * cp['gap'])} ({cp['seconds']:.0f}s)" if cp else "")
               + f" | GerryChain {gc['cut_edges']} ({gc['seconds']:.1f}s)"
               + "".join(f" | {s['method']} dev {s.get('deviation', float('nan')):.1%} (unbalanced)"
                         if not s.get("balanced", False) else f" | {s['method']} balanced"
@@ -226,9 +229,9 @@ def main() -> None:
     reached = sum(1 for r in proved if r["heuristic_reaches_optimum"])
     print(f"verdict: SCIP proved {sum(r['scip_proves_within_limit'] for r in rows)} of {len(rows)} "
           f"within {limit:.0f}s; heuristic reached the proven optimum on {reached} of {len(proved)}")
-    cp_wins = [r["case"] for r in rows if r.get("cpsat") and r["cpsat"]["proven"]
-               and (not r["scip"]["proven"] or r["cpsat"]["seconds"] < r["scip"]["seconds"])]
-    print(f"CP-SAT faster or alone in proving on: {cp_wins or 'none'}")
+    cp_wins = [r["case"] for r in rows if r.get("highs") and r["highs"]["proven"]
+               and (not r["scip"]["proven"] or r["highs"]["seconds"] < r["scip"]["seconds"])]
+    print(f"HiGHS faster or alone in proving on: {cp_wins or 'none'}")
 
 
 if __name__ == "__main__":

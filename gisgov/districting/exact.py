@@ -1,20 +1,31 @@
-"""Exact districting as a MILP with flow-based contiguity (HiGHS through scipy).
+"""Exact districting as a MILP: SCIP with lazy cut-set contiguity (default), or a flow model.
 
-Model (one connected piece, ``n`` units, ``K`` areas, edges ``E``, arcs ``A`` both ways)::
+SCIP model (``solver="scip"``, through PySCIPOpt; ``n`` units, ``K`` areas, edges ``E``)::
 
     min  Σ_e c_e y_e  +  Σ_u Σ_k d_uk x_uk
-    s.t. Σ_k x_uk = 1                         every unit in one area
-         lower ≤ Σ_u w_u x_uk ≤ upper         balance
-         y_e ≥ x_uk − x_vk,  y_e ≥ x_vk − x_uk  for e = (u, v), every k   (cut edges)
-         Σ_u r_uk = 1,  r_uk ≤ x_uk            one root per area
-         Σ_in f − Σ_out f ≥ 1 − n Σ_k r_uk    every non-root unit consumes one unit of flow
-         f_uv ≤ (n − 1)(1 − y_e)              flow only along uncut edges
+    s.t. Σ_k x_uk = 1                           every unit in one area
+         lower ≤ Σ_u w_u x_uk ≤ upper           balance
+         y_e ≥ |x_uk − x_vk|   for e = (u, v)   cut edges (two rows per area)
+         Σ_u r_uk = 1,  r_uk ≤ x_uk             one root per area
+         x_uk ≤ Σ_{j ≤ u, d(j,u) ≤ upper} r_jk   the root is the area's lowest unit, in reach
+         x_uk ≤ r_uk + Σ_{v ∈ N(u)} x_vk         a non-root unit has a neighbour in its area
+         x_vk ≤ Σ_{s ∈ N(C)} x_sk + Σ_{u ∈ C} r_uk   (a,b-separators; lazy, for every C ∋ v)
 
-Flow can only leave roots and only cross uncut edges (which join units of the same area), so
-every unit is reached from the root of its own area: each area is contiguous. This is the
-single-commodity formulation of Shirabe (2009) aggregated over areas, which keeps the model at
-``2|E|`` flow variables. Without locks or a current plan the areas are interchangeable; the
-symmetry is broken by ``x_uk = 0`` for ``k > u``.
+The separator inequalities are what make areas contiguous; there are exponentially many, so a
+constraint handler adds them only when an integral solution has an area in several pieces
+(Validi, Buchanan & Lykhovyd 2022, "Imposing contiguity constraints in political districting
+models"). Symmetry: interchangeable areas are numbered by their roots (root of area ``k`` before
+root of area ``k+1``), roots that would leave too little or too much weight before or after them
+are fixed to 0, and ``d`` (node-weighted shortest paths, both ends counted) fixes ``x_uk = 0``
+where ``u`` is farther than the upper bound from every possible root. The heuristic's plan is
+the incumbent, so the answer is never worse than it; at the time limit SCIP reports its gap.
+
+Flow model (``solver="highs"``, HiGHS through scipy): the single-commodity flow of Shirabe
+(2009) aggregated over areas; slower, kept as an independent check of SCIP's optima in tests.
+
+CP-SAT (the flow model in OR-Tools) was the previous default; measured against SCIP on the
+same incumbents (``benchmarks/districting_exact.py``) it proved nothing SCIP did not prove
+faster, so it was removed.
 """
 
 from __future__ import annotations
@@ -33,7 +44,7 @@ from gisgov.districting.objective import Objective
 
 __all__ = ["ExactResult", "Solver", "solve_exact"]
 
-Solver = Literal["scip", "cpsat", "highs"]
+Solver = Literal["scip", "highs"]
 
 
 @dataclass
@@ -46,8 +57,8 @@ class ExactResult:
         Area per unit (``None`` when no plan was found).
     optimal
         The solver proved the optimum of the model it solved: the linear terms (cut edges,
-        cut length, main streets, disruption), with CP-SAT's costs rounded to integers
-        (see ``rounding``). Never a claim about Polsby-Popper, which is not in the model.
+        cut length, main streets, disruption). Never a claim about Polsby-Popper, which is
+        not in the model.
     infeasible
         The solver proved that no balanced contiguous plan exists.
     gap
@@ -57,10 +68,8 @@ class ExactResult:
     seconds
         Wall time.
     rounding
-        Bound on ``|solved objective − real linear objective|`` of any plan, from rounding
-        the costs to integers for CP-SAT (``0`` when the costs are integral after scaling,
-        e.g. cut edges only, and for HiGHS): the plan is within ``2·rounding`` of the real
-        linear optimum when ``optimal``.
+        Bound on ``|solved objective − real linear objective|`` from rounding costs; ``0``:
+        both solvers use the real costs (kept so callers that add it to the gap stay right).
     """
 
     labels: np.ndarray | None
@@ -89,12 +98,9 @@ def solve_exact(
 ) -> ExactResult:
     """Solve one connected piece exactly (or to the time limit, reporting the gap).
 
-    ``solver="cpsat"`` (default) hands the model to OR-Tools CP-SAT with ``hint`` (a balanced
-    plan, e.g. the heuristic's) as its first solution; ``"highs"`` to HiGHS through scipy.
-    CP-SAT needs integer data: weights are used as integers when they are (households), and
-    otherwise scaled by 1000 with the bounds rounded inwards, so a plan it returns is always
-    balanced; edge costs are scaled to integers with six significant digits, so "optimal"
-    means optimal to that precision (exact for unit costs, e.g. cut edges only).
+    ``solver="scip"`` (default) solves the cut-set model with ``hint`` (a balanced plan, e.g.
+    the heuristic's) as its incumbent; ``"highs"`` the flow model in HiGHS (no hint). Both use
+    the real weights and costs, so "optimal" is exact for the linear terms.
 
     Parameters
     ----------
@@ -116,12 +122,8 @@ def solve_exact(
         return _solve_scip(graph, weights, k, lower=lower, upper=upper,
                            objective=objective or Objective(), locked=locked, home=home,
                            time_limit=time_limit, hint=hint, seed=seed)
-    if solver == "cpsat":
-        return _solve_cpsat(graph, weights, k, lower=lower, upper=upper,
-                            objective=objective or Objective(), locked=locked, home=home,
-                            time_limit=time_limit, hint=hint, seed=seed)
     if solver != "highs":
-        raise ValueError(f"solver must be scip, cpsat or highs, not {solver!r}")
+        raise ValueError(f"solver must be scip or highs, not {solver!r}")
     t0 = time.monotonic()
     objective = objective or Objective()
     n, m = graph.n, graph.m
@@ -241,126 +243,6 @@ def solve_exact(
         value += objective.disruption * float(w[ok].sum()) / max(float(w.sum()), 1e-12)
     return ExactResult(labels, optimal, False, 0.0 if optimal else gap, value, secs)
 
-
-
-def _solve_cpsat(
-    graph: UnitGraph,
-    weights: np.ndarray,
-    k: int,
-    *,
-    lower: float,
-    upper: float,
-    objective: Objective,
-    locked: np.ndarray | None,
-    home: np.ndarray | None,
-    time_limit: float,
-    hint: np.ndarray | None,
-    seed: int,
-) -> ExactResult:
-    """The same flow model in CP-SAT (see the module docstring), warm-started by ``hint``."""
-    from ortools.sat.python import cp_model
-
-    t0 = time.monotonic()
-    n, m = graph.n, graph.m
-    w = np.asarray(weights, dtype=float)
-    # Integer weights as they are; otherwise milli-units, bounds rounded inwards (a plan
-    # balanced in the scaled data is balanced in the real one).
-    scale = 1.0 if np.allclose(w, np.round(w)) else 1000.0
-    wi = np.round(w * scale).astype(np.int64)
-    lo_i = math.ceil(lower * scale - 1e-9 * max(abs(lower * scale), 1.0))
-    hi_i = math.floor(upper * scale + 1e-9 * max(abs(upper * scale), 1.0))
-    costs = objective.edge_costs(graph, k)
-    disr = np.zeros(n)
-    h = np.full(n, -1) if home is None else np.asarray(home)
-    total = max(float(w.sum()), 1e-12)
-    if home is not None and objective.disruption > 0:
-        disr = objective.disruption * w / total
-    top = max(float(costs.max()) if m else 0.0, float(disr.max()) if n else 0.0, 1e-12)
-    cscale = 1e6 / top
-    ci = np.round(costs * cscale).astype(np.int64)
-    di = np.round(disr * cscale).astype(np.int64)
-    # what rounding to integers can change in any plan's objective (0 for unit costs)
-    rounding = float(np.abs(ci / cscale - costs).sum() + np.abs(di / cscale - disr).sum())
-    if rounding < 1e-12 * top:
-        rounding = 0.0
-
-    md = cp_model.CpModel()
-    x = [[md.new_bool_var(f"x{u}_{a}") for a in range(k)] for u in range(n)]
-    y = [md.new_bool_var(f"y{e}") for e in range(m)]
-    r = [[md.new_bool_var(f"r{u}_{a}") for a in range(k)] for u in range(n)]
-    for u in range(n):
-        md.add_exactly_one(x[u])
-    for a in range(k):
-        md.add_linear_constraint(sum(int(wi[u]) * x[u][a] for u in range(n)), lo_i, hi_i)
-        md.add_exactly_one(r[u][a] for u in range(n))
-        for u in range(n):
-            md.add_implication(r[u][a], x[u][a])
-    edges = graph.edges.tolist()
-    for e, (u, v) in enumerate(edges):
-        for a in range(k):
-            # y_e is 1 when u and v differ; with positive costs y_e = 0 is preferred, so the
-            # two implications (x_u ∧ ¬x_v → y, x_v ∧ ¬x_u → y) suffice.
-            md.add_bool_or([y[e], x[u][a].Not(), x[v][a]])
-            md.add_bool_or([y[e], x[v][a].Not(), x[u][a]])
-    # Flow: every non-root unit consumes one unit; flow only on uncut edges.
-    f_in: list[list[cp_model.IntVar]] = [[] for _ in range(n)]
-    f_out: list[list[cp_model.IntVar]] = [[] for _ in range(n)]
-    for e, (u, v) in enumerate(edges):
-        for s_, t_ in ((u, v), (v, u)):
-            f = md.new_int_var(0, n - 1, f"f{s_}_{t_}")
-            md.add(f == 0).only_enforce_if(y[e])
-            f_out[s_].append(f)
-            f_in[t_].append(f)
-    for u in range(n):
-        is_root = sum(r[u])
-        md.add(sum(f_in[u]) - sum(f_out[u]) + n * is_root >= 1)
-    lk = np.full(n, -1) if locked is None else np.asarray(locked)
-    if (lk >= 0).any():
-        for u in np.flatnonzero(lk >= 0).tolist():
-            md.add(x[u][int(lk[u])] == 1)
-    elif home is None or objective.disruption == 0:
-        # Areas are interchangeable: number them by their first unit. Area a may hold unit u
-        # only if area a − 1 holds an earlier unit (this implies x_ua = 0 for a > u).
-        for a in range(1, k):
-            prefix: list[cp_model.IntVar] = []
-            for u in range(n):
-                if prefix:
-                    md.add_bool_or(prefix).only_enforce_if(x[u][a])
-                else:
-                    md.add(x[u][a] == 0)
-                prefix.append(x[u][a - 1])
-    terms = [(y[e], int(ci[e])) for e in range(m) if ci[e]]
-    if home is not None and objective.disruption > 0:
-        # moving u costs d·w_u: as "−d·w_u when u stays home" plus a constant
-        terms += [(x[u][int(h[u])], -int(di[u])) for u in range(n) if 0 <= h[u] < k and di[u]]
-    md.minimize(cp_model.LinearExpr.weighted_sum([t for t, _ in terms], [c for _, c in terms]))
-    if hint is not None:
-        hl = np.asarray(hint)
-        hl = _canonical(hl, k) if not (lk >= 0).any() and (home is None or objective.disruption == 0) else hl
-        for u in range(n):
-            for a in range(k):
-                md.add_hint(x[u][a], int(hl[u]) == a)
-        for e, (u, v) in enumerate(edges):
-            md.add_hint(y[e], int(hl[u]) != int(hl[v]))
-    sv = cp_model.CpSolver()
-    sv.parameters.max_time_in_seconds = float(max(time_limit, 0.1))
-    sv.parameters.random_seed = int(seed)
-    sv.parameters.num_workers = 8
-    status = sv.solve(md)
-    secs = time.monotonic() - t0
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return ExactResult(None, False, status == cp_model.INFEASIBLE, math.inf, math.inf, secs,
-                           rounding)
-    labels = np.asarray(
-        [next(a for a in range(k) if sv.boolean_value(x[u][a])) for u in range(n)], dtype=np.int64
-    )
-    cut = labels[graph.edges[:, 0]] != labels[graph.edges[:, 1]] if m else np.zeros(0, bool)
-    value = float(costs[cut].sum())
-    if home is not None and objective.disruption > 0:
-        value += float(disr[labels != h].sum())
-    best, bound = sv.objective_value, sv.best_objective_bound
-    gap = 0.0 if status == cp_model.OPTIMAL else abs(best - bound) / max(abs(best), 1e-12)
-    return ExactResult(labels, status == cp_model.OPTIMAL, False, gap, value, secs, rounding)
 
 
 def _solve_scip(

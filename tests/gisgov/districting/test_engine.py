@@ -246,21 +246,21 @@ def test_new_area_is_founded_on_the_new_town() -> None:
     assert any("new town" in r for r in res.report)
 
 
-def test_cpsat_and_highs_agree_on_the_optimum() -> None:
+def test_scip_and_highs_agree_on_the_optimum() -> None:
     units = lattice(4, 4, seed=1)
     g = graph_from_units(units)
     w = units["hh"].to_numpy()
     total = float(w.sum())
     lo, hi = total / 2 * 0.95, total / 2 * 1.05
     heur = partition(units, weight="hh", areas=2, tolerance=0.05, objective=EDGES_ONLY, seed=0)
-    cp = solve_exact(g, w, 2, lower=lo, upper=hi, objective=EDGES_ONLY, time_limit=NO_TIME_CAP,
-                     hint=heur.labels.to_numpy(), solver="cpsat")
+    sc = solve_exact(g, w, 2, lower=lo, upper=hi, objective=EDGES_ONLY, time_limit=NO_TIME_CAP,
+                     hint=heur.labels.to_numpy(), solver="scip")
     hs = solve_exact(g, w, 2, lower=lo, upper=hi, objective=EDGES_ONLY, time_limit=NO_TIME_CAP,
                      solver="highs")
-    assert cp.optimal
+    assert sc.optimal
     assert hs.optimal
-    assert cp.objective == pytest.approx(hs.objective)
-    assert cut_edges(heur) * EDGES_ONLY.edge_costs(g, 2)[0] >= cp.objective - 1e-9
+    assert sc.objective == pytest.approx(hs.objective)
+    assert cut_edges(heur) * EDGES_ONLY.edge_costs(g, 2)[0] >= sc.objective - 1e-9
 
 
 def test_objective_from_text_overrides_named_weights_only() -> None:
@@ -305,10 +305,10 @@ def test_exact_with_polsby_popper_claims_optimality_for_the_linear_part_only() -
     assert heur.proven.startswith("nothing")
 
 
-def test_exact_with_rounded_costs_reports_a_gap_not_optimality() -> None:
-    """CP-SAT needs integer costs: shared lengths that do not scale to integers are rounded,
-    so its plan is proven optimal only to within the rounding; SCIP (the default) solves the
-    real costs and proves the optimum outright."""
+def test_exact_with_real_valued_costs_is_proven_without_rounding() -> None:
+    """Shared lengths that do not scale to integers (CP-SAT had to round them and could only
+    claim optimality to within the rounding): SCIP and HiGHS solve the real costs, agree, and
+    the plan is proven optimal outright."""
     heights = [97.31, 101.77, 99.03]
     rows, y = [], 0.0
     for h in heights:
@@ -318,15 +318,14 @@ def test_exact_with_rounded_costs_reports_a_gap_not_optimality() -> None:
     units = gpd.GeoDataFrame({"hh": [10] * 12}, geometry=cells, crs="EPSG:32650")
     length_only = Objective(cut_edges=0.0, cut_length=1.0, main_streets=0.0, polsby_popper=0.0)
     g = graph_from_units(units)
-    ex = solve_exact(g, units["hh"].to_numpy(), 2, lower=57.0, upper=63.0,
-                     objective=length_only, time_limit=NO_TIME_CAP, solver="cpsat")
-    assert ex.optimal  # of the rounded model it solved
-    assert ex.rounding > 0
     sc = solve_exact(g, units["hh"].to_numpy(), 2, lower=57.0, upper=63.0,
                      objective=length_only, time_limit=NO_TIME_CAP, solver="scip")
+    hs = solve_exact(g, units["hh"].to_numpy(), 2, lower=57.0, upper=63.0,
+                     objective=length_only, time_limit=NO_TIME_CAP, solver="highs")
     assert sc.optimal
+    assert hs.optimal
     assert sc.rounding == 0
-    assert sc.objective <= ex.objective + 1e-9
+    assert sc.objective == pytest.approx(hs.objective)
     res = partition(units, weight="hh", areas=2, tolerance=0.05, objective=length_only,
                     method="exact", time_limit=NO_TIME_CAP)
     assert res.optimal
