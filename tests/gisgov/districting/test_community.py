@@ -266,3 +266,42 @@ def _codes(values: object) -> set[str]:
 def _points(hh: gpd.GeoDataFrame) -> tuple[list[float], list[float]]:
     pts = hh.to_crs("EPSG:4326").geometry
     return pts.x.tolist(), pts.y.tolist()
+
+
+def test_cli_exact_says_what_was_proven(tmp_path: Path) -> None:
+    """``--exact``: with ``--objective cut-edges`` the MILP solves the whole objective and says
+    "optimal" with gap 0; with the default objective (Polsby-Popper in it) the JSON and the
+    table say "optimal for the linear part" and still carry the linear part's gap (a number,
+    never null)."""
+    import numpy as np
+    import shapely
+
+    from gisgov.cli import app
+
+    rng = np.random.default_rng(8)
+    cells = [shapely.box(x * 100, y * 100, x * 100 + 100, y * 100 + 100)
+             for y in range(4) for x in range(5)]
+    gdf = gpd.GeoDataFrame({"uid": [f"c{i}" for i in range(20)],
+                            "hh": rng.integers(20, 60, 20)}, geometry=cells, crs="EPSG:32650")
+    path = tmp_path / "cells.gpkg"
+    gdf.to_file(path)
+    runner = CliRunner()
+    base = ["redistrict", "--units", str(path), "--weight", "hh", "--id", "uid", "--areas",
+            "2", "--tolerance", "0.05", "--exact", "--time-limit", str(NO_TIME_CAP)]
+    cut = json.loads(runner.invoke(app, [*base, "--objective", "cut-edges", "--json"]).stdout)
+    assert cut["optimal"] is True
+    assert cut["optimal_for"] == "full objective"
+    assert cut["gap"] == 0.0
+    assert cut["objective"] == "cut-edges"
+    mixed = json.loads(runner.invoke(app, [*base, "--json"]).stdout)
+    assert mixed["optimal"] is False
+    assert mixed["linear_optimal"] is True
+    assert mixed["optimal_for"] == "linear part"
+    assert mixed["gap"] == 0.0
+    assert mixed["gap_of"] == "linear part"
+    table = runner.invoke(app, base)
+    assert table.exit_code == 0, table.output
+    assert "optimal for the linear part" in table.output
+    bad = runner.invoke(app, [*base, "--objective", "roundest"])
+    assert bad.exit_code == 2
+    assert "--objective must be one of balanced-compact, cut-edges" in bad.output
