@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -259,6 +260,7 @@ def _solve_scip(
     hint: np.ndarray | None,
     seed: int,
     node_limit: int | None = None,
+    tune: Callable[[Any], None] | None = None,
 ) -> ExactResult:
     """The cut-set model in SCIP with lazy separator constraints (see the module docstring).
 
@@ -298,6 +300,8 @@ def _solve_scip(
     md.setParam("parallel/maxnthreads", 1)
     if node_limit is not None:
         md.setParam("limits/nodes", int(node_limit))
+    if tune is not None:  # benchmark hook: SCIP settings to compare
+        tune(md)
     # moving u costs d·w_u: as "−d·w_u when u stays home" plus a constant
     stay = np.zeros((n, k))
     if use_disr:
