@@ -41,10 +41,11 @@ import shapely
 
 from gisgov.districting import Objective, UnitGraph, graph_from_units, partition
 from gisgov.districting.exact import solve_exact
+from gisgov.districting.options import RedistrictOptions, objective_for
 
 RESULTS = Path(__file__).resolve().parent / "results" / "districting_exact.json"
-CUT_EDGES = Objective(cut_edges=1.0, cut_length=0.0, main_streets=0.0, disruption=0.0,
-                      polsby_popper=0.0)
+#: the ``--objective cut-edges`` preset, taken from the same code the CLI and the job use
+CUT_EDGES: Objective = objective_for(RedistrictOptions(objective="cut-edges"), community=False)
 TOL = 0.005
 
 
