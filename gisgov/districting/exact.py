@@ -300,6 +300,14 @@ def _solve_scip(
     md.setParam("parallel/maxnthreads", 1)
     if node_limit is not None:
         md.setParam("limits/nodes", int(node_limit))
+    if hint is not None:
+        # With the heuristic's plan as incumbent SCIP's primal heuristics rarely improve it;
+        # their time goes to the bound instead, and aggressive cutting planes tighten the
+        # weak LP of the cut-edge objective. Measured (benchmarks/districting_exact.py
+        # cases): 6×7 lattice into 3 proven in 27 s instead of 81 s, St. Louis counties into
+        # 3 in 21 s instead of 67 s, into 4 a gap of 50 % instead of 73 % after 120 s.
+        md.setHeuristics(ps.SCIP_PARAMSETTING.OFF)
+        md.setSeparating(ps.SCIP_PARAMSETTING.AGGRESSIVE)
     if tune is not None:  # benchmark hook: SCIP settings to compare
         tune(md)
     # moving u costs d·w_u: as "−d·w_u when u stays home" plus a constant
