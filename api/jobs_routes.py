@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.deps import base_url, get_principal, get_state, reject_unknown_query, require_writer
 from api.errors import ApiProblemError, RateLimitedError
-from gisgov.districting.objective import objective_from_text
 from gisgov.errors import GisgovError, NotFoundError, PermissionDeniedError
 from gisgov.jobs import Job
 from gisgov.privacy import Principal
@@ -57,35 +56,48 @@ class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class RedistrictParams(_Params):
-    """Re-draw communities (``gisgov redistrict``) into a stored scenario."""
+def _redistrict_model() -> type[_Params]:
+    """``RedistrictParams`` derived from :class:`~gisgov.districting.options.RedistrictOptions`:
+    the same names, types, defaults, bounds and help as ``gisgov redistrict``'s flags."""
+    from typing import Literal
 
-    communities: str = Field("urban", max_length=2000,
-                             description="Communities to re-draw: urban | all | CODE,CODE…")
-    areas: int | None = Field(None, ge=1, le=1000, description="Number of communities")
-    target_households: float | None = Field(None, gt=0, le=1e7,
-                                            description="Households per community (sets K)")
-    tolerance: float = Field(0.10, ge=0, le=1, description="Balance tolerance (±share)")
-    seed: int = Field(0, ge=0, le=2**31, description="Random seed")
-    time_limit: float = Field(60.0, ge=1, le=3600, description="Seconds")
-    scenario: str | None = Field(None, max_length=60, pattern=r"^[A-Za-z][A-Za-z0-9_]*$",
-                                 description="Scenario name (default job_<id>)")
-    apply: bool = Field(False, description="Accept the plan: replace the communities layer")
-    weights: str | None = Field(
-        None, max_length=300,
-        description="Objective weights NAME=VALUE,… (cut_edges, cut_length, main_streets, "
-                    "disruption, polsby_popper) over the community defaults")
+    from pydantic import create_model
 
-    @field_validator("weights")
-    @classmethod
-    def _weights_parse(cls, value: str | None) -> str | None:
-        # refused at the request (400 problem+json), not later in the job thread
-        if value is not None:
-            try:
-                objective_from_text(value)
-            except GisgovError as exc:
-                raise ValueError(str(exc)) from None
-        return value
+    from gisgov.districting.options import option_specs
+
+    fields: dict[str, Any] = {}
+    for spec in option_specs():
+        tp: Any = spec.type
+        if spec.choices:
+            tp = Literal[spec.choices]  # type: ignore[valid-type]
+        fields[spec.name] = (tp, Field(spec.default, description=spec.help, ge=spec.ge,
+                                       le=spec.le, gt=spec.gt, pattern=spec.pattern,
+                                       max_length=spec.max_length))
+    return create_model("RedistrictParams", __base__=_RedistrictBase,  # type: ignore[call-overload,no-any-return]
+                        __doc__="Re-draw communities (``gisgov redistrict``) into a stored "
+                                "scenario; every option of the command, same names and defaults.",
+                        **fields)
+
+
+class _RedistrictBase(_Params):
+    @model_validator(mode="after")
+    def _options_valid(self) -> _RedistrictBase:
+        # lock and weights text, areas xor target: refused at the request (a 4xx problem),
+        # not later in the job thread
+        from gisgov.districting.options import RedistrictOptions
+
+        try:
+            RedistrictOptions(**self.model_dump()).validate()
+        except GisgovError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+
+if TYPE_CHECKING:  # the checker sees the shared fields through the options dataclass
+    class RedistrictParams(_RedistrictBase):
+        apply: bool
+else:
+    RedistrictParams = _redistrict_model()
 
 
 class GridsParams(_Params):

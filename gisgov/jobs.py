@@ -612,49 +612,40 @@ def redistrict_job(ws: Any, params: Mapping[str, Any], progress: ProgressFn) -> 
 
     Units are the workspace's compounds and street blocks (as on the command line); the
     plan is saved as a scenario (``scenario_<name>_areas`` / ``_units`` tables) and accepted
-    only when ``apply`` is true.
+    only when ``apply`` is true (re-drawing the grids of the changed communities unless
+    ``keep_grids``).
 
-    Parameters (all optional): ``communities`` ("urban", "all" or comma-separated codes;
-    default "urban"), ``areas`` or ``target_households``, ``tolerance`` (0.10), ``seed``
-    (0), ``time_limit`` (60 s), ``scenario`` (a name; default ``job_<id>``), ``apply``
-    (false), ``weights`` (objective weights ``NAME=VALUE,…`` over the community defaults, as
-    ``--weights``).
+    Parameters: every option of ``gisgov redistrict`` with the same name and default — the
+    fields of :class:`~gisgov.districting.options.RedistrictOptions` (``communities``,
+    ``areas``, ``target_households``, ``tolerance``, ``lock``, ``cross_subdistricts``,
+    ``objective``, ``weights``, ``exact``, ``islands``, ``seed``, ``time_limit``,
+    ``scenario`` (default ``job_<id>``), ``apply``, ``keep_grids``).
     """
-    from gisgov.districting.community import COMMUNITY_OBJECTIVE, redistrict
-    from gisgov.districting.objective import objective_from_text
+    from gisgov.districting.options import RedistrictOptions, run_redistrict
     from gisgov.districting.scenarios import accept_scenario, save_scenario
 
-    _check_params(params, {"communities", "areas", "target_households", "tolerance", "seed",
-                           "time_limit", "scenario", "apply", "weights"})
-    objective = objective_from_text(str(params.get("weights") or ""), COMMUNITY_OBJECTIVE)
-    if "areas" in params and "target_households" in params:
-        raise ValidationError("give areas or target_households, not both")
+    opts = RedistrictOptions.from_mapping(params)
     _prepare_kernels(progress)
     progress("reading layers", 0.02)
     layers = {n: ws.read(n) for n in ("communities", "streets", "compounds", "households")}
-    result = redistrict(
-        layers, communities=str(params.get("communities", "urban")),
-        areas=(_number(params, "areas", 1, lo=1, hi=999, integer=True)
-               if "areas" in params else None),
-        target_households=(_number(params, "target_households", 1000, lo=1, hi=1e7)
-                           if "target_households" in params else None),
-        tolerance=_number(params, "tolerance", 0.10, lo=0.0, hi=1.0),
-        objective=objective, crs=ws.working_crs,
-        seed=_number(params, "seed", 0, lo=0, hi=2**31, integer=True),
-        time_limit=_number(params, "time_limit", 60.0, lo=1, hi=3600),
-        progress=lambda d, f: progress(d, 0.05 + 0.85 * f),
-    )
+    result = run_redistrict(layers, opts, crs=ws.working_crs,
+                            progress=lambda d, f: progress(d, 0.05 + 0.85 * f))
     progress("writing the scenario", 0.93)
-    name = str(params.get("scenario") or f"job_{secrets.token_hex(3)}")
+    name = opts.scenario or f"job_{secrets.token_hex(3)}"
     save_scenario(ws, name, result)
     summary = json.loads(json.dumps(result.summary(), default=_json_default))
     summary["scenario"] = name
-    if bool(params.get("apply", False)):
-        summary["accepted"] = json.loads(json.dumps(accept_scenario(ws, name),
-                                                    default=_json_default))
+    summary["objective"] = opts.objective
+    if opts.apply:
+        summary["accepted"] = json.loads(json.dumps(
+            accept_scenario(ws, name, keep_grids=opts.keep_grids, seed=opts.seed,
+                            time_limit=opts.time_limit),
+            default=_json_default))
     tables = [t for t in ws.tables() if t.startswith(f"scenario_{name}")]
     if summary.get("accepted"):
         tables.insert(0, "communities")
+        if summary["accepted"].get("grids_redrawn"):
+            tables[1:1] = ["grids", "staff"]
     return JobOutput(tables, summary)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-import math
+import inspect
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,83 +16,83 @@ from gisgov.errors import GisgovError, InfeasibleError
 __all__ = ["register"]
 
 
-def _parse_locks(text: str | None) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for part in (text or "").split(","):
-        if not part.strip():
-            continue
-        if "=" not in part:
-            fail(f"--lock expects UNIT=AREA pairs separated by commas, got {part!r}")
-        u, a = part.split("=", 1)
-        out[u.strip()] = a.strip()
-    return out
+def _redistrict_signature() -> inspect.Signature:
+    """The command's parameters: the CLI-only ones, then every :class:`RedistrictOptions`
+    field as ``--field-name`` with its type, default and help (the job and the API derive
+    theirs from the same model)."""
+    from gisgov.districting.options import option_specs
 
-
-def _lock_values(locks: dict[str, str]) -> dict[Any, Any]:
-    return {u: int(a) if a.isdigit() and len(a) < 6 else a for u, a in locks.items()}
+    kw = inspect.Parameter.KEYWORD_ONLY
+    params = [
+        inspect.Parameter("ws_path", kw, default=None, annotation=Annotated[str | None, typer.Argument(
+            metavar="WS", help="Workspace (.gpkg or postgresql://); not needed with --units")]),
+        inspect.Parameter("units", kw, default=None, annotation=Annotated[Path | None, typer.Option(
+            "--units", help="Your own polygon units file")]),
+        inspect.Parameter("weight", kw, default=None, annotation=Annotated[str | None, typer.Option(
+            help="Weight column of --units")]),
+        inspect.Parameter("id_col", kw, default=None, annotation=Annotated[str | None, typer.Option(
+            "--id", help="Id column of --units")]),
+        inspect.Parameter("labels_out", kw, default=None, annotation=Annotated[Path | None, typer.Option(
+            help="Write id,area per unit to this CSV")]),
+        inspect.Parameter("json_out", kw, default=False, annotation=Annotated[bool, typer.Option(
+            "--json", help="Print one JSON document")]),
+    ]
+    for spec in option_specs():
+        flag = "--" + spec.name.replace("_", "-")
+        extra = f" [{' | '.join(spec.choices)}]" if spec.choices else ""
+        opt = typer.Option(flag, help=spec.help + extra)
+        params.append(inspect.Parameter(spec.name, kw, default=spec.default,
+                                        annotation=Annotated[spec.type, opt]))
+    return inspect.Signature(params)
 
 
 def register(app: typer.Typer) -> None:
     """Add ``redistrict`` and ``scenarios`` to ``app``."""
 
-    @app.command("redistrict")
-    def redistrict_cmd(
-        ws_path: Annotated[str | None, typer.Argument(metavar="WS", help="Workspace (.gpkg or postgresql://); not needed with --units")] = None,
-        communities: Annotated[str, typer.Option(help="CODE,CODE… | urban | all")] = "urban",
-        areas: Annotated[int | None, typer.Option("--areas", help="Number of areas K")] = None,
-        target_households: Annotated[float | None, typer.Option(help="Households per area (sets K)")] = None,
-        tolerance: Annotated[float, typer.Option(help="Balance tolerance (0.10 = ±10%)")] = 0.10,
-        units: Annotated[Path | None, typer.Option("--units", help="Your own polygon units file")] = None,
-        weight: Annotated[str | None, typer.Option(help="Weight column of --units")] = None,
-        id_col: Annotated[str | None, typer.Option("--id", help="Id column of --units")] = None,
-        lock: Annotated[str | None, typer.Option(help="UNIT=AREA,… units kept in an area")] = None,
-        scenario: Annotated[str | None, typer.Option(help="Save the plan as this scenario")] = None,
-        apply: Annotated[bool, typer.Option("--apply", help="Accept it: replace the communities layer")] = False,
-        cross_subdistricts: Annotated[bool, typer.Option(help="Allow areas across subdistricts")] = False,
-        seed: Annotated[int, typer.Option(help="Random seed (same seed, same plan)")] = 0,
-        time_limit: Annotated[float, typer.Option(help="Seconds at most")] = 30.0,
-        exact: Annotated[bool, typer.Option("--exact", help="Solve with the MILP (≤ ~150 units)")] = False,
-        islands: Annotated[str, typer.Option(help="Disconnected units: separate | bridge | error")] = "separate",
-        weights: Annotated[str | None, typer.Option(
-            "--weights",
-            help="Objective weights NAME=VALUE,… over the defaults (cut_edges, cut_length, "
-                 "main_streets, disruption, polsby_popper); e.g. cut_edges=1,cut_length=0.1,"
-                 "main_streets=0,polsby_popper=0.25 puts cut edges first")] = None,
-        labels_out: Annotated[Path | None, typer.Option(help="Write id,area per unit to this CSV")] = None,
-        json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document")] = False,
-    ) -> None:
+    def redistrict_cmd(**kw: Any) -> None:
         """Re-draw communities (or your own units) into balanced, contiguous, compact areas."""
-        from gisgov.districting import Objective, partition
-        from gisgov.districting.community import COMMUNITY_OBJECTIVE, redistrict
+        from dataclasses import fields
+
+        from gisgov.districting import partition
         from gisgov.districting.metrics import plan_metrics
-        from gisgov.districting.objective import objective_from_text
+        from gisgov.districting.options import (
+            RedistrictOptions,
+            objective_for,
+            parse_locks,
+            run_redistrict,
+        )
         from gisgov.districting.units import units_from_file
 
+        ws_path, units, weight, id_col = kw["ws_path"], kw["units"], kw["weight"], kw["id_col"]
+        labels_out, json_out = kw["labels_out"], kw["json_out"]
+        opts = RedistrictOptions(**{f.name: kw[f.name] for f in fields(RedistrictOptions)})
         try:
-            unit_objective = objective_from_text(weights or "", Objective())
-            community_objective = objective_from_text(weights or "", COMMUNITY_OBJECTIVE)
+            opts.validate()
         except GisgovError as exc:
-            fail(f"--weights: {exc}")
-
-        if areas is not None and target_households is not None:
-            fail("give --areas or --target-households, not both")
-        if apply and not scenario:
-            scenario = "applied"
-        locks = _lock_values(_parse_locks(lock))
+            # the shared model names fields (``weights``); the command line calls them flags
+            msg = str(exc)
+            head = msg.split(" ", 1)[0].rstrip(":")
+            if head in kw:
+                msg = "--" + head.replace("_", "-") + msg[len(head):]
+            fail(msg)
+        if opts.apply and not opts.scenario:
+            opts.scenario = "applied"
         t0 = time.perf_counter()
         try:
             with progress(enabled=not json_out) as update:
                 if units is not None:
                     if weight is None:
                         fail("--units needs --weight COL")
-                    if scenario or apply:
+                    if opts.scenario or opts.apply:
                         fail("--scenario/--apply need workspace units; use --labels-out with --units")
                     gdf = units_from_file(units, weight=weight, id=id_col)
                     res = partition(
-                        gdf, weight=weight, areas=areas, target=target_households,
-                        tolerance=tolerance, locks=locks,
-                        objective=unit_objective, method="exact" if exact else "auto",
-                        islands=islands, seed=seed, time_limit=time_limit, progress=update,  # type: ignore[arg-type]
+                        gdf, weight=weight, areas=opts.areas, target=opts.target_households,
+                        tolerance=opts.tolerance, locks=parse_locks(opts.lock),
+                        objective=objective_for(opts, community=False),
+                        method="exact" if opts.exact else "auto",
+                        islands=opts.islands, seed=opts.seed,  # type: ignore[arg-type]
+                        time_limit=opts.time_limit, starts=None, progress=update,
                     )
                     met = plan_metrics(gdf, res.labels, weight=weight, graph=res.graph)
                     per = met.areas
@@ -105,9 +105,8 @@ def register(app: typer.Typer) -> None:
                                   for r in per.to_dict(orient="records")],
                         "max_deviation": met.max_deviation, "cut_edges": met.cut_edges,
                         "mean_polsby_popper": met.mean_polsby_popper,
-                        "households_moved": 0.0, "optimal": res.optimal,
-                        "gap": None if math.isnan(res.gap) else res.gap,
-                        "linear_optimal": res.linear_optimal, "proven": res.proven,
+                        "households_moved": 0.0, **res.optimality(),
+                        "method": res.method, "objective": opts.objective,
                         "seconds": res.seconds, "units": len(gdf), "report": res.report,
                     }
                     label_rows = [(str(i), int(a)) for i, a in res.labels.items()]
@@ -116,22 +115,18 @@ def register(app: typer.Typer) -> None:
                         fail("give a workspace WS or --units FILE --weight COL")
                     ws = open_ws(ws_path)
                     layers = {n: ws.read(n) for n in ("communities", "streets", "compounds", "households")}
-                    rr = redistrict(
-                        layers, communities=communities, areas=areas,
-                        target_households=target_households, tolerance=tolerance, locks=locks,
-                        cross_subdistricts=cross_subdistricts, objective=community_objective,
-                        crs=ws.working_crs, exact=exact, seed=seed, time_limit=time_limit,
-                        progress=update,
-                    )
+                    rr = run_redistrict(layers, opts, crs=ws.working_crs, progress=update)
                     doc = rr.summary()
+                    doc["objective"] = opts.objective
                     label_rows = list(zip(rr.units["unit_id"].astype(str), rr.units["new_code"].astype(str), strict=True))
-                    if scenario:
+                    if opts.scenario:
                         from gisgov.districting.scenarios import accept_scenario, save_scenario
 
-                        save_scenario(ws, scenario, rr)
-                        doc["scenario"] = scenario
-                        if apply:
-                            doc["accepted"] = accept_scenario(ws, scenario)
+                        save_scenario(ws, opts.scenario, rr)
+                        doc["scenario"] = opts.scenario
+                        if opts.apply:
+                            doc["accepted"] = accept_scenario(ws, opts.scenario,
+                                                              keep_grids=opts.keep_grids)
         except InfeasibleError as exc:
             if json_out:
                 print_json({"feasible": False, "error": str(exc), "reasons": exc.reasons,
@@ -150,6 +145,9 @@ def register(app: typer.Typer) -> None:
             print_json(doc)
             return
         _print_plan(doc)
+
+    redistrict_cmd.__signature__ = _redistrict_signature()  # type: ignore[attr-defined]
+    app.command("redistrict")(redistrict_cmd)
 
     scen = typer.Typer(help="Stored re-drawing scenarios: list, show, accept, export.", no_args_is_help=True)
     app.add_typer(scen, name="scenarios")
@@ -191,18 +189,33 @@ def register(app: typer.Typer) -> None:
 
     @scen.command("accept")
     def scen_accept(ctx: typer.Context, name: str,
+                    keep_grids: Annotated[bool, typer.Option(
+                        "--keep-grids", help="Keep the grids of changed communities as they "
+                                             "are (stale, listed) instead of re-drawing them")] = False,
+                    seed: Annotated[int, typer.Option(help="Seed of the grid re-draw")] = 0,
+                    time_limit: Annotated[float, typer.Option(
+                        help="Seconds at most for the grid re-draw")] = 60.0,
                     json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
-        """Replace the communities layer by the scenario (old layer kept as history)."""
+        """Replace the communities layer by the scenario (old layer kept as history) and
+        re-draw the grids of the communities it changes."""
         from gisgov.districting.scenarios import accept_scenario
 
         try:
-            out = accept_scenario(open_ws(ctx.obj), name)
+            with progress(enabled=not json_out) as update:
+                out = accept_scenario(open_ws(ctx.obj), name, keep_grids=keep_grids, seed=seed,
+                                      time_limit=time_limit, progress=update)
         except GisgovError as exc:
             fail(str(exc))
         if json_out:
             print_json(out)
-        else:
-            console.print(f"accepted {name}: {out['communities']} communities, version {out['version']}")
+            return
+        console.print(f"accepted {name}: {out['communities']} communities, version "
+                      f"{out['version']}; {out['grids_redrawn']} grids re-drawn in "
+                      f"{len(out['changed'])} changed communities")
+        if out["stale_grids"]:
+            console.print(f"[yellow]{len(out['stale_grids'])} grid(s) are stale[/yellow] (kept "
+                          f"with --keep-grids; re-draw them with gisgov grids): "
+                          + ", ".join(out["stale_grids"][:20]))
 
     @scen.command("export")
     def scen_export(ctx: typer.Context, name: str,
@@ -230,6 +243,16 @@ def _print_plan(doc: dict[str, Any]) -> None:
                   f"{a['polsby_popper']:.2f}", str(a.get("boundary_text") or ""))
     console.print(t)
     if doc.get("method", "exact") != "heuristic" and doc.get("proven"):
+        if doc.get("optimal_for") == "full objective":
+            console.print("[green]optimal[/green] (proven)")
+        elif doc.get("optimal_for") == "linear part":
+            console.print("[yellow]optimal for the linear part[/yellow] (cut edges, length, "
+                          "streets, disruption; Polsby-Popper not proven)")
+        else:
+            gap = doc.get("gap")
+            console.print(f"[red]not proven optimal[/red]: the solver stopped with a gap of "
+                          f"{gap:.2%} — allow more --time-limit" if gap is not None
+                          else "[red]not proven optimal[/red]")
         console.print(f"proven: {doc['proven']}")
     for note in doc.get("report", []):
         console.print(f"· {note}")

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gisgov.districting.boundary_text import boundary_text
-from gisgov.districting.engine import PartitionResult, partition
+from gisgov.districting.engine import DEFAULT_STARTS, PartitionResult, partition
 from gisgov.districting.metrics import PlanMetrics, dissolve_areas, plan_metrics
 from gisgov.districting.objective import Objective
 from gisgov.districting.units import units_from_workspace
@@ -87,10 +87,7 @@ class RedistrictResult:
             "mean_polsby_popper": self.after.mean_polsby_popper,
             "mean_reock": self.after.mean_reock,
             "households_moved": self.after.households_moved,
-            "optimal": self.result.optimal,
-            "gap": None if np.isnan(self.result.gap) else self.result.gap,
-            "linear_optimal": self.result.linear_optimal,
-            "proven": self.result.proven,
+            **self.result.optimality(),
             "method": self.result.method,
             "seconds": self.result.seconds,
             "units": len(self.units),
@@ -117,8 +114,10 @@ def redistrict(
     units: gpd.GeoDataFrame | None = None,
     crs: object | None = None,
     exact: bool = False,
+    islands: str = "separate",
     seed: int = 0,
     time_limit: float = 30.0,
+    starts: int | None = DEFAULT_STARTS,
     progress: Callable[[str, float], None] | None = None,
 ) -> RedistrictResult:
     """Re-draw the selected communities into ``areas`` balanced communities.
@@ -145,8 +144,10 @@ def redistrict(
         Metric CRS.
     exact
         Solve with the MILP (small instances only).
-    seed, time_limit, progress
-        As in :func:`partition`.
+    islands
+        Disconnected units, as in :func:`partition`.
+    seed, time_limit, starts, progress
+        As in :func:`partition` (``starts=None``: restarts sized from the time limit).
     """
     if progress:
         progress("building units", 0.0)
@@ -162,16 +163,31 @@ def redistrict(
         new_town="new_town" if "new_town" in u.columns else None,
         groups=None if cross_subdistricts else "subdistrict_code",
         objective=objective or COMMUNITY_OBJECTIVE, method="exact" if exact else "auto",
-        main_streets=main, crs=crs, seed=seed, time_limit=time_limit, progress=progress,
+        islands=islands,  # type: ignore[arg-type]
+        main_streets=main, crs=crs, seed=seed, time_limit=time_limit, starts=starts,
+        progress=progress,
     )
     kw: dict[str, Any] = {"weight": "households", "graph": res.graph, "population": "population",
                           "current": "community_code", "main_streets": main}
-    after = plan_metrics(u, res.labels, **kw)
+    pos = {uid: i for i, uid in enumerate(u.index)}
+    codes = set(layers["communities"]["code"].astype(str))
+    fixed = {int(res.labels.iloc[pos[uid]]): str(a) for uid, a in (locks or {}).items()
+             if uid in pos and str(a) in codes}
+    after = plan_metrics(u, res.labels, fixed=fixed, **kw)
     before = plan_metrics(u, u["community_code"].fillna("-"), **kw)
     u = u.copy()
     u["area"] = res.labels.to_numpy()
-    comms = areas_to_communities(u, res, layers=layers, metrics=after)
+    comms = areas_to_communities(u, res, layers=layers, metrics=after, locks=locks)
     u["new_code"] = u["area"].map(dict(zip(comms["area"], comms["code"], strict=True)))
+    broken = [f"{uid} (locked to {a}, now in {u.loc[uid, 'new_code']})"
+              for uid, a in (locks or {}).items()
+              if str(a) in codes and str(u.loc[uid, "new_code"]) != str(a)]
+    if broken:
+        # cannot happen (locked areas are named after their lock first); said, never hidden
+        res.report.append(f"{len(broken)} locked unit(s) did not keep their community: "
+                          + ", ".join(broken[:10]))
+    elif locks:
+        res.report.append(f"{len(locks)} locked unit(s) kept their community code")
     return RedistrictResult(units=u, areas=comms, result=res, before=before, after=after)
 
 
@@ -181,10 +197,14 @@ def areas_to_communities(
     *,
     layers: Mapping[str, gpd.GeoDataFrame],
     metrics: PlanMetrics,
+    locks: Mapping[Hashable, Hashable] | None = None,
 ) -> gpd.GeoDataFrame:
     """Dissolve units into communities with codes, names and 四至 text.
 
-    An area that continues a current community (best household match) keeps its code and
+    An area holding a unit locked to a community code keeps that code (a lock is a promise
+    about the code, so it is honoured before anything else); every other area that continues
+    a current community keeps the code of the one it is matched to (the best one-to-one
+    household match, with the locked pairs fixed: :func:`plan_metrics` ``fixed``) and its
     name; a new one takes the next free code in its subdistrict (``…001``–``…199`` are
     residents' committees) and a provisional name for the planner to confirm: ``新城社区`` when
     it was founded on the new town or most of its households live there, else named after its
@@ -201,6 +221,15 @@ def areas_to_communities(
         cont = {a: res.continues[a] for a in range(res.k)}
     used = set(old["code"].astype(str))
     names = dict(zip(old["code"].astype(str), old["name"].astype(str), strict=True))
+    # Locks first: the area of a unit locked to a code is that code's community.
+    by_lock: dict[Any, str] = {}
+    for uid, code in (locks or {}).items():
+        if str(code) in names and uid in units.index:
+            by_lock.setdefault(units.loc[uid, "area"], str(code))
+    if by_lock:
+        taken = set(by_lock.values())
+        cont = {a: c for a, c in cont.items() if c is None or str(c) not in taken}
+        cont.update(by_lock)
     sub_of = units.groupby("area")["subdistrict_code"].agg(lambda s: s.value_counts().index[0])
     rows = []
     new_n = 0

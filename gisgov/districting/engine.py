@@ -17,8 +17,8 @@ How it works
    penalty and a cheap local contiguity test; the best balanced plan then goes through short
    bursts of merge-split (recombination) steps — two adjacent areas merged and re-split at the
    best balanced cut of several spanning trees — each settled by a greedy clean-up
-   (:mod:`._recom`). Small pieces can be solved exactly instead (``method="exact"``, CP-SAT
-   warm-started by the heuristic) or as a fallback when the heuristic finds no balanced plan
+   (:mod:`._recom`). Small pieces can be solved exactly instead (``method="exact"``, SCIP
+   with lazy contiguity cuts, the heuristic's plan as incumbent) or as a fallback when the heuristic finds no balanced plan
    (``method="auto"``).
 2b. Components too light to be an area (weight under the lower bound) are bridged to their
    nearest unit first; a new town (``new_town``) founds the areas beyond the current ones.
@@ -60,7 +60,8 @@ from gisgov.districting.objective import (
 from gisgov.districting.warmup import prepare_kernels
 from gisgov.errors import InfeasibleError, ValidationError
 
-__all__ = ["DEFAULT_STARTS", "EXACT_MAX_UNITS", "PartitionResult", "default_recom_rounds", "partition"]
+__all__ = ["DEFAULT_STARTS", "EXACT_MAX_UNITS", "PartitionResult", "default_recom_rounds", "partition",
+           "restarts_for"]
 
 ProgressFn = Callable[[str, float], None]
 Method = Literal["auto", "heuristic", "exact"]
@@ -99,8 +100,9 @@ class PartitionResult:
         proven optimality by the MILP, with no Polsby-Popper term (the MILP does not model
         it) and no rounding of the costs. See ``proven`` for what was proven otherwise.
     gap
-        Relative gap of the whole objective (``0`` when optimal; ``nan`` when unknown: the
-        heuristic, or a Polsby-Popper term the MILP cannot bound).
+        Relative gap the MILP proved on the objective it solved (``0`` when proven optimal):
+        the whole objective without a Polsby-Popper weight, the linear part with one (see
+        ``proven``); ``nan`` only when the MILP did not solve every piece (the heuristic).
     objective
         Objective value (see :class:`Objective`).
     seconds
@@ -121,6 +123,8 @@ class PartitionResult:
         Bound on the relative gap of the linear part (``nan`` without the MILP).
     proven
         One sentence saying what was proven, for reports and the ``--json`` document.
+    pp_weight
+        The objective's Polsby-Popper weight (the term the MILP leaves out).
     """
 
     labels: pd.Series
@@ -139,11 +143,35 @@ class PartitionResult:
     linear_optimal: bool = False
     linear_gap: float = math.nan
     proven: str = "nothing: the heuristic search proves no optimality"
+    pp_weight: float = 0.0
 
     @property
     def ideal(self) -> float:
         """The ideal area weight."""
         return (self.lower + self.upper) / 2.0
+
+    def optimality(self) -> dict[str, object]:
+        """What was proven, for the ``--json`` document and the job summary.
+
+        ``optimal_for`` names the objective a proof covers: ``"full objective"``, or
+        ``"linear part"`` when the objective has a Polsby-Popper term the MILP does not model
+        (then ``optimal`` is false even when the linear part is proven). ``gap`` is the MILP's
+        relative gap on what it solved — always a number once the MILP ran (``0`` when
+        proven), ``None`` only for a heuristic plan, which has no bound.
+        """
+        ran_milp = not math.isnan(self.linear_gap)
+        optimal_for = None
+        if self.linear_optimal:
+            optimal_for = "full objective" if self.optimal else "linear part"
+        return {
+            "optimal": self.optimal,
+            "linear_optimal": self.linear_optimal,
+            "optimal_for": optimal_for,
+            "gap": float(self.linear_gap) if ran_milp else None,
+            "gap_of": (("linear part" if self.pp_weight > 0 else "full objective")
+                       if ran_milp else None),
+            "proven": self.proven,
+        }
 
 
 def partition(
@@ -164,7 +192,7 @@ def partition(
     graph: UnitGraph | None = None,
     crs: object | None = None,
     seed: int = 0,
-    starts: int = DEFAULT_STARTS,
+    starts: int | None = DEFAULT_STARTS,
     iterations: int | None = None,
     recom_rounds: int | None = None,
     time_limit: float = 60.0,
@@ -200,9 +228,9 @@ def partition(
     objective
         Objective weights; default :class:`Objective` (``disruption=0``).
     method
-        ``heuristic``; ``exact``: the flow MILP in OR-Tools CP-SAT, warm-started by the
-        heuristic's plan (proves optimality up to ~40 units in seconds; larger pieces end at
-        the time limit with the gap reported); ``auto``: the heuristic, falling back to the
+        ``heuristic``; ``exact``: the cut-set MILP in SCIP (:mod:`.exact`), warm-started by the
+        heuristic's plan (measured: county maps of 78 units into 2–3 areas at ±0.5 % proven
+        in under a minute; 4 areas end at the time limit with the gap reported); ``auto``: the heuristic, falling back to the
         MILP on small pieces where it finds no balanced plan.
     islands
         Disconnected units: ``separate`` gives each component its own areas (and explains when
@@ -222,7 +250,9 @@ def partition(
         short, which the report says).
     starts
         Constructions per piece, each annealed (the first from the current plan when given;
-        default :data:`DEFAULT_STARTS`).
+        default :data:`DEFAULT_STARTS`). ``None``: restarts sized from ``time_limit`` by
+        :func:`restarts_for` — a count fixed by the units and the time limit, not the clock,
+        so the same seed still gives the same plan.
     iterations
         Annealing proposals per start; default ``SA_ITERATIONS_PER_UNIT · n`` clipped to
         [20 000, 1 500 000]. Many short starts beat a few long ones: the plans' quality varies
@@ -260,6 +290,8 @@ def partition(
     # Compile (or load) the kernels before the clock starts: the time limit is for searching,
     # and a first run's compilation must not eat it (see :mod:`.warmup`).
     prepare_kernels()
+    if starts is None:
+        starts = restarts_for(len(units), time_limit)
     t0 = time.monotonic()
     state = _setup(
         units, weight=weight, areas=areas, target=target, tolerance=tolerance, current=current,
@@ -448,7 +480,9 @@ def _setup(
     keys, piece = np.unique(piece_key, return_inverse=True)
     npieces = len(keys)
     pw = np.bincount(piece, weights=w, minlength=npieces)
-    kp = _allocate(pw, k, lower - slack, upper + slack, ideal, locked, piece, units, groups)
+    gsize = int(grp.max()) + 1
+    kp = _allocate(pw, k, lower - slack, upper + slack, ideal, locked, piece, units, groups,
+                   piece_comp=keys // gsize, piece_group=keys % gsize, tolerance=tolerance)
     if npieces > 1:
         report.append(
             f"split into {npieces} independent pieces (components × containment groups) with "
@@ -545,13 +579,20 @@ def _solve_piece(state: PlanState, p: int) -> PlanState:
 
 def _exact_piece(state: PlanState, pc: _Piece) -> np.ndarray:
     """The MILP on one piece, warm-started by the heuristic's plan."""
-    # The heuristic's plan warm-starts CP-SAT: the solver then only has to prove
-    # (or improve on) it, which is most of what it can do in a few seconds.
+    # The heuristic's plan warm-starts SCIP: the solver then only has to prove (or improve
+    # on) it, which is most of what it can do in a few seconds. The full heuristic (same
+    # budget as method="heuristic"), so the incumbent is the heuristic's own plan and the
+    # answer is never worse than it; the MILP gets the time that is left.
+    n = len(pc.nodes)
     warm = anneal(
         pc.graph, state.w[pc.nodes], pc.k, lower=state.lower, upper=state.upper,
         objective=state.objective, locked=pc.lk, home=pc.hm, xy=state.xy[pc.nodes],
         seed=state.seed + 7919 * pc.p, starts=state.starts,
-        iterations=state.iterations or 20_000, deadline=state.deadline, recom_rounds=0,
+        iterations=state.iterations or int(
+            np.clip(SA_ITERATIONS_PER_UNIT * n, 20_000, 1_500_000)),
+        deadline=state.deadline,
+        recom_rounds=(default_recom_rounds(n, pc.k) if state.recom_rounds is None
+                      else state.recom_rounds),
     )
     ex = solve_exact(
         pc.graph, state.w[pc.nodes], pc.k, lower=state.lower - state.slack,
@@ -565,10 +606,25 @@ def _exact_piece(state: PlanState, pc: _Piece) -> np.ndarray:
             else "the MILP found no plan within the time limit; allow more time",
             ["infeasible" if ex.infeasible else "time limit"],
         )
+    loc = ex.labels
+    if warm.feasible and warm.labels is not None:
+        # never worse than the heuristic: keep its plan when the solver's is not better on
+        # the objective it solved (the linear terms)
+        wv = _linear_value(state.objective, pc.graph, warm.labels, pc.k, state.w[pc.nodes],
+                           pc.hm)
+        if wv < ex.objective - 1e-12 * max(abs(wv), 1.0):
+            loc = warm.labels
+            state.report.append(f"piece {pc.p}: the heuristic's plan beat the MILP's "
+                                "incumbent and was kept")
+    if not ex.optimal:
+        state.report.append(
+            f"piece {pc.p}: the MILP stopped at the time limit with a relative gap of "
+            f"{ex.gap:.2%} on the linear terms: not proven optimal"
+        )
     state.used_exact = True
     state.optimal = state.optimal and ex.optimal and ex.rounding == 0.0
     state.gap = max(state.gap, ex.gap + 2.0 * ex.rounding / max(abs(ex.objective), 1e-12))
-    return ex.labels
+    return loc
 
 
 def _heuristic_piece(state: PlanState, pc: _Piece) -> np.ndarray:
@@ -644,7 +700,9 @@ def _finish(state: PlanState, *, started: float) -> PartitionResult:
         upper=upper,
         continues=state.continues,
         optimal=full_optimal,
-        gap=linear_gap if objective.polsby_popper == 0 else math.nan,
+        # the MILP's gap on what it solved: with a Polsby-Popper weight that is the linear
+        # part (``proven`` says so); never unknown once the MILP ran
+        gap=linear_gap,
         objective=obj,
         seconds=time.monotonic() - started,
         method="mixed" if used_exact and used_heur else ("exact" if used_exact else "heuristic"),
@@ -654,7 +712,19 @@ def _finish(state: PlanState, *, started: float) -> PartitionResult:
         linear_optimal=linear_optimal,
         linear_gap=linear_gap,
         proven=_proven(only_exact, linear_optimal, linear_gap, objective),
+        pp_weight=objective.polsby_popper,
     )
+
+
+def _linear_value(objective: Objective, graph: UnitGraph, labels: np.ndarray, k: int,
+                  w: np.ndarray, home: np.ndarray | None) -> float:
+    """The objective's linear terms (what the MILP optimises) of a piece's plan."""
+    e = graph.edges
+    cut = labels[e[:, 0]] != labels[e[:, 1]]
+    value = float(objective.edge_costs(graph, k)[cut].sum())
+    if home is not None and objective.disruption > 0:
+        value += objective.disruption * float(w[labels != home].sum()) / max(float(w.sum()), 1e-12)
+    return value
 
 
 def _proven(only_exact: bool, linear_optimal: bool, linear_gap: float,
@@ -713,6 +783,27 @@ def _found_new_areas(
     )
 
 
+#: Estimated seconds of one annealing start per unit at the default proposal budget
+#: (~40 ms for ~250 units on one core, measured; see :data:`DEFAULT_STARTS`), with margin.
+SECONDS_PER_START_PER_UNIT = 2e-4
+#: Most restarts :func:`restarts_for` gives (the best of many starts stops improving).
+MAX_RESTARTS = 256
+
+
+def restarts_for(n: int, time_limit: float) -> int:
+    """Annealing starts that fill about a quarter of ``time_limit`` on ``n`` units.
+
+    The heuristic should use the time it is given, yet stay reproducible: a budget read off
+    the clock would differ between runs and machines. So the count is derived from the units
+    and the time limit only (an estimate of a start's cost, :data:`SECONDS_PER_START_PER_UNIT`,
+    with room for the merge-split phase and slower machines), between :data:`DEFAULT_STARTS`
+    and :data:`MAX_RESTARTS`. The deadline stays a safety cap; when it cuts a run short the
+    report says the plan may differ between runs.
+    """
+    est = SECONDS_PER_START_PER_UNIT * max(n, 1)
+    return int(np.clip(math.floor(0.25 * float(time_limit) / est), DEFAULT_STARTS, MAX_RESTARTS))
+
+
 def default_recom_rounds(n: int, k: int) -> int:
     """Merge-split steps for a piece of ``n`` units in ``k`` areas.
 
@@ -742,20 +833,33 @@ def _allocate(
     piece: np.ndarray,
     units: gpd.GeoDataFrame,
     groups: str | None,
+    *,
+    piece_comp: np.ndarray | None = None,
+    piece_group: np.ndarray | None = None,
+    tolerance: float | None = None,
 ) -> list[int]:
-    """Number of areas per piece: each piece's weight must fit ``k_p`` areas within bounds."""
+    """Number of areas per piece: each piece's weight must fit ``k_p`` areas within bounds.
+
+    When no allocation exists, the error names only the remedies that pass this same test
+    (:func:`_remedies`): allowing areas across ``groups``, bridging islands, a larger
+    tolerance, another number of areas.
+    """
     npieces = len(pw)
     lo_k = [max(1, math.ceil(x / upper)) if upper > 0 else 1 for x in pw]
     hi_k = [math.floor(x / lower) if lower > 0 else k for x in pw]
     reasons = []
+    nlocks = [len({int(a) for a in locked[piece == p] if a >= 0}) for p in range(npieces)]
+    pc = np.zeros(npieces, dtype=np.int64) if piece_comp is None else np.asarray(piece_comp)
+    pg = np.zeros(npieces, dtype=np.int64) if piece_group is None else np.asarray(piece_group)
     for p in range(npieces):
-        nlock = len({int(a) for a in locked[piece == p] if a >= 0})
-        lo_k[p] = max(lo_k[p], nlock)
+        lo_k[p] = max(lo_k[p], nlocks[p])
         if lo_k[p] > hi_k[p]:
+            cut_by_group = groups is not None and int((pc == pc[p]).sum()) > 1
+            why = (f"it is one {groups} of a connected area" if cut_by_group
+                   else "it is cut off from the rest" if len(set(pc.tolist())) > 1 else "")
             reasons.append(
                 f"a piece of {int((piece == p).sum())} unit(s) weighing {pw[p]:g} cannot be "
-                f"split into whole areas of {lower:.1f}–{upper:.1f}"
-                + (" (it is cut off from the rest: join it with islands='bridge')" if npieces > 1 else "")
+                f"split into whole areas of {lower:.1f}–{upper:.1f}" + (f" ({why})" if why else "")
             )
     for a in {int(x) for x in locked if x >= 0}:
         ps = {int(p) for p in piece[locked == a]}
@@ -767,7 +871,13 @@ def _allocate(
     if sum(hi_k) < k:
         reasons.append(f"the pieces allow at most {sum(hi_k)} balanced areas but {k} were asked for")
     if reasons:
-        raise InfeasibleError("no balanced plan exists: " + "; ".join(reasons), reasons)
+        fixes = (_remedies(pw, k, ideal, tolerance, nlocks, pc, pg, groups)
+                 if tolerance is not None else [])
+        raise InfeasibleError(
+            "no balanced plan exists: " + "; ".join(reasons)
+            + ("; what would work: " + "; or ".join(fixes) if fixes else ""),
+            reasons + [f"remedy: {f}" for f in fixes],
+        )
     kp = [min(max(round(x / ideal), lo), hi) for x, lo, hi in zip(pw, lo_k, hi_k, strict=True)]
     while sum(kp) != k:
         if sum(kp) < k:
@@ -777,6 +887,61 @@ def _allocate(
             p = min((p for p in range(npieces) if kp[p] > lo_k[p]), key=lambda p: pw[p] / kp[p])
             kp[p] -= 1
     return kp
+
+
+def _alloc_ok(pw: Sequence[float], k: int, tolerance: float, nlocks: Sequence[int]) -> bool:
+    """Whether pieces of weights ``pw`` can carry ``k`` areas within ``±tolerance``."""
+    total = float(sum(pw))
+    if k < 1 or total <= 0:
+        return False
+    ideal = total / k
+    lo, hi = ideal * (1 - tolerance), ideal * (1 + tolerance)
+    slack = 1e-9 * max(hi, 1.0)
+    lo_k = [max(1, math.ceil((x - slack) / hi), nl) for x, nl in zip(pw, nlocks, strict=True)]
+    hi_k = [math.floor((x + slack) / lo) if lo > 0 else k for x in pw]
+    return all(a <= b for a, b in zip(lo_k, hi_k, strict=True)) and sum(lo_k) <= k <= sum(hi_k)
+
+
+def _remedies(pw: np.ndarray, k: int, ideal: float, tolerance: float, nlocks: Sequence[int],
+              pc: np.ndarray, pg: np.ndarray, groups: str | None) -> list[str]:
+    """The changes that make the area counts fit, each checked with :func:`_alloc_ok`.
+
+    Pieces are connected components × containment groups; merging the groups of each
+    component is what ``cross_subdistricts`` does, merging the components of each group what
+    ``islands='bridge'`` does. Only remedies that pass are named, so the message never sends a
+    planner to an option that fails the same way (as ``islands='bridge'`` did when the
+    subdistricts, not islands, split the units).
+    """
+    del ideal
+    out: list[str] = []
+
+    def merged(key: np.ndarray) -> tuple[list[float], list[int]]:
+        ws: dict[int, float] = {}
+        nl: dict[int, int] = {}
+        for p, kk in enumerate(key.tolist()):
+            ws[kk] = ws.get(kk, 0.0) + float(pw[p])
+            nl[kk] = nl.get(kk, 0) + int(nlocks[p])
+        return list(ws.values()), list(nl.values())
+
+    if groups is not None and len(set(pg.tolist())) > 1:
+        mw, ml = merged(pc)
+        if _alloc_ok(mw, k, tolerance, ml):
+            out.append(f"let areas cross {groups} boundaries (cross_subdistricts=True, "
+                       f"--cross-subdistricts)")
+    if len(set(pc.tolist())) > 1:
+        mw, ml = merged(pg)
+        if _alloc_ok(mw, k, tolerance, ml):
+            out.append("join the disconnected parts (islands='bridge', --islands bridge)")
+    for t in np.arange(math.floor(tolerance * 200 + 1) / 200, 0.5001, 0.005):
+        if _alloc_ok(list(pw), k, float(t), nlocks):
+            out.append(f"a tolerance of at least {float(t):.3f} (±{float(t):.1%})")
+            break
+    fits = [kk for kk in range(1, 2 * k + 11) if kk != k and _alloc_ok(list(pw), kk, tolerance,
+                                                                       nlocks)]
+    if fits:
+        near = sorted(fits, key=lambda kk: (abs(kk - k), kk))[:3]
+        out.append(f"{' or '.join(str(x) for x in sorted(near))} areas instead of {k}")
+    return out
 
 
 def _area_ids(

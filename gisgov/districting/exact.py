@@ -1,28 +1,40 @@
-"""Exact districting as a MILP with flow-based contiguity (HiGHS through scipy).
+"""Exact districting as a MILP: SCIP with lazy cut-set contiguity (default), or a flow model.
 
-Model (one connected piece, ``n`` units, ``K`` areas, edges ``E``, arcs ``A`` both ways)::
+SCIP model (``solver="scip"``, through PySCIPOpt; ``n`` units, ``K`` areas, edges ``E``)::
 
     min  Σ_e c_e y_e  +  Σ_u Σ_k d_uk x_uk
-    s.t. Σ_k x_uk = 1                         every unit in one area
-         lower ≤ Σ_u w_u x_uk ≤ upper         balance
-         y_e ≥ x_uk − x_vk,  y_e ≥ x_vk − x_uk  for e = (u, v), every k   (cut edges)
-         Σ_u r_uk = 1,  r_uk ≤ x_uk            one root per area
-         Σ_in f − Σ_out f ≥ 1 − n Σ_k r_uk    every non-root unit consumes one unit of flow
-         f_uv ≤ (n − 1)(1 − y_e)              flow only along uncut edges
+    s.t. Σ_k x_uk = 1                           every unit in one area
+         lower ≤ Σ_u w_u x_uk ≤ upper           balance
+         y_e ≥ |x_uk − x_vk|   for e = (u, v)   cut edges (two rows per area)
+         Σ_u r_uk = 1,  r_uk ≤ x_uk             one root per area
+         x_uk ≤ Σ_{j ≤ u, d(j,u) ≤ upper} r_jk   the root is the area's lowest unit, in reach
+         x_uk ≤ r_uk + Σ_{v ∈ N(u)} x_vk         a non-root unit has a neighbour in its area
+         x_vk ≤ Σ_{s ∈ N(C)} x_sk + Σ_{u ∈ C} r_uk   (a,b-separators; lazy, for every C ∋ v)
 
-Flow can only leave roots and only cross uncut edges (which join units of the same area), so
-every unit is reached from the root of its own area: each area is contiguous. This is the
-single-commodity formulation of Shirabe (2009) aggregated over areas, which keeps the model at
-``2|E|`` flow variables. Without locks or a current plan the areas are interchangeable; the
-symmetry is broken by ``x_uk = 0`` for ``k > u``.
+The separator inequalities are what make areas contiguous; there are exponentially many, so a
+constraint handler adds them only when an integral solution has an area in several pieces
+(Validi, Buchanan & Lykhovyd 2022, "Imposing contiguity constraints in political districting
+models"). Symmetry: interchangeable areas are numbered by their roots (root of area ``k`` before
+root of area ``k+1``), roots that would leave too little or too much weight before or after them
+are fixed to 0, and ``d`` (node-weighted shortest paths, both ends counted) fixes ``x_uk = 0``
+where ``u`` is farther than the upper bound from every possible root. The heuristic's plan is
+the incumbent, so the answer is never worse than it; at the time limit SCIP reports its gap.
+
+Flow model (``solver="highs"``, HiGHS through scipy): the single-commodity flow of Shirabe
+(2009) aggregated over areas; slower, kept as an independent check of SCIP's optima in tests.
+
+CP-SAT (the flow model in OR-Tools) was the previous default; measured against SCIP on the
+same incumbents (``benchmarks/districting_exact.py``) it proved nothing SCIP did not prove
+faster, so it was removed.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
@@ -33,7 +45,7 @@ from gisgov.districting.objective import Objective
 
 __all__ = ["ExactResult", "Solver", "solve_exact"]
 
-Solver = Literal["cpsat", "highs"]
+Solver = Literal["scip", "highs"]
 
 
 @dataclass
@@ -46,8 +58,8 @@ class ExactResult:
         Area per unit (``None`` when no plan was found).
     optimal
         The solver proved the optimum of the model it solved: the linear terms (cut edges,
-        cut length, main streets, disruption), with CP-SAT's costs rounded to integers
-        (see ``rounding``). Never a claim about Polsby-Popper, which is not in the model.
+        cut length, main streets, disruption). Never a claim about Polsby-Popper, which is
+        not in the model.
     infeasible
         The solver proved that no balanced contiguous plan exists.
     gap
@@ -57,10 +69,8 @@ class ExactResult:
     seconds
         Wall time.
     rounding
-        Bound on ``|solved objective − real linear objective|`` of any plan, from rounding
-        the costs to integers for CP-SAT (``0`` when the costs are integral after scaling,
-        e.g. cut edges only, and for HiGHS): the plan is within ``2·rounding`` of the real
-        linear optimum when ``optimal``.
+        Bound on ``|solved objective − real linear objective|`` from rounding costs; ``0``:
+        both solvers use the real costs (kept so callers that add it to the gap stay right).
     """
 
     labels: np.ndarray | None
@@ -84,17 +94,14 @@ def solve_exact(
     home: np.ndarray | None = None,
     time_limit: float = 60.0,
     hint: np.ndarray | None = None,
-    solver: Solver = "cpsat",
+    solver: Solver = "scip",
     seed: int = 0,
 ) -> ExactResult:
     """Solve one connected piece exactly (or to the time limit, reporting the gap).
 
-    ``solver="cpsat"`` (default) hands the model to OR-Tools CP-SAT with ``hint`` (a balanced
-    plan, e.g. the heuristic's) as its first solution; ``"highs"`` to HiGHS through scipy.
-    CP-SAT needs integer data: weights are used as integers when they are (households), and
-    otherwise scaled by 1000 with the bounds rounded inwards, so a plan it returns is always
-    balanced; edge costs are scaled to integers with six significant digits, so "optimal"
-    means optimal to that precision (exact for unit costs, e.g. cut edges only).
+    ``solver="scip"`` (default) solves the cut-set model with ``hint`` (a balanced plan, e.g.
+    the heuristic's) as its incumbent; ``"highs"`` the flow model in HiGHS (no hint). Both use
+    the real weights and costs, so "optimal" is exact for the linear terms.
 
     Parameters
     ----------
@@ -112,12 +119,12 @@ def solve_exact(
     time_limit
         Seconds for HiGHS.
     """
-    if solver == "cpsat":
-        return _solve_cpsat(graph, weights, k, lower=lower, upper=upper,
-                            objective=objective or Objective(), locked=locked, home=home,
-                            time_limit=time_limit, hint=hint, seed=seed)
+    if solver == "scip":
+        return _solve_scip(graph, weights, k, lower=lower, upper=upper,
+                           objective=objective or Objective(), locked=locked, home=home,
+                           time_limit=time_limit, hint=hint, seed=seed)
     if solver != "highs":
-        raise ValueError(f"solver must be cpsat or highs, not {solver!r}")
+        raise ValueError(f"solver must be scip or highs, not {solver!r}")
     t0 = time.monotonic()
     objective = objective or Objective()
     n, m = graph.n, graph.m
@@ -239,7 +246,7 @@ def solve_exact(
 
 
 
-def _solve_cpsat(
+def _solve_scip(
     graph: UnitGraph,
     weights: np.ndarray,
     k: int,
@@ -252,111 +259,277 @@ def _solve_cpsat(
     time_limit: float,
     hint: np.ndarray | None,
     seed: int,
+    node_limit: int | None = None,
+    tune: Callable[[Any], None] | None = None,
 ) -> ExactResult:
-    """The same flow model in CP-SAT (see the module docstring), warm-started by ``hint``."""
-    from ortools.sat.python import cp_model
+    """The cut-set model in SCIP with lazy separator constraints (see the module docstring).
+
+    Why a constraint handler: the flow model's ``n``-valued capacities make its LP bound weak
+    and its size grows with ``n·|E|``; the separator inequalities are only added where an
+    integral LP solution is disconnected (usually a few dozen in all), so the LP stays the
+    small assignment + balance + cut model and the bound comes from the cut-edge objective.
+    """
+    import pyscipopt as ps
 
     t0 = time.monotonic()
     n, m = graph.n, graph.m
     w = np.asarray(weights, dtype=float)
-    # Integer weights as they are; otherwise milli-units, bounds rounded inwards (a plan
-    # balanced in the scaled data is balanced in the real one).
-    scale = 1.0 if np.allclose(w, np.round(w)) else 1000.0
-    wi = np.round(w * scale).astype(np.int64)
-    lo_i = math.ceil(lower * scale - 1e-9 * max(abs(lower * scale), 1.0))
-    hi_i = math.floor(upper * scale + 1e-9 * max(abs(upper * scale), 1.0))
+    edges = graph.edges
     costs = objective.edge_costs(graph, k)
-    disr = np.zeros(n)
-    h = np.full(n, -1) if home is None else np.asarray(home)
-    total = max(float(w.sum()), 1e-12)
-    if home is not None and objective.disruption > 0:
-        disr = objective.disruption * w / total
-    top = max(float(costs.max()) if m else 0.0, float(disr.max()) if n else 0.0, 1e-12)
-    cscale = 1e6 / top
-    ci = np.round(costs * cscale).astype(np.int64)
-    di = np.round(disr * cscale).astype(np.int64)
-    # what rounding to integers can change in any plan's objective (0 for unit costs)
-    rounding = float(np.abs(ci / cscale - costs).sum() + np.abs(di / cscale - disr).sum())
-    if rounding < 1e-12 * top:
-        rounding = 0.0
-
-    md = cp_model.CpModel()
-    x = [[md.new_bool_var(f"x{u}_{a}") for a in range(k)] for u in range(n)]
-    y = [md.new_bool_var(f"y{e}") for e in range(m)]
-    r = [[md.new_bool_var(f"r{u}_{a}") for a in range(k)] for u in range(n)]
-    for u in range(n):
-        md.add_exactly_one(x[u])
-    for a in range(k):
-        md.add_linear_constraint(sum(int(wi[u]) * x[u][a] for u in range(n)), lo_i, hi_i)
-        md.add_exactly_one(r[u][a] for u in range(n))
-        for u in range(n):
-            md.add_implication(r[u][a], x[u][a])
-    edges = graph.edges.tolist()
-    for e, (u, v) in enumerate(edges):
-        for a in range(k):
-            # y_e is 1 when u and v differ; with positive costs y_e = 0 is preferred, so the
-            # two implications (x_u ∧ ¬x_v → y, x_v ∧ ¬x_u → y) suffice.
-            md.add_bool_or([y[e], x[u][a].Not(), x[v][a]])
-            md.add_bool_or([y[e], x[v][a].Not(), x[u][a]])
-    # Flow: every non-root unit consumes one unit; flow only on uncut edges.
-    f_in: list[list[cp_model.IntVar]] = [[] for _ in range(n)]
-    f_out: list[list[cp_model.IntVar]] = [[] for _ in range(n)]
-    for e, (u, v) in enumerate(edges):
-        for s_, t_ in ((u, v), (v, u)):
-            f = md.new_int_var(0, n - 1, f"f{s_}_{t_}")
-            md.add(f == 0).only_enforce_if(y[e])
-            f_out[s_].append(f)
-            f_in[t_].append(f)
-    for u in range(n):
-        is_root = sum(r[u])
-        md.add(sum(f_in[u]) - sum(f_out[u]) + n * is_root >= 1)
+    # Integral objective coefficients (cut edges only) let SCIP round its dual bound up.
+    unit = float(costs.min()) if m else 1.0
+    cost_scale = 1.0
+    if m and unit > 0 and np.allclose(costs / unit, np.round(costs / unit), rtol=0, atol=1e-9):
+        cost_scale = 1.0 / unit
     lk = np.full(n, -1) if locked is None else np.asarray(locked)
-    if (lk >= 0).any():
-        for u in np.flatnonzero(lk >= 0).tolist():
-            md.add(x[u][int(lk[u])] == 1)
-    elif home is None or objective.disruption == 0:
-        # Areas are interchangeable: number them by their first unit. Area a may hold unit u
-        # only if area a − 1 holds an earlier unit (this implies x_ua = 0 for a > u).
-        for a in range(1, k):
-            prefix: list[cp_model.IntVar] = []
-            for u in range(n):
-                if prefix:
-                    md.add_bool_or(prefix).only_enforce_if(x[u][a])
-                else:
-                    md.add(x[u][a] == 0)
-                prefix.append(x[u][a - 1])
-    terms = [(y[e], int(ci[e])) for e in range(m) if ci[e]]
-    if home is not None and objective.disruption > 0:
-        # moving u costs d·w_u: as "−d·w_u when u stays home" plus a constant
-        terms += [(x[u][int(h[u])], -int(di[u])) for u in range(n) if 0 <= h[u] < k and di[u]]
-    md.minimize(cp_model.LinearExpr.weighted_sum([t for t, _ in terms], [c for _, c in terms]))
+    h = np.full(n, -1) if home is None else np.asarray(home)
+    use_disr = home is not None and objective.disruption > 0
+    total = max(float(w.sum()), 1e-12)
+    symmetric = not (lk >= 0).any() and not use_disr
+    nbrs: list[list[int]] = [[] for _ in range(n)]
+    for u, v in edges.tolist():
+        nbrs[u].append(v)
+        nbrs[v].append(u)
+
+    md = ps.Model("districting")
+    md.hideOutput()
+    md.setParam("limits/time", float(max(time_limit, 0.1)))
+    md.setParam("limits/gap", 0.0)
+    md.setParam("limits/absgap", 0.0)
+    md.setParam("randomization/randomseedshift", int(seed) % 2**31)
+    md.setParam("parallel/maxnthreads", 1)
+    if node_limit is not None:
+        md.setParam("limits/nodes", int(node_limit))
     if hint is not None:
-        hl = np.asarray(hint)
-        hl = _canonical(hl, k) if not (lk >= 0).any() and (home is None or objective.disruption == 0) else hl
+        # With the heuristic's plan as incumbent SCIP's primal heuristics rarely improve it;
+        # their time goes to the bound instead, and aggressive cutting planes tighten the
+        # weak LP of the cut-edge objective. Measured (benchmarks/districting_exact.py
+        # cases): 6×7 lattice into 3 proven in 27 s instead of 81 s, St. Louis counties into
+        # 3 in 21 s instead of 67 s, into 4 a gap of 50 % instead of 73 % after 120 s.
+        md.setHeuristics(ps.SCIP_PARAMSETTING.OFF)
+        md.setSeparating(ps.SCIP_PARAMSETTING.AGGRESSIVE)
+    if tune is not None:  # benchmark hook: SCIP settings to compare
+        tune(md)
+    # moving u costs d·w_u: as "−d·w_u when u stays home" plus a constant
+    stay = np.zeros((n, k))
+    if use_disr:
+        for u in np.flatnonzero((h >= 0) & (h < k)).tolist():
+            stay[u, int(h[u])] = -objective.disruption * float(w[u]) / total * cost_scale
+    x = [[md.addVar(vtype="B", name=f"x{u}_{a}", obj=float(stay[u, a])) for a in range(k)]
+         for u in range(n)]
+    r = [[md.addVar(vtype="B", name=f"r{u}_{a}") for a in range(k)] for u in range(n)]
+    y = [md.addVar(vtype="B", name=f"y{e}", obj=float(costs[e] * cost_scale)) for e in range(m)]
+    for u in range(n):
+        md.addCons(ps.quicksum(x[u]) == 1)
+    for a in range(k):
+        md.addCons(ps.quicksum(float(w[u]) * x[u][a] for u in range(n)) >= lower)
+        md.addCons(ps.quicksum(float(w[u]) * x[u][a] for u in range(n)) <= upper)
+        md.addCons(ps.quicksum(r[u][a] for u in range(n)) == 1)
+        for u in range(n):
+            md.addCons(r[u][a] <= x[u][a])
+    for e, (u, v) in enumerate(edges.tolist()):
+        for a in range(k):
+            md.addCons(y[e] >= x[u][a] - x[v][a])
+            md.addCons(y[e] >= x[v][a] - x[u][a])
+    # Node-weighted distances (both ends counted): a unit farther than the upper bound from a
+    # root cannot share its area, since the area holds a path between them.
+    dist = _node_weighted_distances(graph, w)
+    # Roots. Locked areas are rooted at a locked unit; otherwise a root is its area's
+    # lowest-index unit, and interchangeable areas are numbered by their roots.
+    for a in range(k):
+        mine = np.flatnonzero(lk == a)
+        if len(mine):
+            rt = int(mine[0])
+            md.chgVarLb(r[rt][a], 1.0)
+            for u in range(n):
+                if u != rt:
+                    md.chgVarUb(r[u][a], 0.0)
+                if dist[rt, u] > upper * (1 + 1e-9) + 1e-9:
+                    md.chgVarUb(x[u][a], 0.0)
+            continue
+        for u in range(n):
+            # u in area a ⇒ the area's root comes no later than u and lies within reach
+            reach = [j for j in range(u + 1) if dist[j, u] <= upper * (1 + 1e-9) + 1e-9]
+            md.addCons(x[u][a] <= ps.quicksum(r[j][a] for j in reach))
+    for u in np.flatnonzero(lk >= 0).tolist():
+        for a in range(k):
+            if a != int(lk[u]):
+                md.chgVarUb(x[u][a], 0.0)
+        md.chgVarLb(x[u][int(lk[u])], 1.0)
+    if symmetric:
+        cum = np.concatenate([[0.0], np.cumsum(w)])  # cum[u] = weight of units before u
+        for a in range(k):
+            for u in range(n):
+                # roots in increasing order: area a's root has a earlier roots before it, and
+                # all units before it lie in areas 0..a−1; all units from it on in areas a..k−1
+                if u < a or cum[u] > a * upper + 1e-9 or total - cum[u] < (k - a) * lower - 1e-9:
+                    md.chgVarUb(r[u][a], 0.0)
+            for u in range(min(a, n)):
+                md.chgVarUb(x[u][a], 0.0)
+        for a in range(k - 1):
+            md.addCons(ps.quicksum(u * r[u][a + 1] for u in range(n))
+                       >= ps.quicksum(u * r[u][a] for u in range(n)) + 1)
+    # Cut sets with C = {u}: a unit that is not its area's root has a neighbour in the area.
+    for u in range(n):
+        for a in range(k):
+            md.addCons(x[u][a] <= r[u][a] + ps.quicksum(x[v][a] for v in nbrs[u]))
+
+    hdlr = _Separators(x, r, nbrs, k)
+    md.includeConshdlr(hdlr, "contiguity", "lazy a,b-separator inequalities",
+                       sepapriority=-1, enfopriority=-1, chckpriority=-1,
+                       sepafreq=-1, propfreq=-1, eagerfreq=-1, maxprerounds=0,
+                       needscons=False)
+    if hint is not None:
+        hl = np.asarray(hint, dtype=np.int64)
+        if symmetric:
+            hl = _canonical(hl, k)
+        sol = md.createSol()
         for u in range(n):
             for a in range(k):
-                md.add_hint(x[u][a], int(hl[u]) == a)
-        for e, (u, v) in enumerate(edges):
-            md.add_hint(y[e], int(hl[u]) != int(hl[v]))
-    sv = cp_model.CpSolver()
-    sv.parameters.max_time_in_seconds = float(max(time_limit, 0.1))
-    sv.parameters.random_seed = int(seed)
-    sv.parameters.num_workers = 8
-    status = sv.solve(md)
+                md.setSolVal(sol, x[u][a], float(hl[u] == a))
+        for a in range(k):
+            members = np.flatnonzero(hl == a)
+            if len(members) == 0:
+                continue
+            mine = np.flatnonzero(lk == a)
+            rt = int(mine[0]) if len(mine) else int(members[0])
+            for u in range(n):
+                md.setSolVal(sol, r[u][a], float(u == rt))
+        for e, (u, v) in enumerate(edges.tolist()):
+            md.setSolVal(sol, y[e], float(hl[u] != hl[v]))
+        md.addSol(sol)
+    md.optimize()
     secs = time.monotonic() - t0
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return ExactResult(None, False, status == cp_model.INFEASIBLE, math.inf, math.inf, secs,
-                           rounding)
-    labels = np.asarray(
-        [next(a for a in range(k) if sv.boolean_value(x[u][a])) for u in range(n)], dtype=np.int64
-    )
-    cut = labels[graph.edges[:, 0]] != labels[graph.edges[:, 1]] if m else np.zeros(0, bool)
+    status = md.getStatus()
+    if md.getNSols() == 0:
+        return ExactResult(None, False, status == "infeasible", math.inf, math.inf, secs)
+    best = md.getBestSol()
+    xv = np.asarray([[md.getSolVal(best, x[u][a]) for a in range(k)] for u in range(n)])
+    labels = np.argmax(xv, axis=1).astype(np.int64)
+    cut = labels[edges[:, 0]] != labels[edges[:, 1]] if m else np.zeros(0, bool)
     value = float(costs[cut].sum())
-    if home is not None and objective.disruption > 0:
-        value += float(disr[labels != h].sum())
-    best, bound = sv.objective_value, sv.best_objective_bound
-    gap = 0.0 if status == cp_model.OPTIMAL else abs(best - bound) / max(abs(best), 1e-12)
-    return ExactResult(labels, status == cp_model.OPTIMAL, False, gap, value, secs, rounding)
+    if use_disr:
+        value += float((objective.disruption * w / total)[labels != h].sum())
+    optimal = status == "optimal"
+    gap = 0.0 if optimal else float(md.getGap())
+    return ExactResult(labels, optimal, False, gap, value, secs)
+
+
+def _node_weighted_distances(graph: UnitGraph, w: np.ndarray) -> np.ndarray:
+    """Least total weight of a path between every two units, both ends included."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import dijkstra
+
+    n = graph.n
+    if graph.m == 0:
+        d = np.full((n, n), np.inf)
+        np.fill_diagonal(d, w)
+        return d
+    e = graph.edges
+    # (w_u + w_v)/2 per edge sums to the interior weights plus half of each end; a tiny
+    # epsilon keeps zero-weight edges as edges in the sparse matrix.
+    ew = (w[e[:, 0]] + w[e[:, 1]]) / 2.0 + 1e-12
+    mat = csr_matrix((np.concatenate([ew, ew]),
+                      (np.concatenate([e[:, 0], e[:, 1]]), np.concatenate([e[:, 1], e[:, 0]]))),
+                     shape=(n, n))
+    d = np.asarray(dijkstra(mat, directed=False))
+    return np.asarray(d + (w[:, None] + w[None, :]) / 2.0)
+
+
+def _make_separators() -> type:
+    import pyscipopt as ps
+
+    class Separators(ps.Conshdlr):
+        """Lazy a,b-separator constraints for the contiguity of every area.
+
+        On an integral solution, an area whose units form several components has one
+        component ``C`` without the area's root; ``C``'s neighbours outside it are all in
+        other areas, so ``x_va ≤ Σ_{s∈N(C)} x_sa + Σ_{u∈C} r_ua`` (for ``v`` in ``C``) cuts
+        the solution off while every contiguous plan satisfies it.
+        """
+
+        def __init__(self, x: list[list[Any]], r: list[list[Any]], nbrs: list[list[int]],
+                     k: int) -> None:
+            super().__init__()
+            self.x, self.r, self.nbrs, self.k = x, r, nbrs, k
+            self.added = 0
+
+        def _violations(self, sol: Any) -> list[tuple[int, list[int], list[int]]]:
+            n = len(self.x)
+            md = self.model
+            lab = np.asarray([int(np.argmax([md.getSolVal(sol, self.x[u][a])
+                                             for a in range(self.k)])) for u in range(n)])
+            out = []
+            for a in range(self.k):
+                members = np.flatnonzero(lab == a).tolist()
+                if not members:
+                    continue
+                rt = max(members, key=lambda u: md.getSolVal(sol, self.r[u][a]))
+                seen = {rt}
+                stack = [rt]
+                inside = set(members)
+                while stack:
+                    u = stack.pop()
+                    for v in self.nbrs[u]:
+                        if v in inside and v not in seen:
+                            seen.add(v)
+                            stack.append(v)
+                rest = inside - seen
+                while rest:
+                    s = rest.pop()
+                    comp = {s}
+                    stack = [s]
+                    while stack:
+                        u = stack.pop()
+                        for v in self.nbrs[u]:
+                            if v in inside and v not in comp:
+                                comp.add(v)
+                                stack.append(v)
+                    rest -= comp
+                    border = sorted({v for u in comp for v in self.nbrs[u]} - comp)
+                    out.append((a, sorted(comp), border))
+            return out
+
+        def conscheck(self, constraints: Any, solution: Any, checkintegrality: Any,
+                      checklprows: Any, printreason: Any, completely: Any) -> dict[str, Any]:
+            bad = self._violations(solution)
+            return {"result": ps.SCIP_RESULT.INFEASIBLE if bad else ps.SCIP_RESULT.FEASIBLE}
+
+        def _enforce(self, sol: Any) -> dict[str, Any]:
+            bad = self._violations(sol)
+            if not bad:
+                return {"result": ps.SCIP_RESULT.FEASIBLE}
+            md = self.model
+            for a, comp, border in bad:
+                rs = ps.quicksum(self.x[s][a] for s in border) + ps.quicksum(
+                    self.r[u][a] for u in comp)
+                for v in comp:
+                    md.addCons(self.x[v][a] <= rs, removable=True)
+                    self.added += 1
+            return {"result": ps.SCIP_RESULT.CONSADDED}
+
+        def consenfolp(self, constraints: Any, nusefulconss: Any,
+                       solinfeasible: Any) -> dict[str, Any]:
+            return self._enforce(None)
+
+        def consenfops(self, constraints: Any, nusefulconss: Any, solinfeasible: Any,
+                       objinfeasible: Any) -> dict[str, Any]:
+            return self._enforce(None)
+
+        def conslock(self, constraint: Any, locktype: Any, nlockspos: Any,
+                     nlocksneg: Any) -> None:
+            # the separators may need any x or r up or down: lock all of them both ways
+            md = self.model
+            for row in (*self.x, *self.r):
+                for var in row:
+                    md.addVarLocks(var, nlockspos + nlocksneg, nlockspos + nlocksneg)
+
+    return Separators
+
+
+def _Separators(x: list[list[Any]], r: list[list[Any]], nbrs: list[list[int]],  # noqa: N802
+                k: int) -> Any:
+    return _make_separators()(x, r, nbrs, k)
 
 
 def _canonical(labels: np.ndarray, k: int) -> np.ndarray:

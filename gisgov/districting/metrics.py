@@ -9,7 +9,7 @@ moved are counted against the best one-to-one matching of new areas to current l
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,8 +105,13 @@ def _fill_slivers(geom: shapely.Geometry, crs: object) -> shapely.Geometry:
     return fixed[0] if len(fixed) == 1 else shapely.MultiPolygon(fixed)
 
 
-def match_current(labels: np.ndarray, current: list[Hashable | None], weights: np.ndarray) -> dict[Any, Any]:
-    """Best one-to-one match of new areas to current labels by shared weight."""
+def match_current(labels: np.ndarray, current: list[Hashable | None], weights: np.ndarray,
+                  fixed: Mapping[Any, Any] | None = None) -> dict[Any, Any]:
+    """Best one-to-one match of new areas to current labels by shared weight.
+
+    ``fixed`` pairs ``{area: current label}`` are matched first (locks to a community code:
+    the area of the locked unit *is* that community), the rest by shared weight.
+    """
     lab = np.asarray(labels)
     cur = pd.Series(current, dtype=object)
     present = cur.notna().to_numpy()
@@ -119,9 +124,18 @@ def match_current(labels: np.ndarray, current: list[Hashable | None], weights: n
     mat = np.zeros((len(areas), len(olds)))
     for a, o, wu in zip(lab[present], cur[present], weights[present], strict=True):
         mat[a_pos[a], o_pos[str(o)]] += wu
-    r, c = linear_sum_assignment(-mat)
     raw = {str(v): v for v in cur[present]}
-    return {areas[i]: raw[olds[j]] for i, j in zip(r, c, strict=True) if mat[i, j] > 0}
+    out: dict[Any, Any] = {}
+    for a, o in (fixed or {}).items():
+        if a in a_pos:
+            out[a] = raw.get(str(o), o)
+            if str(o) in o_pos:
+                mat[:, o_pos[str(o)]] = -1.0  # nobody else takes a locked code
+            mat[a_pos[a], :] = -1.0
+    r, c = linear_sum_assignment(-mat)
+    out.update({areas[i]: raw[olds[j]] for i, j in zip(r, c, strict=True)
+                if mat[i, j] > 0 and areas[i] not in out})
+    return out
 
 
 def plan_metrics(
@@ -134,6 +148,7 @@ def plan_metrics(
     current: str | None = None,
     main_streets: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
     street_buffer: float = 8.0,
+    fixed: Mapping[Any, Any] | None = None,
 ) -> PlanMetrics:
     """Metrics of the plan ``labels`` over ``units`` (labels indexed like the units).
 
@@ -155,6 +170,9 @@ def plan_metrics(
         Main street lines for the share of area boundary along them.
     street_buffer
         Metres either side of a main street that count as "along" it.
+    fixed
+        ``{area label: current label}`` pairs the match must keep (locks to a community
+        code), see :func:`match_current`.
     """
     lab_raw = np.asarray(labels)
     codes, lab = np.unique(lab_raw, return_inverse=True)
@@ -189,7 +207,9 @@ def plan_metrics(
     moved = 0.0
     if current is not None:
         cur = [None if pd.isna(v) else v for v in units[current].tolist()]
-        match = match_current(lab, cur, w)
+        pos_of = {c: i for i, c in enumerate(codes.tolist())}
+        match = match_current(lab, cur, w, fixed={pos_of[a]: o for a, o in (fixed or {}).items()
+                                                  if a in pos_of})
         cont = [match.get(a) for a in range(k)]
         home_of = {str(v): a for a, v in match.items()}
         for u in range(len(lab)):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -101,8 +102,28 @@ def load_scenario(ws: Any, name: str) -> tuple[gpd.GeoDataFrame, pd.DataFrame, d
     return areas, units, json.loads(str(hit["summary"].iloc[0]))
 
 
-def accept_scenario(ws: Any, name: str) -> dict[str, Any]:
-    """Make scenario ``name`` the communities layer; the replaced one goes to history."""
+def accept_scenario(ws: Any, name: str, *, keep_grids: bool = False, seed: int = 0,
+                    time_limit: float = 60.0,
+                    progress: Callable[[str, float], None] | None = None) -> dict[str, Any]:
+    """Make scenario ``name`` the communities layer; the replaced one goes to history.
+
+    Grids are drawn inside communities, so the grids of every community the scenario
+    changes (new codes, and old codes it replaces) become stale the moment it is accepted:
+    ground of a community in no grid, grids of communities that no longer exist, lookups
+    answering with the old grids. By default they are re-drawn
+    (:func:`gisgov.grids.make_grids` for the changed communities, grids of removed
+    communities dropped) and written in the same transaction as the communities, so the
+    lookup index (which follows the workspace version) never sees one without the other.
+    ``keep_grids=True`` keeps them as they are and lists them in ``stale_grids``; a workspace
+    with grids and ``keep_grids=False`` whose grids cannot be re-drawn raises before anything
+    is written.
+
+    Returns
+    -------
+    dict
+        ``scenario``, ``communities``, ``version``, ``compounds_updated``, ``changed``
+        (community codes), ``grids_redrawn`` (count), ``stale_grids`` (codes left stale).
+    """
     areas, units, _ = load_scenario(ws, name)
     old = ws.read("communities")
     replaced = set(units["old_code"].astype(str)) | set(areas["code"].astype(str))
@@ -123,13 +144,44 @@ def accept_scenario(ws: Any, name: str) -> dict[str, Any]:
     unit_code = dict(zip(units["unit_id"].astype(str), units["area_code"].astype(str), strict=True))
     moved = comps["id"].astype(str).map(unit_code)
     comps["community_code"] = moved.fillna(comps["community_code"])
+    changed = sorted(replaced)
+    grids = ws.read("grids") if ws.has_table("grids") else None
+    stale: list[str] = []
+    plan = None
+    if grids is not None and len(grids):
+        stale = sorted(grids.loc[grids["community_code"].astype(str).isin(replaced), "code"]
+                       .astype(str))
+        if stale and not keep_grids:
+            from gisgov.grids import make_grids
+
+            layers = ws.read_all()
+            layers["communities"] = new
+            layers["compounds"] = comps
+            live = set(new["code"].astype(str))
+            # grids of communities that no longer exist go; the rest of the changed ones
+            # are re-drawn below
+            layers["grids"] = grids[grids["community_code"].astype(str).isin(live)]
+            redraw = [c for c in changed if c in live]
+            plan = make_grids(layers, communities=redraw, crs=ws.working_crs, seed=seed,
+                              time_limit=time_limit, progress=progress)
     with ws.transaction() as tx:
         tx.write_table("history_communities", hist, mode="replace")
         tx.write("communities", new, mode="replace")
         tx.write("compounds", comps, mode="replace")
         tx.set_meta("communities_version", version)
+        if plan is not None:
+            from gisgov.grids import UNFILLED_TABLE
+
+            for layer in ("grids", "staff", "branches", "members", "assignments"):
+                tx.write(layer, getattr(plan, layer))
+            if len(plan.unfilled):
+                tx.write_table(UNFILLED_TABLE, plan.unfilled)
+            elif tx.has_table(UNFILLED_TABLE):
+                tx.drop_table(UNFILLED_TABLE)
     return {"scenario": name, "communities": len(new), "version": version,
-            "compounds_updated": int(moved.notna().sum())}
+            "compounds_updated": int(moved.notna().sum()), "changed": changed,
+            "grids_redrawn": 0 if plan is None else len(plan.result.grids),
+            "stale_grids": stale if keep_grids else []}
 
 
 def export_scenario(ws: Any, name: str, out: str | Path) -> Path:

@@ -176,3 +176,39 @@ def test_finished_jobs_survive_a_service_restart(world_url: Any) -> None:
         assert "assignments" in doc["tables"]
         listed = restarted.get("/jobs", headers=auth(key)).json()
         assert done["id"] in [j["id"] for j in listed["jobs"]]
+
+
+def test_redistrict_job_accepts_every_cli_option_with_the_same_defaults(county_url: Any) -> None:
+    """The job's schema and the command's flags come from one model: every option of
+    ``gisgov redistrict`` (other than the CLI-only file/output ones) is a body field with the
+    same default, and a job with a lock, ``cross_subdistricts`` and ``exact`` runs."""
+    from typer.main import get_command
+
+    from gisgov.cli import app as cli_app
+
+    cmd = get_command(cli_app).commands["redistrict"]  # type: ignore[attr-defined]
+    cli = {p.name: p.default for p in cmd.params
+           if p.name not in ("ws_path", "units", "weight", "id_col", "labels_out", "json_out")}
+    from api.jobs_routes import RedistrictParams
+
+    api = {n: f.default for n, f in RedistrictParams.model_fields.items()}
+    assert cli == api
+    assert api["time_limit"] == 30.0
+    assert {"lock", "cross_subdistricts", "exact", "objective", "islands"} <= set(api)
+    url = county_url("gpkg")
+    key = _planner_key(url)
+    with make_client(url) as client:
+        bad = client.post("/jobs/redistrict", json={"lock": "XQ003"}, headers=auth(key))
+        assert bad.status_code == 400, bad.text
+        assert "UNIT=AREA" in bad.text
+        bad = client.post("/jobs/redistrict", json={"objective": "roundest"}, headers=auth(key))
+        assert bad.status_code == 400, bad.text
+        r = client.post("/jobs/redistrict",
+                        json={"areas": 4, "cross_subdistricts": True, "objective": "cut-edges",
+                              "seed": 2, "time_limit": NO_TIME_CAP, "scenario": "opts"},
+                        headers=auth(key))
+        assert r.status_code == 202, r.text
+        done = _wait(client, r.headers["location"], key)
+        assert done["status"] == "succeeded", done
+        assert done["summary"]["objective"] == "cut-edges"
+        assert done["summary"]["feasible"]

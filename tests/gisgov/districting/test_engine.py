@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -248,21 +246,21 @@ def test_new_area_is_founded_on_the_new_town() -> None:
     assert any("new town" in r for r in res.report)
 
 
-def test_cpsat_and_highs_agree_on_the_optimum() -> None:
+def test_scip_and_highs_agree_on_the_optimum() -> None:
     units = lattice(4, 4, seed=1)
     g = graph_from_units(units)
     w = units["hh"].to_numpy()
     total = float(w.sum())
     lo, hi = total / 2 * 0.95, total / 2 * 1.05
     heur = partition(units, weight="hh", areas=2, tolerance=0.05, objective=EDGES_ONLY, seed=0)
-    cp = solve_exact(g, w, 2, lower=lo, upper=hi, objective=EDGES_ONLY, time_limit=NO_TIME_CAP,
-                     hint=heur.labels.to_numpy(), solver="cpsat")
+    sc = solve_exact(g, w, 2, lower=lo, upper=hi, objective=EDGES_ONLY, time_limit=NO_TIME_CAP,
+                     hint=heur.labels.to_numpy(), solver="scip")
     hs = solve_exact(g, w, 2, lower=lo, upper=hi, objective=EDGES_ONLY, time_limit=NO_TIME_CAP,
                      solver="highs")
-    assert cp.optimal
+    assert sc.optimal
     assert hs.optimal
-    assert cp.objective == pytest.approx(hs.objective)
-    assert cut_edges(heur) * EDGES_ONLY.edge_costs(g, 2)[0] >= cp.objective - 1e-9
+    assert sc.objective == pytest.approx(hs.objective)
+    assert cut_edges(heur) * EDGES_ONLY.edge_costs(g, 2)[0] >= sc.objective - 1e-9
 
 
 def test_objective_from_text_overrides_named_weights_only() -> None:
@@ -284,7 +282,7 @@ def test_objective_from_text_overrides_named_weights_only() -> None:
 def test_exact_with_polsby_popper_claims_optimality_for_the_linear_part_only() -> None:
     """The MILP does not model Polsby-Popper: with that term in the objective the plan is
     proven optimal for the cut edges only, and the full objective is ``optimal: false`` with
-    an unknown gap — not ``optimal: true, gap 0``."""
+    the gap of the linear part (0) — not ``optimal: true``."""
     units = lattice(4, 3)
     with_pp = Objective(cut_edges=1.0, cut_length=0.0, main_streets=0.0, polsby_popper=0.5)
     res = partition(units, weight="hh", areas=2, tolerance=0.05, objective=with_pp,
@@ -293,7 +291,7 @@ def test_exact_with_polsby_popper_claims_optimality_for_the_linear_part_only() -
     assert res.linear_optimal
     assert res.linear_gap == 0.0
     assert not res.optimal
-    assert math.isnan(res.gap)
+    assert res.gap == 0.0  # of the linear part, which ``proven`` names
     assert res.proven.startswith("optimal for the linear terms")
     assert "full objective is not proven optimal" in res.proven
     edges = partition(units, weight="hh", areas=2, tolerance=0.05, objective=EDGES_ONLY,
@@ -307,9 +305,10 @@ def test_exact_with_polsby_popper_claims_optimality_for_the_linear_part_only() -
     assert heur.proven.startswith("nothing")
 
 
-def test_exact_with_rounded_costs_reports_a_gap_not_optimality() -> None:
-    """CP-SAT needs integer costs: shared lengths that do not scale to integers are rounded,
-    so the plan is proven optimal only to within the rounding, which the gap then states."""
+def test_exact_with_real_valued_costs_is_proven_without_rounding() -> None:
+    """Shared lengths that do not scale to integers (CP-SAT had to round them and could only
+    claim optimality to within the rounding): SCIP and HiGHS solve the real costs, agree, and
+    the plan is proven optimal outright."""
     heights = [97.31, 101.77, 99.03]
     rows, y = [], 0.0
     for h in heights:
@@ -319,13 +318,47 @@ def test_exact_with_rounded_costs_reports_a_gap_not_optimality() -> None:
     units = gpd.GeoDataFrame({"hh": [10] * 12}, geometry=cells, crs="EPSG:32650")
     length_only = Objective(cut_edges=0.0, cut_length=1.0, main_streets=0.0, polsby_popper=0.0)
     g = graph_from_units(units)
-    ex = solve_exact(g, units["hh"].to_numpy(), 2, lower=57.0, upper=63.0,
-                     objective=length_only, time_limit=NO_TIME_CAP)
-    assert ex.optimal  # of the rounded model it solved
-    assert ex.rounding > 0
+    sc = solve_exact(g, units["hh"].to_numpy(), 2, lower=57.0, upper=63.0,
+                     objective=length_only, time_limit=NO_TIME_CAP, solver="scip")
+    hs = solve_exact(g, units["hh"].to_numpy(), 2, lower=57.0, upper=63.0,
+                     objective=length_only, time_limit=NO_TIME_CAP, solver="highs")
+    assert sc.optimal
+    assert hs.optimal
+    assert sc.rounding == 0
+    assert sc.objective == pytest.approx(hs.objective)
     res = partition(units, weight="hh", areas=2, tolerance=0.05, objective=length_only,
                     method="exact", time_limit=NO_TIME_CAP)
-    assert not res.optimal
-    assert not res.linear_optimal
-    assert 0 < res.gap < 1e-4
-    assert res.proven.startswith("within a relative gap of")
+    assert res.optimal
+    assert res.gap == 0.0
+
+
+def test_island_infeasibility_names_bridge_and_bridge_works() -> None:
+    """Islands of 40 and 60 households into 3 areas of 30–36.7: the first can carry neither
+    one area nor two; the message names islands='bridge', which then works."""
+    left = [shapely.box(x * 100, 0, (x + 1) * 100, 100) for x in range(8)]
+    right = [shapely.box(2000 + x * 100, 0, 2000 + (x + 1) * 100, 100) for x in range(12)]
+    units = gpd.GeoDataFrame({"hh": [5] * 20}, geometry=left + right, crs="EPSG:32650")
+    from gisgov.errors import InfeasibleError
+
+    with pytest.raises(InfeasibleError, match=r"islands='bridge'") as info:
+        partition(units, weight="hh", areas=3, tolerance=0.1, seed=0)
+    assert "cross" not in str(info.value)  # no containment groups here
+    res = partition(units, weight="hh", areas=3, tolerance=0.1, seed=0, islands="bridge")
+    assert sorted(units["hh"].groupby(res.labels).sum().tolist()) == [30, 35, 35]
+
+
+def test_restarts_sized_from_the_time_limit_stay_reproducible() -> None:
+    """``starts=None`` uses the time it is given as restarts, counted from the units and the
+    time limit (not the clock): more time, more starts; same seed, same plan."""
+    from gisgov.districting.engine import DEFAULT_STARTS, MAX_RESTARTS, restarts_for
+
+    assert restarts_for(100, 1.0) == DEFAULT_STARTS
+    assert DEFAULT_STARTS < restarts_for(100, 10.0) < restarts_for(100, 20.0)
+    assert restarts_for(100, 3600.0) == MAX_RESTARTS
+    units = lattice(8, 8, seed=4)
+    a = partition(units, weight="hh", areas=4, tolerance=0.05, objective=EDGES_ONLY, seed=5,
+                  starts=None, time_limit=10.0)
+    b = partition(units, weight="hh", areas=4, tolerance=0.05, objective=EDGES_ONLY, seed=5,
+                  starts=None, time_limit=10.0)
+    assert not any("cut the search short" in note for note in a.report)
+    assert (a.labels == b.labels).all()
