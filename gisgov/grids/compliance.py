@@ -15,7 +15,7 @@ grid_size_out_of_range    error     a grid's households outside the allowed 30�
 grid_size_off_target      warning   a grid's households more than 25% off its target
 grid_gap                  error     part of a gridded community lies in no grid at all
 grid_overlap              error     two grids overlap by more than 1 m² (any communities)
-member_load_out_of_range  warning   a red-grid member's households outside 5–10
+member_load_out_of_range  warning   a red-grid member's households outside its class's bounds
 ========================  ========  ==========================================================
 
 Grid rules only run once the workspace has grids; the branch rule runs always (it is what
@@ -212,18 +212,33 @@ def branch_over_cap(layers: Layers) -> list[Problem]:
 
 
 def member_loads(layers: Layers) -> list[Problem]:
-    """Red-grid members whose number of households is outside 5–10 (once assignments exist)."""
+    """Red-grid members whose number of households is outside their class's bounds.
+
+    The bounds are the assignment's (:class:`gisgov.assignment.ClassBounds`: A/B 5–10, C up
+    to 5, D and away none), so the check and ``gisgov assign`` judge a load the same way: a
+    class C member with 1 household is within bounds, not a warning.
+    """
     if not _has(layers, "assignments"):
         return []
+    from gisgov.assignment._model import ClassBounds
+
+    bounds = ClassBounds()
     loads = layers["assignments"]["member_id"].astype(str).value_counts()
-    lo, hi = LOAD_RANGE
-    return [
-        Problem("members", mid, "member_load_out_of_range",
-                f"red-grid member keeps in touch with {n} households; expected {lo}–{hi}",
-                "warning")
-        for mid, n in loads.items()
-        if not lo <= int(n) <= hi
-    ]
+    kind: dict[str, tuple[str, str]] = {}
+    if _has(layers, "members"):
+        mem = layers["members"]
+        kind = {str(i): (str(c), str(s)) for i, c, s in
+                zip(mem["id"], mem["class"], mem["status"], strict=True)}
+    problems = []
+    for mid, n in loads.items():
+        klass, status = kind.get(str(mid), ("A", "resident"))
+        lo, hi = bounds.for_member(klass, status)
+        if not lo <= int(n) <= hi:
+            problems.append(Problem(
+                "members", mid, "member_load_out_of_range",
+                f"red-grid member (class {klass}, {status}) keeps in touch with {n} households; "
+                f"expected {lo}–{hi}", "warning"))
+    return problems
 
 
 GRID_RULES = [
