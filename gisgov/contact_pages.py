@@ -78,7 +78,7 @@ def write_grid_contact_pages(
     ValueError
         A grid code that is not a plain code (it becomes a file name).
     """
-    from gisgov.assignment.contacts import contact_lists_html
+    from gisgov.assignment.contacts import contact_lists_html, printable_head
 
     out = Path(out_dir)
     folder = out / "contacts"
@@ -105,13 +105,10 @@ def write_grid_contact_pages(
             f"<td><a href=\"{e(code)}.csv\">CSV</a></td></tr>")
     index = folder / "index.html"
     index.write_text("\n".join([
-        "<!doctype html>", '<html lang="zh-CN"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        "<title>红色网格员联系户名单 · 目录</title>",
-        "<style>body{font-family:'Noto Sans CJK SC','Microsoft YaHei',sans-serif;margin:1.5em}"
-        "table{border-collapse:collapse}th,td{border:1px solid #999;padding:3px 8px;"
-        "text-align:left}td.num{text-align:right}</style></head><body>",
-        "<h1>红色网格员联系户名单 · 目录</h1>",
+        *printable_head("红色网格员联系户名单 · 目录", (
+            "body{font-family:'Noto Sans CJK SC','Microsoft YaHei',sans-serif;margin:1.5em}"
+            "table{border-collapse:collapse}th,td{border:1px solid #999;padding:3px 8px;"
+            "text-align:left}td.num{text-align:right}",), viewport=True),
         f"<p>{lists['grid_code'].nunique()} 个网格，党员 {lists['member_id'].nunique()} 名，"
         f"联系户 {len(lists)} 户。全部名单：<a href=\"../联系户名单.csv\">联系户名单.csv</a></p>",
         "<table><thead><tr><th>网格</th><th>网格代码</th><th>党员</th><th>联系户</th>"

@@ -7,6 +7,7 @@ may receive them is decided by the caller (CLI user or API role), not here.
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable
 from pathlib import Path
 
 import geopandas as gpd
@@ -14,7 +15,8 @@ import pandas as pd
 
 from gisgov.assignment._result import AssignmentResult
 
-__all__ = ["REASON_ZH", "contact_lists", "contact_lists_html", "write_contact_lists"]
+__all__ = ["PRINT_CSS", "REASON_ZH", "contact_lists", "contact_lists_html", "printable_head",
+           "write_contact_lists"]
 
 #: Chinese label of each assignment reason (就亲、就近、就便).
 REASON_ZH = {
@@ -70,6 +72,34 @@ def contact_lists(
     return out[cols].sort_values(["grid_code", "member_id", "walk_m"]).reset_index(drop=True)
 
 
+#: Fonts and table rules shared by the printable pages (contact lists, recruitment plan).
+PRINT_CSS = (
+    "body{font-family:'Noto Sans CJK SC','Microsoft YaHei',sans-serif;margin:1.5em}",
+    "table{border-collapse:collapse;width:100%;margin-bottom:1.2em}",
+    "th,td{border:1px solid #999;padding:3px 6px;text-align:left}",
+    "td.num{text-align:right}",
+)
+
+
+def printable_head(title: str, css: Iterable[str] = PRINT_CSS, *,
+                   viewport: bool = False) -> list[str]:
+    """The opening lines of a printable Chinese page, up to its ``<h1>``.
+
+    One skeleton for every page gisgov prints (contact lists, their per-grid index, the
+    recruitment plan), so they share the fonts that carry Chinese and the table rules.
+    """
+    e = html.escape
+    return [
+        "<!doctype html>",
+        '<html lang="zh-CN"><head><meta charset="utf-8">',
+        *(['<meta name="viewport" content="width=device-width, initial-scale=1">']
+          if viewport else []),
+        f"<title>{e(title)}</title>",
+        "<style>", *css, "</style></head><body>",
+        f"<h1>{e(title)}</h1>",
+    ]
+
+
 def contact_lists_html(lists: pd.DataFrame, *, title: str = "红色网格员联系户名单") -> str:
     """Render :func:`contact_lists` as a printable HTML page, one section per member.
 
@@ -85,18 +115,8 @@ def contact_lists_html(lists: pd.DataFrame, *, title: str = "红色网格员联�
     """
     e = html.escape
     parts = [
-        "<!doctype html>",
-        '<html lang="zh-CN"><head><meta charset="utf-8">',
-        f"<title>{e(title)}</title>",
-        "<style>",
-        "body{font-family:'Noto Sans CJK SC','Microsoft YaHei',sans-serif;margin:1.5em}",
-        "table{border-collapse:collapse;width:100%;margin-bottom:1.2em}",
-        "th,td{border:1px solid #999;padding:3px 6px;text-align:left}",
-        "td.num{text-align:right}",
-        "section{page-break-inside:avoid}",
-        "@media print{section{page-break-inside:avoid}h1{font-size:16pt}}",
-        "</style></head><body>",
-        f"<h1>{e(title)}</h1>",
+        *printable_head(title, (*PRINT_CSS, "section{page-break-inside:avoid}",
+                                "@media print{section{page-break-inside:avoid}h1{font-size:16pt}}")),
         f"<p>党员 {lists['member_id'].nunique()} 名，联系户 {len(lists)} 户。</p>",
     ]
     for (grid, member), rows in lists.groupby(["grid_code", "member_id"], sort=True):

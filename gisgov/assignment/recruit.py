@@ -14,6 +14,7 @@ import html
 from pathlib import Path
 
 from gisgov.assignment._result import INVITE_RADIUS_M, AssignmentResult
+from gisgov.assignment.contacts import PRINT_CSS, printable_head
 
 __all__ = ["recruit_html", "write_recruit_plan"]
 
@@ -25,17 +26,7 @@ def recruit_html(result: AssignmentResult, *, title: str = "红色网格员补�
     s = result.summary
     plan, cands = result.recruit, result.recruit_candidates
     parts = [
-        "<!doctype html>",
-        '<html lang="zh-CN"><head><meta charset="utf-8">',
-        f"<title>{e(title)}</title>",
-        "<style>",
-        "body{font-family:'Noto Sans CJK SC','Microsoft YaHei',sans-serif;margin:1.5em}",
-        "table{border-collapse:collapse;width:100%;margin-bottom:1.2em}",
-        "th,td{border:1px solid #999;padding:3px 6px;text-align:left}",
-        "td.num{text-align:right}",
-        "@media print{section{page-break-inside:avoid}}",
-        "</style></head><body>",
-        f"<h1>{e(title)}</h1>",
+        *printable_head(title, (*PRINT_CSS, "@media print{section{page-break-inside:avoid}}")),
         f"<p>共 {s['households']:,} 户，已联系 {s['assigned']:,} 户（覆盖率 "
         f"{s['coverage']:.1%}），未覆盖 {s['unassigned']:,} 户；跨社区统筹调配党员 "
         f"{s['deployed']:,} 名（调配范围：{_SCOPE_ZH.get(str(s['scope']), s['scope'])}，"
