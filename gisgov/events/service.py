@@ -37,11 +37,16 @@ __all__ = [
     "EVENT_LOG",
     "Report",
     "act",
+    "add_events",
+    "dispatch_unit",
     "event_dict",
     "event_log",
     "list_events",
+    "new_event_row",
+    "overdue_mask",
     "read_event",
     "report_events",
+    "report_log",
     "route_points",
     "sweep",
 ]
@@ -169,19 +174,46 @@ def report_events(ws: Any, reports: Sequence[Report], *, index: Any | None = Non
 
         index = LookupIndex.from_workspace(ws)
     rows = _report_rows(index, reports, cat)
+    return add_events(ws, rows, [[report_log(r)] for r in rows])
+
+
+def report_log(row: dict[str, Any]) -> dict[str, Any]:
+    """The ``report`` log entry of a new event row."""
+    return {"event_id": row.get("id"), "action": "report", "actor": row["reporter"],
+            "at": row["reported_at"], "note": row["text"], "from_status": None,
+            "to_status": "reported", "from_level": None, "to_level": "grid",
+            "grid_code": row["grid_code"], "unit_id": None}
+
+
+def add_events(ws: Any, rows: list[dict[str, Any]], logs: list[list[dict[str, Any]]]
+               ) -> gpd.GeoDataFrame:
+    """Store new events and their log entries in one transaction, numbering both.
+
+    Parameters
+    ----------
+    ws
+        The workspace.
+    rows
+        Event rows (``id`` is assigned here: ``E`` and seven digits, after the last one).
+    logs
+        Per row, its log entries in order (``event_id`` is set here).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The stored events.
+    """
     with ws.transaction() as tx:
         first = int(tx.get_meta(_SEQ_META, 0)) + 1
         ids = _new_ids(tx, first, len(rows))
-        for r, eid in zip(rows, ids, strict=True):
+        entries = []
+        for r, eid, steps in zip(rows, ids, logs, strict=True):
             r["id"] = eid
+            entries += [{**step, "event_id": eid} for step in steps]
         frame = _frame(rows)
-        logs = [{"event_id": r["id"], "action": "report", "actor": r["reporter"],
-                 "at": r["reported_at"], "note": r["text"], "from_status": None,
-                 "to_status": "reported", "from_level": None, "to_level": "grid",
-                 "grid_code": r["grid_code"], "unit_id": None} for r in rows]
         tx.write(EVENTS, frame, mode="append")
-        _append_log(tx, logs, fresh=True)
-        tx.set_meta(_SEQ_META, first + len(rows) - 1)
+        _append_log(tx, entries, fresh=True)
+        tx.set_meta(_SEQ_META, int(ids[-1][1:]))
     return frame
 
 
@@ -208,23 +240,31 @@ def _report_rows(index: Any, reports: Sequence[Report], cat: Catalogue
             except NotFoundError as exc:
                 raise NotFoundError(f"事件位置不在任何网格内, 未上报: {exc}") from None
             raise NotFoundError("事件位置不在任何网格内, 未上报")  # pragma: no cover
-        category = cat.get(r.category).name
         if r.source not in EVENT_SOURCES:
             raise ValidationError(
                 f"来源 {r.source!r} 无效; 可选: {', '.join(EVENT_SOURCES)} "
                 "(field 网格员, hotline 12345 热线, resident 居民, patrol 巡查)"
             )
-        at = _now(r.at)
-        when = format_time(at)
-        rows.append({
-            "category": category, "text": r.text, "source": r.source, "reporter": r.reporter,
-            "reported_at": when, "address": r.address, "external_id": r.external_id,
-            **route, "unit_id": None, "level": "grid", "status": "reported",
-            "due": format_time(at + pd.Timedelta(hours=cat.hours(category, "grid"))),
-            "escalations": 0, "updated_at": when,
-            "geometry": shapely.Point(float(xs[i]), float(ys[i])),
-        })
+        rows.append(new_event_row(
+            route, float(xs[i]), float(ys[i]), cat.get(r.category).name, _now(r.at), cat,
+            text=r.text, source=r.source, reporter=r.reporter, address=r.address,
+            external_id=r.external_id))
     return rows
+
+
+def new_event_row(route: dict[str, Any], x: float, y: float, category: str,
+                  at: pd.Timestamp, cat: Catalogue, **fields: Any) -> dict[str, Any]:
+    """A just-reported event at WGS-84 ``(x, y)`` routed by ``route`` (see
+    :func:`route_points`): at grid level, due after the category's grid hours."""
+    when = format_time(at)
+    base = {"text": None, "source": "field", "reporter": None, "address": None,
+            "external_id": None}
+    return {
+        "category": category, **base, **fields, "reported_at": when, **route,
+        "unit_id": None, "level": "grid", "status": "reported",
+        "due": format_time(at + pd.Timedelta(hours=cat.hours(category, "grid"))),
+        "escalations": 0, "updated_at": when, "geometry": shapely.Point(x, y),
+    }
 
 
 def _new_ids(tx: Any, first: int, n: int) -> list[str]:
