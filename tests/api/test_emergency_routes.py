@@ -53,14 +53,19 @@ def test_planner_gets_every_household_vulnerable_first_with_member_and_leader(
     expect = _households_within(*CENTRE, 500)
     assert len(expect) > 6
     assert {h["household_id"] for h in doc["households"]} == expect
-    assert doc["count"] == len(expect) and doc["outside_scope"] == 0
+    assert doc["count"] == len(expect)
+    assert doc["outside_scope"] == 0
     flags = [h["priority"] for h in doc["households"]]
-    assert flags == sorted(flags, reverse=True) and any(flags) and not all(flags)
+    assert flags == sorted(flags, reverse=True)
+    assert any(flags)
+    assert not all(flags)
     for h in doc["households"]:
         k = int(h["household_id"][1:3])
         assert h["priority"] == h["elderly"] == h["household_id"].endswith("0")
-        assert h["member_id"] == f"m{k:02d}" and h["member_name"].endswith("党员")
-        assert h["leader_name"].endswith("网格长") and h["grid_code"] == h["community_code"] \
+        assert h["member_id"] == f"m{k:02d}"
+        assert h["member_name"].endswith("党员")
+        assert h["leader_name"].endswith("网格长")
+        assert h["grid_code"] == h["community_code"] \
             + h["grid_code"][12:]
     grids = {h["grid_code"] for h in doc["households"]}
     assert {s["grid_code"] for s in doc["staff"]} == grids
@@ -73,10 +78,12 @@ def test_coordinator_gets_own_community_without_flags(
     doc = _sweep(client, keys["coordinator"], _circle(500)).json()
     everyone = _households_within(*CENTRE, 500)
     got = {h["household_id"] for h in doc["households"]}
-    assert got and all(h["community_code"] == COMMUNITY for h in doc["households"])
+    assert got
+    assert all(h["community_code"] == COMMUNITY for h in doc["households"])
     mine = {h for h in everyone if grid_code(int(h[1:3]) // 4, int(h[1:3]) % 4)
             .startswith(COMMUNITY)}
-    assert got == mine and doc["outside_scope"] == len(everyone) - len(mine) > 0
+    assert got == mine
+    assert doc["outside_scope"] == len(everyone) - len(mine) > 0
     assert all("elderly" not in h and "disabled" not in h for h in doc["households"])
     assert any(h["priority"] for h in doc["households"])
     assert {s["grid_code"][:12] for s in doc["staff"]} == {COMMUNITY}
@@ -114,18 +121,23 @@ def test_gcj02_circle_and_geojson_polygons(shared: tuple[Any, dict[str, str]]) -
 def test_csv_and_printable_page(shared: tuple[Any, dict[str, str]]) -> None:
     client, keys = shared
     r = _sweep(client, keys["planner"], _circle(500), "csv")
-    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/csv")
     assert r.content.startswith("\ufeff".encode())
     rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert len(rows) == len(_households_within(*CENTRE, 500))
     assert {"序号", "优先关照", "户主", "联系电话", "红色网格员", "党员电话", "网格长",
             "老年人"} <= set(rows[0])
-    assert rows[0]["优先关照"] == "是" and rows[-1]["优先关照"] == "否"
+    assert rows[0]["优先关照"] == "是"
+    assert rows[-1]["优先关照"] == "否"
     page = _sweep(client, keys["coordinator"], _circle(500), "html")
-    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
     text = page.text
-    assert "应急联系名单" in text and "属于其他社区" in text
-    assert text.count("<section>") == 4 and "老＝老年人" not in text
+    assert "应急联系名单" in text
+    assert "属于其他社区" in text
+    assert text.count("<section>") == 4
+    assert "老＝老年人" not in text
 
 
 @pytest.mark.parametrize("body", [
@@ -168,5 +180,6 @@ def test_each_sweep_is_audited_with_its_households(shared: tuple[Any, dict[str, 
     ws.close()
     assert len(audit) == 1
     row = audit.iloc[0]
-    assert row["actor"].endswith("/coordinator") and row["target"] == "emergency/contacts"
+    assert row["actor"].endswith("/coordinator")
+    assert row["target"] == "emergency/contacts"
     assert doc["households"][0]["household_id"] in row["detail"]
