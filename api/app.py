@@ -50,6 +50,7 @@ ROUTERS: list[str] = [
     "api.lookup_routes",
     "api.jobs_routes",
     "api.session_routes",
+    "api.events_routes",
     "api.emergency_routes",
 ]
 #: Router modules included when they exist (owned by other parts of the project).

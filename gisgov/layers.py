@@ -127,6 +127,17 @@ CODE_SUBDISTRICT = r"\d{9}"
 CODE_COMMUNITY = r"\d{12}"
 CODE_GRID = r"\d{15}"
 POLY = ("Polygon", "MultiPolygon")
+#: An ISO-8601 time with its UTC offset, to the second (events are stored in +08:00).
+ISO_TIME = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})"
+#: Where an event came from: a grid worker, the 12345 hotline, a resident, a patrol.
+EVENT_SOURCES = ("field", "hotline", "resident", "patrol")
+#: Who handles an event, lowest first (吹哨 moves it one step up).
+EVENT_LEVELS = ("grid", "community", "subdistrict", "department")
+#: The closed loop: 上报 → 受理 → 办结 → 核查 → 结案.
+EVENT_STATUSES = ("reported", "accepted", "resolved", "verified", "closed")
+#: What the event log records.
+EVENT_ACTIONS = ("report", "accept", "resolve", "verify", "close", "return", "reopen",
+                 "escalate")
 
 
 def _c(name: str, dtype: DType, zh: str, en: str, **kw: object) -> Column:
@@ -318,6 +329,70 @@ LAYERS: dict[str, Layer] = {
             ),
             ("LineString",),
             geometry_required=False,
+        ),
+        Layer(
+            "events", "事件", "Events", "id",
+            (
+                _c("id", "str", "事件编号", "ID", required=True),
+                _c("category", "str", "事件类别", "Category", required=True),
+                _c("text", "str", "事件描述", "Description"),
+                _c("source", "str", "来源", "Source", required=True, choices=EVENT_SOURCES),
+                _c("reporter", "str", "上报人", "Reporter", personal=True),
+                _c("reported_at", "str", "上报时间", "Reported at", required=True,
+                   pattern=ISO_TIME),
+                _c("address", "str", "地址", "Address"),
+                _c("external_id", "str", "工单号", "Ticket number"),
+                _c("subdistrict_code", "str", "所属街道", "Subdistrict",
+                   pattern=CODE_SUBDISTRICT, references="subdistricts.code"),
+                _c("community_code", "str", "所属社区", "Community", pattern=CODE_COMMUNITY,
+                   references="communities.code"),
+                _c("grid_code", "str", "所属网格", "Grid", pattern=CODE_GRID,
+                   references="grids.code"),
+                _c("handler_id", "str", "承办人", "Handler", references="staff.id"),
+                _c("unit_id", "str", "报到单位", "Dispatched unit", references="units.id"),
+                _c("level", "str", "办理层级", "Level", required=True, choices=EVENT_LEVELS),
+                _c("status", "str", "状态", "Status", required=True, choices=EVENT_STATUSES),
+                _c("due", "str", "办理时限", "Due", pattern=ISO_TIME),
+                _c("escalations", "int", "吹哨次数", "Escalations"),
+                _c("accepted_at", "str", "受理时间", "Accepted at", pattern=ISO_TIME),
+                _c("resolved_at", "str", "办结时间", "Resolved at", pattern=ISO_TIME),
+                _c("resolved_by", "str", "办结人", "Resolved by"),
+                _c("verified_at", "str", "核查时间", "Verified at", pattern=ISO_TIME),
+                _c("verified_by", "str", "核查人", "Verified by"),
+                _c("closed_at", "str", "结案时间", "Closed at", pattern=ISO_TIME),
+                _c("updated_at", "str", "更新时间", "Updated at", pattern=ISO_TIME),
+            ),
+            ("Point",),
+            description=("事: events found in the grid and handled there (gisgov.events). "
+                         "Routing (subdistrict, community, grid, handler = the grid leader) is "
+                         "fixed at report time by the locator; level and status move by the "
+                         "closed loop reported → accepted → resolved → verified → closed and "
+                         "by 吹哨 escalation grid → community → subdistrict → department; "
+                         "times are ISO-8601 with offset (China Standard Time, +08:00)."),
+        ),
+        Layer(
+            "event_log", "事件流转记录", "Event log", "id",
+            (
+                _c("id", "str", "记录编号", "ID", required=True),
+                _c("event_id", "str", "事件编号", "Event", required=True,
+                   references="events.id"),
+                _c("seq", "int", "序号", "Step", required=True),
+                _c("action", "str", "操作", "Action", required=True, choices=EVENT_ACTIONS),
+                _c("actor", "str", "操作人", "Actor"),
+                _c("at", "str", "操作时间", "At", required=True, pattern=ISO_TIME),
+                _c("note", "str", "说明", "Note"),
+                _c("from_status", "str", "原状态", "Status before", choices=EVENT_STATUSES),
+                _c("to_status", "str", "新状态", "Status after", choices=EVENT_STATUSES),
+                _c("from_level", "str", "原层级", "Level before", choices=EVENT_LEVELS),
+                _c("to_level", "str", "新层级", "Level after", choices=EVENT_LEVELS),
+                _c("grid_code", "str", "所属网格", "Grid", pattern=CODE_GRID,
+                   references="grids.code"),
+                _c("unit_id", "str", "报到单位", "Dispatched unit", references="units.id"),
+            ),
+            (),
+            geometry_required=False,
+            description=("Append-only: one row per report, transition and escalation of an "
+                         "event (who, when, note); id = event id + '-' + 3-digit step."),
         ),
     ]
 }

@@ -375,6 +375,11 @@ class LookupIndex:
     def __len__(self) -> int:
         return len(self.grid_codes)
 
+    def to_wgs84(self, lon: ArrayLike, lat: ArrayLike, crs: str) -> tuple[FloatArray, FloatArray]:
+        """Positions given in ``crs`` (``wgs84``, ``cgcs2000``, ``gcj02``, ``bd09``) as WGS-84,
+        checked to be longitudes and latitudes (:class:`ValidationError` otherwise)."""
+        return self._to_wgs84(lon, lat, crs)
+
     def _to_wgs84(self, lon: ArrayLike, lat: ArrayLike, crs: str) -> tuple[FloatArray, FloatArray]:
         name = normalise_crs_name(crs)
         if name not in INPUT_CRS:

@@ -20,7 +20,7 @@ place         subdistricts, communities, grids, compounds,        all       all 
               ``history_communities``, ``street_blocks``
 staff         ``staff``                                           published scope + published   all
 people        households, members, assignments,                   none      scope               all
-              ``assignment_unassigned``
+              ``assignment_unassigned``, events, event_log
 grid_product  ``assignment_grids``, ``grid_unfilled_roles``       none      scope               all
 closed        any other table (unknown tables default here)       none      none                all
 internal      ``api_keys``, ``audit_log``, ``jobs``,              none      none                none
@@ -128,6 +128,10 @@ _POLICIES: dict[str, TablePolicy] = {
                                grid_column="grid_code"),
     "assignment_unassigned": TablePolicy("people", household_column="household_id",
                                          grid_column="grid_code"),
+    # 事: events and their log belong to the grid they were routed to at report time; they
+    # name reporters and describe residents' matters, so they are read like people.
+    "events": TablePolicy("people", grid_column="grid_code"),
+    "event_log": TablePolicy("people", grid_column="grid_code"),
     "assignment_grids": TablePolicy("grid_product", grid_column="grid_code"),
     "grid_unfilled_roles": TablePolicy("grid_product", grid_column="grid_code"),
 }

@@ -315,6 +315,14 @@ def has_chinese_headers(path: str | Path, *, sheet: str | int | None = None) -> 
 
 # ---- reading ------------------------------------------------------------------------------
 
+def read_cells(path: str | Path, *, sheet: str | int | None = None,
+               encoding: str | None = None) -> pd.DataFrame:
+    """Every cell of a ``.csv`` (UTF-8 or GB18030) or ``.xlsx`` table as text, no header
+    (shared with other Chinese-header imports, e.g. the hotline export of
+    :mod:`gisgov.events.hotline`)."""
+    return _read_cells(Path(path), sheet=sheet, encoding=encoding)
+
+
 def _read_cells(p: Path, *, sheet: str | int | None, encoding: str | None) -> pd.DataFrame:
     """Every cell as text, no header yet (the header row is found later)."""
     if not p.exists():

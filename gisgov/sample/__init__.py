@@ -1,7 +1,8 @@
 """The reference county ("xx县" of the field report, seed 002) as seeded sample data.
 
 :func:`generate_county` builds every layer of the workspace schema in its state *before* the
-reform; :func:`calibration` measures a workspace against the report's figures.
+reform; :func:`seed_events` adds a simulated year of events once grids are drawn;
+:func:`calibration` measures a workspace against the report's figures.
 """
 
 from __future__ import annotations
@@ -16,14 +17,17 @@ from gisgov.sample._county import (
     SUBDISTRICTS,
     generate_county,
 )
+from gisgov.sample._events import EVENTS_PER_HOUSEHOLD_YEAR, seed_events
 
 __all__ = [
     "CENTRE_LONLAT",
     "COMMUNITIES",
     "COUNTY_CODE",
+    "EVENTS_PER_HOUSEHOLD_YEAR",
     "OLD_BRANCH_SIZES",
     "REFERENCE",
     "SUBDISTRICTS",
     "calibration",
     "generate_county",
+    "seed_events",
 ]

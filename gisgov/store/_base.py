@@ -68,6 +68,10 @@ class WorkspaceBase(ABC):
     def _has_table(self, name: str) -> bool: ...
 
     @abstractmethod
+    def _delete_rows(self, name: str, key: str, values: list[str]) -> None:
+        """Inside a transaction: delete the rows whose column ``key`` is one of ``values``."""
+
+    @abstractmethod
     def _list_tables(self) -> list[str]: ...
 
     @abstractmethod
@@ -196,6 +200,50 @@ class WorkspaceBase(ABC):
             tx._write_frame(layer, data, mode=mode)
             if data.geometry.notna().any() and tx.get_meta("working_crs") is None:
                 tx.set_meta("working_crs", _working_crs_for(data).to_wkt())
+
+    def update(self, layer: str, gdf: gpd.GeoDataFrame, *,
+               if_version: int | None = None) -> None:
+        """Replace existing rows of a schema layer, matched by key, atomically.
+
+        The row-level write a workflow needs (an event moving through its loop) without
+        rewriting the whole layer: the rows of ``gdf`` replace the stored rows with the same
+        keys; every other row stays as it is.
+
+        Parameters
+        ----------
+        layer
+            Layer name.
+        gdf
+            The new rows, every one with a key that exists in the layer.
+        if_version
+            As in :meth:`write`: refuse when the layer changed since it was read.
+
+        Raises
+        ------
+        ValidationError
+            The rows break the schema; nothing is written then.
+        NotFoundError
+            A key is not in the layer; nothing is written then.
+        ConflictError
+            ``if_version`` is stale; nothing is written then.
+        """
+        data = conform(layer, gdf)
+        problems = [p for p in validate_layer(layer, data) if p.severity == "error"]
+        if problems:
+            raise ValidationError(_summarise(problems), problems)
+        key = LAYERS[layer].key
+        keys = [str(k) for k in data[key].tolist()]
+        with self.transaction() as tx:
+            found = tx._count(layer, where={key: keys}) if tx._has_table(layer) else 0
+            if found != len(set(keys)):
+                present = tx._read_keys(layer, key) if tx._has_table(layer) else set()
+                missing = sorted(set(keys) - present)
+                raise NotFoundError(
+                    f"{layer}: no row with {key} {', '.join(missing[:5])}; nothing was changed"
+                )
+            tx._bump_table_version(layer, if_version)
+            tx._delete_rows(layer, key, keys)
+            tx._write_frame(layer, data, mode="append")
 
     # ---- product tables ---------------------------------------------------------------
     def tables(self) -> list[str]:

@@ -520,6 +520,13 @@ class GeoPackageWorkspace(WorkspaceBase):
     def _drop_table(self, name: str) -> None:
         _drop(self._require_tx(), name)
 
+    def _delete_rows(self, name: str, key: str, values: list[str]) -> None:
+        # The GeoPackage's own delete triggers keep the R-tree in step.
+        con = self._require_tx()
+        con.execute(f"DELETE FROM {_quote_ident(name)} WHERE {_quote_ident(key)} IN "
+                    "(SELECT value FROM json_each(?))",
+                    (json.dumps(values, ensure_ascii=False),))
+
     def _meta_put(self, key: str, value: str) -> None:
         con = self._require_tx()
         con.execute(_META_DDL)

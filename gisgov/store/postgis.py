@@ -422,6 +422,12 @@ class PostGISWorkspace(WorkspaceBase):
         with self._errors(f"dropping {name}"):
             conn.execute(sa.text(f"DROP TABLE IF EXISTS {_ident(name)}"))
 
+    def _delete_rows(self, name: str, key: str, values: list[str]) -> None:
+        conn = self._require_tx()
+        with self._errors(f"deleting rows of {name}"):
+            conn.execute(sa.text(f"DELETE FROM {_ident(name)} WHERE {_ident(key)} = ANY(:v)"),
+                         {"v": list(values)})
+
     def _write_frame(self, name: str, frame: pd.DataFrame, *, mode: WriteMode) -> None:
         conn = self._require_tx()
         with self._errors(f"writing {name}"):
