@@ -69,14 +69,14 @@ def event_rows(events: gpd.GeoDataFrame, *, basemap: str, now: pd.Timestamp
     late = overdue_mask(located, now)
     pts = to_draw(located[["id", "category", "status", "level", "reported_at", "due",
                            "geometry"]], basemap=basemap)
-    rows = [
+    rows: list[list[Any]] = [
         [float(y), float(x), str(i), str(c), str(s), str(lv), _short_time(r), _short_time(d),
          int(o)]
         for x, y, i, c, s, lv, r, d, o in zip(
             pts.geometry.x, pts.geometry.y, pts["id"], pts["category"], pts["status"],
             pts["level"], pts["reported_at"], pts["due"], late, strict=True)
     ]
-    rows.sort(key=lambda r: r[8])
+    rows.sort(key=lambda r: int(r[8]))
     return rows
 
 
