@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml
 
 ## make demo: build the reference county on the embedded default (GeoPackage) and run the
 ## main job: re-draw the urban communities, partition them into grids, assign red-grid
-## members, check, write the maps and serve them (Ctrl-C stops; SERVE=0 skips serving)
+## members, seed a year of events (事件) and sweep the overdue ones, check, write the maps and
+## serve them (Ctrl-C stops; SERVE=0 skips serving)
 SERVE ?= 1
 PORT  ?= 8000
 WS    := $(DEMO)/county.gpkg
@@ -27,6 +28,8 @@ demo: $(STAMP)
 	$(BIN)/gisgov redistrict $(WS) --communities urban --areas 5 --scenario reform --apply
 	$(BIN)/gisgov grids $(WS)
 	$(BIN)/gisgov assign $(WS) --lists-out $(DEMO)/contact-lists
+	$(BIN)/gisgov events seed $(WS) --seed 1
+	$(BIN)/gisgov events sweep $(WS)
 	-$(BIN)/gisgov check $(WS)
 	$(BIN)/gisgov maps $(WS) --out $(DEMO)/maps
 	@echo "maps written to $(DEMO)/maps/index.html"

@@ -343,13 +343,11 @@ LAYERS: dict[str, Layer] = {
                 _c("address", "str", "地址", "Address"),
                 _c("external_id", "str", "工单号", "Ticket number"),
                 _c("subdistrict_code", "str", "所属街道", "Subdistrict",
-                   pattern=CODE_SUBDISTRICT, references="subdistricts.code"),
-                _c("community_code", "str", "所属社区", "Community", pattern=CODE_COMMUNITY,
-                   references="communities.code"),
-                _c("grid_code", "str", "所属网格", "Grid", pattern=CODE_GRID,
-                   references="grids.code"),
-                _c("handler_id", "str", "承办人", "Handler", references="staff.id"),
-                _c("unit_id", "str", "报到单位", "Dispatched unit", references="units.id"),
+                   pattern=CODE_SUBDISTRICT),
+                _c("community_code", "str", "所属社区", "Community", pattern=CODE_COMMUNITY),
+                _c("grid_code", "str", "所属网格", "Grid", pattern=CODE_GRID),
+                _c("handler_id", "str", "承办人", "Handler"),
+                _c("unit_id", "str", "报到单位", "Dispatched unit"),
                 _c("level", "str", "办理层级", "Level", required=True, choices=EVENT_LEVELS),
                 _c("status", "str", "状态", "Status", required=True, choices=EVENT_STATUSES),
                 _c("due", "str", "办理时限", "Due", pattern=ISO_TIME),
@@ -368,7 +366,10 @@ LAYERS: dict[str, Layer] = {
                          "fixed at report time by the locator; level and status move by the "
                          "closed loop reported → accepted → resolved → verified → closed and "
                          "by 吹哨 escalation grid → community → subdistrict → department; "
-                         "times are ISO-8601 with offset (China Standard Time, +08:00)."),
+                         "times are ISO-8601 with offset (China Standard Time, +08:00). The routing codes, "
+                         "handler and unit are history (as routed when it happened): they stay "
+                         "when grids are re-drawn or staff change, so they are not checked as "
+                         "references."),
         ),
         Layer(
             "event_log", "事件流转记录", "Event log", "id",
@@ -385,9 +386,8 @@ LAYERS: dict[str, Layer] = {
                 _c("to_status", "str", "新状态", "Status after", choices=EVENT_STATUSES),
                 _c("from_level", "str", "原层级", "Level before", choices=EVENT_LEVELS),
                 _c("to_level", "str", "新层级", "Level after", choices=EVENT_LEVELS),
-                _c("grid_code", "str", "所属网格", "Grid", pattern=CODE_GRID,
-                   references="grids.code"),
-                _c("unit_id", "str", "报到单位", "Dispatched unit", references="units.id"),
+                _c("grid_code", "str", "所属网格", "Grid", pattern=CODE_GRID),
+                _c("unit_id", "str", "报到单位", "Dispatched unit"),
             ),
             (),
             geometry_required=False,

@@ -146,9 +146,10 @@ def import_hotline(ws: Any, path: str | Path, *, index: Any | None = None) -> Ho
     index = index or LookupIndex.from_workspace(ws)
     out = HotlineImport()
     n = len(frame)
-    lon = pd.to_numeric(frame.get("lon", pd.Series([None] * n)), errors="coerce").to_numpy()
-    lat = pd.to_numeric(frame.get("lat", pd.Series([None] * n)), errors="coerce").to_numpy()
-    crs = frame.get("crs", pd.Series([None] * n)).fillna("wgs84").astype(str).to_numpy()
+    empty = pd.Series([None] * n, index=frame.index)
+    lon = pd.to_numeric(frame.get("lon", empty), errors="coerce").to_numpy(float, copy=True)
+    lat = pd.to_numeric(frame.get("lat", empty), errors="coerce").to_numpy(float, copy=True)
+    crs = frame.get("crs", empty).fillna("wgs84").astype(str).to_numpy(copy=True)
     has_xy = np.isfinite(lon) & np.isfinite(lat)
     if "address" in frame and (~has_xy).any():
         ax, ay = _place_by_address(frame["address"][~has_xy], ws)

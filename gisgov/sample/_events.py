@@ -159,8 +159,8 @@ def _report_time(rng: np.random.Generator, start: pd.Timestamp, category: str,
         when = start.normalize() + pd.Timedelta(days=day)
         weight = 1.0
         if category in _SEASONAL:
-            weight *= 1 + 0.25 * np.cos(2 * np.pi * (when.dayofyear - 196) / 365)
-        if source == "field" and when.dayofweek >= 5:
+            weight *= 1 + 0.25 * np.cos(2 * np.pi * (when.day_of_year - 196) / 365)
+        if source == "field" and when.day_of_week >= 5:
             weight *= 0.6
         if rng.random() * 1.25 <= weight:
             break

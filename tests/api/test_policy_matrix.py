@@ -84,6 +84,10 @@ ROUTES: dict[tuple[str, str], str] = {
     # The emergency sweep (api.emergency_routes): coordinators their communities, planners
     # all, field and public refused; circles all over the world and one polygon around it.
     ("POST", "/emergency/contacts"): "emergency",
+    # Events (api.events_routes): writes; the events themselves are read as the collections
+    # ``events`` and ``event_log`` above (seeded in ``served``, one per grid at a household).
+    ("POST", "/events"): "event_post",
+    ("POST", "/events/{event_id}/actions"): "event_post",
 }
 
 
@@ -223,6 +227,13 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         report = gpd.GeoDataFrame(people.rename(columns={"id": "household"}),
                                   geometry=layers["households"].geometry.iloc[::7].values,
                                   crs="EPSG:4326")
+        # One event per grid, at a household's door: the collections events and event_log
+        # must then show each role its own grids' events only.
+        for row in layers["households"].iloc[::6].itertuples():
+            r = client.post("/events", headers=planner, json={
+                "lon": row.geometry.x, "lat": row.geometry.y, "category": "环境卫生",
+                "text": "楼道堆物", "reporter": row.head_name})
+            assert r.status_code == 201, r.text
         state = client.app.state.gisgov
         state.ws.write_table("assignment_unassigned", unassigned, mode="replace")
         state.ws.write_table("survey_people", report, mode="replace")
@@ -251,7 +262,7 @@ def _requests(client: Any, keys: dict[str, str | None], job_id: str
     collections = [c["id"] for c in client.get("/collections", headers=planner)
                    .json()["collections"]]
     assert {"households", "members", "assignments", "assignment_unassigned",
-            "survey_people", "staff"} <= set(collections)
+            "survey_people", "staff", "events", "event_log"} <= set(collections)
     features: dict[str, list[str]] = {}
     for cid in collections:
         doc = client.get(f"/collections/{cid}/items", params={"limit": 1000},
@@ -307,6 +318,8 @@ def _requests(client: Any, keys: dict[str, str | None], job_id: str
             yield from _emergency_requests(method, path)
         elif kind == "job_post":
             pass  # writes, not reads: who may start what is test_jobs_policy's
+        elif kind == "event_post":
+            pass  # writes: who may report and act is tests/gisgov/events/test_api.py's
         elif kind == "maps_data":
             for layer in ("households", "grids", "basemap"):
                 yield kind, method, f"/maps/data/{layer}.geojson", {}
@@ -416,6 +429,8 @@ def test_scoped_roles_see_their_own_people(
         assert ids(role, "assignments", "household_id") == expect, role
         members = {m for m in ids("planner", "members") if _grid_of_member(m) in SCOPE[role]}
         assert ids(role, "members") == members, role
+        events = ids(role, "events", "grid_code")
+        assert events == (SCOPE[role] if role != "public" else set()), role
         unassigned = ids(role, "assignment_unassigned", "household_id")
         assert {_grid_of_household(h) for h in unassigned} <= SCOPE[role], role
         data = client.get("/maps/data/households.geojson", headers=auth(keys[role]))

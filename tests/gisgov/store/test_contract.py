@@ -445,3 +445,32 @@ def test_unbindable_filter_values_are_refused(
     with pytest.raises(ValidationError, match="offset"):
         workspace.read("households", offset=10**21)
     assert workspace.count("households") == 4
+
+
+def test_update_replaces_rows_by_key(
+    workspace: WorkspaceBase, layer_frames: dict[str, gpd.GeoDataFrame]
+) -> None:
+    """``update`` swaps the rows named by key (geometry and spatial index included) and
+    leaves the others; unknown keys, stale versions and bad rows change nothing."""
+    _write_all(workspace, layer_frames, ("events",))
+    events = layer_frames["events"]
+    version = workspace.table_version("events")
+    moved = events.iloc[[1]].assign(status="resolved", resolved_by="u1",
+                                    resolved_at="2026-03-06T08:00:00+08:00",
+                                    geometry=[Point(113.70, 34.80)])
+    workspace.update("events", moved, if_version=version)
+    got = workspace.read("events").set_index("id")
+    assert got.loc["E0000002", "status"] == "resolved"
+    assert got.loc["E0000001", "status"] == "closed"
+    assert workspace.count("events") == 2
+    assert workspace.read("events", bbox=(113.69, 34.79, 113.71, 34.81))["id"].tolist() == [
+        "E0000002"]
+    assert workspace.read("events", bbox=(113.631, 34.743, 113.633, 34.745)).empty
+    before = workspace.read("events")
+    with pytest.raises(ConflictError):
+        workspace.update("events", moved.assign(status="closed"), if_version=version)
+    with pytest.raises(NotFoundError):
+        workspace.update("events", moved.assign(id="E0000009"))
+    with pytest.raises(ValidationError):
+        workspace.update("events", moved.assign(status="lost"))
+    assert_geodataframe_equal(workspace.read("events"), before)
