@@ -29,6 +29,7 @@ from gisgov.locate import locate_xy
 from gisgov.privacy import Principal
 from gisgov.store import open_workspace
 from tests.maps.conftest import build_grid_layers
+from tests.maps.map_test_helpers import write_workspace
 
 PLANNER = Principal(role="planner", actor_name="cli:test")
 GEOD = pyproj.Geod(ellps="WGS84")
@@ -43,13 +44,7 @@ def layers(county_layers: dict[str, gpd.GeoDataFrame]) -> dict[str, gpd.GeoDataF
 @pytest.fixture(scope="module")
 def master(tmp_path_factory: pytest.TempPathFactory,
            layers: dict[str, gpd.GeoDataFrame]) -> Path:
-    path = tmp_path_factory.mktemp("emergency") / "county.gpkg"
-    ws = open_workspace(path, create=True)
-    with ws.transaction() as tx:
-        for name, gdf in layers.items():
-            tx.write(name, gdf)
-    ws.close()
-    return path
+    return Path(write_workspace(tmp_path_factory.mktemp("emergency") / "county.gpkg", layers))
 
 
 @pytest.fixture
