@@ -123,8 +123,8 @@ def bench(src: str, args: argparse.Namespace) -> dict[str, Any]:
         "workspace": Path(src).name, "scale": meta.get("scale"),
         "households": ws.count("households"), "grids": ws.count("grids"),
         "assignments": ws.count("assignments"),
-        "households_per_circle": _stats([float(f) for f in found]) | {
-            "min": min(found)},
+        "households_per_circle": {"median": int(np.median(found)), "min": min(found),
+                                  "max": max(found)},
         "with_member_share": round(sum(with_member) / max(1, sum(found)), 3),
         "sweep_gpkg": _stats(ms),
         "whole_county_pass_gpkg": _stats(whole),
