@@ -191,3 +191,40 @@ def test_served_events_follow_the_policy_and_are_audited(layers: Layers,
     assert "maps/county.html" in targets
     assert audit.loc[audit["target"] == "maps/county.html", "actor"].str.endswith(
         "/field").all()  # the public's county map drew no events: no record
+
+
+@pytest.mark.browser
+def test_event_map_and_dashboard_show_offline_in_a_browser(layers: Layers, tmp_path: Path,
+                                                           artifacts_dir: Path) -> None:
+    """In headless Chromium with every request off localhost aborted: event clusters drawn
+    (those holding overdue events ringed), the dashboard's plots shown."""
+    from tests.maps.test_browser import ARGS, CHROMIUM, visit
+
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    write_maps(layers, tmp_path, inline=True, now=NOW)
+    grid = str(layers["events"]["grid_code"].iloc[0])
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        v = visit(browser, (tmp_path / "county.html").as_uri())
+        v.page.wait_for_selector(".gisgov-event-cluster", state="attached")
+        clusters = v.page.locator(".gisgov-event-cluster")
+        assert clusters.count() > 0
+        rings = v.page.evaluate(
+            "[...document.querySelectorAll('.gisgov-event-cluster div')]"
+            ".filter(d => d.style.boxShadow).length")
+        assert rings > 0
+        assert v.errors == []
+        assert v.external == []
+        v.page.screenshot(path=str(artifacts_dir / "events-county.png"))
+        d = visit(browser, (tmp_path / f"dashboard-{grid}.html").as_uri(), height=1400)
+        box = d.page.locator("figure svg").bounding_box()
+        assert box is not None
+        assert box["height"] > 500
+        assert d.page.get_by_text("每周事件数（按类别）").is_visible()
+        assert d.errors == []
+        assert d.external == []
+        d.page.screenshot(path=str(artifacts_dir / "events-dashboard.png"), full_page=True)
+        browser.close()
