@@ -118,7 +118,7 @@ def bench(src: str, args: argparse.Namespace) -> dict[str, Any]:
     centres = _centres(ws, args.circles, args.seed)
     sweep_area(ws, circle_area(*centres[0], args.radius, metric_crs=ws.working_crs), PLANNER)
     ms, found, with_member = _sweeps(ws, centres, args.radius)
-    whole = _whole_county(ws, centres, args.radius, min(5, len(centres)))
+    whole = _whole_county(ws, centres, args.radius, min(3, len(centres)))
     out: dict[str, Any] = {
         "workspace": Path(src).name, "scale": meta.get("scale"),
         "households": ws.count("households"), "grids": ws.count("grids"),
