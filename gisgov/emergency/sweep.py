@@ -9,9 +9,11 @@ and whom do we call" from the store, and nothing else:
 - **Spatial query, not a county pass.** Households are read with the area's bounding box (the
   store's R-tree / GiST index) and kept by the area's exact test (:mod:`gisgov.emergency.area`);
   their grids come from the grids that box touches, under the one boundary rule of
-  :mod:`gisgov.locate`; their assignments by the same box (an assignment's line starts at its
-  household; by key only for rows stored without a line), their members and staff by key
-  (``id``/``grid_code`` IN …). A 300 m circle reads a few hundred to a few thousand rows.
+  :mod:`gisgov.locate`; their assignments, members and staff by key
+  (``household_id``/``id``/``grid_code`` IN …). A 300 m circle reads a few hundred to a few
+  thousand rows. (Reading the assignments by the box too, since their lines start at the
+  household, was tried: households without a member, 19% at scale 8, still need the key
+  query, so it only added a read.)
 - **One policy.** Rows and columns go through :func:`gisgov.policy.apply_policy` as they would
   through any route: a coordinator gets the households, members and staff of their own
   communities only (the rest are counted, not shown), with the care flags removed; a planner
@@ -172,7 +174,7 @@ def sweep_area(ws: Any, area: SweepArea, principal: Principal, *,
     seen_grids = [g for g, keep in zip(hh_grids, _kept(households, seen.frame), strict=True)
                   if keep]
     flags = households.set_index("id").loc[seen.frame["id"], list(CARE_FLAGS)]
-    assigned = _assignments(ws, area, seen.frame["id"].astype(str).tolist())
+    assigned = _read_keys(ws, "assignments", "household_id", seen.frame["id"].tolist())
     members = _members(ws, assigned, principal, scope)
     staff = _staff(ws, sorted({g for g in seen_grids if g}), principal, scope, publish)
     table = _contacts(seen.frame, seen_grids, flags, assigned, members.frame, staff.frame,
@@ -219,26 +221,6 @@ def _read_keys(ws: Any, layer: str, column: str, keys: Collection[Any]) -> gpd.G
     if not values:
         return ws.read(layer, limit=0)
     return ws.read(layer, where={column: values}).reset_index(drop=True)
-
-
-def _assignments(ws: Any, area: SweepArea, household_ids: list[str]) -> gpd.GeoDataFrame:
-    """The assignment rows of these households.
-
-    An assignment's line runs from its household, so the lines of households inside the area
-    cross the area's box: read them with the spatial index (a key filter on
-    ``household_id`` scans the whole table, 170,000 rows at scale 8), and ask by key only for
-    households whose row has no line (assignments may be stored without geometry).
-    """
-    wanted = set(household_ids)
-    if not wanted:
-        return ws.read("assignments", limit=0)
-    near = ws.read("assignments", bbox=area.bbox)
-    near = near[near["household_id"].astype(str).isin(wanted)]
-    missing = wanted - set(near["household_id"].astype(str))
-    if not missing:
-        return near.reset_index(drop=True)
-    rest = _read_keys(ws, "assignments", "household_id", missing)
-    return pd.concat([near, rest], ignore_index=True) if len(near) else rest
 
 
 def _members(ws: Any, assigned: pd.DataFrame, principal: Principal,

@@ -345,34 +345,3 @@ def test_written_files_round_trip(ws: Any, layers: dict[str, gpd.GeoDataFrame],
     table = pd.read_csv(paths[0], encoding="utf-8-sig", dtype=str)
     assert table["户编号"].tolist() == result.households["household_id"].tolist()
 
-
-def test_assignment_lines_are_read_by_the_area_box(
-        ws: Any, layers: dict[str, gpd.GeoDataFrame]) -> None:
-    """With the household → member lines stored (as ``gisgov assign`` writes them), the
-    assignments come from the spatial index, and the answer is the same."""
-    lon, lat = _busiest_point(layers)
-    area = circle_area(lon, lat, 300, metric_crs=ws.working_crs)
-    before = sweep_area(ws, area, PLANNER).households
-    asg = layers["assignments"].copy()
-    hh = layers["households"].set_index("id").geometry
-    members = layers["members"].set_index("id").geometry
-    # A member living at the household's door has no line (a zero-length line is invalid).
-    asg["geometry"] = [shapely.LineString([hh[h], members[m]]) if not hh[h].equals(members[m])
-                       else None
-                       for h, m in zip(asg["household_id"], asg["member_id"], strict=True)]
-    ws.write("assignments", gpd.GeoDataFrame(asg, geometry="geometry", crs=4326))
-    spy = _Recording(ws)
-    after = sweep_area(spy, area, PLANNER).households
-    cols = ["household_id", "member_id", "member_name", "member_phone"]
-    pd.testing.assert_frame_equal(after[cols], before[cols])
-    reads = [kw for layer, kw in spy.reads if layer == "assignments"]
-    assert reads[0].get("bbox") is not None
-    # Asked for by key: only households of the area without a line (none, or no member).
-    lined = set(asg["household_id"][asg.geometry.notna()])
-    lineless = set(before["household_id"]) - lined
-    assert lineless != set(before["household_id"])
-    if lineless:
-        assert len(reads) == 2
-        assert set(reads[1]["where"]["household_id"]) == lineless
-    else:
-        assert len(reads) == 1
