@@ -74,7 +74,9 @@ def _not_public(principal: Principal, what: str) -> None:
         raise PermissionDeniedError(f"{what} needs an API key (any role but public)")
 
 
-@router.post("/events", status_code=201, summary="Report an event 上报事件")
+@router.post("/events", status_code=201, summary="Report an event 上报事件",
+             responses={404: {"description": "The position is outside every grid (the "
+                                             "problem names the nearest grid)"}})
 async def report_event(request: Request, body: EventIn,
                        principal: Principal = Depends(get_principal)) -> JSONResponse:
     """Report one event; it is routed to the grid holding the point (its community,
@@ -97,7 +99,8 @@ async def report_event(request: Request, body: EventIn,
     return JSONResponse(await run_in_threadpool(run), status_code=201)
 
 
-@router.post("/events/{event_id}/actions", summary="Act on an event 事件流转")
+@router.post("/events/{event_id}/actions", summary="Act on an event 事件流转",
+             responses={404: {"description": "No such event"}})
 async def act_on_event(
     request: Request, body: ActionIn,
     event_id: str = Path(..., max_length=40, pattern=r"^[A-Za-z0-9_-]+$"),

@@ -184,7 +184,9 @@ class AppState:
         )
 
     def close(self) -> None:
-        """Flush the audit log, stop jobs, release connections."""
+        """Flush the audit log, stop jobs, let a lookup-index rebuild finish (it reads the
+        store), release connections."""
         self.audit.close()
         self.jobs.shutdown()
+        self.index.wait()
         self.ws.close()

@@ -1,10 +1,10 @@
 """Import a 12345 hotline export (CSV/XLSX with Chinese headers) as events.
 
 Hotline work orders carry an address more often than a position, so a row without
-coordinates is placed on the workspace's buildings: the building whose full 门牌 address the
-row's address contains, else the building of the same street and house number
-(:func:`gisgov.onboard.registers.match_addresses`), else the compound whose name the
-address contains. Rows that place nowhere, or outside every grid, are listed with the
+coordinates is placed on the workspace's buildings: among the buildings of the row's street
+and house number (the 门牌 key of :func:`gisgov.onboard.registers.address_key`, as register
+rows are matched), the one whose full address the row contains, else the lowest id; without
+a 门牌, the compound whose name the address contains. Rows that place nowhere, or outside every grid, are listed with the
 reason and not imported; the rest are reported in one transaction (all or none). A ticket
 number already in the workspace is skipped, so importing the same export twice adds nothing.
 """
@@ -91,20 +91,25 @@ def _table(path: Path) -> pd.DataFrame:
 
 
 def _place_by_address(addresses: pd.Series, ws: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Lon/lat (WGS-84) of each address on the buildings (nan where nothing matched)."""
-    from gisgov.onboard.registers import match_addresses
+    """Lon/lat (WGS-84) of each address on the buildings (nan where nothing matched).
+
+    Buildings are indexed by 门牌 (street, house number, :func:`address_key`), so each row
+    compares against the few buildings of its number only: a row whose address names the
+    street (after any 省/市/区 prefix) and number matches; among that 门牌's buildings the
+    one whose full address (…1号楼) the row contains wins, else the lowest id. No 门牌: the
+    compound whose name the address contains.
+    """
+    from gisgov.onboard.registers import address_key
 
     n = len(addresses)
     x, y = np.full(n, np.nan), np.full(n, np.nan)
-    buildings = ws.read("buildings")
-    if not len(buildings):
-        return x, y
-    centre = dict(zip(buildings["id"].astype(str),
-                      shapely.point_on_surface(np.asarray(buildings.geometry.values)),
-                      strict=True))
-    full = {_key(a): str(b) for b, a in zip(buildings["id"], buildings["address"], strict=True)
-            if isinstance(a, str) and a}
-    by_number = match_addresses(addresses, buildings)
+    buildings = ws.read("buildings").sort_values("id", kind="stable")
+    index: dict[str, list[tuple[str, str, Any]]] = {}
+    centres = shapely.point_on_surface(np.asarray(buildings.geometry.values))
+    for addr, point in zip(buildings["address"].tolist(), centres, strict=True):
+        key = address_key(addr)
+        if key is not None and point is not None:
+            index.setdefault(key[1], []).append((key[0], _key(addr), point))
     compounds = ws.read("compounds")
     names = sorted(((str(nm), g) for nm, g in zip(compounds["name"], compounds.geometry,
                                                  strict=True) if isinstance(nm, str) and g),
@@ -112,9 +117,14 @@ def _place_by_address(addresses: pd.Series, ws: Any) -> tuple[np.ndarray, np.nda
     for i, addr in enumerate(addresses.tolist()):
         if not isinstance(addr, str) or not addr.strip():
             continue
-        k = _key(addr)
-        hit = next((b for a, b in full.items() if a in k), None) or by_number.iloc[i]
-        point = centre.get(str(hit)) if hit else None
+        point = None
+        key = address_key(addr)
+        if key is not None:
+            same = [(full, p) for street, full, p in index.get(key[1], [])
+                    if key[0].endswith(street)]
+            text = _key(addr)
+            point = next((p for full, p in same if full in text),
+                         same[0][1] if same else None)
         if point is None:
             point = next((shapely.point_on_surface(g) for nm, g in names if nm in addr), None)
         if point is not None:

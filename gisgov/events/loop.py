@@ -48,6 +48,9 @@ __all__ = [
 
 #: Times are kept in China Standard Time, written with their offset.
 TZ = "Asia/Shanghai"
+#: Times outside these are typing errors (and far ones would overflow a due-time sum).
+_EARLIEST = pd.Timestamp("2000-01-01", tz=TZ)
+_LATEST = pd.Timestamp("2100-01-01", tz=TZ)
 
 STATUS_LABELS = {"reported": "待受理", "accepted": "已受理", "resolved": "已办结",
                  "verified": "已核查", "closed": "已结案"}
@@ -89,9 +92,10 @@ def parse_time(value: Any) -> pd.Timestamp:
         ) from None
     if pd.isna(ts):
         raise ValidationError(f"时间 {value!r} 为空")
-    if ts.tzinfo is None:
-        return ts.tz_localize(TZ)
-    return ts.tz_convert(TZ)
+    ts = ts.tz_localize(TZ) if ts.tzinfo is None else ts.tz_convert(TZ)
+    if not _EARLIEST <= ts <= _LATEST:
+        raise ValidationError(f"时间 {value!r} 超出范围 (2000–2100 年)")
+    return ts
 
 
 def format_time(ts: pd.Timestamp) -> str:

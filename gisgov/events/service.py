@@ -49,6 +49,7 @@ __all__ = [
     "report_log",
     "route_points",
     "sweep",
+    "unit_on_escalation",
 ]
 
 EVENTS = "events"
@@ -366,21 +367,22 @@ def act(ws: Any, event_id: str, action: str, *, by: str | None = None,
         row = read_event(tx, event_id)
         if check is not None:
             check(row)
-        unit = _unit_for(tx, row, cat) if action == "escalate" else None
+        unit = unit_on_escalation(tx.read("units"), row, cat) if action == "escalate" \
+            else None
         new, log = apply_action(row, Step(action, by, when, note, unit), cat)
         tx.update(EVENTS, _frame([new]))
         _append_log(tx, [log])
     return new
 
 
-def _unit_for(tx: Any, row: dict[str, Any], cat: Catalogue) -> str | None:
-    """The stationed unit a department-level event goes to (None below that level)."""
-    level = str(row["level"])
-    if level not in EVENT_LEVELS[:-1] or EVENT_LEVELS[EVENT_LEVELS.index(level) + 1] \
-            != "department":
+def unit_on_escalation(units: gpd.GeoDataFrame, row: dict[str, Any], cat: Catalogue
+                       ) -> str | None:
+    """The stationed unit an escalation of ``row`` dispatches to: one matched by category
+    when the next level is the department, else ``None``."""
+    i = EVENT_LEVELS.index(str(row["level"]))
+    if i + 2 != len(EVENT_LEVELS):
         return None
-    return dispatch_unit(tx.read("units"), cat.get(str(row["category"])).units,
-                         row.get("geometry"))
+    return dispatch_unit(units, cat.get(str(row["category"])).units, row.get("geometry"))
 
 
 def dispatch_unit(units: gpd.GeoDataFrame, wanted: Sequence[str], point: Any) -> str | None:
@@ -436,10 +438,7 @@ def sweep(ws: Any, *, now: Any = None, catalogue: Catalogue | None = None
             row = _row(frame, i)
             if not is_overdue(row, when) or row["level"] == EVENT_LEVELS[-1]:
                 continue
-            unit = None
-            if EVENT_LEVELS[EVENT_LEVELS.index(str(row["level"])) + 1] == "department":
-                unit = dispatch_unit(units, cat.get(str(row["category"])).units,
-                                     row.get("geometry"))
+            unit = unit_on_escalation(units, row, cat)
             late = (when - parse_time(row["due"])) / pd.Timedelta(hours=1)
             new, log = apply_action(
                 row, Step("escalate", SWEEP_ACTOR, when, f"超时 {late:.0f} 小时未办结, 自动吹哨",

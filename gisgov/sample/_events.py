@@ -43,10 +43,10 @@ from gisgov.events.loop import Step, apply_action, parse_time
 from gisgov.events.service import (
     EVENTS,
     add_events,
-    dispatch_unit,
     new_event_row,
     report_log,
     route_points,
+    unit_on_escalation,
 )
 from gisgov.layers import EVENT_LEVELS
 
@@ -250,10 +250,7 @@ def _do(sim: _Sim, action: str, actor: str, at: pd.Timestamp, stop: pd.Timestamp
     """Apply one step when it happens before ``stop`` (False: the history ends here)."""
     if at > stop:
         return False
-    unit = None
-    if action == "escalate" and str(sim.row["level"]) == EVENT_LEVELS[-2]:
-        unit = dispatch_unit(units, cat.get(str(sim.row["category"])).units,
-                             sim.row.get("geometry"))
+    unit = unit_on_escalation(units, sim.row, cat) if action == "escalate" else None
     sim.row, log = apply_action(sim.row, Step(action, actor, at, note, unit), cat)
     sim.logs.append(log)
     return True
