@@ -177,8 +177,9 @@ def sweep_area(ws: Any, area: SweepArea, principal: Principal, *,
     assigned = _read_keys(ws, "assignments", "household_id", seen.frame["id"].tolist())
     members = _members(ws, assigned, principal, scope)
     staff = _staff(ws, sorted({g for g in seen_grids if g}), principal, scope, publish)
-    table = _contacts(seen.frame, seen_grids, flags, assigned, members.frame, staff.frame,
-                      grids, communities, area)
+    found = _Found(seen.frame, seen_grids, flags, assigned, members.frame, staff.frame, grids,
+                   communities)
+    table = _contacts(found, area)
     out = Sweep(area, principal.role, table, _staff_table(staff.frame, grids),
                 len(households) - len(seen.frame))
     _audit(ws, principal, out, [seen, members, staff], record)
@@ -256,14 +257,29 @@ def _column(frame: pd.DataFrame, name: str) -> pd.Series:
     return pd.Series([None] * len(frame), index=frame.index, dtype=object)
 
 
-def _contacts(households: pd.DataFrame, hh_grids: list[str | None], flags: pd.DataFrame,
-              assigned: pd.DataFrame, members: pd.DataFrame, staff: pd.DataFrame,
-              grids: pd.DataFrame, communities: pd.DataFrame, area: SweepArea
-              ) -> pd.DataFrame:
-    """One row per household: the household, its grid, its member, its grid leader."""
-    care = flags.fillna(False).astype(bool).to_numpy()
-    hx = shapely.get_x(np.asarray(households.geometry.values, dtype=object))
-    hy = shapely.get_y(np.asarray(households.geometry.values, dtype=object))
+@dataclass(frozen=True)
+class _Found:
+    """What a sweep read and the policy let through, to be joined into one contact table.
+
+    ``households`` (as the caller sees them), ``grid_codes`` (each household's grid),
+    ``flags`` (their care flags, to order them), ``assigned`` (their assignment rows),
+    ``members`` and ``staff`` (as the caller sees them), ``grids`` and ``communities`` (names).
+    """
+
+    households: pd.DataFrame
+    grid_codes: list[str | None]
+    flags: pd.DataFrame
+    assigned: pd.DataFrame
+    members: pd.DataFrame
+    staff: pd.DataFrame
+    grids: pd.DataFrame
+    communities: pd.DataFrame
+
+
+def _household_table(found: _Found) -> pd.DataFrame:
+    """The households' own columns, priority first; the flags themselves for planners."""
+    households = found.households
+    care = found.flags.fillna(False).astype(bool).to_numpy()
     out = pd.DataFrame({
         "priority": care.any(axis=1) if len(care) else np.zeros(0, bool),
         "household_id": households["id"].astype(str).to_numpy(),
@@ -271,11 +287,17 @@ def _contacts(households: pd.DataFrame, hh_grids: list[str | None], flags: pd.Da
         "address": _column(households, "address").to_numpy(),
         "phone": _column(households, "phone").to_numpy(),
         "size": households["size"].to_numpy() if "size" in households else None,
-        "grid_code": hh_grids,
+        "grid_code": found.grid_codes,
     })
     if all(f in households.columns for f in CARE_FLAGS):  # planners: the flags themselves
         for i, f in enumerate(CARE_FLAGS):
             out.insert(1 + i, f, care[:, i] if len(care) else np.zeros(0, bool))
+    return out
+
+
+def _add_places_and_people(out: pd.DataFrame, found: _Found) -> None:
+    """Grid and community names, the household's member, the grid's leader (in place)."""
+    grids, communities = found.grids, found.communities
     grid_name = dict(zip(grids["code"].astype(str), grids["name"].astype(str), strict=True))
     grid_comm = dict(zip(grids["code"].astype(str), _column(grids, "community_code"),
                          strict=True))
@@ -284,19 +306,30 @@ def _contacts(households: pd.DataFrame, hh_grids: list[str | None], flags: pd.Da
     out["grid_name"] = out["grid_code"].map(grid_name)
     out["community_code"] = out["grid_code"].map(grid_comm)
     out["community_name"] = out["community_code"].map(comm_name)
-    member_of = dict(zip(assigned["household_id"].astype(str),
-                         assigned["member_id"].astype(str), strict=True))
+    member_of = dict(zip(found.assigned["household_id"].astype(str),
+                         found.assigned["member_id"].astype(str), strict=True))
     out["member_id"] = out["household_id"].map(member_of)
+    members = found.members
     by_id = members.set_index(members["id"].astype(str)) if len(members) else None
     for col in ("name", "phone"):
         values = (by_id[col] if by_id is not None and col in by_id else pd.Series(dtype=object))
         out[f"member_{col}"] = out["member_id"].map(values.to_dict())
+    staff = found.staff
     leaders = staff[staff["role"] == "leader"] if "role" in staff else staff.iloc[0:0]
     leaders = leaders.sort_values("id").drop_duplicates("grid_code")
     for col in ("name", "phone"):
         posted = dict(zip(leaders["grid_code"].astype(str), _column(leaders, col),
                           strict=True)) if col in leaders else {}
         out[f"leader_{col}"] = out["grid_code"].map(posted)
+
+
+def _contacts(found: _Found, area: SweepArea) -> pd.DataFrame:
+    """One row per household: the household, its grid, its member, its grid leader, its
+    distance; priority households first, then nearest the centre (a circle) or by grid."""
+    out = _household_table(found)
+    _add_places_and_people(out, found)
+    points = np.asarray(found.households.geometry.values, dtype=object)
+    hx, hy = shapely.get_x(points), shapely.get_y(points)
     out["distance_m"] = np.round(area.distances_m(hx, hy), 1) if len(out) else []
     order = ["priority", "distance_m" if area.centre else "grid_code", "address",
              "household_id"]
