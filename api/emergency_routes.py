@@ -82,7 +82,16 @@ def _polygon(doc: dict[str, Any], crs: str, metric: Any) -> SweepArea:
                         label="划定区域")
 
 
-@router.post("/emergency/contacts", summary="Emergency contact sweep 应急联系名单")
+_ANSWERS: dict[int | str, dict[str, Any]] = {200: {
+    "description": "The sweep: JSON (f=json), the household list as CSV with Chinese headers "
+                   "(f=csv) or the printable page (f=html)",
+    "content": {"application/json": {"schema": {"type": "object"}},
+                "text/csv": {"schema": {"type": "string"}},
+                "text/html": {"schema": {"type": "string"}}}}}
+
+
+@router.post("/emergency/contacts", summary="Emergency contact sweep 应急联系名单",
+             responses=_ANSWERS)
 def emergency_contacts(
     request: Request,
     body: EmergencyArea = Body(...),
