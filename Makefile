@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 
 ## make demo: build the reference county on the embedded default (GeoPackage) and run the
 ## main job: re-draw the urban communities, partition them into grids, assign red-grid
-## members, seed a year of events (事件) and sweep the overdue ones, check, write the maps and
-## serve them (Ctrl-C stops; SERVE=0 skips serving)
+## members, seed a year of events (事件) and sweep the overdue ones, check, write the maps
+## (with the event layer and per-grid event dashboards), print an emergency contact sweep
+## (应急) of a 300 m circle and serve them (Ctrl-C stops; SERVE=0 skips serving)
 SERVE ?= 1
 PORT  ?= 8000
 WS    := $(DEMO)/county.gpkg
@@ -32,7 +33,10 @@ demo: $(STAMP)
 	$(BIN)/gisgov events sweep $(WS)
 	-$(BIN)/gisgov check $(WS)
 	$(BIN)/gisgov maps $(WS) --out $(DEMO)/maps
-	@echo "maps written to $(DEMO)/maps/index.html"
+	@echo "maps written to $(DEMO)/maps/index.html (event dashboards: $(DEMO)/maps/dashboards.html)"
+	$(BIN)/gisgov area $(WS) --out $(DEMO)/emergency --circle $$($(BIN)/python -c \
+	  "from gisgov.store import open_workspace; p = open_workspace('$(WS)').read('households', \
+	  limit=1).geometry.iloc[0]; print(f'{p.x:.6f},{p.y:.6f},300')")
 	@if [ "$(SERVE)" = "1" ]; then \
 	  GRID=$$($(BIN)/python -c "from gisgov.store import open_workspace; \
 	    print(sorted(open_workspace('$(WS)').read('grids')['code'])[0])"); \
@@ -42,7 +46,7 @@ demo: $(STAMP)
 	  $(BIN)/gisgov keys add $(WS) --role coordinator --communities $$(echo $$GRID | cut -c1-12) \
 	    --label demo-coordinator --link http://127.0.0.1:$(PORT) | grep '/signin#code=' \
 	    | sed 's/^/  coordinator: /'; \
-	  echo "serving: http://127.0.0.1:$(PORT)/maps/  (maps)"; \
+	  echo "serving: http://127.0.0.1:$(PORT)/maps/  (maps; event dashboards: /maps/dashboards.html)"; \
 	  echo "         http://127.0.0.1:$(PORT)/field  (field page for phones)"; \
 	  echo "         http://127.0.0.1:$(PORT)/collections  (OGC API Features)"; \
 	  echo "         http://127.0.0.1:$(PORT)/api.html  (OpenAPI)"; \

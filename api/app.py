@@ -51,6 +51,7 @@ ROUTERS: list[str] = [
     "api.jobs_routes",
     "api.session_routes",
     "api.events_routes",
+    "api.emergency_routes",
 ]
 #: Router modules included when they exist (owned by other parts of the project).
 OPTIONAL_ROUTERS: list[str] = [

@@ -7,9 +7,11 @@ layers older than the store. Pages link Leaflet under ``/assets`` (vendored in
 
 What a map shows is decided by the one policy (:mod:`gisgov.policy`): each page and data file
 is rendered from the caller's view of the layers (cached per role and scope), so the public
-gets maps without households, members or assignments (no red-grid pages, no
-``households.geojson``: 403), field staff their grids' households and members, coordinators
-their communities', planners all. Reads that show households or members are audited.
+gets maps without households, members, assignments or events (no red-grid pages, no event
+layer or dashboards, no ``households.geojson``: 403), field staff their grids' households,
+members and events, coordinators their communities', planners all. Reads that show
+households, members or events (maps drawing them one by one, a grid's event dashboard) are
+audited.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import geopandas as gpd
+import pandas as pd
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
@@ -33,7 +36,7 @@ from maps._base import features, to_draw
 from maps.basemap import basemap_features
 from maps.field import field_page_html
 from maps.scenarios import ScenarioPlans, scenarios_from_workspace
-from maps.site import MapPage, index_html, map_pages, render_page
+from maps.site import MapPage, index_html, map_pages, page_events, render_page
 
 __all__ = ["router"]
 
@@ -238,7 +241,9 @@ def maps_page(request: Request, name: str, basemap: BasemapQ = "none",
     if name not in pages:
         raise HTTPException(404, f"no map {name!r}; see /maps/ for the list")
     layers = cache.layers_for(request, principal)
-    key = ("page", name, basemap, lang, cache.view_key(request, principal))
+    # Events go overdue with time, not only with writes: pages are redrawn each hour.
+    hour = pd.Timestamp.now(tz="UTC").floor("h")
+    key = ("page", name, basemap, lang, cache.view_key(request, principal), hour)
     if key not in cache.items:
         has_households = len(layers.get("households", ())) > 0
         html_text = render_page(
@@ -249,16 +254,20 @@ def maps_page(request: Request, name: str, basemap: BasemapQ = "none",
                             if has_households else None),
             scenarios=cache.scenarios,
             masked=False,  # the layers are already this caller's view under the policy
+            now=hour,
         )
         cache.items[key] = html_text.encode("utf-8")
         cache.people[key] = (
             len(layers.get("households", ())) + len(layers.get("members", ()))
-            if pages[name].kind == "redgrid" else 0)
+            if pages[name].kind == "redgrid" else 0) + page_events(layers, pages[name])
     if cache.people.get(key):
+        page = pages[name]
+        what = (f"red-grid map of community {page.community}" if page.kind == "redgrid"
+                else f"{page.kind} page {name}")
         request.app.state.gisgov.audit.record(
             principal, action="read_personal", target=f"maps/{name}",
-            detail=f"red-grid map of community {pages[name].community} "
-                   f"(drawn from {cache.people[key]} household and member row(s))")
+            detail=f"{what} (drawn from {cache.people[key]} household, member and event "
+                   "row(s))")
     return _html(cache.items[key], cache.version)
 
 

@@ -676,7 +676,7 @@ def subset(
         )
     row = row.iloc[[0]]
     code = str(row["code"].iloc[0])
-    for name in ("grids", "stations", "units", "compounds", "branches"):
+    for name in ("grids", "stations", "units", "compounds", "branches", "events"):
         gdf = out.get(name)
         if gdf is not None and "community_code" in gdf.columns:
             out[name] = gdf[gdf["community_code"] == code]

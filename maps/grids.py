@@ -31,6 +31,7 @@ from maps._base import (
     to_draw,
 )
 from maps._errors import MapError
+from maps.events import add_events
 from maps.labels import FittedLabels
 
 __all__ = ["BRANCH_LIMIT", "compliance_map", "grid_map", "grid_summary"]
@@ -140,6 +141,7 @@ def grid_map(
     tianditu_key: str | None = None,
     m: folium.Map | None = None,
     masked: bool = True,
+    now: pd.Timestamp | str | None = None,
 ) -> folium.Map:
     """Draw the grids of one community (or all), labelled with code, leader and households.
 
@@ -154,6 +156,9 @@ def grid_map(
         As for :func:`maps.county_map`.
     masked
         As for :func:`grid_summary` (served maps pass ``False``: the policy already decided).
+    now
+        When overdue events are judged (now by default); the community's events are drawn
+        clustered by status (:mod:`maps.events`).
 
     Returns
     -------
@@ -240,6 +245,8 @@ def grid_map(
         service.append(lyr)
         style.legend.append(LegendItem(colour, label, "dot"))
     style.groups[text("g_service", lang)] = service
+    add_events(m, style, part.get("events"), basemap=basemap, lang=lang,
+               now=None if now is None else pd.Timestamp(now))
     return finish_map(m, style, lang=lang, assets=assets)
 
 

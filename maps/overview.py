@@ -25,6 +25,7 @@ from maps._base import (
     to_draw,
 )
 from maps._errors import MapError
+from maps.events import add_events
 from maps.labels import FittedLabels
 
 __all__ = ["county_map"]
@@ -51,6 +52,7 @@ def county_map(
     tianditu_key: str | None = None,
     households_url: str | None = None,
     m: folium.Map | None = None,
+    now: pd.Timestamp | str | None = None,
 ) -> folium.Map:
     """Draw the county overview.
 
@@ -73,6 +75,9 @@ def county_map(
         :class:`~folium.plugins.FastMarkerCluster` (about 30 bytes per household).
     m
         Existing map to draw on.
+    now
+        When overdue events are judged (now by default): events (``events`` layer, as the
+        caller may see it) are drawn clustered, coloured by status (:mod:`maps.events`).
 
     Returns
     -------
@@ -222,5 +227,7 @@ def county_map(
     if hh_group:
         style.groups[text("g_household", lang)] = hh_group
         style.legend.append(LegendItem(_HOUSEHOLD_STYLE["fillColor"], hh_name, "dot"))  # type: ignore[arg-type]
+    add_events(m, style, _layer(layers, "events"), basemap=basemap, lang=lang,
+               now=None if now is None else pd.Timestamp(now))
     return finish_map(m, style, lang=lang, assets=assets)
 

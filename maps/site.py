@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import html
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 
 from maps._assets import ASSETS_DIR, AssetMode
 from maps._base import Lang
 from maps._errors import MapError
 from maps.basemap import add_workspace_basemap
+from maps.dashboard import dashboard_grids, dashboard_html, dashboard_index_html
 from maps.grids import compliance_map, grid_map
 from maps.labels import add_title
 from maps.overview import county_map
@@ -21,12 +23,17 @@ from maps.redgrid import red_grid_map
 from maps.scenario import metric_label, scenario_diff_map
 from maps.scenarios import ScenarioPlans
 
-__all__ = ["MapPage", "index_html", "map_pages", "render_page", "write_maps"]
+__all__ = ["MapPage", "index_html", "map_pages", "page_events", "render_page", "write_maps"]
 
 
 @dataclass(frozen=True)
 class MapPage:
-    """One map of the site: file name, kind, community or scenario (if any) and titles."""
+    """One map of the site: file name, kind, community, scenario or grid (if any), titles.
+
+    Kinds: ``county``, ``compliance``, ``scenario``, ``grids``, ``redgrid`` (Leaflet maps)
+    and ``dashboards`` / ``dashboard`` (the event dashboards' index and one grid's page,
+    :mod:`maps.dashboard`).
+    """
 
     name: str
     kind: str
@@ -34,6 +41,7 @@ class MapPage:
     title_zh: str
     title_en: str
     scenario: str | None = None
+    grid: str | None = None
 
     def title(self, lang: Lang) -> str:
         """Title in ``lang``."""
@@ -86,7 +94,36 @@ def map_pages(layers: Mapping[str, gpd.GeoDataFrame],
         for code, name in zip(coms["code"], coms["name"], strict=True):
             pages.append(MapPage(f"redgrid-{code}.html", "redgrid", code, f"{name} 红色网格联户",
                                  f"{code} red-grid members"))
+    with_events = dashboard_grids(layers)
+    if with_events:
+        pages.append(MapPage("dashboards.html", "dashboards", None, "网格事件看板（目录）",
+                             "Grid event dashboards"))
+        for code, name in with_events:
+            pages.append(MapPage(f"dashboard-{code}.html", "dashboard", code[:12],
+                                 f"{name} 事件看板", f"{code} event dashboard", grid=code))
     return pages
+
+
+def _grid_events(layers: Mapping[str, gpd.GeoDataFrame], grid: str | None
+                 ) -> gpd.GeoDataFrame:
+    events = layers["events"]
+    return events[events["grid_code"].astype(str) == str(grid)]
+
+
+def page_events(layers: Mapping[str, gpd.GeoDataFrame], page: MapPage) -> int:
+    """How many events (rows of a table read like people) a page draws one by one: the
+    county map all, a community's grid map its own, a grid's dashboard its grid's; the
+    dashboards' index shows counts only."""
+    events = layers.get("events")
+    if events is None or not len(events):
+        return 0
+    if page.kind == "county":
+        return len(events)
+    if page.kind == "grids":
+        return int((events["community_code"].astype(str) == str(page.community)).sum())
+    if page.kind == "dashboard":
+        return len(_grid_events(layers, page.grid))
+    return 0
 
 
 def _community_row(layers: Mapping[str, gpd.GeoDataFrame], page: MapPage
@@ -109,6 +146,7 @@ def render_page(
     households_url: str | None = None,
     scenarios: Sequence[ScenarioPlans] = (),
     masked: bool = True,
+    now: pd.Timestamp | str | None = None,
 ) -> str:
     """Render one page of :func:`map_pages` to HTML.
 
@@ -127,19 +165,27 @@ def render_page(
     masked
         Mask grid leaders' names on grid and compliance pages (static files); the service
         passes ``False`` since its layers are already the caller's view (:mod:`gisgov.policy`).
+    now
+        When events are judged overdue (now by default).
 
     Returns
     -------
     str
         A complete HTML document.
     """
+    if page.kind == "dashboards":
+        return dashboard_index_html(layers, now=now, lang=lang)
+    if page.kind == "dashboard":
+        return dashboard_html(_grid_events(layers, page.grid), title=page.title(lang), now=now,
+                              lang=lang)
     opts = {"basemap": basemap, "lang": lang, "assets": assets, "tianditu_key": tianditu_key}
     if page.kind == "county":
-        m = county_map(layers, households_url=households_url, **opts)  # type: ignore[arg-type]
+        m = county_map(layers, households_url=households_url, now=now,
+                       **opts)  # type: ignore[arg-type]
     elif page.kind == "compliance":
         m = compliance_map(layers, masked=masked, **opts)  # type: ignore[arg-type]
     elif page.kind == "grids":
-        m = grid_map(layers, community=page.community, masked=masked,
+        m = grid_map(layers, community=page.community, masked=masked, now=now,
                      **opts)  # type: ignore[arg-type]
     elif page.kind == "redgrid":
         m = red_grid_map(layers, community=page.community, masked=masked,
@@ -210,6 +256,8 @@ def write_maps(
     inline: bool = False,
     tianditu_key: str | None = None,
     scenarios: Sequence[ScenarioPlans] = (),
+    now: pd.Timestamp | str | None = None,
+    progress: Callable[[str, float], None] | None = None,
 ) -> list[Path]:
     """Write every map of :func:`map_pages` and an ``index.html`` into ``out_dir``.
 
@@ -226,6 +274,11 @@ def write_maps(
         goes to ``out_dir/assets`` and pages link it relatively (works from ``file://``).
     scenarios
         The workspace's scenarios (:func:`maps.scenarios.scenarios_from_workspace`).
+    now
+        When events are judged overdue (now by default).
+    progress
+        Called as ``progress(page name, fraction done)`` before each page (a county has a
+        dashboard per grid: a few hundred pages).
 
     Returns
     -------
@@ -240,11 +293,14 @@ def write_maps(
     index = out / "index.html"
     index.write_text(index_html(pages, lang=lang), encoding="utf-8")
     written = [index]
-    for page in pages:
+    for i, page in enumerate(pages):
+        if progress is not None:
+            progress(page.name, i / len(pages))
         path = out / page.name
         path.write_text(
             render_page(layers, page, basemap=basemap, lang=lang, tianditu_key=tianditu_key,
-                        assets="inline" if inline else "assets", scenarios=scenarios),
+                        assets="inline" if inline else "assets", scenarios=scenarios,
+                        now=now),
             encoding="utf-8")
         written.append(path)
     return written

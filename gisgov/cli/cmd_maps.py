@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from gisgov.cli._common import console, fail, open_ws, print_json
+from gisgov.cli._common import console, fail, open_ws, print_json, progress
 
 __all__ = ["register"]
 
@@ -34,7 +34,8 @@ def register(app: typer.Typer) -> None:
         ] = None,
         json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document")] = False,
     ) -> None:
-        """Write the maps (县域总览, 网格, 红色网格, 合规检查, 方案对比) and index.html — no CDN needed."""
+        """Write the maps (县域总览, 网格, 红色网格, 合规检查, 方案对比, 事件看板) and index.html — no CDN
+        needed."""
         # folium is a renderer dependency: import it only when this command runs.
         from maps.scenarios import scenarios_from_workspace
         from maps.site import write_maps
@@ -46,9 +47,11 @@ def register(app: typer.Typer) -> None:
         started = time.perf_counter()
         ws = open_ws(workspace)
         layers = ws.read_all()
-        files = write_maps(layers, out, basemap=basemap, lang=lang,  # type: ignore[arg-type]
-                           inline=inline, tianditu_key=tianditu_key,
-                           scenarios=scenarios_from_workspace(ws, layers=layers))
+        with progress(enabled=not json_out, total_label="maps") as update:
+            files = write_maps(layers, out, basemap=basemap, lang=lang,  # type: ignore[arg-type]
+                               inline=inline, tianditu_key=tianditu_key,
+                               scenarios=scenarios_from_workspace(ws, layers=layers),
+                               progress=update)
         summary = {
             "out": str(out), "index": str(files[0]),
             "maps": [{"file": f.name, "bytes": f.stat().st_size} for f in files[1:]],
@@ -57,6 +60,12 @@ def register(app: typer.Typer) -> None:
         if json_out:
             print_json(summary)
             return
+        dashboards = [f for f in files[1:] if f.name.startswith("dashboard-")]
         for f in files[1:]:
-            console.print(f"  {f.name:<32} {f.stat().st_size / 1e6:6.2f} MB")
+            if f not in dashboards:
+                console.print(f"  {f.name:<32} {f.stat().st_size / 1e6:6.2f} MB")
+        if dashboards:
+            console.print(f"  dashboard-<网格代码>.html × {len(dashboards)} "
+                          f"{sum(f.stat().st_size for f in dashboards) / 1e6:6.2f} MB "
+                          "(事件看板 per grid, listed in dashboards.html)")
         console.print(f"地图已写入 maps written: {files[0]} ({summary['seconds']} s)")

@@ -81,6 +81,9 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/auth/session"): "plain",
     ("POST", "/auth/session"): "signin",
     ("POST", "/auth/signout"): "plain",
+    # The emergency sweep (api.emergency_routes): coordinators their communities, planners
+    # all, field and public refused; circles all over the world and one polygon around it.
+    ("POST", "/emergency/contacts"): "emergency",
     # Events (api.events_routes): writes; the events themselves are read as the collections
     # ``events`` and ``event_log`` above (seeded in ``served``, one per grid at a household).
     ("POST", "/events"): "event_post",
@@ -311,6 +314,8 @@ def _requests(client: Any, keys: dict[str, str | None], job_id: str
                                            "headers": {"Content-Type": "application/json"}}
         elif kind == "field_page":
             yield kind, method, path, {}
+        elif kind == "emergency":
+            yield from _emergency_requests(method, path)
         elif kind == "job_post":
             pass  # writes, not reads: who may start what is test_jobs_policy's
         elif kind == "event_post":
@@ -328,6 +333,25 @@ def _requests(client: Any, keys: dict[str, str | None], job_id: str
                     yield kind, method, f"/assets/{rel}", {}
         else:  # pragma: no cover - a kind added to ROUTES without a generator
             raise AssertionError(f"no requests for route kind {kind}")
+
+
+def _emergency_requests(method: str, path: str
+                        ) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
+    """Circles centred between people (their echoed centre is no one's point), in every
+    output format, and a polygon around the whole world."""
+    grids = world()["grids"]
+    minx, miny, maxx, maxy = grids.total_bounds
+    bodies: list[dict[str, Any]] = [
+        {"circle": {"lon": g.bounds[0] + 1e-4, "lat": g.bounds[1] + 1e-4, "radius_m": 450}}
+        for g in grids.geometry.iloc[::3]]
+    bodies.append({"polygon": {"type": "Polygon", "coordinates": [[
+        [minx - 1e-3, miny - 1e-3], [maxx + 1e-3, miny - 1e-3], [maxx + 1e-3, maxy + 1e-3],
+        [minx - 1e-3, maxy + 1e-3], [minx - 1e-3, miny - 1e-3]]]}})
+    for body in bodies:
+        for f in ("json", "csv", "html"):
+            yield "emergency", method, path, {
+                "params": {"f": f}, "content": json.dumps(body).encode(),
+                "headers": {"Content-Type": "application/json"}}
 
 
 def test_no_role_sees_people_outside_its_scope(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 _URL = re.compile(r"https?://([^/\s\"'<>)]+)")
 _JS_COMMENT = re.compile(r"^\s*//.*$", re.MULTILINE)
@@ -18,3 +20,15 @@ def external_hosts(html: str, allowed: tuple[str, ...] = ()) -> set[str]:
     hosts = set(_URL.findall(_JS_COMMENT.sub("", html)))
     return {h for h in hosts if not h.startswith(("localhost", "127.0.0.1"))
             and not any(h.endswith(a) for a in allowed)}
+
+
+def write_workspace(path: Any, layers: Mapping[str, Any]) -> Any:
+    """A new GeoPackage at ``path`` holding ``layers`` (one transaction); returns the path."""
+    from gisgov.store import open_workspace
+
+    ws = open_workspace(path, create=True)
+    with ws.transaction() as tx:
+        for name, gdf in layers.items():
+            tx.write(name, gdf)
+    ws.close()
+    return path
