@@ -27,7 +27,7 @@ import shapely
 
 from gisgov.crs import working_crs_for
 from gisgov.errors import ValidationError
-from gisgov.sample._county import OLD_BRANCH_SIZES, REFERENCE
+from gisgov.sample._reference import OLD_BRANCH_SIZES, REFERENCE
 
 __all__ = ["calibration"]
 
