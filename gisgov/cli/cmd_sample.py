@@ -21,6 +21,15 @@ def _fresh_target(out: str, force: bool) -> None:
         Path(out).unlink()
 
 
+def _stored(name: str, gdf: Any) -> Any:
+    """Areas that tile are written as one coverage on the storage grid (gisgov.coverage)."""
+    if name in ("subdistricts", "communities") and len(gdf):
+        from gisgov.coverage import snap_layer
+
+        return snap_layer(gdf)
+    return gdf
+
+
 def _write_county(out: str, seed: int, scale: float, update: Any) -> dict[str, Any]:
     from gisgov.sample import calibration, generate_county
 
@@ -30,7 +39,7 @@ def _write_county(out: str, seed: int, scale: float, update: Any) -> dict[str, A
     with workspace.transaction() as tx:
         for i, name in enumerate(names):
             update(f"writing {name}", 0.7 + 0.3 * i / len(names))
-            tx.write(name, layers[name])
+            tx.write(name, _stored(name, layers[name]))
         tx.set_meta("sample", {"seed": seed, "scale": scale})
     return {"workspace": workspace.url, "counts": {n: len(layers[n]) for n in names},
             "calibration": calibration(layers, scale=scale)}
@@ -51,7 +60,7 @@ def _write_city(out: str, seed: int, scale: float, districts: int, update: Any
         for d in iter_city(seed=seed, scale=scale, districts=districts, progress=update):
             update(f"district {d.index + 1}/{districts}: writing", (d.index + 0.95) / districts)
             for name, gdf in d.layers.items():
-                tx.write(name, gdf, mode="append")
+                tx.write(name, _stored(name, gdf), mode="append")
                 counts[name] += len(gdf)
             by_district[d.code] = calibration(d.layers, scale=scale)
         tx.set_meta("sample", {"seed": seed, "scale": scale, "districts": districts})
