@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from gisgov.cli._common import console, fail, open_ws, print_json, progress
-from gisgov.layers import LAYERS
+from gisgov.layers import LAYERS, empty_layer
 
 __all__ = ["register"]
 
@@ -55,24 +55,20 @@ def _write_city(out: str, seed: int, scale: float, districts: int, update: Any
     counts = dict.fromkeys(LAYERS, 0)
     by_district: dict[str, list[dict[str, object]]] = {}
     with workspace.transaction() as tx:
-        for name in LAYERS:  # every layer exists, populated or not
-            tx.write(name, _empty(name))
         for d in iter_city(seed=seed, scale=scale, districts=districts, progress=update):
             update(f"district {d.index + 1}/{districts}: writing", (d.index + 0.95) / districts)
+            if d.index == 0:  # every layer exists, populated or not
+                for name in LAYERS:
+                    if name not in d.layers:
+                        tx.write(name, empty_layer(name))
             for name, gdf in d.layers.items():
-                tx.write(name, _stored(name, gdf), mode="append")
+                tx.write(name, _stored(name, gdf), mode="append" if d.index else "replace")
                 counts[name] += len(gdf)
             by_district[d.code] = calibration(d.layers, scale=scale)
         tx.set_meta("sample", {"seed": seed, "scale": scale, "districts": districts})
     flat = [{**f, "district": code} for code, figs in by_district.items() for f in figs]
     return {"workspace": workspace.url, "counts": counts, "calibration": flat,
             "calibration_by_district": by_district}
-
-
-def _empty(name: str) -> Any:
-    from gisgov.layers import empty_layer
-
-    return empty_layer(name)
 
 
 def register(app: typer.Typer) -> None:
