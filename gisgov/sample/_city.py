@@ -22,7 +22,7 @@ stream them to the store; only the seam nodes and bounds of earlier districts ar
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import geopandas as gpd
 import numpy as np
@@ -198,8 +198,7 @@ def iter_city(*, seed: int = 0, scale: float = 1.0, districts: int = 1,
         streets, n_seams = _with_seams(result, _seams(k, layout, placed),
                                        result.next_ids.streets)
         result.layers["streets"] = streets
-        ids = IdStart(**{**result.next_ids.__dict__,
-                         "streets": result.next_ids.streets + n_seams})
+        ids = replace(result.next_ids, streets=result.next_ids.streets + n_seams)
         yield CityDistrict(index=k, code=spec.code, name=name, layers=result.layers)
     if progress is not None:
         progress("done", 1.0)
