@@ -92,7 +92,8 @@ def register(app: typer.Typer) -> None:
         if not 0.01 <= scale <= 20:
             fail("--scale must be between 0.01 and 20")
         if not 1 <= districts <= MAX_DISTRICTS:
-            fail(f"--districts must be between 1 and {MAX_DISTRICTS}")
+            fail(f"区数 --districts 须在 1 到 {MAX_DISTRICTS} 之间 (a city of 1 to "
+                 f"{MAX_DISTRICTS} districts)")
         _fresh_target(out, force)
         started = time.perf_counter()
         label = "生成样例县城" if districts == 1 else f"生成样例城市（{districts} 个区）"

@@ -35,7 +35,7 @@ from gisgov.sample._county import (
     District,
     DistrictResult,
     IdStart,
-    _check_options,
+    check_options,
     generate_district,
 )
 from gisgov.sample._draw import seq_ids
@@ -177,11 +177,11 @@ def iter_city(*, seed: int = 0, scale: float = 1.0, districts: int = 1,
     ValidationError
         If an option is out of range.
     """
-    _check_options(seed, scale)
+    check_options(seed, scale)
     if isinstance(districts, bool) or not isinstance(districts, (int, np.integer)) or not (
             1 <= districts <= MAX_DISTRICTS):
-        raise ValidationError(
-            f"districts must be an integer from 1 to {MAX_DISTRICTS}, got {districts!r}")
+        raise ValidationError(f"区数须为 1 到 {MAX_DISTRICTS} 的整数 (districts must be an "
+                              f"integer from 1 to {MAX_DISTRICTS}), got {districts!r}")
     layout = _Layout.of(int(districts), scale)
     placed: list[_Placed] = []
     ids = IdStart()

@@ -60,6 +60,7 @@ __all__ = [
     "District",
     "DistrictResult",
     "IdStart",
+    "check_options",
     "generate_county",
     "generate_district",
 ]
@@ -117,7 +118,7 @@ class DistrictResult:
     next_ids: IdStart
 
 
-def _check_options(seed: int, scale: float) -> None:
+def check_options(seed: int, scale: float) -> None:
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValidationError(f"seed must be a non-negative integer, got {seed!r}")
     if not np.isfinite(scale) or not 0.005 <= scale <= 20:
@@ -214,7 +215,7 @@ def generate_county(
     ValidationError
         If ``seed`` or ``scale`` is out of range.
     """
-    _check_options(seed, scale)
+    check_options(seed, scale)
     out = generate_district(np.random.default_rng(seed), scale, District(), progress).layers
     result = {name: out.get(name, empty_layer(name)) for name in LAYERS}
     if progress is not None:

@@ -145,6 +145,13 @@ def _members(rng: np.random.Generator, p: DistrictParts,
         gpd.GeoSeries(np.asarray(households.geometry.values)[mem.home], crs=STORAGE_CRS).values)
 
 
+def _unit_name(name: str, prefix: str) -> str:
+    """A unit's name in a city district: 县人民医院 of district 河东区 is 河东区人民医院."""
+    if prefix and name.startswith("县"):
+        return prefix + name[1:]
+    return prefix + name
+
+
 def _organisations(p: DistrictParts) -> dict[str, gpd.GeoDataFrame]:
     codes, units, st, pre = p.codes, p.units, p.stations, p.name_prefix
     comm_codes = np.array(codes.communities)
@@ -154,7 +161,7 @@ def _organisations(p: DistrictParts) -> dict[str, gpd.GeoDataFrame]:
             "id": codes.sd_branch + codes.comm_branch + list(units.branch),
             "name": [f"{pre}{n}党工委" for _, n in SUBDISTRICTS]
             + [f"{pre}{n}党支部" for _, n, _, _ in COMMUNITIES]
-            + [f"{pre}{n}党支部" for _, n in names.UNITS],
+            + [f"{_unit_name(n, pre)}党支部" for _, n in names.UNITS],
             "level": ["subdistrict"] * len(SUBDISTRICTS) + ["community"] * len(COMMUNITIES)
             + ["unit"] * n_units,
             "community_code": [None] * len(SUBDISTRICTS) + codes.communities
@@ -163,7 +170,7 @@ def _organisations(p: DistrictParts) -> dict[str, gpd.GeoDataFrame]:
             + [codes.sd_branch[codes.comm_sd[c]] for c in units.comm]},
             None, len(SUBDISTRICTS) + len(COMMUNITIES) + n_units),
         "units": _frame(p, "units", {
-            "id": units.ids, "name": [pre + n for _, n in names.UNITS],
+            "id": units.ids, "name": [_unit_name(n, pre) for _, n in names.UNITS],
             "kind": np.array([k for k, _ in names.UNITS]),
             "community_code": comm_codes[units.comm]}, np.asarray(shapely.points(units.xy))),
         "stations": _frame(p, "stations", {
