@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gisgov.grids.compliance import GRID_RULES
+from gisgov.grids.compliance import GRID_RULES, OVERLAP_EPSILON_M2
 from gisgov.layers import Problem, validate_workspace
 
 __all__ = ["COVERAGE_TARGET", "RULES", "Rule", "check_layers", "check_report",
-           "community_coverage", "coverage_by_community"]
+           "community_coverage", "community_overlap", "coverage_by_community"]
 
 Rule = Callable[[Mapping[str, gpd.GeoDataFrame]], list[Problem]]
 
@@ -77,8 +77,30 @@ def community_coverage(layers: Mapping[str, gpd.GeoDataFrame]) -> list[Problem]:
     return out
 
 
+def community_overlap(layers: Mapping[str, gpd.GeoDataFrame]) -> list[Problem]:
+    """An error for every two communities overlapping by more than 1 m², measured in metres.
+
+    Stored communities are one coverage (:func:`gisgov.coverage.snap_layer` before every
+    write), like grids; an overlap is an edit or import gone wrong, and a household in it
+    would belong to two communities.
+    """
+    comm = layers.get("communities")
+    if comm is None or len(comm) < 2:
+        return []
+    from gisgov.coverage import overlaps
+    from gisgov.crs import working_crs_for
+
+    c = comm.sort_values("code", kind="stable")
+    codes = c["code"].astype(str).to_numpy()
+    return [Problem("communities", codes[i], "community_overlap",
+                    f"社区 {codes[i]} 与 {codes[j]} 重叠 {area:,.1f} m² "
+                    f"(community overlaps community {codes[j]})")
+            for i, j, area in overlaps(c.to_crs(working_crs_for(c)).geometry.values,
+                                       above=OVERLAP_EPSILON_M2)]
+
+
 #: Governance rules run after schema validation (grids, branches, coverage, loads…).
-RULES: list[Rule] = [*GRID_RULES, community_coverage]
+RULES: list[Rule] = [*GRID_RULES, community_overlap, community_coverage]
 
 
 def check_layers(layers: Mapping[str, gpd.GeoDataFrame]) -> list[Problem]:

@@ -25,6 +25,7 @@ Examples
 
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
@@ -32,7 +33,7 @@ from numpy.typing import ArrayLike, NDArray
 from gisgov.blocks import polygonal
 from gisgov.locate import locate_points
 
-__all__ = ["STORAGE_GRID_DEG", "snap_coverage"]
+__all__ = ["STORAGE_GRID_DEG", "overlaps", "snap_coverage", "snap_layer"]
 
 #: Precision grid of stored coordinates, in degrees (~0.1 mm): coarse enough that noding is
 #: robust (float64 at longitude 180 resolves 3e-14°), fine enough that no area, household
@@ -85,3 +86,27 @@ def snap_coverage(
         out[r] = (polygonal(shapely.coverage_union_all(mine)) if len(mine)
                   else shapely.set_precision(out[r], grid_size))
     return out
+
+
+def snap_layer(gdf: gpd.GeoDataFrame, *, code: str = "code") -> gpd.GeoDataFrame:
+    """A copy of an area layer in the storage CRS rebuilt by :func:`snap_coverage`.
+
+    Overlaps go to the lowest value of the ``code`` column; rows and columns stay as they are.
+    """
+    snapped = snap_coverage(gdf.geometry.values, codes=gdf[code].astype(str).to_numpy())
+    return gdf.set_geometry(gpd.GeoSeries(snapped, index=gdf.index, crs=gdf.crs))
+
+
+def overlaps(geoms: ArrayLike, *, above: float = 0.0
+             ) -> list[tuple[int, int, float]]:
+    """Pairs ``(i, j, area)``, ``i < j``, of areas overlapping by more than ``above``.
+
+    In the geometries' units (pass them in metres for m²); what ``gisgov check`` reports for
+    grids and communities.
+    """
+    g = np.asarray(geoms, dtype=object).ravel()
+    a, b = shapely.STRtree(g).query(g, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    areas = shapely.area(shapely.intersection(g[a], g[b]))
+    return [(int(i), int(j), float(x)) for i, j, x in zip(a, b, areas, strict=True) if x > above]

@@ -19,6 +19,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
+from gisgov.coverage import snap_layer
 from gisgov.districting.community import RedistrictResult
 from gisgov.errors import ConflictError, NotFoundError, ValidationError
 from gisgov.layers import LAYERS, conform
@@ -132,6 +133,8 @@ def accept_scenario(ws: Any, name: str, *, keep_grids: bool = False, seed: int =
         [keep, areas[[c for c in [*LAYERS["communities"].column_names, "geometry"]
                       if c in areas.columns]]],
         ignore_index=True))
+    # kept and redrawn communities tile in the stored coordinates too (gisgov.coverage)
+    new = snap_layer(new)
     version = int(ws.get_meta("communities_version", 0) or 0) + 1
     hist = pd.DataFrame(old.drop(columns="geometry"))
     hist["geometry_wkt"] = shapely.to_wkt(old.geometry.to_numpy())

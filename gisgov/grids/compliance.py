@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gisgov.coverage import overlaps
 from gisgov.grids.party import BRANCH_CAP, grid_of_points, propose_branch_splits
 from gisgov.layers import Problem
 
@@ -170,16 +171,10 @@ def grid_coverage(layers: Layers) -> list[Problem]:
                                         f"{gap:,.0f} m² of community {code} lies in no grid"))
     # overlaps across community borders too: grids of neighbouring communities must tile
     g = g.sort_values("code", kind="stable")
-    geoms = np.asarray(g.geometry.values)
     codes = g["code"].astype(str).to_numpy()
-    a, b = shapely.STRtree(geoms).query(geoms, predicate="intersects")
-    keep = a < b
-    a, b = a[keep], b[keep]
-    areas = shapely.area(shapely.intersection(geoms[a], geoms[b]))
-    for i, j, area in zip(a, b, areas, strict=True):
-        if area > OVERLAP_EPSILON_M2:
-            problems.append(Problem("grids", codes[i], "grid_overlap",
-                                    f"grid overlaps grid {codes[j]} by {area:,.1f} m²"))
+    for i, j, area in overlaps(g.geometry.values, above=OVERLAP_EPSILON_M2):
+        problems.append(Problem("grids", codes[i], "grid_overlap",
+                                f"grid overlaps grid {codes[j]} by {area:,.1f} m²"))
     return problems
 
 

@@ -681,7 +681,9 @@ def _append_from(con: sqlite3.Connection, src: sqlite3.Connection, name: str) ->
                         f"{_quote_ident(target)} {decl or 'TEXT'}")
             main_cols[target] = decl
         targets.append(target)
-    _stream(con, src, name, [c for c, _ in src_cols], targets)
+    if not (g_src and g_main and _append_with_rtree(con, src, name, src_cols, targets,
+                                                      g_src, g_main)):
+        _stream(con, src, name, [c for c, _ in src_cols], targets)
     if g_src and g_main:
         ext = src.execute("SELECT min_x, min_y, max_x, max_y FROM gpkg_contents "
                           "WHERE table_name = ?", (name,)).fetchone()
@@ -694,6 +696,47 @@ def _append_from(con: sqlite3.Connection, src: sqlite3.Connection, name: str) ->
             )
     con.execute("UPDATE gpkg_contents SET last_change = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
                 "WHERE table_name = ?", (name,))
+
+
+def _append_with_rtree(con: sqlite3.Connection, src: sqlite3.Connection, name: str,
+                       src_cols: Sequence[tuple[str, str]], targets: Sequence[str],
+                       g_src: str, g_main: str) -> bool:
+    """Append rows and their R-tree entries in bulk; ``False`` when the layout does not allow.
+
+    Appending through GeoPackage's R-tree triggers costs five Python calls per row (the
+    bounds functions of :class:`_Bounds`), most of an append's time. The side file's R-tree
+    already holds every new row's box (GDAL built it), so the triggers are set aside, the rows
+    go in with their feature ids shifted past the table's last one, the boxes are copied with
+    the same shift and the triggers are put back — all inside the write's savepoint.
+    """
+    main_pk = [c for c, _, is_pk in _columns(con, name) if is_pk]
+    src_pk = [c for c, _, is_pk in _columns(src, name) if is_pk]
+    rtree, src_rtree = f"rtree_{name}_{g_main}", f"rtree_{name}_{g_src}"
+    if len(main_pk) != 1 or len(src_pk) != 1 or not (
+            _table_exists(con, rtree) and _table_exists(src, src_rtree)):
+        return False
+    triggers = con.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? "
+        "AND name LIKE ?", (name, f"{rtree}%")).fetchall()
+    base = int(con.execute(f"SELECT coalesce(max({_quote_ident(main_pk[0])}), 0) "
+                           f"FROM {_quote_ident(name)}").fetchone()[0])
+    for trigger, _ in triggers:
+        con.execute(f"DROP TRIGGER {_quote_ident(trigger)}")
+    cols = [src_pk[0], *(c for c, _ in src_cols)]
+    cursor = src.execute(f"SELECT {', '.join(_quote_ident(c) for c in cols)} "
+                         f"FROM {_quote_ident(name)}")
+    con.executemany(
+        f"INSERT INTO {_quote_ident(name)} "
+        f"({', '.join(_quote_ident(c) for c in [main_pk[0], *targets])}) "
+        f"VALUES ({', '.join('?' * len(cols))})",
+        ((row[0] + base, *row[1:]) for row in cursor))
+    con.executemany(
+        f"INSERT INTO {_quote_ident(rtree)} VALUES (?, ?, ?, ?, ?)",
+        ((i + base, x0, x1, y0, y1) for i, x0, x1, y0, y1 in src.execute(
+            f"SELECT id, minx, maxx, miny, maxy FROM {_quote_ident(src_rtree)}")))
+    for _, sql in triggers:
+        con.execute(sql)
+    return True
 
 
 def _stream(con: sqlite3.Connection, src: sqlite3.Connection, name: str,

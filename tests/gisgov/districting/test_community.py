@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from gisgov.districting.community import redistrict
 from gisgov.districting.units import units_from_workspace
 from tests.conftest import NO_TIME_CAP
+from tests.gisgov.test_community_coverage import on_storage_grid
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +95,13 @@ def test_cli_redistrict_json_scenario_accept_export(county_gpkg_master: Path, tm
     acc = runner.invoke(app, ["scenarios", str(ws), "accept", "five", "--json"])
     assert acc.exit_code == 0, acc.output
     assert json.loads(acc.stdout)["version"] == 1
+    # the accepted communities are stored as one coverage on the storage grid
+    from gisgov.checks import community_overlap
+    from gisgov.store import open_workspace
+
+    stored = open_workspace(ws).read_all()
+    assert on_storage_grid(stored["communities"])
+    assert community_overlap(stored) == []
     exp = runner.invoke(app, ["scenarios", str(ws), "export", "five", str(tmp_path / "five.geojson")])
     assert exp.exit_code == 0
     assert (tmp_path / "five.geojson").exists()

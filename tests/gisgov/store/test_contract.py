@@ -196,6 +196,29 @@ def test_append_and_duplicate_keys(
         workspace.write("households", households, mode="upsert")  # type: ignore[arg-type]
 
 
+def test_appended_rows_are_found_by_bbox(
+    workspace: WorkspaceBase, layer_frames: dict[str, gpd.GeoDataFrame]
+) -> None:
+    # the spatial index follows appends (GeoPackage copies the new rows' R-tree in bulk)
+    households = layer_frames["households"]
+    workspace.write("households", households.iloc[:2])
+    workspace.write("households", households.iloc[2:3], mode="append")
+    workspace.write("households", households.iloc[3:], mode="append")
+    for hid, geom in zip(households["id"], households.geometry, strict=True):
+        x, y = geom.x, geom.y
+        found = workspace.read("households", bbox=(x - 1e-7, y - 1e-7, x + 1e-7, y + 1e-7))
+        assert hid in set(found["id"])
+        assert workspace.count("households", bbox=(x - 1e-7, y - 1e-7, x + 1e-7, y + 1e-7)) >= 1
+    # and later writes through the restored triggers still keep it
+    moved = households.iloc[[0]].copy()
+    workspace.write("households", households.iloc[1:])
+    workspace.write("households", moved, mode="append")
+    x, y = moved.geometry.iloc[0].x, moved.geometry.iloc[0].y
+    assert set(workspace.read("households", bbox=(x - 1e-7, y - 1e-7, x + 1e-7, y + 1e-7))[
+        "id"]) >= {moved["id"].iloc[0]}
+    assert len(workspace.read("households")) == len(households)
+
+
 def _bad_geometry(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     bowtie = Polygon([(0, 0), (1, 1), (1, 0), (0, 1), (0, 0)])
     return frame.set_geometry([bowtie, *frame.geometry.iloc[1:]], crs=frame.crs)
