@@ -44,7 +44,7 @@ independent: :attr:`AssignmentProblem.pieces` lists them and each is solved on i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import geopandas as gpd
@@ -105,7 +105,10 @@ class AssignmentProblem:
     Arc arrays are parallel; ``arc_h``/``arc_m`` name the household/member of an arc (-1 when
     it has none), ``arc_walk`` its walking metres and ``arc_cost_m`` its cost in metres
     without the priority weights; ``arc_cost`` is the integer cost the flow minimises, of
-    which ``arc_penalty`` is the one-grid penalty (:func:`pin_members`).
+    which ``arc_penalty`` is the one-grid penalty (:func:`pin_members`). ``m_pool`` is each
+    member's reporting pool (-1: none; pool ``i`` is node ``D + i``), ``kin_scope`` how far a
+    kin member may serve (:func:`build_problem`): both let the coverage bound
+    (:mod:`gisgov.assignment._bound`) re-derive who may serve whom.
     """
 
     crs: pyproj.CRS
@@ -174,6 +177,8 @@ class AssignmentProblem:
     k_nearest: int
     have_streets: bool
     max_default: int
+    m_pool: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    kin_scope: str = "community"
 
     @property
     def n_households(self) -> int:
@@ -494,6 +499,7 @@ def build_problem(
         bounds=bounds, model=n.model, scope=scope, deploy_cap_m=float(deploy_cap_m),
         deploy_from=deploy_from, borrow=borrow, k_nearest=k_nearest,
         have_streets=n.have_streets, max_default=int(bounds.by_class.get("A", (0, 10))[1]),
+        m_pool=n.pool_of, kin_scope=kin_scope,
     )
 
 

@@ -17,6 +17,7 @@ import shapely
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
+from gisgov.assignment._bound import CoverageBound, coverage_bound
 from gisgov.assignment._problem import DIRECT, AssignmentProblem
 from gisgov.assignment._solve import AssignmentSolution
 from gisgov.layers import STORAGE_CRS, conform
@@ -31,7 +32,8 @@ OPTIMALITY_NOTE = (
     "min-cost flow per independent piece (subdistrict, or smaller when nothing crosses), "
     "OR-Tools SimpleMinCostFlow status OPTIMAL, certified by an LP-dual bound from "
     "residual-graph potentials equal to the objective (flow LPs are integral, so the bound "
-    "holds for integer assignments)"
+    "holds for integer assignments); coverage equal to an independent maximum-flow bound "
+    "(SciPy) over who may serve whom, and no uncovered household next to a member with room"
 )
 
 #: How far (straight line, metres) from a grid's service point a class-D or away member may
@@ -361,6 +363,13 @@ def _not_proven(rows: list[dict[str, Any]]) -> str:
             + "; ".join(f"{why} ({c})" for why, c in counts.items()))
 
 
+def _not_maximal(cover: CoverageBound) -> str:
+    """Why a certified flow still is not claimed optimal: the coverage bound disagrees."""
+    return (f"NOT proven optimal: {cover.assigned:,} households covered but the model allows "
+            f"{cover.bound:,} (independent maximum flow); {cover.with_room:,} uncovered "
+            "household(s) had an eligible member with room")
+
+
 def make_result(p: AssignmentProblem, s: AssignmentSolution, households: gpd.GeoDataFrame,
                 members: gpd.GeoDataFrame, seconds: float) -> AssignmentResult:
     """Assemble every table and the summary from a problem and its solution."""
@@ -379,7 +388,7 @@ def make_result(p: AssignmentProblem, s: AssignmentSolution, households: gpd.Geo
         "objective", "lower_bound", "penalty", "optimal", "reason", "seconds"]).rename(
         columns={"piece": "cluster"})
     summary = _summary(p, s, pairs, members_df, recruit, unassigned, g_needed, kin_missed,
-                       seconds)
+                       coverage_bound(p, s.chosen), seconds)
     return AssignmentResult(_layer(p, pairs, households, members),
                             _unassigned_table(p, s, g_needed), members_df, grids_df,
                             clusters, kin_missed, deployments, recruit, candidates, summary)
@@ -387,7 +396,8 @@ def make_result(p: AssignmentProblem, s: AssignmentSolution, households: gpd.Geo
 
 def _summary(p: AssignmentProblem, s: AssignmentSolution, pairs: _Pairs,
              members: pd.DataFrame, recruit: pd.DataFrame, unassigned: IntArray,
-             g_needed: IntArray, kin_missed: pd.DataFrame, seconds: float) -> dict[str, Any]:
+             g_needed: IntArray, kin_missed: pd.DataFrame, cover: CoverageBound,
+             seconds: float) -> dict[str, Any]:
     n_h = p.n_households
     done = len(pairs.h)
     load = members["load"].to_numpy()
@@ -399,7 +409,7 @@ def _summary(p: AssignmentProblem, s: AssignmentSolution, pairs: _Pairs,
     kin_candidate[dh[p.h_kin[dh] == p.arc_m[d]]] = True
     kin_honoured = int((pairs.reason == "kin").sum())
     rows = s.pieces
-    all_optimal = bool(rows) and s.optimal
+    all_optimal = bool(rows) and s.optimal and cover.maximal
     # One-grid penalties are a device of the solve, not part of the model's cost.
     penalty = float(sum(r.get("penalty", 0.0) for r in rows))
     objective = float(sum(r["objective"] or 0.0 for r in rows)) - penalty
@@ -463,7 +473,11 @@ def _summary(p: AssignmentProblem, s: AssignmentSolution, pairs: _Pairs,
         "optimal": all_optimal,
         "objective": round(objective, 2),
         "lower_bound": None if bound is None else round(bound, 2),
-        "optimality": OPTIMALITY_NOTE if all_optimal else _not_proven(rows),
+        "coverage_bound": cover.bound,
+        "coverage_maximal": cover.maximal,
+        "uncovered_with_room": cover.with_room,
+        "optimality": (OPTIMALITY_NOTE if all_optimal else _not_proven(rows)
+                       if not s.optimal or not rows else _not_maximal(cover)),
         "pair_cost_m": round(float(pairs.cost_m.sum()), 1),
         "seconds": round(seconds, 3),
     }
