@@ -901,8 +901,8 @@ def pin_members(p: AssignmentProblem, members: IntArray, grids: IntArray) -> Ass
                       "c1": p.arc_cost_m[into], "w1": p.arc_walk[into]})
     b = pd.DataFrame({"pool": p.arc_tail[pool_m], "m": p.arc_m[pool_m],
                       "c2": p.arc_cost_m[pool_m], "w2": p.arc_walk[pool_m]})
-    j = a.merge(b, on="pool")
-    j = j[j["port"].to_numpy() == pinned[j["m"].to_numpy()]]
+    b["port"] = pinned[b["m"].to_numpy()]
+    j = a.merge(b, on=["port", "pool"])  # only the member's own pinned grid
     j = j.assign(c=j["c1"] + j["c2"], w=j["w1"] + j["w2"]).sort_values(["c", "m"])
     j = j.drop_duplicates("m")
     pm = j["m"].to_numpy(dtype=np.int64)
