@@ -268,9 +268,9 @@ def _rank(key: IntArray) -> IntArray:
     """Position of each element among the equal keys before it (``key`` sorted)."""
     if len(key) == 0:
         return np.zeros(0, np.int64)
-    start = np.r_[0, np.flatnonzero(np.diff(key)) + 1]
+    start = np.r_[0, np.flatnonzero(np.diff(key)) + 1].astype(np.int64)
     first = np.repeat(start, np.diff(np.r_[start, len(key)]))
-    return np.arange(len(key), dtype=np.int64) - first
+    return np.asarray(np.arange(len(key), dtype=np.int64) - first, dtype=np.int64)
 
 
 def _keep_previous(p: AssignmentProblem, hs: IntArray, hn: IntArray, node: IntArray,
