@@ -373,6 +373,13 @@ def _pandas_dtype(dtype: DType) -> str:
 
 
 def _to_str(series: pd.Series) -> pd.Series:
+    # Fast path (a stored layer read back: strings and nulls only), same result as conv.
+    if series.dtype == object and pd.api.types.infer_dtype(series, skipna=True) in (
+            "string", "empty"):
+        null = series.isna()
+        # pandas' map leaves None when every value is null, NaN among strings
+        return series.astype(object).where(~null, None if null.all() else np.nan)
+
     def conv(v: object) -> object:
         if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
             return None
@@ -386,6 +393,9 @@ def _to_str(series: pd.Series) -> pd.Series:
 def _to_bool(series: pd.Series) -> pd.Series:
     truthy = {"1", "true", "yes", "y", "t", "是", "有", "√"}
     falsy = {"0", "false", "no", "n", "f", "否", "无", "", "×"}
+
+    if pd.api.types.is_bool_dtype(series.dtype):  # bool or boolean: nothing to parse
+        return series.astype("boolean")
 
     def conv(v: object) -> object:
         if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):

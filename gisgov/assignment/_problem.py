@@ -1,8 +1,9 @@
 """The assignment as a problem, built once: who, where, bounds, eligible pairs and their costs.
 
 :func:`build_problem` turns the layers into an :class:`AssignmentProblem`: households and
-members located in grids (by the lookup's locator, :class:`gisgov.lookup.LookupIndex`, so the
-assignment, the lookup and the maps agree on points on shared edges), per-member load bounds,
+members located in grids (by the one boundary rule, :func:`gisgov.locate.locate_xy`, which
+gives the lookup's answer (:class:`gisgov.lookup.LookupIndex`) without building its raster, so
+the assignment, the lookup and the maps agree on points on shared edges), per-member load bounds,
 and a flow network whose arcs are the eligible pairings with their costs
 (:mod:`gisgov.assignment._model`). Solving it is :func:`gisgov.assignment._solve.solve`.
 
@@ -68,7 +69,7 @@ from gisgov.assignment._model import (
 )
 from gisgov.crs import working_crs_for
 from gisgov.errors import CRSError, ValidationError
-from gisgov.lookup import LookupIndex
+from gisgov.locate import locate_xy
 from gisgov.network import (
     PairDistances,
     SnappedPoints,
@@ -243,6 +244,14 @@ def _column(frame: pd.DataFrame, name: str) -> ObjArray:
     return np.full(len(frame), None, dtype=object)
 
 
+def _grid_of(grids: gpd.GeoDataFrame, lon: FloatArray, lat: FloatArray
+             ) -> tuple[IntArray, IntArray]:
+    """Row of ``grids`` (sorted by code) holding each position and how many grids cover it
+    (``> 1`` on a shared edge): the lookup's rule, lowest code first."""
+    geoms = np.asarray(grids.geometry.to_crs(4326).values, dtype=object)
+    return locate_xy(lon, lat, geoms, codes=grids["code"].astype(str).to_numpy(dtype=object))
+
+
 def _lonlat(gdf: gpd.GeoDataFrame) -> tuple[FloatArray, FloatArray]:
     pts = gdf.geometry.to_crs(4326).values if len(gdf) else gdf.geometry.values
     return (np.asarray(shapely.get_x(pts), dtype=float),
@@ -334,9 +343,8 @@ def _locate_people(
     deploy_from: str,
 ) -> _People:
     """Grid of every household and member (the lookup's locator), bounds and origins."""
-    index = LookupIndex.from_layers({"grids": grids[["code", "geometry"]]})
-    h_hit = index.lookup_many(*_lonlat(households), distances=False)
-    m_hit = index.lookup_many(*_lonlat(members), distances=False)
+    h_row, h_touch = _grid_of(grids, *_lonlat(households))
+    m_row, _ = _grid_of(grids, *_lonlat(members))
     m_id = _str_or_none(members["id"])
     m_class, m_status = _str_or_none(members["class"]), _str_or_none(members["status"])
     n_m = len(m_id)
@@ -353,7 +361,7 @@ def _locate_people(
     if bad.any():
         raise ValidationError(f"members {', '.join(map(str, m_id[bad][:5]))}: per-member "
                               "bounds need 0 <= min_load <= max_load")
-    m_grid = np.asarray(m_hit.grid_index, dtype=np.int64)
+    m_grid = m_row
     m_min[m_grid < 0] = 0  # a home outside every grid has no grid to serve
     m_max[m_grid < 0] = 0
     unit = _column(members, "unit_id")
@@ -373,8 +381,7 @@ def _locate_people(
         has = m_reporting & (rows >= 0)
         origin[has] = u_xy[rows[has]]
     return _People(
-        _str_or_none(households["id"]), np.asarray(h_hit.grid_index, dtype=np.int64),
-        np.asarray(h_hit.on_boundary, dtype=bool),
+        _str_or_none(households["id"]), h_row, h_touch > 1,
         points_to_xy(households, crs) if len(households) else np.zeros((0, 2)),
         m_id, m_grid, m_xy, m_class, m_status, m_min, m_max, m_reporting, m_community, origin,
     )
@@ -840,10 +847,9 @@ def _origin_grid(p: _People, grids: gpd.GeoDataFrame, crs: pyproj.CRS) -> IntArr
     out = p.m_grid.copy()
     if len(moved) == 0:
         return out
-    index = LookupIndex.from_layers({"grids": grids[["code", "geometry"]]})
     lon, lat = pyproj.Transformer.from_crs(crs, 4326, always_xy=True).transform(
         p.m_origin_xy[moved, 0], p.m_origin_xy[moved, 1])
-    out[moved] = index.lookup_many(np.asarray(lon), np.asarray(lat), distances=False).grid_index
+    out[moved] = _grid_of(grids, np.asarray(lon), np.asarray(lat))[0]
     return out
 
 
