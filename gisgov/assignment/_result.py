@@ -21,11 +21,12 @@ from gisgov.assignment._bound import CoverageBound, coverage_bound
 from gisgov.assignment._problem import DIRECT, AssignmentProblem
 from gisgov.assignment._solve import AssignmentSolution
 from gisgov.layers import STORAGE_CRS, conform
-from gisgov.network import pair_distances
+from gisgov.network import pair_distances, snap_points
 
 __all__ = ["OPTIMALITY_NOTE", "AssignmentResult", "make_result"]
 
 IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
 
 #: Why the optimum is optimal, stated once for reports.
 OPTIMALITY_NOTE = (
@@ -286,8 +287,38 @@ def _deployments(p: AssignmentProblem, pairs: _Pairs) -> gpd.GeoDataFrame:
         crs=STORAGE_CRS)
 
 
-def _recruit(p: AssignmentProblem, unassigned: IntArray, g_needed: IntArray
-             ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _nearest_room(p: AssignmentProblem, load: IntArray, grids: IntArray) -> FloatArray:
+    """Walk (metres, between service points, as the cap is measured) from each of ``grids``
+    to the nearest reporting member in scope who still has room (NaN: none): beyond the cap
+    whenever coverage is maximal, so it says how far the cap would have to reach."""
+    out = np.full(len(grids), np.nan)
+    room = p.eligible & (load < p.m_max) & (p.m_pool >= 0) if len(p.m_pool) else None
+    if room is None or not room.any() or len(grids) == 0 or p.scope == "grid":
+        return out
+    pools = np.unique(p.m_pool[room])
+    origin, comm = p.pool_grid[pools], p.pool_community[pools]
+    mine = (p.g_comm[grids][:, None] == comm[None, :]) if p.scope == "community" else (
+        p.g_subdistrict[grids][:, None] == np.array([str(c)[:9] for c in comm])[None, :])
+    straight = np.hypot(*(p.g_anchor_xy[grids][:, None, :]
+                          - p.g_anchor_xy[origin][None, :, :]).transpose(2, 0, 1))
+    straight[~mine] = np.inf
+    near = np.argsort(straight, axis=1)[:, :_NEAREST_POOLS]
+    gi = np.repeat(np.arange(len(grids)), near.shape[1])
+    pj = near.ravel()
+    ok = np.isfinite(straight[gi, pj])
+    if ok.any():
+        snap = snap_points(p.graph, p.g_anchor_xy)
+        walk = pair_distances(p.graph, snap, snap, origin[pj[ok]], grids[gi[ok]]).distance_m
+        np.fmin.at(out, gi[ok], walk)
+    return out
+
+
+#: Pools (nearest by straight line) whose walk :func:`_nearest_room` measures per grid.
+_NEAREST_POOLS = 5
+
+
+def _recruit(p: AssignmentProblem, unassigned: IntArray, g_needed: IntArray,
+             load: IntArray) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Recruitment plan: per short grid the members needed and who nearby could be invited
     (class D, or working away — flagged: they take no households under the default bounds)."""
     short = np.flatnonzero(unassigned > 0)
@@ -313,8 +344,11 @@ def _recruit(p: AssignmentProblem, unassigned: IntArray, g_needed: IntArray
             "members_needed": int(g_needed[g]), "class_needed": "A/B",
             "candidates": len(near),
         })
+    room = _nearest_room(p, load, short)
+    for row, d in zip(rows, room, strict=True):
+        row["nearest_room_m"] = None if np.isnan(d) else round(float(d), 0)
     cols = ["grid_code", "community_code", "households", "unassigned", "members_needed",
-            "class_needed", "candidates"]
+            "class_needed", "candidates", "nearest_room_m"]
     ccols = ["grid_code", "member_id", "class", "status", "distance_m", "flag"]
     return pd.DataFrame(rows, columns=cols), pd.DataFrame(cands, columns=ccols)
 
@@ -380,7 +414,7 @@ def make_result(p: AssignmentProblem, s: AssignmentSolution, households: gpd.Geo
     load = np.bincount(pairs.m, minlength=p.n_members)
     members_df = _members_table(p, pairs)
     grids_df = _grids_table(p, s, pairs, members_df, g_needed)
-    recruit, candidates = _recruit(p, unassigned, g_needed)
+    recruit, candidates = _recruit(p, unassigned, g_needed, load)
     deployments = _deployments(p, pairs)
     kin_missed = _kin_missed(p, s, load)
     clusters = pd.DataFrame(s.pieces, columns=[
@@ -448,7 +482,8 @@ def _summary(p: AssignmentProblem, s: AssignmentSolution, pairs: _Pairs,
         "reasons": {str(k): int(v) for k, v in pd.Series(pairs.reason).value_counts().items()},
         "recruit": [
             {"grid_code": str(r["grid_code"]), "unassigned": int(r["unassigned"]),
-             "members_needed": int(r["members_needed"]), "candidates": int(r["candidates"])}
+             "members_needed": int(r["members_needed"]), "candidates": int(r["candidates"]),
+             "nearest_room_m": r["nearest_room_m"]}
             for r in recruit.to_dict("records")],
         "grids": p.n_grids,
         "grids_short": int((unassigned > 0).sum()),

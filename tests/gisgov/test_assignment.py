@@ -616,6 +616,12 @@ def test_coverage_is_proven_maximal_by_an_independent_bound(
     s = res.summary
     assert s["unassigned"] > 0
     assert s["coverage_bound"] == s["assigned"]
+    # The plan says how far the nearest member with room is: beyond the cap, every time.
+    room = res.recruit["nearest_room_m"].dropna().to_numpy(dtype=float)
+    assert len(room)
+    assert (room > 400.0).all()
+    from gisgov.assignment.recruit import recruit_html
+    assert "最近余量" in recruit_html(res)
     assert s["coverage_maximal"]
     assert s["uncovered_with_room"] == 0
     assert s["optimal"]
