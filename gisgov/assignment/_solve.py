@@ -13,7 +13,13 @@ not the county, and each piece's answer is kept as soon as it is solved. A piece
 optimal only when :func:`gisgov.assignment._flow.solve_min_cost_flow` certifies it.
 
 A member serves one grid (besides their kin households) unless coverage, minimum loads or kin
-need more: flows may split a member's load over several grids, so after the first solve every
+need more. By default every member is pinned *before* the one solve: to the grid they served
+before (a re-run), else to the grid where a flow between service points only (households of a
+grid gathered at its port, :func:`_proxy_pins`: grids and members, about a hundredth of the
+full network) has them serve most. On the ``--scale 8`` county this halves the solve (one
+certified flow per piece instead of two) and leaves fewer members on two grids (531 against
+720) for 0.4% more walking: one grid per member ranks above walking in the model. With
+``relax=True`` the older scheme runs: flows may split a member's load over several grids, so after the first solve every
 member in use is pinned to the grid where they serve most households
 (:func:`~gisgov.assignment._problem.pin_members`: other grids then cost ``SPLIT_COST`` per
 household, a priority below coverage, minimum loads and kin; pinning only the split members
@@ -48,8 +54,10 @@ from scipy.optimize import linear_sum_assignment
 from gisgov.assignment._flow import solve_min_cost_flow
 from gisgov.assignment._model import COST_SCALE, MIN_FILL_BONUS_M, UNASSIGNED_COST_M
 from gisgov.assignment._problem import (
+    BORROW,
     DEPLOY,
     DIRECT,
+    LOCAL,
     PIN,
     POOL,
     PORT,
@@ -112,9 +120,15 @@ class AssignmentSolution:
 
 
 def solve(problem: AssignmentProblem, *, certify: bool = True, one_grid: bool = True,
-          max_rounds: int = 1, progress: Any = None) -> AssignmentSolution:
+          max_rounds: int = 1, relax: bool = False, progress: Any = None
+          ) -> AssignmentSolution:
     """Solve every piece of ``problem``; with ``one_grid``, pin split members and solve the
-    pieces they are in again (module docstring)."""
+    pieces they are in again (module docstring). By default (``relax=False``) members are
+    pinned from the flow between service points instead (:func:`_proxy_pins`) and each
+    piece is solved once; ``relax=True`` solves the relaxation first (its bound and gap are
+    then reported) and pins from it."""
+    if one_grid and not relax:
+        return _solve_pinned(problem, certify, progress)
     out = _solve_once(problem, certify, progress, None, None)
     relaxed = _objective(out[3])
     relaxed_assigned = int((out[0] >= 0).sum())
@@ -148,6 +162,73 @@ def solve(problem: AssignmentProblem, *, certify: bool = True, one_grid: bool = 
     chosen, via, deployed, rows, failed = out
     return AssignmentSolution(chosen, via, deployed, rows, failed, p, relaxed,
                               relaxed_assigned, int((pinned >= 0).sum()), rounds)
+
+
+def _solve_pinned(problem: AssignmentProblem, certify: bool, progress: Any
+                  ) -> AssignmentSolution:
+    """One certified solve with members pinned before it: to the grid they served before
+    (stability), else to the grid the flow between service points gives them."""
+    pinned = np.full(problem.n_members, -1, dtype=np.int64)
+    if problem.has_prev.any():
+        members, grids = _split_members(problem, problem.h_prev, all_used=True)
+        pinned[members] = grids
+    members, grids = _proxy_pins(problem)
+    new = pinned[members] < 0
+    pinned[members[new]] = grids[new]
+    p = (pin_members(problem, np.flatnonzero(pinned >= 0), pinned[pinned >= 0])
+         if (pinned >= 0).any() else problem)
+    chosen, via, deployed, rows, failed = _solve_once(p, certify, progress, None, None)
+    return AssignmentSolution(chosen, via, deployed, rows, failed, p, None,
+                              int((chosen >= 0).sum()), int((pinned >= 0).sum()), 1)
+
+
+def _proxy_pins(p: AssignmentProblem) -> tuple[IntArray, IntArray]:
+    """Members in use and the grid each serves most, from the flow between service points
+    only (households of a grid gathered at its port; the port → pool → member arcs, the
+    load bounds and the priorities of the full flow): a network of grids and members, a
+    hundredth of the full one, solved in a blink. Within a pool, members take the ports'
+    flow in order (as :func:`_decode` hands it out), so each member meets few ports."""
+    n_h, n_m = p.n_hnodes, p.n_members
+    keep = np.flatnonzero(np.isin(p.arc_kind, (LOCAL, BORROW, DEPLOY, POOL)))
+    n = p.n_nodes - n_h
+    sink = n
+    ms = np.flatnonzero(p.eligible)
+    m_node = p.n_nodes - n_m + ms - n_h
+    mn, mx = p.m_min[ms], p.m_max[ms]
+    ports = np.flatnonzero(p.g_households > 0)
+    tails = np.concatenate([p.arc_tail[keep] - n_h, ports, m_node, m_node])
+    heads = np.concatenate([p.arc_head[keep] - n_h, np.full(len(ports) + 2 * len(ms), sink)])
+    caps = np.concatenate([p.arc_cap[keep], p.g_households[ports], mn, mx - mn])
+    costs = np.concatenate([p.arc_cost[keep],
+                            np.full(len(ports), int(UNASSIGNED_COST_M * COST_SCALE)),
+                            np.full(len(ms), -int(MIN_FILL_BONUS_M * COST_SCALE)),
+                            np.zeros(len(ms), np.int64)])
+    supply = np.zeros(n + 1, dtype=np.int64)
+    supply[ports] = p.g_households[ports]
+    supply[sink] = -int(p.g_households[ports].sum())
+    sol = solve_min_cost_flow(tails, heads, caps, costs, supply, certify=False)
+    if sol.status != "OPTIMAL":
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    f = sol.flow[:len(keep)]
+    arcs, f = keep[f > 0], f[f > 0]
+    pool = p.arc_kind[arcs] == POOL
+    # per pool: ports' flow in port order, members' places in member order, on one axis
+    into = pd.DataFrame({"pool": p.arc_head[arcs[~pool]], "g": p.arc_tail[arcs[~pool]] - n_h,
+                         "f": f[~pool]}).sort_values(["pool", "g"])
+    out = pd.DataFrame({"pool": p.arc_tail[arcs[pool]], "m": p.arc_m[arcs[pool]],
+                        "f": f[pool]}).sort_values(["pool", "m"])
+    into["end"] = into.groupby("pool")["f"].cumsum()
+    out["end"] = out.groupby("pool")["f"].cumsum()
+    out["start"] = out["end"] - out["f"]
+    j = out.merge(into, on="pool", suffixes=("", "_g"))
+    end, end_g = j["end"].to_numpy(), j["end_g"].to_numpy()
+    start, start_g = j["start"].to_numpy(), end_g - j["f_g"].to_numpy()
+    j = j.assign(take=np.minimum(end, end_g) - np.maximum(start, start_g))
+    j = j[j["take"].to_numpy() > 0]
+    best = (j.groupby(["m", "g"])["take"].sum().reset_index()
+            .sort_values(["m", "take", "g"], ascending=[True, False, True])
+            .drop_duplicates("m"))
+    return best["m"].to_numpy(dtype=np.int64), best["g"].to_numpy(dtype=np.int64)
 
 
 def _objective(rows: list[dict[str, Any]]) -> float | None:

@@ -539,12 +539,21 @@ def test_one_grid_per_member_is_bounded_by_its_relaxation(
     kw = {"streets": county["streets"], "buildings": county["buildings"]}
     free = assign(county["households"], county["members"], county["grids"], one_grid=False,
                   **kw)
-    one = assign(county["households"], county["members"], county["grids"], **kw)
+    one = assign(county["households"], county["members"], county["grids"], relax=True, **kw)
     assert one.summary["members_multi_grid"] < free.summary["members_multi_grid"]
     assert one.summary["relaxed_objective"] == free.summary["objective"]
     assert one.summary["one_grid_gap_m"] >= 0
     assert one.summary["relaxed_assigned"] == free.summary["assigned"]
     assert one.summary["assigned"] <= free.summary["assigned"]
+    # Default: pinned before one solve (flow between service points): no relaxation run,
+    # same coverage, fewer members on two grids, a cost the relaxation bounds from below.
+    pinned = assign(county["households"], county["members"], county["grids"], **kw)
+    assert pinned.summary["one_grid_rounds"] == 1
+    assert pinned.summary["relaxed_objective"] is None
+    assert pinned.optimal
+    assert pinned.summary["assigned"] == free.summary["assigned"]
+    assert pinned.summary["members_multi_grid"] < free.summary["members_multi_grid"]
+    assert pinned.summary["objective"] >= free.summary["objective"]
 
 
 def test_sample_members_report_to_their_home_community(
