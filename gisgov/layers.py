@@ -374,8 +374,9 @@ def _pandas_dtype(dtype: DType) -> str:
 
 def _to_str(series: pd.Series) -> pd.Series:
     # Fast path (a stored layer read back: strings and nulls only), same result as conv.
-    if series.dtype == object and pd.api.types.infer_dtype(series, skipna=True) in (
-            "string", "empty"):
+    nan_str = isinstance(series.dtype, pd.StringDtype) and series.dtype.na_value is not pd.NA
+    if (series.dtype == object or nan_str) and \
+            pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
         null = series.isna()
         # pandas' map leaves None when every value is null, NaN among strings
         return series.astype(object).where(~null, None if null.all() else np.nan)
@@ -396,6 +397,8 @@ def _to_bool(series: pd.Series) -> pd.Series:
 
     if pd.api.types.is_bool_dtype(series.dtype):  # bool or boolean: nothing to parse
         return series.astype("boolean")
+    if series.isna().all():  # e.g. an optional column stored empty
+        return pd.Series(pd.NA, index=series.index, dtype="boolean")
 
     def conv(v: object) -> object:
         if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
