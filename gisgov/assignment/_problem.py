@@ -654,8 +654,11 @@ def _direct_arcs(n: _Net, deployable: set[tuple[int, int]], kin_scope: str,
         ok &= p.m_grid[km] == p.h_grid[kh]
     else:
         ok &= g_comm[np.maximum(p.m_grid[km], 0)] == g_comm[np.maximum(p.h_grid[kh], 0)]
-    gen = np.unique(np.stack([n.h_node[np.concatenate([gh, kh[ok]])],
-                              np.concatenate([gm, km[ok]])]), axis=1)
+    # unique (group, member) pairs in (group, member) order, through one integer key
+    span = len(p.m_id) + 1
+    key = np.unique(n.h_node[np.concatenate([gh, kh[ok]])] * span
+                    + np.concatenate([gm, km[ok]]))
+    gen = np.stack([key // span, key % span])
     ph, pm = _previous_pairs(p, n.h_prev, n.has_prev, n.eligible, n.neighbours, n.g_short,
                              deployable, n.pool_of)
     prev = pd.DataFrame({"n": n.h_node[ph], "m": pm}).value_counts().reset_index()
