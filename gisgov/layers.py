@@ -448,11 +448,13 @@ def _pandas_dtype(dtype: DType) -> str:
 
 
 def _to_str(series: pd.Series) -> pd.Series:
-    # Text read back from a store is already text: keep it (one C-level type check) rather
-    # than converting every value in Python, which was a third of a small spatial read.
-    if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
-        out = series.astype(object)
-        return out.where(out.notna(), None)
+    # Fast path (a stored layer read back: strings and nulls only), same result as conv.
+    nan_str = isinstance(series.dtype, pd.StringDtype) and series.dtype.na_value is not pd.NA
+    if (series.dtype == object or nan_str) and \
+            pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
+        null = series.isna()
+        # pandas' map leaves None when every value is null, NaN among strings
+        return series.astype(object).where(~null, None if null.all() else np.nan)
 
     def conv(v: object) -> object:
         if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
@@ -469,6 +471,11 @@ def _to_bool(series: pd.Series) -> pd.Series:
         return series.astype("boolean")  # already yes/no (or all missing): no per-value pass
     truthy = {"1", "true", "yes", "y", "t", "是", "有", "√"}
     falsy = {"0", "false", "no", "n", "f", "否", "无", "", "×"}
+
+    if pd.api.types.is_bool_dtype(series.dtype):  # bool or boolean: nothing to parse
+        return series.astype("boolean")
+    if series.isna().all():  # e.g. an optional column stored empty
+        return pd.Series(pd.NA, index=series.index, dtype="boolean")
 
     def conv(v: object) -> object:
         if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):

@@ -47,6 +47,7 @@ def assign(
     working_crs: pyproj.CRS | str | int | None = None,
     certify: bool = True,
     one_grid: bool = True,
+    relax: bool = False,
     progress: ProgressFn | None = None,
 ) -> AssignmentResult:
     """Assign households to red-grid members within load bounds: 就亲、就近、就便, coverage first.
@@ -121,6 +122,10 @@ def assign(
     one_grid
         A member serves one grid (kin households aside): members the flow splits are pinned
         to their main grid and the pieces solved again (:mod:`gisgov.assignment._solve`).
+    relax
+        With ``one_grid``: solve the relaxation (members may span grids) first and pin from it,
+        which reports its bound (``relaxed_objective``, ``one_grid_gap_m``) at the cost of a
+        second solve; default: pin from the flow between service points and solve once.
     progress
         Callback ``progress(description, fraction)``.
 
@@ -149,7 +154,7 @@ def assign(
         kin_scope=kin_scope, k_nearest=k_nearest, group_radius_m=group_radius_m,
         working_crs=working_crs)
     report(f"solving {problem.n_pieces} piece(s)", 0.5)
-    solution = solve(problem, certify=certify, one_grid=one_grid,
+    solution = solve(problem, certify=certify, one_grid=one_grid, relax=relax,
                      progress=lambda d, f: report(d, 0.5 + 0.4 * f))
     report("writing the report", 0.92)
     return make_result(solution.problem, solution, households, members,

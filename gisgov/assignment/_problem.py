@@ -1,8 +1,9 @@
 """The assignment as a problem, built once: who, where, bounds, eligible pairs and their costs.
 
 :func:`build_problem` turns the layers into an :class:`AssignmentProblem`: households and
-members located in grids (by the lookup's locator, :class:`gisgov.lookup.LookupIndex`, so the
-assignment, the lookup and the maps agree on points on shared edges), per-member load bounds,
+members located in grids (by the one boundary rule, :func:`gisgov.locate.locate_xy`, which
+gives the lookup's answer (:class:`gisgov.lookup.LookupIndex`) without building its raster, so
+the assignment, the lookup and the maps agree on points on shared edges), per-member load bounds,
 and a flow network whose arcs are the eligible pairings with their costs
 (:mod:`gisgov.assignment._model`). Solving it is :func:`gisgov.assignment._solve.solve`.
 
@@ -44,7 +45,7 @@ independent: :attr:`AssignmentProblem.pieces` lists them and each is solved on i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import geopandas as gpd
@@ -68,7 +69,7 @@ from gisgov.assignment._model import (
 )
 from gisgov.crs import working_crs_for
 from gisgov.errors import CRSError, ValidationError
-from gisgov.lookup import LookupIndex
+from gisgov.locate import locate_xy
 from gisgov.network import (
     PairDistances,
     SnappedPoints,
@@ -105,7 +106,10 @@ class AssignmentProblem:
     Arc arrays are parallel; ``arc_h``/``arc_m`` name the household/member of an arc (-1 when
     it has none), ``arc_walk`` its walking metres and ``arc_cost_m`` its cost in metres
     without the priority weights; ``arc_cost`` is the integer cost the flow minimises, of
-    which ``arc_penalty`` is the one-grid penalty (:func:`pin_members`).
+    which ``arc_penalty`` is the one-grid penalty (:func:`pin_members`). ``m_pool`` is each
+    member's reporting pool (-1: none; pool ``i`` is node ``D + i``), ``kin_scope`` how far a
+    kin member may serve (:func:`build_problem`): both let the coverage bound
+    (:mod:`gisgov.assignment._bound`) re-derive who may serve whom.
     """
 
     crs: pyproj.CRS
@@ -174,6 +178,8 @@ class AssignmentProblem:
     k_nearest: int
     have_streets: bool
     max_default: int
+    m_pool: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    kin_scope: str = "community"
 
     @property
     def n_households(self) -> int:
@@ -236,6 +242,14 @@ def _column(frame: pd.DataFrame, name: str) -> ObjArray:
     if name in frame.columns:
         return _str_or_none(frame[name])
     return np.full(len(frame), None, dtype=object)
+
+
+def _grid_of(grids: gpd.GeoDataFrame, lon: FloatArray, lat: FloatArray
+             ) -> tuple[IntArray, IntArray]:
+    """Row of ``grids`` (sorted by code) holding each position and how many grids cover it
+    (``> 1`` on a shared edge): the lookup's rule, lowest code first."""
+    geoms = np.asarray(grids.geometry.to_crs(4326).values, dtype=object)
+    return locate_xy(lon, lat, geoms, codes=grids["code"].astype(str).to_numpy(dtype=object))
 
 
 def _lonlat(gdf: gpd.GeoDataFrame) -> tuple[FloatArray, FloatArray]:
@@ -329,9 +343,8 @@ def _locate_people(
     deploy_from: str,
 ) -> _People:
     """Grid of every household and member (the lookup's locator), bounds and origins."""
-    index = LookupIndex.from_layers({"grids": grids[["code", "geometry"]]})
-    h_hit = index.lookup_many(*_lonlat(households), distances=False)
-    m_hit = index.lookup_many(*_lonlat(members), distances=False)
+    h_row, h_touch = _grid_of(grids, *_lonlat(households))
+    m_row, _ = _grid_of(grids, *_lonlat(members))
     m_id = _str_or_none(members["id"])
     m_class, m_status = _str_or_none(members["class"]), _str_or_none(members["status"])
     n_m = len(m_id)
@@ -348,7 +361,7 @@ def _locate_people(
     if bad.any():
         raise ValidationError(f"members {', '.join(map(str, m_id[bad][:5]))}: per-member "
                               "bounds need 0 <= min_load <= max_load")
-    m_grid = np.asarray(m_hit.grid_index, dtype=np.int64)
+    m_grid = m_row
     m_min[m_grid < 0] = 0  # a home outside every grid has no grid to serve
     m_max[m_grid < 0] = 0
     unit = _column(members, "unit_id")
@@ -368,8 +381,7 @@ def _locate_people(
         has = m_reporting & (rows >= 0)
         origin[has] = u_xy[rows[has]]
     return _People(
-        _str_or_none(households["id"]), np.asarray(h_hit.grid_index, dtype=np.int64),
-        np.asarray(h_hit.on_boundary, dtype=bool),
+        _str_or_none(households["id"]), h_row, h_touch > 1,
         points_to_xy(households, crs) if len(households) else np.zeros((0, 2)),
         m_id, m_grid, m_xy, m_class, m_status, m_min, m_max, m_reporting, m_community, origin,
     )
@@ -494,6 +506,7 @@ def build_problem(
         bounds=bounds, model=n.model, scope=scope, deploy_cap_m=float(deploy_cap_m),
         deploy_from=deploy_from, borrow=borrow, k_nearest=k_nearest,
         have_streets=n.have_streets, max_default=int(bounds.by_class.get("A", (0, 10))[1]),
+        m_pool=n.pool_of, kin_scope=kin_scope,
     )
 
 
@@ -641,8 +654,11 @@ def _direct_arcs(n: _Net, deployable: set[tuple[int, int]], kin_scope: str,
         ok &= p.m_grid[km] == p.h_grid[kh]
     else:
         ok &= g_comm[np.maximum(p.m_grid[km], 0)] == g_comm[np.maximum(p.h_grid[kh], 0)]
-    gen = np.unique(np.stack([n.h_node[np.concatenate([gh, kh[ok]])],
-                              np.concatenate([gm, km[ok]])]), axis=1)
+    # unique (group, member) pairs in (group, member) order, through one integer key
+    span = len(p.m_id) + 1
+    key = np.unique(n.h_node[np.concatenate([gh, kh[ok]])] * span
+                    + np.concatenate([gm, km[ok]]))
+    gen = np.stack([key // span, key % span])
     ph, pm = _previous_pairs(p, n.h_prev, n.has_prev, n.eligible, n.neighbours, n.g_short,
                              deployable, n.pool_of)
     prev = pd.DataFrame({"n": n.h_node[ph], "m": pm}).value_counts().reset_index()
@@ -834,10 +850,9 @@ def _origin_grid(p: _People, grids: gpd.GeoDataFrame, crs: pyproj.CRS) -> IntArr
     out = p.m_grid.copy()
     if len(moved) == 0:
         return out
-    index = LookupIndex.from_layers({"grids": grids[["code", "geometry"]]})
     lon, lat = pyproj.Transformer.from_crs(crs, 4326, always_xy=True).transform(
         p.m_origin_xy[moved, 0], p.m_origin_xy[moved, 1])
-    out[moved] = index.lookup_many(np.asarray(lon), np.asarray(lat), distances=False).grid_index
+    out[moved] = _grid_of(grids, np.asarray(lon), np.asarray(lat))[0]
     return out
 
 
@@ -895,8 +910,8 @@ def pin_members(p: AssignmentProblem, members: IntArray, grids: IntArray) -> Ass
                       "c1": p.arc_cost_m[into], "w1": p.arc_walk[into]})
     b = pd.DataFrame({"pool": p.arc_tail[pool_m], "m": p.arc_m[pool_m],
                       "c2": p.arc_cost_m[pool_m], "w2": p.arc_walk[pool_m]})
-    j = a.merge(b, on="pool")
-    j = j[j["port"].to_numpy() == pinned[j["m"].to_numpy()]]
+    b["port"] = pinned[b["m"].to_numpy()]
+    j = a.merge(b, on=["port", "pool"])  # only the member's own pinned grid
     j = j.assign(c=j["c1"] + j["c2"], w=j["w1"] + j["w2"]).sort_values(["c", "m"])
     j = j.drop_duplicates("m")
     pm = j["m"].to_numpy(dtype=np.int64)

@@ -17,21 +17,24 @@ import shapely
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
+from gisgov.assignment._bound import CoverageBound, coverage_bound
 from gisgov.assignment._problem import DIRECT, AssignmentProblem
 from gisgov.assignment._solve import AssignmentSolution
 from gisgov.layers import STORAGE_CRS, conform
-from gisgov.network import pair_distances
+from gisgov.network import pair_distances, snap_points
 
 __all__ = ["OPTIMALITY_NOTE", "AssignmentResult", "make_result"]
 
 IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
 
 #: Why the optimum is optimal, stated once for reports.
 OPTIMALITY_NOTE = (
     "min-cost flow per independent piece (subdistrict, or smaller when nothing crosses), "
     "OR-Tools SimpleMinCostFlow status OPTIMAL, certified by an LP-dual bound from "
     "residual-graph potentials equal to the objective (flow LPs are integral, so the bound "
-    "holds for integer assignments)"
+    "holds for integer assignments); coverage equal to an independent maximum-flow bound "
+    "(SciPy) over who may serve whom, and no uncovered household next to a member with room"
 )
 
 #: How far (straight line, metres) from a grid's service point a class-D or away member may
@@ -284,8 +287,38 @@ def _deployments(p: AssignmentProblem, pairs: _Pairs) -> gpd.GeoDataFrame:
         crs=STORAGE_CRS)
 
 
-def _recruit(p: AssignmentProblem, unassigned: IntArray, g_needed: IntArray
-             ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _nearest_room(p: AssignmentProblem, load: IntArray, grids: IntArray) -> FloatArray:
+    """Walk (metres, between service points, as the cap is measured) from each of ``grids``
+    to the nearest reporting member in scope who still has room (NaN: none): beyond the cap
+    whenever coverage is maximal, so it says how far the cap would have to reach."""
+    out = np.full(len(grids), np.nan)
+    room = p.eligible & (load < p.m_max) & (p.m_pool >= 0) if len(p.m_pool) else None
+    if room is None or not room.any() or len(grids) == 0 or p.scope == "grid":
+        return out
+    pools = np.unique(p.m_pool[room])
+    origin, comm = p.pool_grid[pools], p.pool_community[pools]
+    mine = (p.g_comm[grids][:, None] == comm[None, :]) if p.scope == "community" else (
+        p.g_subdistrict[grids][:, None] == np.array([str(c)[:9] for c in comm])[None, :])
+    straight = np.hypot(*(p.g_anchor_xy[grids][:, None, :]
+                          - p.g_anchor_xy[origin][None, :, :]).transpose(2, 0, 1))
+    straight[~mine] = np.inf
+    near = np.argsort(straight, axis=1)[:, :_NEAREST_POOLS]
+    gi = np.repeat(np.arange(len(grids)), near.shape[1])
+    pj = near.ravel()
+    ok = np.isfinite(straight[gi, pj])
+    if ok.any():
+        snap = snap_points(p.graph, p.g_anchor_xy)
+        walk = pair_distances(p.graph, snap, snap, origin[pj[ok]], grids[gi[ok]]).distance_m
+        np.fmin.at(out, gi[ok], walk)
+    return out
+
+
+#: Pools (nearest by straight line) whose walk :func:`_nearest_room` measures per grid.
+_NEAREST_POOLS = 5
+
+
+def _recruit(p: AssignmentProblem, unassigned: IntArray, g_needed: IntArray,
+             load: IntArray) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Recruitment plan: per short grid the members needed and who nearby could be invited
     (class D, or working away — flagged: they take no households under the default bounds)."""
     short = np.flatnonzero(unassigned > 0)
@@ -311,8 +344,11 @@ def _recruit(p: AssignmentProblem, unassigned: IntArray, g_needed: IntArray
             "members_needed": int(g_needed[g]), "class_needed": "A/B",
             "candidates": len(near),
         })
+    room = _nearest_room(p, load, short)
+    for row, d in zip(rows, room, strict=True):
+        row["nearest_room_m"] = None if np.isnan(d) else round(float(d), 0)
     cols = ["grid_code", "community_code", "households", "unassigned", "members_needed",
-            "class_needed", "candidates"]
+            "class_needed", "candidates", "nearest_room_m"]
     ccols = ["grid_code", "member_id", "class", "status", "distance_m", "flag"]
     return pd.DataFrame(rows, columns=cols), pd.DataFrame(cands, columns=ccols)
 
@@ -361,6 +397,13 @@ def _not_proven(rows: list[dict[str, Any]]) -> str:
             + "; ".join(f"{why} ({c})" for why, c in counts.items()))
 
 
+def _not_maximal(cover: CoverageBound) -> str:
+    """Why a certified flow still is not claimed optimal: the coverage bound disagrees."""
+    return (f"NOT proven optimal: {cover.assigned:,} households covered but the model allows "
+            f"{cover.bound:,} (independent maximum flow); {cover.with_room:,} uncovered "
+            "household(s) had an eligible member with room")
+
+
 def make_result(p: AssignmentProblem, s: AssignmentSolution, households: gpd.GeoDataFrame,
                 members: gpd.GeoDataFrame, seconds: float) -> AssignmentResult:
     """Assemble every table and the summary from a problem and its solution."""
@@ -371,7 +414,7 @@ def make_result(p: AssignmentProblem, s: AssignmentSolution, households: gpd.Geo
     load = np.bincount(pairs.m, minlength=p.n_members)
     members_df = _members_table(p, pairs)
     grids_df = _grids_table(p, s, pairs, members_df, g_needed)
-    recruit, candidates = _recruit(p, unassigned, g_needed)
+    recruit, candidates = _recruit(p, unassigned, g_needed, load)
     deployments = _deployments(p, pairs)
     kin_missed = _kin_missed(p, s, load)
     clusters = pd.DataFrame(s.pieces, columns=[
@@ -379,7 +422,7 @@ def make_result(p: AssignmentProblem, s: AssignmentSolution, households: gpd.Geo
         "objective", "lower_bound", "penalty", "optimal", "reason", "seconds"]).rename(
         columns={"piece": "cluster"})
     summary = _summary(p, s, pairs, members_df, recruit, unassigned, g_needed, kin_missed,
-                       seconds)
+                       coverage_bound(p, s.chosen), seconds)
     return AssignmentResult(_layer(p, pairs, households, members),
                             _unassigned_table(p, s, g_needed), members_df, grids_df,
                             clusters, kin_missed, deployments, recruit, candidates, summary)
@@ -387,7 +430,8 @@ def make_result(p: AssignmentProblem, s: AssignmentSolution, households: gpd.Geo
 
 def _summary(p: AssignmentProblem, s: AssignmentSolution, pairs: _Pairs,
              members: pd.DataFrame, recruit: pd.DataFrame, unassigned: IntArray,
-             g_needed: IntArray, kin_missed: pd.DataFrame, seconds: float) -> dict[str, Any]:
+             g_needed: IntArray, kin_missed: pd.DataFrame, cover: CoverageBound,
+             seconds: float) -> dict[str, Any]:
     n_h = p.n_households
     done = len(pairs.h)
     load = members["load"].to_numpy()
@@ -399,7 +443,7 @@ def _summary(p: AssignmentProblem, s: AssignmentSolution, pairs: _Pairs,
     kin_candidate[dh[p.h_kin[dh] == p.arc_m[d]]] = True
     kin_honoured = int((pairs.reason == "kin").sum())
     rows = s.pieces
-    all_optimal = bool(rows) and s.optimal
+    all_optimal = bool(rows) and s.optimal and cover.maximal
     # One-grid penalties are a device of the solve, not part of the model's cost.
     penalty = float(sum(r.get("penalty", 0.0) for r in rows))
     objective = float(sum(r["objective"] or 0.0 for r in rows)) - penalty
@@ -438,7 +482,8 @@ def _summary(p: AssignmentProblem, s: AssignmentSolution, pairs: _Pairs,
         "reasons": {str(k): int(v) for k, v in pd.Series(pairs.reason).value_counts().items()},
         "recruit": [
             {"grid_code": str(r["grid_code"]), "unassigned": int(r["unassigned"]),
-             "members_needed": int(r["members_needed"]), "candidates": int(r["candidates"])}
+             "members_needed": int(r["members_needed"]), "candidates": int(r["candidates"]),
+             "nearest_room_m": r["nearest_room_m"]}
             for r in recruit.to_dict("records")],
         "grids": p.n_grids,
         "grids_short": int((unassigned > 0).sum()),
@@ -463,7 +508,11 @@ def _summary(p: AssignmentProblem, s: AssignmentSolution, pairs: _Pairs,
         "optimal": all_optimal,
         "objective": round(objective, 2),
         "lower_bound": None if bound is None else round(bound, 2),
-        "optimality": OPTIMALITY_NOTE if all_optimal else _not_proven(rows),
+        "coverage_bound": cover.bound,
+        "coverage_maximal": cover.maximal,
+        "uncovered_with_room": cover.with_room,
+        "optimality": (OPTIMALITY_NOTE if all_optimal else _not_proven(rows)
+                       if not s.optimal or not rows else _not_maximal(cover)),
         "pair_cost_m": round(float(pairs.cost_m.sum()), 1),
         "seconds": round(seconds, 3),
     }

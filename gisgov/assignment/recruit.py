@@ -1,7 +1,9 @@
 """The recruitment plan (发展/动员计划): where households stay without a red-grid member, how
 many members of which class each grid still needs, and who nearby could be invited.
 
-Written by ``gisgov assign --plan-out DIR`` as ``recruit.csv`` (one row per grid),
+Written by ``gisgov assign --plan-out DIR`` as ``recruit.csv`` (one row per grid, with ``nearest_room_m``: the walk from the grid's
+service point to the nearest deployable member who still has room, i.e. how far the cap would
+have to reach),
 ``recruit_candidates.csv`` (one row per member who could be invited, flagged by why they take
 no households today: class D, or working away) and a printable ``recruit.html`` in Chinese for
 the community party committee. A grid appears only when the solve left households of it
@@ -41,14 +43,21 @@ def recruit_html(result: AssignmentResult, *, title: str = "红色网格员补�
             f"{int(s['bounds']['A'][1])} 户计）。可动员对象：网格服务点 "
             f"{INVITE_RADIUS_M:.0f} 米内的 D 类党员和流动党员（需本人同意、组织审核）。</p>")
         parts.append(
+            "<p>" + ("已证明覆盖户数为上限：步行上限内没有任何尚有余量的党员可联系未覆盖住户"
+                     "（独立最大流校验）。" if s.get("coverage_maximal") else
+                     "注意：覆盖户数未能证明为上限，请核查。")
+            + "“最近余量”列为网格服务点到最近一名尚有余量、可调配的在职党员的步行距离"
+            "（米）：若放宽步行上限到该距离，可由其调配联系。</p>")
+        parts.append(
             "<table><thead><tr><th>网格</th><th>社区</th><th>住户</th><th>未覆盖</th>"
-            "<th>需补充党员</th><th>可动员对象</th></tr></thead><tbody>")
+            "<th>需补充党员</th><th>可动员对象</th><th>最近余量（米）</th></tr></thead><tbody>")
         for r in plan.itertuples(index=False):
             parts.append(
                 f"<tr><td>{e(str(r.grid_code))}</td><td>{e(str(r.community_code))}</td>"
                 f"<td class=\"num\">{r.households}</td><td class=\"num\">{r.unassigned}</td>"
                 f"<td class=\"num\">{r.members_needed}（{e(str(r.class_needed))} 类）</td>"
-                f"<td class=\"num\">{r.candidates}</td></tr>")
+                f"<td class=\"num\">{r.candidates}</td>"
+                f"<td class=\"num\">{_metres(r.nearest_room_m)}</td></tr>")
         parts.append("</tbody></table>")
         for grid, rows in cands.groupby("grid_code", sort=True):
             parts.append(f"<section><h2>网格 {e(str(grid))} 可动员对象</h2>")
@@ -63,6 +72,15 @@ def recruit_html(result: AssignmentResult, *, title: str = "红色网格员补�
             parts.append("</tbody></table></section>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _metres(value: object) -> str:
+    """A distance in whole metres, or 无 when there is none."""
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "无"
+    return "无" if v != v else f"{v:,.0f}"
 
 
 _SCOPE_ZH = {"grid": "本网格", "community": "本社区", "subdistrict": "本街道"}

@@ -539,12 +539,21 @@ def test_one_grid_per_member_is_bounded_by_its_relaxation(
     kw = {"streets": county["streets"], "buildings": county["buildings"]}
     free = assign(county["households"], county["members"], county["grids"], one_grid=False,
                   **kw)
-    one = assign(county["households"], county["members"], county["grids"], **kw)
+    one = assign(county["households"], county["members"], county["grids"], relax=True, **kw)
     assert one.summary["members_multi_grid"] < free.summary["members_multi_grid"]
     assert one.summary["relaxed_objective"] == free.summary["objective"]
     assert one.summary["one_grid_gap_m"] >= 0
     assert one.summary["relaxed_assigned"] == free.summary["assigned"]
     assert one.summary["assigned"] <= free.summary["assigned"]
+    # Default: pinned before one solve (flow between service points): no relaxation run,
+    # same coverage, fewer members on two grids, a cost the relaxation bounds from below.
+    pinned = assign(county["households"], county["members"], county["grids"], **kw)
+    assert pinned.summary["one_grid_rounds"] == 1
+    assert pinned.summary["relaxed_objective"] is None
+    assert pinned.optimal
+    assert pinned.summary["assigned"] == free.summary["assigned"]
+    assert pinned.summary["members_multi_grid"] < free.summary["members_multi_grid"]
+    assert pinned.summary["objective"] >= free.summary["objective"]
 
 
 def test_sample_members_report_to_their_home_community(
@@ -594,3 +603,103 @@ def test_cli_scope_plan_and_json_keys(
     warned = {p["key"] for p in report["problems"] if p["rule"] == "community_coverage"}
     assert warned == {c for c, r in cov.items() if r["coverage"] < 0.99}
     assert warned
+
+
+def test_coverage_is_proven_maximal_by_an_independent_bound(
+    county: dict[str, gpd.GeoDataFrame]
+) -> None:
+    """With a short deployment cap households stay uncovered: the summary proves that no
+    assignment within the rules covers more (SciPy maximum flow over who may serve whom),
+    and a solution with one household dropped fails the proof and is not claimed optimal."""
+    from dataclasses import replace
+
+    from gisgov.assignment import build_problem, make_result, solve
+    from gisgov.assignment._bound import coverage_bound
+    from gisgov.assignment._problem import DEPLOY
+
+    problem = build_problem(county["households"], county["members"], county["grids"],
+                            streets=county["streets"], buildings=county["buildings"],
+                            deploy_cap_m=400.0)
+    solution = solve(problem)
+    res = make_result(solution.problem, solution, county["households"], county["members"], 0.0)
+    s = res.summary
+    assert s["unassigned"] > 0
+    assert s["coverage_bound"] == s["assigned"]
+    # The plan says how far the nearest member with room is: beyond the cap, every time.
+    room = res.recruit["nearest_room_m"].dropna().to_numpy(dtype=float)
+    assert len(room)
+    assert (room > 400.0).all()
+    from gisgov.assignment.recruit import recruit_html
+    assert "最近余量" in recruit_html(res)
+    assert s["coverage_maximal"]
+    assert s["uncovered_with_room"] == 0
+    assert s["optimal"]
+    # Without borrowing and deployment the bound is the sum over grids of min(households,
+    # capacity) plus kin households served by kin elsewhere in the community: never more.
+    grid_only = coverage_bound(replace(problem, borrow=False,
+                                       arc_kind=np.where(problem.arc_kind == DEPLOY, -1,
+                                                         problem.arc_kind).astype(np.int8)),
+                               np.full(problem.n_households, -1))
+    per_grid = int(np.minimum(problem.g_households, problem.g_cap_max).sum())
+    assert per_grid <= grid_only.bound <= per_grid + int((problem.h_kin >= 0).sum())
+    assert grid_only.bound < s["coverage_bound"]
+    # Sabotage: drop one covered household whose member then has room.
+    h = int(np.flatnonzero(solution.chosen >= 0)[0])
+    chosen = solution.chosen.copy()
+    chosen[h] = -1
+    bad = replace(solution, chosen=chosen)
+    worse = make_result(bad.problem, bad, county["households"], county["members"], 0.0)
+    assert worse.summary["uncovered_with_room"] >= 1
+    assert not worse.summary["coverage_maximal"]
+    assert not worse.summary["optimal"]
+    assert "NOT proven optimal" in worse.summary["optimality"]
+
+
+def test_coverage_bound_matches_an_independent_milp_on_a_small_town() -> None:
+    """Two communities' worth of grids in one subdistrict, a short grid that borrows, a
+    reporting member deployable within the cap and one beyond it: the bound equals the
+    maximum coverage a MILP finds over explicitly listed eligible pairs."""
+    from gisgov.assignment import build_problem
+    from gisgov.assignment._bound import coverage_bound
+
+    rng = np.random.default_rng(5)
+    boxes = [shapely.box(-1000, -500, 0, 500), shapely.box(0, -500, 1000, 500),
+             shapely.box(1000, -500, 2000, 500), shapely.box(5000, -500, 6000, 500)]
+    n_per = [30, 4, 12, 6]
+    hh_xy = np.vstack([rng.uniform(b.bounds[:2], b.bounds[2:], size=(k, 2))
+                       for b, k in zip(boxes, n_per, strict=True)])
+    m_xy = np.array([[-500, 0], [500, 0], [520, 10], [1500, 0], [5500, 0.0]])
+    hh, mem, gr = _town(hh_xy, m_xy, grids=boxes, members={
+        "status": ["resident", "resident", "in_service", "in_service", "in_service"],
+        "unit_id": [None, None, "U1", "U2", "U3"],
+        "report_community_code": [None, None, "410223001002", "410223001002",
+                                  "410223001002"]})
+    gr["community_code"] = ["410223001001", "410223001001", "410223001002", "410223001002"]
+    p = build_problem(hh, mem, gr, deploy_cap_m=2500.0)
+    b = coverage_bound(p, np.full(p.n_households, -1))
+    # eligible pairs written out by hand from the rules (grid order is code order)
+    g = p.h_grid
+    eligible = np.zeros((len(hh_xy), len(m_xy)), dtype=bool)
+    home = p.m_grid
+    for m in range(len(m_xy)):
+        eligible[:, m] = g == home[m]
+    short = p.g_short
+    for a, nbrs in enumerate(p.neighbours):
+        for n in nbrs:
+            if short[a]:
+                eligible[np.ix_(g == a, home == n)] = True
+    anchors = p.g_anchor_xy
+    for m in np.flatnonzero(p.m_reporting):
+        near = np.hypot(*(anchors - anchors[home[m]]).T) <= 2500.0  # no streets: straight
+        eligible[np.isin(g, np.flatnonzero(near)), m] = True
+    n_h, n_m = eligible.shape
+    res = milp(-np.ones(n_h * n_m), integrality=np.ones(n_h * n_m),
+               bounds=Bounds(0, eligible.ravel().astype(float)),
+               constraints=[LinearConstraint(np.kron(np.eye(n_h), np.ones(n_m)), 0, 1),
+                            LinearConstraint(np.kron(np.ones(n_h), np.eye(n_m)), 0, p.m_max)])
+    assert res.status == 0
+    assert b.bound == round(-res.fun)
+    assert b.bound < b.households  # the far grid's member cannot reach the big short grid
+    r = assign(hh, mem, gr, deploy_cap_m=2500.0)
+    assert r.summary["assigned"] == b.bound
+    assert r.summary["coverage_maximal"]
