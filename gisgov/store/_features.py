@@ -38,6 +38,7 @@ __all__ = [
     "FeatureRow",
     "InSet",
     "IsNull",
+    "Not",
     "Nothing",
     "Pred",
     "ShownColumn",
@@ -82,11 +83,18 @@ class AnyOf:
 
 
 @dataclass(frozen=True)
+class Not:
+    """Rows for which ``part`` is false (a null test is not false: the row is left out)."""
+
+    part: Pred
+
+
+@dataclass(frozen=True)
 class Nothing:
     """No row."""
 
 
-Pred = InSet | IsNull | AllOf | AnyOf | Nothing
+Pred = InSet | IsNull | AllOf | AnyOf | Not | Nothing
 
 
 @dataclass(frozen=True)
@@ -377,6 +385,8 @@ def _pred(d: Dialect, pred: Pred) -> str:
         return d.in_set(f"t.{d.ident(pred.column)}", pred.values) if pred.values else "1 = 0"
     if isinstance(pred, IsNull):
         return f"t.{d.ident(pred.column)} IS NULL"
+    if isinstance(pred, Not):
+        return f"(NOT {_pred(d, pred.part)})"
     if isinstance(pred, AllOf):
         return "(" + " AND ".join(_pred(d, p) for p in pred.parts) + ")" if pred.parts \
             else "1 = 1"
