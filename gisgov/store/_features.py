@@ -345,7 +345,8 @@ class SqliteDialect(Dialect):
             elif dtype == "bool":  # SQLite keeps booleans as 0/1
                 expr = (f"CASE WHEN {expr} IS NULL THEN NULL WHEN {expr} THEN json('true') "
                         "ELSE json('false') END")
-            args.append(f"{self.bind(name)}, {expr}")
+            # The name as a literal: the expressions' parameters are already bound in order.
+            args.append("'" + name.replace("'", "''") + f"', {expr}")
         return "json_object(" + ", ".join(args) + ")"
 
     def geometry(self, column: str, *, geojson: bool, flip: bool) -> str:
