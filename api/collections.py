@@ -116,7 +116,7 @@ class Collection:
             geom: dict[str, Any] = {"title": "几何 geometry", "format": "geometry-any"}
             if len(kinds) == 1:
                 geom = {"title": "几何 geometry", "$ref": _GEOJSON_SCHEMAS[kinds[0]]}
-            props[self.info.geometry] = geom
+            props["geometry"] = geom  # the name CQL2 filters use, whatever the store's
         return {
             "$schema": "https://json-schema.org/draft/2019-09/schema",
             "$id": f"{base}/collections/{self.id}/queryables",

@@ -582,11 +582,11 @@ class _Cql:
         import shapely
         from pygeofilter import ast, values
 
-        if not (isinstance(lhs, ast.Attribute) and lhs.name == self.geometry
-                and self.geometry is not None):
-            raise ValidationError(f"filter: 空间运算的第一个参数须为几何列 (the first "
-                                  f"argument must be the geometry property "
-                                  f"{self.geometry!r})")
+        # "geometry" names the geometry whatever the store calls its column (GeoPackage: geom)
+        if not (isinstance(lhs, ast.Attribute) and self.geometry is not None
+                and lhs.name in ("geometry", self.geometry)):
+            raise ValidationError("filter: 空间运算的第一个参数须为几何属性 geometry (the first "
+                                  "argument must be the geometry property)")
         if isinstance(rhs, values.Geometry):
             geom = shapely.geometry.shape(rhs.geometry)
         elif isinstance(rhs, values.Envelope):
