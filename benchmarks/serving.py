@@ -271,9 +271,8 @@ def main() -> None:
             base, keyset, headers, connections=args.connections, duration=args.duration,
             work=work)
         base, _, headers = servers["gisgov-gpkg"]
-        gpkg_keyset = [p for p in keyset]
         results["deep"]["gisgov-gpkg (after=key)"] = _wrk(
-            base, gpkg_keyset, {"X-API-Key": keys["gisgov-gpkg"]},
+            base, keyset, {"X-API-Key": keys["gisgov-gpkg"]},
             connections=args.connections, duration=args.duration, work=work)
     shutil.rmtree(work, ignore_errors=True)
     table = _table(results)

@@ -43,10 +43,12 @@ def test_queryables_are_the_callers_columns_with_chinese_titles(
     assert planner.status_code == 200
     assert planner.headers["content-type"].startswith("application/schema+json")
     doc = planner.json()
-    assert doc["type"] == "object" and doc["title"] == "户"
+    assert doc["type"] == "object"
+    assert doc["title"] == "户"
     props = doc["properties"]
     assert props["head_name"] == {"title": "户主姓名", "type": "string"}
-    assert props["size"]["type"] == "integer" and props["elderly"]["type"] == "boolean"
+    assert props["size"]["type"] == "integer"
+    assert props["elderly"]["type"] == "boolean"
     assert props["geometry"]["$ref"].endswith("Point.json")
     # A field key sees names plainly only in its grid: it may not filter on them, nor on
     # the care flags; the public may not read households at all.
@@ -160,7 +162,8 @@ def test_number_matched_only_when_cheap(client: Any, keys: dict[str, str]) -> No
     whole = _get(client, planner, limit=5)
     assert whole["numberMatched"] == 96  # the described row count, no count per request
     boxed = _get(client, planner, limit=5, bbox="114.18,34.40,114.188,34.416")
-    assert boxed["numberMatched"] == 48 and boxed["numberReturned"] == 5
+    assert boxed["numberMatched"] == 48
+    assert boxed["numberReturned"] == 5
     filtered = _get(client, planner, limit=5, filter="size = 3")
     assert "numberMatched" not in filtered  # would need a full count
     last = _get(client, planner, limit=50, offset=90)
