@@ -8,6 +8,9 @@ with ``wrk`` (a Lua script draws a random request per call), for
 * **filtered** — the same boxes with a CQL2 filter ``size >= 3``;
 * **deep** — ``limit=100`` at a random ``offset`` between 50,000 and the end of the layer
   (gisgov also by key: ``after=<a random household id>``, what its ``next`` links carry);
+* **buildings** — the same boxes on the buildings layer (polygons): a public layer, so
+  gisgov writes no audit record, while every households page holds personal data and
+  gisgov commits its audit record before answering (tipg has no audit);
 
 served by tipg (its own process, ``DATABASE_URL`` on the database), gisgov on the same
 PostGIS database, and gisgov on the GeoPackage the database was copied from. Each server runs
@@ -139,6 +142,8 @@ def _paths(kind: str, prefix: str, xs: np.ndarray, ys: np.ndarray, ids: list[str
         box = f"{xs[i] - half_x:.6f},{ys[i] - half_y:.6f},{xs[i] + half_x:.6f},{ys[i] + half_y:.6f}"
         if kind == "bbox":
             out.append(f"{prefix}?bbox={box}&limit=100")
+        elif kind == "buildings":
+            out.append(f"{prefix.replace('households', 'buildings')}?bbox={box}&limit=100")
         elif kind == "filtered":
             out.append(f"{prefix}?bbox={box}&limit=100&filter={quote('size >= 3')}"
                        "&filter-lang=cql2-text")
@@ -167,7 +172,7 @@ def _wrk(base: str, paths: list[str], headers: dict[str, str], *, connections: i
     quoted = ",".join(json.dumps(p) for p in paths)
     head = ",".join(f"[{json.dumps(k)}]={json.dumps(v)}" for k, v in headers.items())
     lua.write_text(_LUA % (quoted, head, 7))
-    out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s",
+    out = subprocess.run(["wrk", "-t", str(min(2, connections)), "-c", str(connections), "-d", f"{duration}s",
                           "--latency", "--timeout", "10s", "-s", str(lua), base],
                          capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
@@ -225,7 +230,8 @@ def main() -> None:
     keys = {"gisgov-postgis": _planner_key(args.postgis), "gisgov-gpkg": _planner_key(str(gpkg))}
     ports = {name: _free_port() for name in ("tipg", "gisgov-postgis", "gisgov-gpkg")}
     tipg_env = {"DATABASE_URL": args.postgis, "TIPG_DB_SCHEMAS": '["public"]',
-                "TIPG_DB_TABLES": '["public.households"]', "TIPG_MAX_FEATURES_PER_QUERY": "10000"}
+                "TIPG_DB_TABLES": '["public.households", "public.buildings"]',
+                "TIPG_MAX_FEATURES_PER_QUERY": "10000"}
     servers = {
         "tipg": (f"http://127.0.0.1:{ports['tipg']}", "/collections/public.households/items",
                  {}),
@@ -235,7 +241,7 @@ def main() -> None:
         "gisgov-gpkg": (f"http://127.0.0.1:{ports['gisgov-gpkg']}",
                         "/collections/households/items", {"X-API-Key": keys["gisgov-gpkg"]}),
     }
-    kinds = ("bbox", "filtered", "deep")
+    kinds = ("bbox", "filtered", "deep", "buildings")
     per_kind: dict[str, dict[str, list[str]]] = {}
     for kind in kinds:
         per_kind[kind] = {}

@@ -576,6 +576,21 @@ class GeoPackageWorkspace(WorkspaceBase):
             raise StoreError(f"cannot read {query.table} from {self.path.name}: {exc}") from exc
         return page_from_rows(rows, query, geometry=_body)
 
+    @property
+    def version(self) -> int:
+        """Counter bumped by every committed write (read on this thread's page connection:
+        asked on every request by the service)."""
+        if self._con is not None:
+            return super().version
+        try:
+            row = self._page_connection().execute(
+                "SELECT value FROM gisgov_meta WHERE key = 'version'").fetchone()
+        except sqlite3.OperationalError:
+            return super().version  # no meta table yet
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot read {self.path.name}: {exc}") from exc
+        return int(json.loads(row[0])) if row else 0
+
     def close(self) -> None:
         """Close the page connections (other reads open and close their own)."""
         lock = getattr(self, "_page_lock", None)
