@@ -5,7 +5,8 @@ The policy itself (which role sees which rows and columns of which table) lives 
 (the grid of every household and member, the community and subdistrict of every grid, the
 "grid staff contacts are public" setting) and writes the audit record of a read. Routes call
 :func:`require_table` (403 when the role may not read the table at all), :func:`view` (rows
-and columns the caller sees) and :func:`audit_read`.
+and columns of a frame the caller sees), :func:`scope_facts` (the caller's scope for the
+one-statement pages of :func:`gisgov.policy.statement_policy`) and :func:`audit_page`.
 """
 
 from __future__ import annotations
@@ -34,12 +35,7 @@ from gisgov.policy import (
 )
 from gisgov.privacy import Principal
 
-__all__ = ["PolicyContext", "audit_page", "audit_read", "context", "require_table",
-           "scope_facts", "scoped_keys", "view"]
-
-#: Longest id list sent to the store as ``key IN (…)``; bigger scopes are filtered in memory.
-#: 20,000 stays under SQLite's 32,766 bound variables and PostgreSQL's 65,535 parameters.
-MAX_IN_LIST = 20_000
+__all__ = ["PolicyContext", "audit_page", "context", "require_table", "scope_facts", "view"]
 
 _lock = threading.Lock()
 
@@ -173,34 +169,6 @@ def view(state: AppState, principal: Principal, table: str, frame: pd.DataFrame)
     grids = ctx.grids_of(table, frame) if access in ("scope", "published") else None
     return apply_policy(table, frame, principal, grids=grids, scope=ctx.scope(principal),
                         publish_staff=ctx.publish_staff)
-
-
-def scoped_keys(state: AppState, principal: Principal, table: str) -> list[str] | None:
-    """Keys of the rows of a ``people`` layer in the principal's scope, to filter in the
-    store before paging; ``None`` when the store cannot be asked that way (filter in memory).
-    """
-    pol = policy_for(table)
-    ctx = context(state)
-    scope = ctx.scope(principal)
-    if scope is None or pol.kind != "people":
-        return None
-    if table in ("households", "assignments"):
-        keys = [h for h, g in ctx.household_grid.items() if g is not None and g in scope]
-    elif table == "members":
-        keys = [m for m, g in ctx.member_grid(state).items() if g is not None and g in scope]
-    else:
-        return None
-    return sorted(keys) if len(keys) <= MAX_IN_LIST else None
-
-
-def audit_read(state: AppState, principal: Principal, table: str, decision: Decision,
-               key_column: str | None, *, detail: str) -> None:
-    """Write an audit record when the decision showed personal data (plain or people rows)."""
-    if not decision.audit:
-        return
-    frame = decision.frame
-    keys = frame[key_column].head(20).tolist() if key_column and key_column in frame else []
-    audit_page(state, principal, table, keys, len(frame), detail=detail)
 
 
 def audit_page(state: AppState, principal: Principal, table: str, keys: Sequence[Any],

@@ -255,17 +255,38 @@ def _body(blob: Any) -> bytes | None:
     return _wkb_body(blob)
 
 
-def _box_test(blob: Any, x0: float, y0: float, x1: float, y1: float) -> int:
-    """``gisgov_box``: whether a geometry blob intersects the box (points read directly)."""
-    body = _body(blob)
-    if body is None:
-        return 0
-    if len(body) >= 21:
-        order = "<" if body[0] == 1 else ">"
-        if struct.unpack_from(order + "I", body, 1)[0] == 1:  # a 2D point
-            x, y = struct.unpack_from(order + "2d", body, 5)
-            return int(x0 <= x <= x1 and y0 <= y <= y1)
-    return int(shapely.intersects(shapely.from_wkb(body), shapely.box(x0, y0, x1, y1)))
+class _BoxTest:
+    """``gisgov_box(blob, minx, miny, maxx, maxy)``: whether a geometry blob intersects the
+    box. Points are read from the WKB, other geometries first by the envelope GDAL writes
+    into the blob's header (inside the box: a hit; apart from it: none), GEOS only for those
+    crossing its edge."""
+
+    def __init__(self) -> None:
+        self._key: tuple[float, float, float, float] | None = None
+        self._box: Any = None
+
+    def __call__(self, blob: Any, x0: float, y0: float, x1: float, y1: float) -> int:
+        if not isinstance(blob, bytes) or len(blob) < 8 or blob[3] & 0x10:
+            return 0
+        flags = blob[3]
+        order = "<" if flags & 1 else ">"
+        if (flags >> 1) & 7:
+            ex0, ex1, ey0, ey1 = struct.unpack_from(order + "4d", blob, 8)
+            if ex0 > x1 or ex1 < x0 or ey0 > y1 or ey1 < y0:
+                return 0
+            if x0 <= ex0 and ex1 <= x1 and y0 <= ey0 and ey1 <= y1:
+                return 1
+        body = _wkb_body(blob)
+        if len(body) >= 21:
+            worder = "<" if body[0] == 1 else ">"
+            if struct.unpack_from(worder + "I", body, 1)[0] == 1:  # a 2D point
+                x, y = struct.unpack_from(worder + "2d", body, 5)
+                return int(x0 <= x <= x1 and y0 <= y <= y1)
+        key = (x0, y0, x1, y1)
+        if key != self._key:
+            self._key, self._box = key, shapely.box(x0, y0, x1, y1)
+            shapely.prepare(self._box)
+        return int(self._box.intersects(shapely.from_wkb(body)))
 
 
 class _Intersects:
@@ -559,7 +580,7 @@ class GeoPackageWorkspace(WorkspaceBase):
                 con = _connect(self.path)
             except sqlite3.Error as exc:  # pragma: no cover - disk errors
                 raise StoreError(f"cannot open {self.path.name}: {exc}") from exc
-            con.create_function("gisgov_box", 5, _box_test, deterministic=True)
+            con.create_function("gisgov_box", 5, _BoxTest(), deterministic=True)
             con.create_function("gisgov_intersects", 2, _Intersects(), deterministic=True)
             con.execute("PRAGMA case_sensitive_like = ON")  # LIKE as in PostgreSQL
             self._page_cons.con = con

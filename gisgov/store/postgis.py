@@ -430,8 +430,10 @@ class PostGISWorkspace(WorkspaceBase):
             with self._errors(action):
                 return self._conn.exec_driver_sql(sql, dict(params)).all()
         if self._page_engine is None:
+            # Autocommit: a read is its own statement, without BEGIN and ROLLBACK around it.
             self._page_engine = sa.create_engine(
                 self._sa_url, pool_pre_ping=False, pool_size=8, max_overflow=24,
+                isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
                 connect_args={"connect_timeout": 5})
         for attempt in (1, 2):
             try:
