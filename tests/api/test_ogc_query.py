@@ -96,7 +96,10 @@ def test_cql2_filter_matches_the_frames(client: Any, keys: dict[str, str]) -> No
     "address LIKE 3",                # LIKE needs a quoted pattern
 ])
 def test_bad_cql2_is_400(client: Any, keys: dict[str, str], text: str) -> None:
-    assert_problem(client.get(HH, params={"filter": text}, headers=auth(keys["planner"])), 400)
+    body = assert_problem(client.get(HH, params={"filter": text},
+                                     headers=auth(keys["planner"])), 400)
+    assert body["title"] == "请求有误 Bad Request"
+    assert "filter" in body["detail"]
 
 
 def test_filter_on_a_column_the_role_may_not_query_is_400(client: Any,
