@@ -20,13 +20,14 @@ Before timing, the first box of each kind is fetched from every server and the f
 compared (same ids), so the servers answer the same question.
 
 Data: ``gisgov sample county8.gpkg --scale 8`` (≈194k households) copied to PostGIS with
-``gisgov copy county8.gpkg postgresql://…``; pass both with ``--gpkg`` and ``--postgis``.
+``gisgov copy county8.gpkg postgresql://…``; pass both with ``--gpkg`` and ``--postgis``, or
+only ``--postgis`` to have the program make and copy the county first.
 tipg comes with the ``bench`` extra (``pip install -e .[bench]``); ``wrk`` from Debian
 (``apt-get install wrk``).
 
 Run: ``.venv/bin/python benchmarks/serving.py --gpkg county8.gpkg --postgis
 postgresql://postgres@127.0.0.1:5432/county8`` (``--duration`` seconds per cell, 15 by
-default).
+default; ``make bench`` makes the county into ``$GISGOV_BENCH_POSTGIS_URL``).
 """
 
 from __future__ import annotations
@@ -212,8 +213,11 @@ def _same_answers(servers: dict[str, tuple[str, str, dict[str, str]]], kinds: di
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--gpkg", type=Path, required=True)
-    parser.add_argument("--postgis", required=True)
+    parser.add_argument("--gpkg", type=Path, help="the county GeoPackage (default: made with "
+                        "`gisgov sample --scale SCALE` and copied to --postgis first)")
+    parser.add_argument("--postgis", required=True, help="PostGIS database holding the same "
+                        "county (filled from the new sample when --gpkg is not given)")
+    parser.add_argument("--scale", type=float, default=8.0)
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1)
@@ -225,7 +229,14 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="gisgov-serving-"))
     gpkg = work / "county.gpkg"
-    shutil.copyfile(args.gpkg, gpkg)  # keys are written into it; the source stays as it was
+    if args.gpkg is None:
+        gisgov = [sys.executable, "-c", "from gisgov.cli import main; main()"]
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        subprocess.run([*gisgov, "sample", str(gpkg), "--scale", str(args.scale)], check=True,
+                       env=env)
+        subprocess.run([*gisgov, "copy", str(gpkg), args.postgis], check=True, env=env)
+    else:
+        shutil.copyfile(args.gpkg, gpkg)  # keys are written into it; the source stays
     xs, ys, ids = _households(gpkg)
     keys = {"gisgov-postgis": _planner_key(args.postgis), "gisgov-gpkg": _planner_key(str(gpkg))}
     ports = {name: _free_port() for name in ("tipg", "gisgov-postgis", "gisgov-gpkg")}
