@@ -1,17 +1,21 @@
-"""OGC API – Features Part 1 core (and Part 2 CRS) over every layer and product table.
+"""OGC API – Features Part 1 core, Part 2 (CRS) and Part 3 (queryables, CQL2 text
+``filter``), with ``sortby`` and ``properties``, over every layer and product table.
 
 ``/`` landing page, ``/conformance``, ``/api`` (in :mod:`api.app`), ``/collections``,
-``/collections/{collectionId}``, ``/collections/{collectionId}/items`` and
-``/collections/{collectionId}/items/{featureId}``. Feature ids are the layer key (grid code,
+``/collections/{collectionId}``, ``/collections/{collectionId}/queryables``,
+``/collections/{collectionId}/items`` and ``/collections/{collectionId}/items/{featureId}``.
+A page is one SQL statement (:meth:`api.collections.Collection.features`); its properties
+arrive as JSON text from the database and only the GeoJSON around them is written here. Feature ids are the layer key (grid code,
 household id…). Output CRS (``crs``) and bbox CRS (``bbox-crs``) accept the URIs in
 :data:`CRS_URIS`; EPSG:4326 and EPSG:4490 are written latitude first, as their authority
 defines them, CRS84, EPSG:3857 and GCJ-02 x first. GCJ-02, the obfuscated system of Gaode/AMap
 and WeChat maps, has no EPSG code: it is named by the private URN :data:`GCJ02_URI`.
 
 Rows and columns are decided by the one policy (:mod:`gisgov.policy`, through
-:mod:`api.policy_view`) before serialisation: a collection a role may not read is absent from
-``/collections`` and a 403 on its routes; scoped roles get their area's rows only. Every
-response that shows personal data is written to the audit log.
+:mod:`api.policy_view`) inside the statement: a collection a role may not read is absent from
+``/collections`` and a 403 on its routes; scoped roles get their area's rows only, and may
+filter and sort only on the columns they see plainly. Every response that shows personal
+data is written to the audit log.
 """
 
 from __future__ import annotations
