@@ -575,6 +575,15 @@ class GeoPackageWorkspace(WorkspaceBase):
         if self._con is not None:
             return self._con
         con: sqlite3.Connection | None = getattr(self._page_cons, "con", None)
+        try:
+            inode = os.stat(self.path).st_ino
+        except OSError as exc:
+            raise StoreError(f"cannot open {self.path.name}: {exc}") from exc
+        if con is not None and getattr(self._page_cons, "inode", None) != inode:
+            # The file was replaced (a restore): read the new one, not the old inode.
+            with suppress(sqlite3.Error):
+                con.close()
+            con = None
         if con is None:
             try:
                 con = _connect(self.path)
@@ -584,6 +593,7 @@ class GeoPackageWorkspace(WorkspaceBase):
             con.create_function("gisgov_intersects", 2, _Intersects(), deterministic=True)
             con.execute("PRAGMA case_sensitive_like = ON")  # LIKE as in PostgreSQL
             self._page_cons.con = con
+            self._page_cons.inode = inode
             with self._page_lock:
                 self._page_all.append(con)
         return con

@@ -156,3 +156,30 @@ def test_values_travel_bound(workspace: WorkspaceBase,
     with pytest.raises(ValidationError):
         workspace.features(_query(workspace, "households", equals={"id": "a\x00b"}),
                            workspace.describe("households"))
+
+
+def test_pages_follow_a_replaced_geopackage(tmp_path: object, empty_gpkg: object,
+                                            layer_frames: dict[str, gpd.GeoDataFrame]) -> None:
+    """The page connection stays open between requests; a file restored over the workspace
+    (a new inode) is read afresh, not through the old one."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    from gisgov.store import open_workspace
+
+    base = Path(str(tmp_path))
+    live, other = base / "live.gpkg", base / "other.gpkg"
+    shutil.copyfile(str(empty_gpkg), live)
+    shutil.copyfile(str(empty_gpkg), other)
+    ws = open_workspace(live)
+    try:
+        _write(ws, layer_frames)
+        assert len(_keys(ws, _query(ws, "households"))) == len(layer_frames["households"])
+        restored = open_workspace(other)
+        restored.write("households", layer_frames["households"].iloc[:1])
+        restored.close()
+        os.replace(other, live)
+        assert _keys(ws, _query(ws, "households")) == [layer_frames["households"]["id"].iloc[0]]
+    finally:
+        ws.close()
