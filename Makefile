@@ -71,6 +71,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/lookup.py
 	$(BIN)/python benchmarks/sample.py
 	$(BIN)/python benchmarks/edge.py
+	$(BIN)/python benchmarks/serving.py --postgis "$${GISGOV_BENCH_POSTGIS_URL:-postgresql://postgres@127.0.0.1:5432/gisgov_serving}"
 
 clean:
 	rm -rf $(VENV) $(DEMO) test-artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -137,6 +137,14 @@ def _finite(value: Any) -> Any:
     return value
 
 
+#: Chinese titles of the statuses the service answers with (users read them first).
+_TITLES_ZH = {
+    400: "请求有误", 401: "密钥无效", 403: "无权访问", 404: "未找到", 405: "方法不允许",
+    409: "冲突", 413: "请求过大", 422: "无法执行", 429: "请求过于频繁", 500: "服务器内部错误",
+    501: "未安装", 503: "服务暂不可用",
+}
+
+
 def problem_response(
     request: Request,
     status: int,
@@ -146,10 +154,11 @@ def problem_response(
     headers: dict[str, str] | None = None,
     **extensions: Any,
 ) -> JSONResponse:
-    """An ``application/problem+json`` response."""
-    title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    """An ``application/problem+json`` response (title in Chinese, then the HTTP phrase)."""
+    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    title = f"{_TITLES_ZH[status]} {phrase}" if status in _TITLES_ZH else phrase
     body: dict[str, Any] = {
-        "type": PROBLEM_TYPE + (type_name or title.replace(" ", "")),
+        "type": PROBLEM_TYPE + (type_name or phrase.replace(" ", "")),
         "title": title,
         "status": status,
         "detail": detail,

@@ -1,35 +1,41 @@
-"""OGC API – Features Part 1 core (and Part 2 CRS) over every layer and product table.
+"""OGC API – Features Part 1 core, Part 2 (CRS) and Part 3 (queryables, CQL2 text
+``filter``), with ``sortby`` and ``properties``, over every layer and product table.
 
 ``/`` landing page, ``/conformance``, ``/api`` (in :mod:`api.app`), ``/collections``,
-``/collections/{collectionId}``, ``/collections/{collectionId}/items`` and
-``/collections/{collectionId}/items/{featureId}``. Feature ids are the layer key (grid code,
+``/collections/{collectionId}``, ``/collections/{collectionId}/queryables``,
+``/collections/{collectionId}/items`` and ``/collections/{collectionId}/items/{featureId}``.
+A page is one SQL statement (:meth:`api.collections.Collection.features`); its properties
+arrive as JSON text from the database and only the GeoJSON around them is written here. Feature ids are the layer key (grid code,
 household id…). Output CRS (``crs``) and bbox CRS (``bbox-crs``) accept the URIs in
 :data:`CRS_URIS`; EPSG:4326 and EPSG:4490 are written latitude first, as their authority
 defines them, CRS84, EPSG:3857 and GCJ-02 x first. GCJ-02, the obfuscated system of Gaode/AMap
 and WeChat maps, has no EPSG code: it is named by the private URN :data:`GCJ02_URI`.
 
 Rows and columns are decided by the one policy (:mod:`gisgov.policy`, through
-:mod:`api.policy_view`) before serialisation: a collection a role may not read is absent from
-``/collections`` and a 403 on its routes; scoped roles get their area's rows only. Every
-response that shows personal data is written to the audit log.
+:mod:`api.policy_view`) inside the statement: a collection a role may not read is absent from
+``/collections`` and a 403 on its routes; scoped roles get their area's rows only, and may
+filter and sort only on the columns they see plainly. Every response that shows personal
+data is written to the audit log.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any, Literal
+from urllib.parse import urlencode
 
-import geopandas as gpd
 import numpy as np
+import orjson
 import pandas as pd
 import shapely
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from api import html
+from api.collections import Collection, PageRequest, catalogue, parse_sortby
 from api.deps import (
     DYNAMIC_QUERY,
     allowed_query_names,
@@ -41,20 +47,26 @@ from api.deps import (
     wants_html,
 )
 from api.errors import ApiProblemError
-from api.policy_view import audit_read, context, require_table, scoped_keys, view
-from api.state import INTERNAL_TABLES, AppState
-from gisgov.crs import from_storage, transform_points
-from gisgov.errors import NotFoundError
-from gisgov.layers import LAYERS, STORAGE_CRS
+from api.ogc_models import (
+    CollectionModel,
+    CollectionsModel,
+    FeatureCollectionModel,
+    FeatureModel,
+    QueryablesModel,
+)
+from api.policy_view import audit_page, context, require_table, scope_facts
+from api.state import AppState
+from gisgov.crs import transform_points
+from gisgov.errors import NotFoundError, ValidationError
 from gisgov.policy import table_access
 from gisgov.privacy import Principal
+from gisgov.store._features import FeaturePage
 
 __all__ = [
     "CONFORMANCE",
     "CRS84",
     "CRS_URIS",
     "GCJ02_URI",
-    "filterable_columns",
     "router",
 ]
 
@@ -85,6 +97,17 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/ogcapi-features-5/1.0/conf/sortables",
+    "http://www.opengis.net/spec/ogcapi-features-8/1.0/conf/sorting",
+    "http://www.opengis.net/spec/ogcapi-features-6/1.0/conf/properties",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
 ]
 
 GEOJSON = "application/geo+json"
@@ -127,79 +150,21 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
-# ---- catalogue: layers and product tables ---------------------------------------------------
+# ---- catalogue: layers and product tables (api.collections) ----------------------------
 
-def _catalogue(state: AppState) -> dict[str, dict[str, Any]]:
-    """Collections with title, key and extent, cached per workspace version."""
-    ws = state.ws
-    version = ws.version
-    cached = state.extra.get("catalogue")
-    if cached is not None and cached[0] == version:
-        return dict(cached[1])
-    out: dict[str, dict[str, Any]] = {}
-    for name in ws.layers():
-        spec = LAYERS[name]
-        out[name] = {
-            "kind": "layer", "title": spec.label_zh, "title_en": spec.label_en,
-            "description": spec.description or f"{spec.label_zh} ({spec.label_en})",
-            "key": spec.key, "bbox": ws.bounds(name) if spec.has_geometry else None,
-            "columns": [(c.name, c.label_zh) for c in spec.columns],
-        }
-    for name in ws.tables():
-        if name in INTERNAL_TABLES:
-            continue
-        frame = ws.read_table(name)
-        bbox = None
-        if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.notna().any():
-            b = frame.geometry.dropna().total_bounds
-            bbox = tuple(float(v) for v in b) if np.all(np.isfinite(b)) else None
-        cols = [c for c in frame.columns if c != getattr(frame, "_geometry_column_name", None)]
-        key = next((k for k in ("id", "code", "key", "household_id") if k in cols), None)
-        out[name] = {
-            "kind": "table", "title": name, "title_en": name,
-            "description": "产品表 product table (scenario, report or job result)",
-            "key": key, "bbox": bbox, "columns": [(c, c) for c in cols],
-        }
-    state.extra["catalogue"] = (version, out)
-    return dict(out)
-
-
-def _collection(state: AppState, collection_id: str) -> dict[str, Any]:
-    cat = _catalogue(state)
-    if collection_id not in cat:
-        raise NotFoundError(f"no collection {collection_id!r}; see /collections")
-    return cat[collection_id]
-
-
-def filterable_columns(info: Mapping[str, Any], principal: Principal, name: str) -> set[str]:
-    """Columns a caller may filter on: personal ones only when the role sees them plainly."""
-    cols = {c for c, _ in info["columns"]}
-    spec = LAYERS.get(name)
-    if spec is None:
-        return cols
-    hidden = set()
-    if principal.personal_access != "plain":
-        hidden |= {c.name for c in spec.columns if c.personal}
-    if not principal.sees_sensitive:
-        hidden |= {c.name for c in spec.columns if c.sensitive}
-    if name == "staff" and principal.role != "planner":
-        hidden.add("member_id")  # the notice board's link to a member's home is not shown
-    return cols - hidden
-
-
-def _extent_for(principal: Principal, cid: str, info: Mapping[str, Any]) -> Mapping[str, Any]:
+def _extent_for(principal: Principal, col: Collection) -> tuple[float, ...] | None:
     """The extent of a whole table is published only when the caller may see every row:
     the corners of a households layer are the coordinates of its outermost households."""
-    if table_access(cid, principal) == "all":
-        return info
-    return {**info, "bbox": None}
+    return col.bbox if table_access(col.id, principal) == "all" else None
 
 
-def _collection_doc(base: str, cid: str, info: Mapping[str, Any]) -> dict[str, Any]:
+def _collection_doc(base: str, col: Collection, bbox: Sequence[float] | None
+                    ) -> dict[str, Any]:
+    cid = col.id
     doc: dict[str, Any] = {
         "id": cid,
-        "title": info["title"],
-        "description": info["description"],
+        "title": col.title,
+        "description": col.description,
         "itemType": "feature",
         "links": [
             {"rel": "self", "type": "application/json", "title": "本集合 this collection",
@@ -210,12 +175,15 @@ def _collection_doc(base: str, cid: str, info: Mapping[str, Any]) -> dict[str, A
              "href": f"{base}/collections/{cid}/items?f=json"},
             {"rel": "items", "type": "text/html", "title": "要素网页 features as HTML",
              "href": f"{base}/collections/{cid}/items?f=html"},
+            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+             "type": "application/schema+json", "title": "可查询属性 queryables",
+             "href": f"{base}/collections/{cid}/queryables"},
         ],
         "crs": list(CRS_URIS),
         "storageCrs": CRS84,
     }
-    if info.get("bbox"):
-        doc["extent"] = {"spatial": {"bbox": [list(info["bbox"])], "crs": CRS84}}
+    if bbox:
+        doc["extent"] = {"spatial": {"bbox": [list(bbox)], "crs": CRS84}}
     return doc
 
 
@@ -272,17 +240,18 @@ def conformance(request: Request, f: Format | None = FQuery) -> Response:
     return _json({"conformsTo": CONFORMANCE})
 
 
-@router.get("/collections", summary="Collections 图层列表", tags=["OGC API Features"])
+@router.get("/collections", summary="Collections 图层列表", tags=["OGC API Features"],
+            responses={200: {"model": CollectionsModel}})
 def collections(request: Request, f: Format | None = FQuery) -> Response:
     """Every layer present in the workspace and every published product table."""
     base = base_url(request)
     state = get_state(request)
     principal: Principal = request.state.principal
-    publish = context(state).publish_staff
-    cat = {cid: info for cid, info in _catalogue(state).items()
-           if table_access(cid, principal, publish_staff=publish) != "none"}
-    docs = [_collection_doc(base, cid, _extent_for(principal, cid, info))
-            for cid, info in cat.items()]
+    version = state.ws.version
+    publish = context(state, ws_version=version).publish_staff
+    docs = [_collection_doc(base, col, _extent_for(principal, col))
+            for col in catalogue(state, version=version).readable(principal,
+                                                                   publish_staff=publish)]
     links = [
         {"rel": "self", "type": "application/json", "href": f"{base}/collections?f=json"},
         {"rel": "alternate", "type": "text/html", "href": f"{base}/collections?f=html"},
@@ -295,26 +264,55 @@ def collections(request: Request, f: Format | None = FQuery) -> Response:
     return _json({"links": links, "collections": docs, "crs": list(CRS_URIS)})
 
 
+def _readable(request: Request, collection_id: str) -> tuple[AppState, Collection, Any]:
+    """The state, the collection (404) and the policy context, after the access check
+    (403): one read of the workspace version for all three."""
+    state = get_state(request)
+    version = state.ws.version
+    col = catalogue(state, version=version).get(collection_id)
+    ctx = context(state, ws_version=version)
+    require_table(state, request.state.principal, collection_id, ctx=ctx)
+    return state, col, ctx
+
+
 @router.get("/collections/{collectionId}", summary="One collection 图层",
-            tags=["OGC API Features"])
+            tags=["OGC API Features"], responses={200: {"model": CollectionModel}})
 def collection(
     request: Request,
     collection_id: str = Path(..., alias="collectionId"),
     f: Format | None = FQuery,
 ) -> Response:
     """Title, extent, CRS list and links of one collection."""
-    state = get_state(request)
-    info = _collection(state, collection_id)
+    _, col, _ = _readable(request, collection_id)
     principal = request.state.principal
-    require_table(state, principal, collection_id)
-    doc = _collection_doc(base_url(request), collection_id,
-                          _extent_for(principal, collection_id, info))
+    doc = _collection_doc(base_url(request), col, _extent_for(principal, col))
     if wants_html(request, f):
-        body = (f"<p>{escape(str(info['description']))}</p>"
-                + html.table([{"column": c, "label": lab} for c, lab in info["columns"]],
+        body = (f"<p>{escape(col.description)}</p>"
+                + html.table([{"column": c, "label": col.labels.get(c, c)} for c in col.columns],
                              [("column", "字段"), ("label", "名称")]))
-        return html.page(f"{info['title']} ({collection_id})", body, links=doc["links"])
+        return html.page(f"{col.title} ({collection_id})", body, links=doc["links"])
     return _json(doc)
+
+
+@router.get("/collections/{collectionId}/queryables", summary="Queryables 可查询属性",
+            tags=["OGC API Features"], responses={200: {
+                "model": QueryablesModel,
+                "content": {"application/schema+json": {}}}})
+def queryables(
+    request: Request,
+    collection_id: str = Path(..., alias="collectionId"),
+    f: Format | None = FQuery,
+) -> Response:
+    """JSON Schema of the properties the caller may filter (``filter``, property
+    parameters) and sort (``sortby``) on, with their Chinese titles."""
+    _, col, _ = _readable(request, collection_id)
+    doc = col.queryables_schema(request.state.principal, base_url(request))
+    if wants_html(request, f):
+        rows = [{"name": k, "title": v.get("title", k), "type": v.get("type", "geometry")}
+                for k, v in doc["properties"].items()]
+        return html.page(f"{col.title} 可查询属性 queryables", html.table(
+            rows, [("name", "属性"), ("title", "名称"), ("type", "类型")]))
+    return _json(doc, media_type="application/schema+json")
 
 
 def _parse_bbox(text: str | None, crs_uri: str) -> tuple[float, float, float, float] | None:
@@ -344,133 +342,127 @@ def _parse_bbox(text: str | None, crs_uri: str) -> tuple[float, float, float, fl
     return (x0, y0, x1, y1)
 
 
-def _cast_filter(name: str, info: Mapping[str, Any], collection_id: str, raw: str) -> Any:
-    spec = LAYERS.get(collection_id)
-    if spec is None:
-        return raw
-    dtype = spec.column(name).dtype
+def _parse_filter(text: str | None, lang: str | None) -> Any:
+    """A CQL2 text ``filter`` as a pygeofilter AST (400 when it does not parse)."""
+    if lang is not None and lang.lower() not in ("cql2-text", "cql-text"):
+        raise ApiProblemError(400, f"filter-lang={lang!r} 不受支持 (not supported); use "
+                              "cql2-text")
+    if text is None:
+        return None
+    if not text.strip() or "\x00" in text:
+        raise ApiProblemError(400, "filter 为空或含 NUL 字符 (empty filter or NUL character)")
+    from lark.exceptions import LarkError
+    from pygeofilter.parsers.cql2_text import parse
+
     try:
-        if dtype == "int":
-            return int(raw)
-        if dtype == "float":
-            return float(raw)
-        if dtype == "bool":
-            low = raw.lower()
-            if low not in ("true", "false", "1", "0"):
-                raise ValueError(raw)
-            return low in ("true", "1")
-    except ValueError:
-        raise ApiProblemError(400, f"{name}={raw!r} is not a valid {dtype}") from None
-    return raw
+        return parse(text)
+    except (LarkError, ValueError, TypeError, AttributeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ApiProblemError(400, f"filter 不是有效的 CQL2 文本 (not valid CQL2 text): "
+                              f"{first[:200]}") from None
 
 
-def _read_rows(state: AppState, collection_id: str, info: Mapping[str, Any], *,
-               bbox: tuple[float, float, float, float] | None, where: dict[str, Any],
-               limit: int | None, offset: int) -> tuple[gpd.GeoDataFrame, int | None]:
-    """Rows ``offset..offset+limit`` (one extra to know whether there is a next page);
-    ``limit=None`` reads every matching row."""
-    ws = state.ws
-    if info["kind"] == "layer":
-        frame = ws.read(collection_id, bbox=bbox, where=where or None,
-                        limit=None if limit is None else limit + 1, offset=offset)
-        matched = None if bbox is not None else ws.count(collection_id, where=where or None)
-        return frame, matched
-    table = ws.read_table(collection_id)
-    if not isinstance(table, gpd.GeoDataFrame):
-        table = gpd.GeoDataFrame(table, geometry=gpd.GeoSeries([None] * len(table)),
-                                 crs=STORAGE_CRS)
-    mask = np.ones(len(table), dtype=bool)
-    for col, val in where.items():
-        values = table[col].astype(str).to_numpy()
-        if isinstance(val, list):
-            mask &= np.isin(values, [str(v) for v in val])
-        else:
-            mask &= values == str(val)
-    if bbox is not None:
-        mask &= table.geometry.intersects(shapely.box(*bbox)).to_numpy()
-    hits = table[mask]
-    if info.get("key"):
-        hits = hits.sort_values(info["key"], kind="stable")
-    if limit is None:
-        return hits.iloc[offset:], len(hits)
-    return hits.iloc[offset:offset + limit + 1], len(hits)
+def _parse_properties(text: str | None, shown: Sequence[str]) -> tuple[str, ...] | None:
+    """``properties=a,b``: the columns to return (400 for names the caller does not get)."""
+    if text is None:
+        return None
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in shown]
+    if unknown:
+        raise ApiProblemError(400, f"properties: 没有属性 {', '.join(unknown)} (no such "
+                              f"property; properties: {', '.join(shown)})")
+    return names
 
 
-def _visible(state: AppState, principal: Principal, collection_id: str,
-             info: Mapping[str, Any], *, bbox: tuple[float, float, float, float] | None,
-             where: dict[str, Any], limit: int, offset: int, detail: str
-             ) -> tuple[gpd.GeoDataFrame, int | None, bool]:
-    """One page of the rows the policy lets the caller see: ``(frame, matched, has_next)``.
-
-    Roles that see every row page in the store. Scoped roles page in the store too when their
-    rows can be named by key (field staff, small areas); otherwise every matching row is read
-    and the policy filters before paging, so pages and ``numberMatched`` count only visible
-    rows.
-    """
-    access = require_table(state, principal, collection_id)
-    key = info.get("key")
-    in_store = access == "all"
-    if access == "scope" and key:
-        keys = scoped_keys(state, principal, collection_id)
-        if keys is not None:
-            wanted = where.get(key)
-            if wanted is not None:
-                keys = [k for k in keys if k == str(wanted)]
-            where = {**where, key: keys}
-            in_store = True
-    if in_store:
-        frame, matched = _read_rows(state, collection_id, info, bbox=bbox, where=where,
-                                    limit=limit, offset=offset)
-        has_next = len(frame) > limit
-        decision = view(state, principal, collection_id, frame.iloc[:limit])
-        if len(decision.frame) < min(len(frame), limit):  # the store and the policy disagree
-            matched = None
-    else:
-        frame, _ = _read_rows(state, collection_id, info, bbox=bbox, where=where,
-                              limit=None, offset=0)
-        decision = view(state, principal, collection_id, frame)
-        matched = len(decision.frame)
-        has_next = matched > offset + limit
-        page = decision.frame.iloc[offset:offset + limit]
-        decision = type(decision)(page, decision.plain_shown and len(page) > 0,
-                                  len(page) if decision.personal_rows else 0)
-    audit_read(state, principal, collection_id, decision, key, detail=detail)
-    out = decision.frame
-    if not isinstance(out, gpd.GeoDataFrame):
-        out = gpd.GeoDataFrame(out, geometry=frame.geometry.name, crs=frame.crs)
-    return out, matched, has_next
-
-
-def _features(frame: gpd.GeoDataFrame, *, key: str | None, crs_uri: str) -> list[str]:
-    """GeoJSON feature texts (geometry serialised by GEOS, properties by json)."""
-    geom_name = frame.geometry.name
-    if frame.crs is None:
-        frame = frame.set_crs(STORAGE_CRS)
+def _geometry_texts(values: Sequence[str | bytes | None], crs_uri: str) -> list[str]:
+    """GeoJSON geometry texts: the database's text as it is, WKB transformed by GEOS."""
     name, lat_first = CRS_URIS[crs_uri]
-    if name != "wgs84" and frame.geometry.notna().any():
-        frame = from_storage(frame, target_crs=name)
-    geoms = np.asarray(frame.geometry.values, dtype=object)
+    out = ["null" if v is None else v if isinstance(v, str) else "" for v in values]
+    todo = [i for i, v in enumerate(values) if isinstance(v, bytes)]
+    if not todo:
+        return out
+    geoms = shapely.from_wkb([values[i] for i in todo])
+    if name not in ("wgs84", "cgcs2000"):
+        def project(xy: np.ndarray) -> np.ndarray:
+            x, y = transform_points(xy[:, 0], xy[:, 1], source="wgs84", target=name)
+            return np.column_stack([x, y])
+        geoms = shapely.transform(geoms, project)
     if lat_first:
         geoms = shapely.transform(geoms, lambda xy: xy[:, ::-1])
-    texts = shapely.to_geojson(geoms)
-    props = pd.DataFrame(frame.drop(columns=geom_name))
-    records = props.astype(object).where(props.notna(), None).to_dict("records")
-    out = []
-    for i, (rec, g) in enumerate(zip(records, texts, strict=True)):
-        fid = rec.get(key) if key else i
-        out.append(
-            '{"type":"Feature","id":' + json.dumps(fid, ensure_ascii=False, default=_default)
-            + ',"geometry":' + (g if g is not None else "null") + ',"properties":'
-            + json.dumps(rec, ensure_ascii=False, default=_default) + "}"
-        )
+    for i, text in zip(todo, shapely.to_geojson(geoms).tolist(), strict=True):
+        out[i] = text if text is not None else "null"
     return out
 
 
-_ITEMS_DOC = """Features of a collection, in pages.
+def _feature_texts(page: FeaturePage, crs_uri: str) -> list[str]:
+    """GeoJSON Feature texts around the database's properties JSON."""
+    geoms = _geometry_texts([r.geometry for r in page.rows], crs_uri)
+    return ['{"type":"Feature","id":' + orjson.dumps(r.key, default=str).decode()
+            + ',"geometry":' + g + ',"properties":' + r.properties + "}"
+            for r, g in zip(page.rows, geoms, strict=True)]
 
-Besides the declared parameters, any column of the collection may be used as an equality
-filter (e.g. `community_code=410223001001`); personal columns only by roles that see them.
+
+_ITEMS_DOC = """Features of a collection, in pages, read by one SQL statement.
+
+Besides the declared parameters, any queryable property of the collection may be used as
+an equality filter (e.g. `community_code=410223001001`); personal columns only by roles that
+see them (`/collections/{collectionId}/queryables` lists them for the caller). `filter` takes
+CQL2 text (comparisons, LIKE, IN, BETWEEN, IS NULL, AND/OR/NOT, S_INTERSECTS/S_DISJOINT with
+WKT or BBOX in CRS84). `next` links page by key (`after`), so deep pages cost what the first
+does.
 """
+
+
+class _ItemsParams:
+    """The declared query parameters of the items route, parsed into a page request."""
+
+    def __init__(
+        self,
+        f: ItemsFormat | None = Query(None, description="geojson/json (default) or html"),
+        limit: int | None = Query(None, ge=1, description="Page size (default 100; values "
+                                  "above the maximum, 1000 by default, are clamped)"),
+        offset: int = Query(0, ge=0, description="Rows to skip (after `after`, when given)"),
+        bbox: str | None = Query(None, description="minx,miny,maxx,maxy in bbox-crs"),
+        bbox_crs: str | None = Query(None, alias="bbox-crs", description="CRS of bbox (URI)"),
+        crs: str | None = Query(None, description=_CRS_DOC),
+        datetime: str | None = Query(None, description="Accepted for OGC clients; no layer "
+                                     "has a time dimension, so it filters nothing"),
+        filter: str | None = Query(None, description="CQL2 text filter, e.g. "
+                                   "`size >= 3 AND address LIKE '%号%'`"),
+        filter_lang: str | None = Query(None, alias="filter-lang",
+                                        description="cql2-text (the default)"),
+        sortby: str | None = Query(None, description="Sort by queryable properties: "
+                                   "`+name,-size` (the key breaks ties)"),
+        properties: str | None = Query(None, description="Properties to return, "
+                                       "comma-separated (default: all the caller sees)"),
+        after: str | None = Query(None, description="Keyset paging: only features whose "
+                                  "key comes after this one (next links set it)"),
+    ) -> None:
+        self.f, self.limit, self.offset, self.bbox, self.bbox_crs = f, limit, offset, bbox, \
+            bbox_crs
+        self.crs, self.filter, self.filter_lang, self.sortby = crs, filter, filter_lang, sortby
+        self.properties, self.after = properties, after
+
+
+def _page_request(request: Request, col: Collection, p: _ItemsParams, shown: Sequence[str],
+                  principal: Principal, *, extra: Mapping[str, str]) -> PageRequest:
+    settings = get_state(request).settings
+    out_crs = _crs_uri(p.crs, param="crs")
+    name, lat_first = CRS_URIS[out_crs]
+    queryable = col.queryables(principal)
+    if p.after is not None and p.sortby:
+        raise ApiProblemError(400, "after 只用于按主键分页 (keyset paging follows the key "
+                              "order; page sorted results with offset)")
+    return PageRequest(
+        limit=min(p.limit or settings.default_limit, settings.max_limit), offset=p.offset,
+        bbox=_parse_bbox(p.bbox, _crs_uri(p.bbox_crs, param="bbox-crs")),
+        equals={k: col.cast(k, v) for k, v in extra.items()},
+        cql=_parse_filter(p.filter, p.filter_lang),
+        sortby=parse_sortby(p.sortby, list(queryable)),
+        properties=_parse_properties(p.properties, shown),
+        after=None if p.after is None else col.cast(col.key or "", p.after),
+        geojson=name in ("wgs84", "cgcs2000"), flip=lat_first,
+    )
 
 
 @router.get(
@@ -480,82 +472,82 @@ filter (e.g. `community_code=410223001001`); personal columns only by roles that
     description=_ITEMS_DOC,
     openapi_extra={DYNAMIC_QUERY: True},
     response_class=JSONResponse,
+    responses={200: {"model": FeatureCollectionModel}},
 )
 def items(
     request: Request,
     collection_id: str = Path(..., alias="collectionId"),
-    f: ItemsFormat | None = Query(None, description="geojson/json (default) or html"),
-    limit: int | None = Query(None, ge=1, description="Page size (default 100; values above "
-                              "the maximum, 1000 by default, are clamped)"),
-    offset: int = Query(0, ge=0, description="Rows to skip"),
-    bbox: str | None = Query(None, description="minx,miny,maxx,maxy in bbox-crs"),
-    bbox_crs: str | None = Query(None, alias="bbox-crs", description="CRS of bbox (URI)"),
-    crs: str | None = Query(None, description=_CRS_DOC),
-    datetime: str | None = Query(None, description="Accepted for OGC clients; no layer has "
-                                 "a time dimension, so it filters nothing"),
+    params: _ItemsParams = Depends(),
     principal: Principal = Depends(get_principal),
 ) -> Response:
     """Features of one collection as GeoJSON (or an HTML table)."""
-    state = get_state(request)
-    info = _collection(state, collection_id)
-    require_table(state, principal, collection_id)  # before any parameter check: 403 first
+    state, col, ctx = _readable(request, collection_id)  # before any parameter check: 403
     declared = allowed_query_names(request)
-    filters = filterable_columns(info, principal, collection_id)
-    check_query(request, declared | filters)
-    out_crs = _crs_uri(crs, param="crs")
-    box = _parse_bbox(bbox, _crs_uri(bbox_crs, param="bbox-crs"))
-    settings = state.settings
-    page_size = min(limit or settings.default_limit, settings.max_limit)
-    where = {k: _cast_filter(k, info, collection_id, v)
-             for k, v in request.query_params.items() if k in filters and k not in declared}
-    frame, matched, has_next = _visible(
-        state, principal, collection_id, info, bbox=box, where=where, limit=page_size,
-        offset=offset, detail=f"GET {request.url.path}?{request.url.query}")
+    queryable = col.queryables(principal)
+    check_query(request, declared | set(queryable))
+    facts = scope_facts(ctx, state, principal)
+    shown = col.shown(principal, facts, publish_staff=ctx.publish_staff)
+    extra = {k: v for k, v in request.query_params.items() if k in queryable
+             and k not in declared}
+    page = _page_request(request, col, params, shown, principal, extra=extra)
+    result, audit = col.features(state, principal, facts, page,
+                                 publish_staff=ctx.publish_staff)
+    if audit:
+        audit_page(state, principal, collection_id, [r.key for r in result.rows[:20]],
+                   len(result.rows), detail=f"GET {request.url.path}?{request.url.query}")
     base = base_url(request)
-    links = _page_links(request, base, collection_id, offset=offset, size=page_size,
-                        has_next=has_next)
-    if wants_html(request, f):
-        props = pd.DataFrame(frame.drop(columns=frame.geometry.name))
-        rows: list[dict[str, Any]] = props.astype(object).where(  # type: ignore[assignment]
-            props.notna(), None).to_dict("records")
-        labels = dict(info["columns"])
-        cols = [(c, labels.get(c, c)) for c in props.columns]
-        body = (f"<p>第 {offset + 1}–{offset + len(frame)} 条"
-                + (f"，共 {matched} 条" if matched is not None else "") + "</p>"
-                + html.table(rows, cols))
-        return html.page(f"{info['title']} 要素", body, links=links)
-    texts = _features(frame, key=info.get("key"), crs_uri=out_crs)
+    last = result.rows[-1].key if result.rows and col.key and not page.sortby else None
+    links = _page_links(request, base, collection_id, offset=page.offset, size=page.limit,
+                        has_next=result.has_next, after=last)
+    if wants_html(request, params.f):
+        return _items_html(col, result, page, links)
+    out_crs = _crs_uri(params.crs, param="crs")
+    texts = _feature_texts(result, out_crs)
     head: dict[str, Any] = {"type": "FeatureCollection", "numberReturned": len(texts),
                             "timeStamp": pd.Timestamp.now(tz="UTC").isoformat(), "links": links}
-    if matched is not None:
-        head["numberMatched"] = matched
-    body_text = json.dumps(head, ensure_ascii=False)[:-1] + ',"features":[' + ",".join(texts) + "]}"
-    return Response(body_text, media_type=GEOJSON, headers={"Content-Crs": f"<{out_crs}>"})
+    if result.matched is not None:
+        head["numberMatched"] = result.matched
+    body = orjson.dumps(head)[:-1] + b',"features":[' + ",".join(texts).encode() + b"]}"
+    return Response(body, media_type=GEOJSON, headers={"Content-Crs": f"<{out_crs}>"})
+
+
+def _items_html(col: Collection, result: FeaturePage, page: PageRequest,
+                links: list[dict[str, Any]]) -> Response:
+    rows: list[dict[str, Any]] = [orjson.loads(r.properties) for r in result.rows]
+    names = list(rows[0]) if rows else []
+    cols = [(c, col.labels.get(c, c)) for c in names]
+    body = (f"<p>第 {page.offset + 1}–{page.offset + len(rows)} 条"
+            + (f"，共 {result.matched} 条" if result.matched is not None else "") + "</p>"
+            + html.table(rows, cols))
+    return html.page(f"{col.title} 要素", body, links=links)
 
 
 def _page_links(request: Request, base: str, collection_id: str, *, offset: int, size: int,
-                has_next: bool) -> list[dict[str, Any]]:
-    """self/alternate/next/prev links carrying every parameter of the request."""
+                has_next: bool, after: Any = None) -> list[dict[str, Any]]:
+    """self/alternate/next/prev links carrying every parameter of the request; ``next``
+    also carries ``after`` (the page's last key) so the next page is found by the key
+    index instead of skipping ``offset`` rows."""
     params = [(k, v) for k, v in request.query_params.multi_items()
-              if k not in ("offset", "limit", "f")]
+              if k not in ("offset", "limit", "f", "after")]
+    current = request.query_params.get("after")
 
-    def href(new_offset: int, fmt: str) -> str:
-        from urllib.parse import urlencode
-
+    def href(new_offset: int, fmt: str, key: Any = None) -> str:
+        extra = [("after", str(key))] if key is not None else []
         query = urlencode([*params, ("limit", str(size)), ("offset", str(new_offset)),
-                           ("f", fmt)])
+                           *extra, ("f", fmt)])
         return f"{base}/collections/{collection_id}/items?{query}"
 
     links = [
-        {"rel": "self", "type": GEOJSON, "title": "本页 this page", "href": href(offset, "json")},
+        {"rel": "self", "type": GEOJSON, "title": "本页 this page",
+         "href": href(offset, "json", current)},
         {"rel": "alternate", "type": "text/html", "title": "网页 HTML",
-         "href": href(offset, "html")},
+         "href": href(offset, "html", current)},
         {"rel": "collection", "type": "application/json", "title": "图层 collection",
          "href": f"{base}/collections/{collection_id}"},
     ]
     if has_next:
         links.append({"rel": "next", "type": GEOJSON, "title": "下一页 next page",
-                      "href": href(offset + size, "json")})
+                      "href": href(offset + size, "json", after)})
     if offset > 0:
         links.append({"rel": "prev", "type": GEOJSON, "title": "上一页 previous page",
                       "href": href(max(0, offset - size), "json")})
@@ -563,7 +555,8 @@ def _page_links(request: Request, base: str, collection_id: str, *, offset: int,
 
 
 @router.get("/collections/{collectionId}/items/{featureId}", summary="One feature 要素",
-            tags=["OGC API Features"], response_class=JSONResponse)
+            tags=["OGC API Features"], response_class=JSONResponse,
+            responses={200: {"model": FeatureModel}})
 def item(
     request: Request,
     collection_id: str = Path(..., alias="collectionId"),
@@ -573,19 +566,26 @@ def item(
     principal: Principal = Depends(get_principal),
 ) -> Response:
     """One feature by its key (grid code, household id, …)."""
-    state = get_state(request)
-    info = _collection(state, collection_id)
-    require_table(state, principal, collection_id)
+    state, col, ctx = _readable(request, collection_id)
     out_crs = _crs_uri(crs, param="crs")
-    key = info.get("key")
-    if key is None:
+    if col.key is None:
         raise NotFoundError(f"collection {collection_id} has no key column; page through "
                             "its items instead")
-    frame, _, _ = _visible(state, principal, collection_id, info, bbox=None,
-                           where={key: feature_id}, limit=1, offset=0,
-                           detail=f"GET {request.url.path}")
-    if not len(frame):
+    name, lat_first = CRS_URIS[out_crs]
+    try:
+        key_value = col.cast(col.key, feature_id)
+    except ValidationError:
+        raise NotFoundError(f"no feature {feature_id!r} in collection {collection_id}") from None
+    facts = scope_facts(ctx, state, principal)
+    result, audit = col.features(
+        state, principal, facts,
+        PageRequest(limit=1, equals={col.key: key_value}, geojson=name in ("wgs84", "cgcs2000"),
+                    flip=lat_first), publish_staff=ctx.publish_staff)
+    if not result.rows:
         raise NotFoundError(f"no feature {feature_id!r} in collection {collection_id}")
+    if audit:
+        audit_page(state, principal, collection_id, [result.rows[0].key], 1,
+                   detail=f"GET {request.url.path}")
     base = base_url(request)
     self_href = f"{base}/collections/{collection_id}/items/{feature_id}"
     links = [
@@ -595,12 +595,10 @@ def item(
          "href": f"{base}/collections/{collection_id}"},
     ]
     if wants_html(request, f):
-        props = pd.DataFrame(frame.drop(columns=frame.geometry.name))
-        rec = props.astype(object).where(props.notna(), None).to_dict("records")[0]
-        labels = dict(info["columns"])
-        rows = [{"k": labels.get(k, k), "v": v} for k, v in rec.items()]
-        return html.page(f"{info['title']} {feature_id}",
+        rec = orjson.loads(result.rows[0].properties)
+        rows = [{"k": col.labels.get(k, k), "v": v} for k, v in rec.items()]
+        return html.page(f"{col.title} {feature_id}",
                          html.table(rows, [("k", "字段"), ("v", "值")]), links=links)
-    text = _features(frame, key=key, crs_uri=out_crs)[0]
+    text = _feature_texts(result, out_crs)[0]
     body = text[:-1] + ',"links":' + json.dumps(links, ensure_ascii=False) + "}"
     return Response(body, media_type=GEOJSON, headers={"Content-Crs": f"<{out_crs}>"})

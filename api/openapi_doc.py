@@ -58,7 +58,10 @@ def _content_for(path: str, method: str, op: dict[str, Any]) -> dict[str, Any] |
     any_schema: dict[str, Any] = {"schema": {}}
     if path in ("/collections/{collectionId}/items",
                 "/collections/{collectionId}/items/{featureId}"):
-        return {GEOJSON: {"schema": {"type": "object"}}, "text/html": {"schema": {"type": "string"}}}
+        # the route's pydantic model (api.ogc_models), served as GeoJSON
+        declared = op.get("responses", {}).get("200", {}).get("content", {})
+        model = declared.get("application/json", {}).get("schema", {"type": "object"})
+        return {GEOJSON: {"schema": model}, "text/html": {"schema": {"type": "string"}}}
     if path.startswith("/maps/data/"):
         return {GEOJSON: {"schema": {"type": "object"}}}
     if path == "/lookup/batch":

@@ -5,7 +5,8 @@ The policy itself (which role sees which rows and columns of which table) lives 
 (the grid of every household and member, the community and subdistrict of every grid, the
 "grid staff contacts are public" setting) and writes the audit record of a read. Routes call
 :func:`require_table` (403 when the role may not read the table at all), :func:`view` (rows
-and columns the caller sees) and :func:`audit_read`.
+and columns of a frame the caller sees), :func:`scope_facts` (the caller's scope for the
+one-statement pages of :func:`gisgov.policy.statement_policy`) and :func:`audit_page`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from gisgov.policy import (
     Access,
     Decision,
     GridAreas,
+    ScopeFacts,
     apply_policy,
     policy_for,
     row_grids,
@@ -33,11 +35,7 @@ from gisgov.policy import (
 )
 from gisgov.privacy import Principal
 
-__all__ = ["PolicyContext", "audit_read", "context", "require_table", "scoped_keys", "view"]
-
-#: Longest id list sent to the store as ``key IN (…)``; bigger scopes are filtered in memory.
-#: 20,000 stays under SQLite's 32,766 bound variables and PostgreSQL's 65,535 parameters.
-MAX_IN_LIST = 20_000
+__all__ = ["PolicyContext", "audit_page", "context", "require_table", "scope_facts", "view"]
 
 _lock = threading.Lock()
 
@@ -53,6 +51,8 @@ class PolicyContext:
     index: Any
     _member_grid: dict[str, str | None] | None = None
     _scopes: dict[Principal, frozenset[str] | None] = field(default_factory=dict)
+    _row_grids: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    _keys: dict[tuple[Principal, str], list[str]] = field(default_factory=dict)
 
     def locate(self, xs: np.ndarray, ys: np.ndarray) -> Sequence[str | None]:
         """Grid codes of points (lon, lat)."""
@@ -82,13 +82,52 @@ class PolicyContext:
         return self._member_grid
 
 
-def context(state: AppState) -> PolicyContext:
-    """The policy facts of the workspace's current version (cached)."""
+    def row_grid(self, state: AppState, table: str) -> dict[str, str | None]:
+        """Key → grid of every row of ``table`` (read once per version; members are
+        located by their point when they name no grid)."""
+        if table == "members":
+            return self.member_grid(state)
+        if table not in self._row_grids:
+            from gisgov.layers import LAYERS
+
+            spec = LAYERS.get(table)
+            frame = state.ws.read(table) if spec else state.ws.read_table(table)
+            key = spec.key if spec else None
+            grids = self.grids_of(table, frame)
+            self._row_grids[table] = ({} if key is None or key not in frame else
+                                      dict(zip(frame[key].astype(str), grids, strict=True)))
+        return self._row_grids[table]
+
+    def keys_in_scope(self, state: AppState, principal: Principal, table: str) -> list[str]:
+        """Sorted keys of the rows of ``table`` (``households``: of every household) whose
+        grid is in the principal's scope (cached per principal)."""
+        cache_key = (principal, table)
+        if cache_key not in self._keys:
+            scope = self.scope(principal) or frozenset()
+            grids = self.household_grid if table == "households" else \
+                self.row_grid(state, table)
+            self._keys[cache_key] = sorted(k for k, g in grids.items()
+                                           if g is not None and g in scope)
+        return self._keys[cache_key]
+
+
+def scope_facts(ctx: PolicyContext, state: AppState, principal: Principal) -> ScopeFacts:
+    """The principal's scope as :func:`gisgov.policy.statement_policy` takes it."""
+    return ScopeFacts(
+        grids=ctx.scope(principal),
+        household_keys=lambda: ctx.keys_in_scope(state, principal, "households"),
+        row_keys=lambda table: ctx.keys_in_scope(state, principal, table),
+    )
+
+
+def context(state: AppState, *, ws_version: int | None = None) -> PolicyContext:
+    """The policy facts of the workspace's current version (cached); ``ws_version``: the
+    version the caller just read (saves reading it again)."""
     index = state.index.get()
     with _lock:
         cached: PolicyContext | None = state.extra.get("policy")
     try:
-        version = (int(state.ws.version), index.version)
+        version = (int(state.ws.version if ws_version is None else ws_version), index.version)
     except StoreError:
         # The store is down (a database restart): keep deciding with the last facts, as the
         # live index keeps answering lookups from memory; reads of the store itself fail anyway.
@@ -109,9 +148,11 @@ def context(state: AppState) -> PolicyContext:
     return ctx
 
 
-def require_table(state: AppState, principal: Principal, table: str) -> Access:
+def require_table(state: AppState, principal: Principal, table: str, *,
+                  ctx: PolicyContext | None = None) -> Access:
     """The principal's access to ``table``; 403 (no rows, no hint of them) when ``none``."""
-    access = table_access(table, principal, publish_staff=context(state).publish_staff)
+    publish = (ctx or context(state)).publish_staff
+    access = table_access(table, principal, publish_staff=publish)
     if access == "none":
         what = ("holds personal data" if policy_for(table).kind == "people"
                 else "is not published")
@@ -130,35 +171,12 @@ def view(state: AppState, principal: Principal, table: str, frame: pd.DataFrame)
                         publish_staff=ctx.publish_staff)
 
 
-def scoped_keys(state: AppState, principal: Principal, table: str) -> list[str] | None:
-    """Keys of the rows of a ``people`` layer in the principal's scope, to filter in the
-    store before paging; ``None`` when the store cannot be asked that way (filter in memory).
-    """
-    pol = policy_for(table)
-    ctx = context(state)
-    scope = ctx.scope(principal)
-    if scope is None or pol.kind != "people":
-        return None
-    if table in ("households", "assignments"):
-        keys = [h for h, g in ctx.household_grid.items() if g is not None and g in scope]
-    elif table == "members":
-        keys = [m for m, g in ctx.member_grid(state).items() if g is not None and g in scope]
-    else:
-        return None
-    return sorted(keys) if len(keys) <= MAX_IN_LIST else None
-
-
-def audit_read(state: AppState, principal: Principal, table: str, decision: Decision,
-               key_column: str | None, *, detail: str) -> None:
-    """Write an audit record when the decision showed personal data (plain or people rows)."""
-    if not decision.audit:
-        return
-    frame = decision.frame
-    ids = ""
-    if key_column and key_column in frame:
-        ids = ",".join(map(str, frame[key_column].head(20).tolist()))
-        if len(frame) > 20:
-            ids += f" (+{len(frame) - 20} more)"
+def audit_page(state: AppState, principal: Principal, table: str, keys: Sequence[Any],
+               rows: int, *, detail: str) -> None:
+    """Write the audit record of a read of ``rows`` rows (the first keys named)."""
+    ids = ",".join(map(str, list(keys)[:20]))
+    if rows > 20 and ids:
+        ids += f" (+{rows - 20} more)"
     state.audit.record(principal, action="read_personal", target=table,
-                       detail=f"{len(frame)} row(s): {ids}; {detail}")
+                       detail=f"{rows} row(s): {ids}; {detail}")
 

@@ -63,8 +63,10 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from gisgov.layers import LAYERS
 from gisgov.privacy import Access as PersonalAccess
 from gisgov.privacy import Principal, redact_frame
+from gisgov.store._features import AllOf, AnyOf, InSet, IsNull, Not, Nothing, Pred
 
 __all__ = [
     "INTERNAL",
@@ -74,12 +76,15 @@ __all__ = [
     "Decision",
     "GridAreas",
     "Kind",
+    "ScopeFacts",
+    "StatementPolicy",
     "TablePolicy",
     "apply_policy",
     "covers",
     "policy_for",
     "row_grids",
     "scope_grids",
+    "statement_policy",
     "table_access",
 ]
 
@@ -395,3 +400,147 @@ def _staff_view(rows: pd.DataFrame, principal: Principal, in_scope: NDArray[np.b
         names = [c for c in ("name", "phone") if c in rows]
         plain = bool(names) and bool(rows[names][unposted].notna().to_numpy().any())
     return Decision(out, plain, 0)
+
+
+# ---- the same policy as parts of one SQL statement ----------------------------------------
+
+@dataclass(frozen=True)
+class ScopeFacts:
+    """What deciding a scoped caller's rows in SQL needs (the service gathers it once per
+    workspace version).
+
+    Attributes
+    ----------
+    grids
+        Grid codes in the caller's scope (``None``: every grid, planners).
+    household_keys
+        Ids of the households whose point lies in a grid of the scope.
+    row_keys
+        Keys of the rows of a table located by their own point (members without
+        ``grid_code``), in the scope: ``row_keys(table)``.
+    """
+
+    grids: frozenset[str] | None
+    household_keys: Callable[[], Sequence[str]]
+    row_keys: Callable[[str], Sequence[str]]
+
+
+@dataclass(frozen=True)
+class StatementPolicy:
+    """:func:`apply_policy`'s decision for one table and caller, as parts of a statement.
+
+    Attributes
+    ----------
+    access
+        :func:`table_access` of the caller.
+    hidden
+        Columns left out of the statement.
+    only_if
+        Columns shown only on rows where the predicate holds (null elsewhere).
+    rows
+        The rows the caller sees (``None``: every row).
+    plain_rows, plain_columns
+        A returned row of ``plain_rows`` with a non-null value in ``plain_columns`` is a
+        plain read of personal data (audited).
+    audit_rows
+        Every returned row is audited (people and unclassified tables).
+    """
+
+    access: Access
+    hidden: frozenset[str]
+    only_if: Mapping[str, Pred]
+    rows: Pred | None
+    plain_rows: Pred | None
+    plain_columns: tuple[str, ...]
+    audit_rows: bool
+
+
+def _scope_rows(table: str, key: str | None, columns: Collection[str],
+                facts: ScopeFacts) -> Pred:
+    """The rows of ``table`` in the caller's scope, as :func:`row_grids` assigns rows to
+    grids: by their household's point, else their ``grid_code``; rows of a ``people``
+    table without a household column (members) by the keys the service located.
+
+    A row whose household is known but lies in no grid is left out even when its
+    ``grid_code`` is in the scope (stricter than :func:`row_grids`' fallback, which the
+    statement cannot test without the list of every located household).
+    """
+    pol = policy_for(table)
+    grids = tuple(sorted(facts.grids or ()))
+    if pol.household_column and pol.household_column in columns:
+        hh = InSet(pol.household_column, tuple(facts.household_keys()))
+        if pol.grid_column and pol.grid_column in columns:
+            return AnyOf((hh, AllOf((IsNull(pol.household_column),
+                                     InSet(pol.grid_column, grids)))))
+        return hh
+    if pol.kind == "people" and key is not None and key in columns:
+        return InSet(key, tuple(facts.row_keys(table)))
+    if pol.grid_column and pol.grid_column in columns:
+        return InSet(pol.grid_column, grids)
+    return Nothing()
+
+
+def statement_policy(table: str, key: str | None, columns: Collection[str],
+                     principal: Principal, facts: ScopeFacts, *,
+                     publish_staff: bool = True) -> StatementPolicy:
+    """What :func:`apply_policy` decides, as a predicate and column choices for SQL.
+
+    Rows: all (planners, places), the scope's (:func:`_scope_rows`), or the posted staff
+    plus the scope's. Columns: care flags only for planners, personal columns only when the
+    caller's view of the rows it gets is plain (field staff see their own grids' people
+    plainly; no role gets a masked view of a table in this policy), a posted worker's
+    ``member_id`` only inside the scope. The policy matrix test
+    (``tests/api/test_policy_matrix.py``) holds both forms to the same answers.
+
+    Parameters
+    ----------
+    table
+        Layer or product table name.
+    key
+        Its key column.
+    columns
+        Its columns (a predicate only names columns the table has).
+    principal
+        The caller.
+    facts
+        The caller's scope.
+    publish_staff
+        The workspace's :data:`PUBLISH_STAFF_META` setting.
+    """
+    access = table_access(table, principal, publish_staff=publish_staff)
+    kind = policy_for(table).kind
+    spec = LAYERS.get(table)
+    personal = [c.name for c in spec.columns if c.personal and c.name in columns] if spec else []
+    sensitive = [c.name for c in spec.columns if c.sensitive and c.name in columns] \
+        if spec else []
+    view = principal.access_for(True) if principal.role == "field" else principal.personal_access
+    hidden = set() if principal.sees_sensitive else set(sensitive)
+    only_if: dict[str, Pred] = {}
+    rows: Pred | None = None
+    if access == "none":
+        rows = Nothing()
+    elif access in ("scope", "published") and principal.role != "planner":
+        in_scope: Pred = Nothing() if principal.role == "public" else \
+            _scope_rows(table, key, columns, facts)
+        rows = in_scope
+        if access == "published" and "role" in columns:
+            rows = AnyOf((InSet("role", tuple(sorted(PUBLISHED_STAFF_ROLES))), in_scope))
+            if "member_id" in columns:
+                if principal.role == "public":
+                    hidden.add("member_id")
+                else:
+                    only_if["member_id"] = in_scope
+    if view != "plain":  # "none" (public); a masked view never reaches a table here
+        if kind == "staff" and access == "published":
+            only_if.update({c: InSet("role", tuple(sorted(PUBLISHED_STAFF_ROLES)))
+                            for c in personal})
+        else:
+            hidden |= set(personal)
+    plain_columns = tuple(c for c in [*personal, *sensitive]
+                          if (c not in hidden and c not in only_if and view == "plain")
+                          or (c in sensitive and principal.sees_sensitive))
+    plain_rows: Pred | None = AllOf(())
+    if kind == "staff" and access == "published":
+        plain_rows = Not(InSet("role", tuple(sorted(PUBLISHED_STAFF_ROLES))))
+    return StatementPolicy(access, frozenset(hidden), only_if, rows, plain_rows,
+                           plain_columns, kind in ("people", "closed"))

@@ -16,6 +16,7 @@ import pyproj
 
 from gisgov.errors import ConflictError, NotFoundError, ValidationError
 from gisgov.layers import LAYERS, STORAGE_CRS, Problem, conform, empty_layer, validate_layer
+from gisgov.store._features import FeaturePage, FeatureQuery, TableInfo
 
 __all__ = ["BBox", "WorkspaceBase", "WriteMode", "check_filters"]
 
@@ -83,6 +84,12 @@ class WorkspaceBase(ABC):
 
     @abstractmethod
     def _meta_items(self) -> dict[str, str]: ...
+
+    @abstractmethod
+    def _describe(self, name: str) -> TableInfo: ...
+
+    @abstractmethod
+    def _features(self, query: FeatureQuery, info: TableInfo) -> FeaturePage: ...
 
     @abstractmethod
     def _meta_put(self, key: str, value: str) -> None: ...
@@ -244,6 +251,35 @@ class WorkspaceBase(ABC):
             tx._bump_table_version(layer, if_version)
             tx._delete_rows(layer, key, keys)
             tx._write_frame(layer, data, mode="append")
+
+    # ---- pages of features (the OGC items route) --------------------------------------
+    def describe(self, name: str) -> TableInfo:
+        """Columns and types, geometry column, spatial index, row count and extent of a layer
+        or table: what :meth:`features` needs, read once per workspace version by callers."""
+        if not self._has_table(name):
+            raise NotFoundError(f"table {name!r} does not exist in {self.url}")
+        return self._describe(name)
+
+    def features(self, query: FeatureQuery, info: TableInfo) -> FeaturePage:
+        """One page of features in ONE SQL statement (:mod:`gisgov.store._features`).
+
+        Parameters
+        ----------
+        query
+            The page: columns, policy predicate, filters, order, paging.
+        info
+            :meth:`describe` of ``query.table``.
+
+        Raises
+        ------
+        ValidationError
+            A filter value no store can take (NUL characters, non-finite numbers).
+        """
+        check_filters(where=query.equals, bbox=query.bbox, limit=query.limit,
+                      offset=query.offset)
+        if isinstance(query.after, str) and "\x00" in query.after:
+            raise ValidationError("after: NUL characters are not allowed")
+        return self._features(query, info)
 
     # ---- product tables ---------------------------------------------------------------
     def tables(self) -> list[str]:

@@ -62,6 +62,15 @@ import shapely
 from gisgov.errors import NotFoundError, StoreError, ValidationError
 from gisgov.layers import LAYERS, STORAGE_CRS
 from gisgov.store._base import BBox, WorkspaceBase, WriteMode
+from gisgov.store._features import (
+    ColumnType,
+    FeaturePage,
+    FeatureQuery,
+    SqliteDialect,
+    TableInfo,
+    build_statement,
+    page_from_rows,
+)
 
 __all__ = ["GeoPackageWorkspace"]
 
@@ -238,6 +247,80 @@ def _where(where: Mapping[str, Any] | None, known: Iterable[str]
     return conds, params
 
 
+# ---- pages of features ------------------------------------------------------------------
+def _body(blob: Any) -> bytes | None:
+    """The WKB of a GeoPackage blob (``None`` for null and empty geometries)."""
+    if not isinstance(blob, bytes) or len(blob) < 8 or blob[3] & 0x10:
+        return None
+    return _wkb_body(blob)
+
+
+class _BoxTest:
+    """``gisgov_box(blob, minx, miny, maxx, maxy)``: whether a geometry blob intersects the
+    box. Points are read from the WKB, other geometries first by the envelope GDAL writes
+    into the blob's header (inside the box: a hit; apart from it: none), GEOS only for those
+    crossing its edge."""
+
+    def __init__(self) -> None:
+        self._key: tuple[float, float, float, float] | None = None
+        self._box: Any = None
+
+    def __call__(self, blob: Any, x0: float, y0: float, x1: float, y1: float) -> int:
+        if not isinstance(blob, bytes) or len(blob) < 8 or blob[3] & 0x10:
+            return 0
+        flags = blob[3]
+        order = "<" if flags & 1 else ">"
+        if (flags >> 1) & 7:
+            ex0, ex1, ey0, ey1 = struct.unpack_from(order + "4d", blob, 8)
+            if ex0 > x1 or ex1 < x0 or ey0 > y1 or ey1 < y0:
+                return 0
+            if x0 <= ex0 and ex1 <= x1 and y0 <= ey0 and ey1 <= y1:
+                return 1
+        body = _wkb_body(blob)
+        if len(body) >= 21:
+            worder = "<" if body[0] == 1 else ">"
+            if struct.unpack_from(worder + "I", body, 1)[0] == 1:  # a 2D point
+                x, y = struct.unpack_from(worder + "2d", body, 5)
+                return int(x0 <= x <= x1 and y0 <= y <= y1)
+        key = (x0, y0, x1, y1)
+        if key != self._key:
+            self._key, self._box = key, shapely.box(x0, y0, x1, y1)
+            shapely.prepare(self._box)
+        return int(self._box.intersects(shapely.from_wkb(body)))
+
+
+class _Intersects:
+    """``gisgov_intersects(blob, wkb)``: the filter geometry decoded and prepared once."""
+
+    def __init__(self) -> None:
+        self._wkb: bytes | None = None
+        self._geom: Any = None
+
+    def __call__(self, blob: Any, wkb: bytes) -> int:
+        body = _body(blob)
+        if body is None:
+            return 0
+        if wkb != self._wkb:
+            self._wkb, self._geom = wkb, shapely.from_wkb(wkb)
+            shapely.prepare(self._geom)
+        return int(self._geom.intersects(shapely.from_wkb(body)))
+
+
+def _column_type(decl: str) -> ColumnType:
+    base = decl.split("(")[0].strip().upper()
+    if base in _INT_TYPES:
+        return "int"
+    if base in _REAL_TYPES:
+        return "float"
+    if base == "BOOLEAN":
+        return "bool"
+    if base in ("DATE", "DATETIME"):
+        return "datetime"
+    if base in ("TEXT", "VARCHAR", "") or base.startswith(("TEXT", "VARCHAR", "CHAR")):
+        return "str"
+    return "other"
+
+
 class GeoPackageWorkspace(WorkspaceBase):
     """A workspace in a GeoPackage file.
 
@@ -255,6 +338,9 @@ class GeoPackageWorkspace(WorkspaceBase):
         self.path = Path(path)
         self.url = str(self.path)
         self._con: sqlite3.Connection | None = None
+        self._page_cons = threading.local()
+        self._page_all: list[sqlite3.Connection] = []
+        self._page_lock = threading.Lock()
         if not self.path.exists():
             if not create:
                 raise NotFoundError(
@@ -465,6 +551,89 @@ class GeoPackageWorkspace(WorkspaceBase):
                 sql += " WHERE " + " AND ".join(conds)
             return int(con.execute(sql, params).fetchone()[0])
 
+    def _describe(self, name: str) -> TableInfo:
+        with self._reading() as con:
+            cols = _columns(con, name)
+            geom = _geometry_column(con, name)
+            rowid = next((c for c, _, is_pk in cols if is_pk), None)
+            rtree = f"rtree_{name}_{geom}" if geom else None
+            if rtree is not None and not _table_exists(con, rtree):
+                rtree = None
+            rows = int(con.execute(f"SELECT count(*) FROM {_quote_ident(name)}").fetchone()[0])
+            bbox = None
+            if rtree is not None:
+                b = con.execute(f"SELECT min(minx), min(miny), max(maxx), max(maxy) FROM "
+                                f"{_quote_ident(rtree)}").fetchone()
+                if b[0] is not None:
+                    bbox = (float(b[0]), float(b[1]), float(b[2]), float(b[3]))
+        columns = {c: _column_type(t) for c, t, is_pk in cols if not is_pk and c != geom}
+        return TableInfo(name, columns, geom, rowid, rtree, rows, bbox)
+
+    def _page_connection(self) -> sqlite3.Connection:
+        """This thread's reading connection for pages (kept open: opening one per request
+        costs more than the query), with the exact spatial tests registered."""
+        if self._con is not None:
+            return self._con
+        con: sqlite3.Connection | None = getattr(self._page_cons, "con", None)
+        try:
+            inode = os.stat(self.path).st_ino
+        except OSError as exc:
+            raise StoreError(f"cannot open {self.path.name}: {exc}") from exc
+        if con is not None and getattr(self._page_cons, "inode", None) != inode:
+            # The file was replaced (a restore): read the new one, not the old inode.
+            with suppress(sqlite3.Error):
+                con.close()
+            con = None
+        if con is None:
+            try:
+                con = _connect(self.path)
+            except sqlite3.Error as exc:  # pragma: no cover - disk errors
+                raise StoreError(f"cannot open {self.path.name}: {exc}") from exc
+            con.create_function("gisgov_box", 5, _BoxTest(), deterministic=True)
+            con.create_function("gisgov_intersects", 2, _Intersects(), deterministic=True)
+            con.execute("PRAGMA case_sensitive_like = ON")  # LIKE as in PostgreSQL
+            self._page_cons.con = con
+            self._page_cons.inode = inode
+            with self._page_lock:
+                self._page_all.append(con)
+        return con
+
+    def _features(self, query: FeatureQuery, info: TableInfo) -> FeaturePage:
+        dialect = SqliteDialect(rtree=info.spatial_index, rowid=info.rowid or "rowid")
+        sql = build_statement(query, dialect, rowid=info.rowid or "rowid")
+        try:
+            rows = self._page_connection().execute(sql, dialect.params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot read {query.table} from {self.path.name}: {exc}") from exc
+        return page_from_rows(rows, query, geometry=_body)
+
+    @property
+    def version(self) -> int:
+        """Counter bumped by every committed write (read on this thread's page connection:
+        asked on every request by the service)."""
+        if self._con is not None:
+            return super().version
+        try:
+            row = self._page_connection().execute(
+                "SELECT value FROM gisgov_meta WHERE key = 'version'").fetchone()
+        except sqlite3.OperationalError:
+            return super().version  # no meta table yet
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot read {self.path.name}: {exc}") from exc
+        return int(json.loads(row[0])) if row else 0
+
+    def close(self) -> None:
+        """Close the page connections (other reads open and close their own)."""
+        lock = getattr(self, "_page_lock", None)
+        if lock is None:  # a transaction's view holds no page connections
+            return
+        with lock:
+            cons, self._page_all = self._page_all, []
+        for con in cons:
+            with suppress(sqlite3.Error):
+                con.close()
+        self._page_cons = threading.local()
+
     def _read_keys(self, name: str, key: str) -> set[str]:
         with self._reading() as con:
             rows = con.execute(f"SELECT {_quote_ident(key)} FROM {_quote_ident(name)}")
@@ -643,6 +812,11 @@ def _create_from(con: sqlite3.Connection, src: sqlite3.Connection, name: str) ->
     for kind, _, sql in objects:
         if kind in ("index", "trigger"):
             con.execute(sql)
+    spec = LAYERS.get(name)
+    if spec is not None:
+        # Pages are ordered and keyset-paged by the layer's key (gisgov.store._features).
+        con.execute(f"CREATE INDEX IF NOT EXISTS {_quote_ident(f'idx_{name}_{spec.key}')} "
+                    f"ON {_quote_ident(name)} ({_quote_ident(spec.key)})")
 
 
 def _copy_rtree(con: sqlite3.Connection, src: sqlite3.Connection, rtree: str) -> None:

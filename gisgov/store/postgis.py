@@ -34,6 +34,15 @@ from gisgov.errors import NotFoundError, StoreError, ValidationError
 from gisgov.layers import LAYERS, STORAGE_CRS, Layer
 from gisgov.migrations import MIGRATIONS_DIR, VERSION_TABLE
 from gisgov.store._base import BBox, WorkspaceBase, WriteMode
+from gisgov.store._features import (
+    ColumnType,
+    FeaturePage,
+    FeatureQuery,
+    PostgresDialect,
+    TableInfo,
+    build_statement,
+    page_from_rows,
+)
 
 __all__ = ["PostGISWorkspace", "engine_url"]
 
@@ -116,6 +125,7 @@ class PostGISWorkspace(WorkspaceBase):
         )
         self._conn: Connection | None = None
         self._engine = self._make_engine(self._sa_url)
+        self._page_engine: Engine | None = None
         try:
             self._open(create=create)
         except BaseException:
@@ -191,6 +201,8 @@ class PostGISWorkspace(WorkspaceBase):
         """Dispose of the engine's connection pool (not from inside a transaction)."""
         if self._conn is None:
             self._engine.dispose()
+            if getattr(self, "_page_engine", None) is not None:
+                self._page_engine.dispose()  # type: ignore[union-attr]
 
     # ---- opening and migrations ---------------------------------------------------------
     def _open(self, *, create: bool) -> None:
@@ -376,6 +388,63 @@ class PostGISWorkspace(WorkspaceBase):
             if conds:
                 sql += " WHERE " + " AND ".join(conds)
             return int(conn.execute(sa.text(sql).bindparams(*expanding), params).scalar_one())
+
+    def _describe(self, name: str) -> TableInfo:
+        with self._connect(f"describing {name}") as conn:
+            types = self._columns(conn, name)
+            geom = _geometry_column(types)
+            rows = int(conn.execute(sa.text(f"SELECT count(*) FROM {_ident(name)}")).scalar_one())
+            bbox = None
+            if geom is not None:
+                b = conn.execute(sa.text(
+                    "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+                    f"(SELECT ST_Extent({_ident(geom)}) AS e FROM {_ident(name)}) s")).one()
+                if b[0] is not None:
+                    bbox = (float(b[0]), float(b[1]), float(b[2]), float(b[3]))
+        columns = {c: _column_type(t) for c, t in types.items()
+                   if not t.startswith("geometry")}
+        return TableInfo(name, columns, geom, None, None, rows, bbox)
+
+    def _features(self, query: FeatureQuery, info: TableInfo) -> FeaturePage:
+        dialect = PostgresDialect()
+        sql = build_statement(query, dialect)
+        rows = self._fast_query(sql, dialect.named_params(), f"reading {query.table}")
+        return page_from_rows(rows, query, geometry=_geometry_value)
+
+    @property
+    def version(self) -> int:
+        """Counter bumped by every committed write (one small query, asked on every
+        request by the service)."""
+        if self._conn is not None:
+            return super().version
+        rows = self._fast_query("SELECT value FROM gisgov_meta WHERE key = 'version'", {},
+                                "reading the version")
+        return int(json.loads(rows[0][0])) if rows else 0
+
+    def _fast_query(self, sql: str, params: Mapping[str, Any], action: str
+                    ) -> Sequence[Any]:
+        """Rows of one read on the hot path: the transaction's connection, or a pool
+        without pre-ping (one round trip, not two). A connection a restart killed fails
+        once, is invalidated by the pool, and the query is asked again."""
+        if self._conn is not None:
+            with self._errors(action):
+                return self._conn.exec_driver_sql(sql, dict(params)).all()
+        if self._page_engine is None:
+            # Autocommit: a read is its own statement, without BEGIN and ROLLBACK around it.
+            self._page_engine = sa.create_engine(
+                self._sa_url, pool_pre_ping=False, pool_size=8, max_overflow=24,
+                isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
+                connect_args={"connect_timeout": 5})
+        for attempt in (1, 2):
+            try:
+                with self._errors(action), self._page_engine.connect() as c:
+                    return c.exec_driver_sql(sql, dict(params)).all()
+            except StoreError as exc:
+                stale = isinstance(exc.__cause__, sa.exc.DBAPIError) \
+                    and exc.__cause__.connection_invalidated
+                if attempt == 2 or not stale:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def bounds(self, layer: str) -> BBox | None:
         """Lon/lat bounds of a layer from ``ST_Extent`` (no rows leave the server)."""
@@ -563,6 +632,27 @@ def layer_table(spec: Layer, metadata: sa.MetaData) -> sa.Table:
                 name=f"ck_{spec.name}_geometry_type",
             ))
     return sa.Table(spec.name, metadata, *items)
+
+
+def _column_type(sql_type: str) -> ColumnType:
+    if sql_type in ("text", "character varying") or sql_type.startswith(("character", "varchar")):
+        return "str"
+    if sql_type in ("bigint", "integer", "smallint"):
+        return "int"
+    if sql_type in ("double precision", "real") or sql_type.startswith("numeric"):
+        return "float"
+    if sql_type == "boolean":
+        return "bool"
+    if sql_type.startswith(("timestamp", "date")):
+        return "datetime"
+    return "other"
+
+
+def _geometry_value(value: Any) -> str | bytes | None:
+    """GeoJSON text as the database wrote it, or WKB as bytes."""
+    if value is None or isinstance(value, (str, bytes)):
+        return value
+    return bytes(value)
 
 
 def _is_connect_error(exc: sa.exc.DBAPIError) -> bool:

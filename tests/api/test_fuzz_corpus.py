@@ -320,7 +320,7 @@ def test_store_errors_do_not_show_sql_or_paths(fuzz: Any, monkeypatch: pytest.Mo
         raise StoreError(f"cannot read households from /srv/county.gpkg: In ExecuteSQL(): "
                          f"SELECT * FROM \"households\" WHERE \"phone\" = '{secret}'")
 
-    monkeypatch.setattr(ws, "read", broken)
+    monkeypatch.setattr(ws, "features", broken)  # the items route reads pages
     with caplog.at_level(logging.WARNING, logger="api.errors"):
         r = client.get("/collections/households/items", params={"phone": secret}, headers=key)
     assert r.status_code == 503

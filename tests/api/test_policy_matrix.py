@@ -56,6 +56,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/conformance"): "plain",
     ("GET", "/collections"): "plain",
     ("GET", "/collections/{collectionId}"): "collection",
+    # the caller's queryable properties: column names and titles, never values
+    ("GET", "/collections/{collectionId}/queryables"): "collection",
     ("GET", "/collections/{collectionId}/items"): "items",
     ("GET", "/collections/{collectionId}/items/{featureId}"): "feature",
     ("GET", "/lookup"): "lookup",
@@ -280,12 +282,15 @@ def _requests(client: Any, keys: dict[str, str | None], job_id: str
             yield kind, method, path, {}
         elif kind == "collection":
             for cid in collections:
-                yield kind, method, f"/collections/{cid}", {}
+                yield kind, method, path.replace("{collectionId}", cid), {}
         elif kind == "items":
             for cid in collections:
                 yield kind, method, f"/collections/{cid}/items", {"params": {"limit": 1000}}
                 yield kind, method, f"/collections/{cid}/items", {"params": {"f": "html",
                                                                              "limit": 1000}}
+                # the bbox path (spatial index, window count) of the same statement
+                yield kind, method, f"/collections/{cid}/items", {"params": {
+                    "limit": 1000, "bbox": "114.17,34.39,114.21,34.43"}}
         elif kind == "feature":
             for cid in collections:
                 # Places are public: three of each suffice. Of people, every other one (two
