@@ -1,40 +1,16 @@
-"""Responsibility lookup: which subdistrict, community and grid a point is in, and who covers it.
+"""The in-memory lookup index: grids, areas, buildings and people of one workspace version.
 
-Field staff ask "whose is this place?" from a phone. :class:`LookupIndex` answers from memory:
-shapely STRtrees over grids, communities, subdistricts and buildings, plus dictionaries of
-staff by grid, households by building and red-grid members by household. It is built once from
-a workspace (:meth:`LookupIndex.from_workspace`) and :class:`LiveIndex` keeps it current by
-watching the workspace version.
-
-Boundaries: the rule of :mod:`gisgov.locate` (a point belongs to the grids covering it,
-boundary included; on a shared edge the lowest grid code wins, and the result says
-``on_boundary``), answered by its :class:`~gisgov.locate.Locator`. Input positions may be in any
-system :func:`gisgov.crs.transform_points` knows (WGS-84, CGCS2000, GCJ-02 from WeChat/Gaode,
-BD-09 from Baidu); they are converted at the edge, the index itself is in EPSG:4326.
-
-Examples
---------
->>> import geopandas as gpd, shapely
->>> grids = gpd.GeoDataFrame(
-...     {"code": ["410223001001001", "410223001001002"], "name": ["一网格", "二网格"],
-...      "community_code": ["410223001001"] * 2},
-...     geometry=[shapely.box(114.19, 34.41, 114.20, 34.42),
-...               shapely.box(114.20, 34.41, 114.21, 34.42)], crs="EPSG:4326")
->>> index = LookupIndex.from_layers({"grids": grids})
->>> hit = index.lookup(114.20, 34.415)
->>> hit.grid.code, hit.on_boundary
-('410223001001001', True)
->>> index.lookup_many([114.195, 114.205, 115.0], [34.415, 34.415, 34.0]).grid_codes.tolist()
-['410223001001001', '410223001001002', None]
+:class:`LookupIndex` answers "whose is this place?" from memory: the grid from the raster
+:class:`gisgov.locate.Locator` (one boundary rule for all of gisgov), the community and
+subdistrict by code (STRtrees as a fallback), the building under the point from an STRtree of
+prepared polygons, and the people from dictionaries built once. It is immutable after
+construction, so any number of threads share one; a new workspace version means a new index
+(see :mod:`gisgov.lookup.reload`).
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import geopandas as gpd
@@ -47,20 +23,16 @@ from numpy.typing import ArrayLike, NDArray
 from gisgov.crs import normalise_crs_name, transform_points, working_crs_for
 from gisgov.errors import NotFoundError, ValidationError
 from gisgov.locate import Locator
+from gisgov.lookup.result import (
+    Area,
+    BatchResult,
+    FloatArray,
+    HouseholdHit,
+    LookupResult,
+    Person,
+)
 
-__all__ = [
-    "INPUT_CRS",
-    "Area",
-    "BatchResult",
-    "HouseholdHit",
-    "LiveIndex",
-    "LookupIndex",
-    "LookupResult",
-    "Person",
-    "lookup_layers",
-]
-
-log = logging.getLogger(__name__)
+__all__ = ["INPUT_CRS", "LookupIndex", "lookup_layers"]
 
 #: Coordinate systems a position may arrive in.
 INPUT_CRS = ("wgs84", "cgcs2000", "gcj02", "bd09")
@@ -77,119 +49,6 @@ _ROLE_ORDER = {"leader": 0, "full_time": 1, "part_time": 2, "instructor": 3, "vo
 _MAX_HOUSEHOLDS = 50
 # Distances below this (metres) count as "on the boundary" for points that hit one grid only.
 _ON_EDGE_M = 0.01
-
-IntArray = NDArray[np.int64]
-FloatArray = NDArray[np.float64]
-
-
-@dataclass(frozen=True)
-class Area:
-    """An administrative area or grid: code and name."""
-
-    code: str
-    name: str
-
-
-@dataclass(frozen=True)
-class Person:
-    """Someone responsible: grid staff or a red-grid member (values unmasked)."""
-
-    id: str
-    name: str | None
-    phone: str | None
-    role: str
-
-
-@dataclass(frozen=True)
-class HouseholdHit:
-    """A household in the building under the point, with its red-grid member."""
-
-    id: str
-    address: str | None
-    head_name: str | None
-    phone: str | None
-    id_number: str | None
-    size: int | None
-    distance_m: float
-    member: Person | None
-
-
-@dataclass(frozen=True)
-class LookupResult:
-    """Everything a lookup found for one position (unmasked; see :mod:`gisgov.privacy`).
-
-    Attributes
-    ----------
-    lon, lat
-        The position in WGS-84 (after conversion from ``input_crs``).
-    input_crs
-        The system the position arrived in.
-    subdistrict, community, grid
-        Where the point is.
-    on_boundary
-        The point lies on a grid edge; ``grid`` is then the lowest code among ``grids``.
-    grids
-        Codes of every grid the point touches (one unless on a shared edge).
-    distance_to_boundary_m
-        Distance from the point to the edge of ``grid`` in metres.
-    leader, workers
-        Grid leader and the other grid staff.
-    building
-        The building under the point, if any.
-    households
-        Households of that building, nearest first, each with its red-grid member.
-    """
-
-    lon: float
-    lat: float
-    input_crs: str
-    subdistrict: Area | None
-    community: Area | None
-    grid: Area
-    on_boundary: bool
-    grids: tuple[str, ...]
-    distance_to_boundary_m: float
-    leader: Person | None
-    workers: tuple[Person, ...]
-    building: Area | None
-    households: tuple[HouseholdHit, ...] = ()
-
-    @property
-    def household(self) -> HouseholdHit | None:
-        """The household nearest the point in its building, if any."""
-        return self.households[0] if self.households else None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (unmasked)."""
-        out = asdict(self)
-        out["household"] = asdict(self.household) if self.household else None
-        out["grids"] = list(self.grids)
-        return out
-
-
-@dataclass
-class BatchResult:
-    """Results of :meth:`LookupIndex.lookup_many`, one entry per input point.
-
-    Attributes
-    ----------
-    grid_index
-        Row of the grid in :attr:`LookupIndex.grid_codes` (``-1``: outside every grid).
-    grid_codes
-        Grid codes (``None`` outside), as an object array.
-    on_boundary
-        Whether the point touched more than one grid or lies on the edge of its grid.
-    distance_m
-        Distance to the grid's edge in metres (``nan`` outside, or when not computed).
-    """
-
-    grid_index: IntArray
-    grid_codes: NDArray[np.object_]
-    on_boundary: NDArray[np.bool_]
-    distance_m: FloatArray
-
-    def __len__(self) -> int:
-        return len(self.grid_index)
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -610,85 +469,3 @@ def _column(frame: pd.DataFrame, name: str) -> NDArray[np.object_]:
         return np.full(len(frame), None, dtype=object)
     return np.array([_str_or_none(v) for v in frame[name].tolist()], dtype=object)
 
-
-@dataclass
-class LiveIndex:
-    """A :class:`LookupIndex` that follows the workspace.
-
-    :meth:`get` checks ``ws.version`` at most once per ``check_interval`` seconds; when it
-    changed, a new index is built in a background thread while the old one keeps answering
-    (``background=False`` rebuilds before answering: the CLI and tests). If the store cannot
-    be reached, the last index keeps answering: lookups survive a database restart.
-
-    Parameters
-    ----------
-    ws
-        The workspace.
-    check_interval
-        Seconds between version checks.
-    background
-        Rebuild in a background thread (the service) or inline.
-    """
-
-    ws: Any
-    check_interval: float = 1.0
-    background: bool = True
-    _index: LookupIndex | None = field(default=None, init=False)
-    _checked: float = field(default=0.0, init=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
-    _building: threading.Thread | None = field(default=None, init=False)
-    builds: int = field(default=0, init=False)
-
-    def get(self) -> LookupIndex:
-        """The current index (built on first use)."""
-        index = self._index
-        if index is None:
-            with self._lock:
-                if self._index is None:
-                    self._index = self._build()
-                    self._checked = time.monotonic()
-                return self._index
-        now = time.monotonic()
-        if now - self._checked < self.check_interval:
-            return index
-        self._checked = now
-        try:
-            version = int(self.ws.version)
-        except Exception as exc:  # the store is down: keep answering from memory
-            log.warning("lookup index: cannot read workspace version (%s); serving the last "
-                        "index", exc)
-            return index
-        if version == index.version:
-            return index
-        if not self.background:
-            return self.refresh()
-        with self._lock:
-            if self._building is None or not self._building.is_alive():
-                self._building = threading.Thread(target=self._rebuild, name="lookup-index",
-                                                  daemon=True)
-                self._building.start()
-        return index
-
-    def _build(self) -> LookupIndex:
-        index = LookupIndex.from_workspace(self.ws)
-        self.builds += 1
-        return index
-
-    def _rebuild(self) -> None:
-        try:
-            self._index = self._build()
-        except Exception:  # keep the old index; the next check tries again
-            log.exception("lookup index: rebuild failed; serving the last index")
-
-    def refresh(self) -> LookupIndex:
-        """Rebuild now and return the new index."""
-        with self._lock:
-            self._index = self._build()
-            self._checked = time.monotonic()
-            return self._index
-
-    def wait(self, timeout: float = 30.0) -> None:
-        """Wait for a background rebuild to finish (tests, shutdown)."""
-        thread = self._building
-        if thread is not None:
-            thread.join(timeout)
