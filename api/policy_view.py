@@ -33,7 +33,7 @@ from gisgov.policy import (
 )
 from gisgov.privacy import Principal
 
-__all__ = ["PolicyContext", "audit_read", "context", "require_table", "scoped_keys", "view"]
+__all__ = ["PolicyContext", "audit_read", "cached_context", "context", "require_table", "scoped_keys", "view"]
 
 #: Longest id list sent to the store as ``key IN (…)``; bigger scopes are filtered in memory.
 #: 20,000 stays under SQLite's 32,766 bound variables and PostgreSQL's 65,535 parameters.
@@ -82,13 +82,31 @@ class PolicyContext:
         return self._member_grid
 
 
+def cached_context(state: AppState) -> PolicyContext | None:
+    """The policy facts when they are cached for the current version, without a store query
+    or an index build (the event loop's fast path); ``None``: call :func:`context` from a
+    worker thread."""
+    index = state.index.ready()
+    cached: PolicyContext | None = state.extra.get("policy")
+    if index is None or cached is None or state.index.seen_version is None:
+        return None
+    if cached.version != (state.index.seen_version, index.version):
+        return None
+    return cached
+
+
 def context(state: AppState) -> PolicyContext:
-    """The policy facts of the workspace's current version (cached)."""
+    """The policy facts of the workspace's current version (cached).
+
+    The version comes from the lookup index's watcher (:meth:`gisgov.lookup.LiveIndex.
+    workspace_version`), not from a store query per request; with ``index_check_seconds=0``
+    (tests) it is read at every call.
+    """
     index = state.index.get()
     with _lock:
         cached: PolicyContext | None = state.extra.get("policy")
     try:
-        version = (int(state.ws.version), index.version)
+        version = (state.index.workspace_version(), index.version)
     except StoreError:
         # The store is down (a database restart): keep deciding with the last facts, as the
         # live index keeps answering lookups from memory; reads of the store itself fail anyway.

@@ -10,7 +10,8 @@ construction, so any number of threads share one; a new workspace version means 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import geopandas as gpd
@@ -259,7 +260,9 @@ class LookupIndex:
         """Rows of every grid the WGS-84 point touches, lowest code first (fast path)."""
         return self._grid_cells.locate(lon, lat)
 
-    def lookup(self, lon: float, lat: float, *, crs: str = "wgs84") -> LookupResult:
+    def lookup(self, lon: float, lat: float, *, crs: str = "wgs84",
+               households: bool | Callable[[str, str | None, str | None], bool] = True
+               ) -> LookupResult:
         """Who is responsible for one position.
 
         Parameters
@@ -268,6 +271,11 @@ class LookupIndex:
             The position, longitude first.
         crs
             ``wgs84``, ``cgcs2000``, ``gcj02`` (WeChat, Gaode/AMap, Tencent) or ``bd09``.
+        households
+            Whether to list the households of the building under the point; or a predicate
+            of ``(grid, community, subdistrict)`` codes deciding it once they are known (the
+            service passes :meth:`gisgov.privacy.Principal.covers`: a caller who may not see
+            the grid's households does not pay for up to 50 of them being gathered).
 
         Returns
         -------
@@ -281,21 +289,27 @@ class LookupIndex:
         ValidationError
             A position that is not lon/lat, or an unknown ``crs``.
         """
-        xs, ys = self._to_wgs84([lon], [lat], crs)
-        x, y = float(xs[0]), float(ys[0])
+        name = normalise_crs_name(crs)
+        x, y = self._point_to_wgs84(lon, lat, name)
         hits = self.locate(x, y)
         if not hits:
             raise self._outside(x, y)
         g = hits[0]
         xm, ym = self._to_metric.transform(x, y)
-        distance = float(shapely.distance(self._grid_edges_m[g], shapely.Point(xm, ym)))
+        # one call makes both points: shapely's per-call overhead dominates a single lookup
+        here, here_m = shapely.points([[x, y], [xm, ym]])
+        distance = float(shapely.distance(self._grid_edges_m[g], here_m))
         code = str(self.grid_codes[g])
-        community = self._community_for(g, x, y)
+        community = self._community_for(g, here)
+        subdistrict = self._subdistrict_for(community, here)
         staff = self._staff.get(code, [])
         leader = next((p for p in staff if p.role == "leader"), None)
+        if callable(households):
+            households = households(code, community.code if community else None,
+                                    subdistrict.code if subdistrict else None)
         return LookupResult(
-            lon=x, lat=y, input_crs=normalise_crs_name(crs),
-            subdistrict=self._subdistrict_for(community, x, y),
+            lon=x, lat=y, input_crs=name,
+            subdistrict=subdistrict,
             community=community,
             grid=Area(code, str(self._grid_names[g] or "")),
             on_boundary=len(hits) > 1 or distance < _ON_EDGE_M,
@@ -303,8 +317,26 @@ class LookupIndex:
             distance_to_boundary_m=round(distance, 2),
             leader=leader,
             workers=tuple(p for p in staff if p is not leader),
-            **self._building_at(x, y, xm, ym),
+            **self._building_at(here, xm, ym, with_households=bool(households)),
         )
+
+    def _point_to_wgs84(self, lon: float, lat: float, name: str) -> tuple[float, float]:
+        """One position in WGS-84, checked with plain floats (numpy costs more for one)."""
+        if name not in INPUT_CRS:
+            raise ValidationError(
+                f"positions must be in one of {', '.join(INPUT_CRS)}, not {name!r}")
+        try:
+            x, y = float(lon), float(lat)
+        except (TypeError, ValueError):
+            raise ValidationError(f"position ({lon!r}, {lat!r}) is not a number pair") from None
+        if not (math.isfinite(x) and math.isfinite(y)) or abs(x) > 180 or abs(y) > 90:
+            raise ValidationError(
+                f"position 0 ({x}, {y}) is not a longitude/latitude; give lon in "
+                "[-180, 180] and lat in [-90, 90], longitude first")
+        if name in ("gcj02", "bd09"):
+            xs, ys = transform_points(np.array([x]), np.array([y]), source=name, target="wgs84")
+            return float(xs[0]), float(ys[0])
+        return x, y
 
     def _outside(self, x: float, y: float) -> NotFoundError:
         if not len(self.grid_codes):
@@ -337,36 +369,35 @@ class LookupIndex:
         err.distance_m = meters  # type: ignore[attr-defined]
         return err
 
-    def _community_for(self, g: int, x: float, y: float) -> Area | None:
+    def _community_for(self, g: int, here: shapely.Point) -> Area | None:
         code = self._grid_community[g]
         if code is not None and str(code) in self._communities:
             return Area(str(code), self._communities[str(code)][0])
-        hits = self._community_tree.query(shapely.Point(x, y), predicate="intersects")
+        hits = self._community_tree.query(here, predicate="intersects")
         if len(hits):
             c = str(self._community_codes[int(np.min(hits))])
             return Area(c, self._communities[c][0])
         return None if code is None else Area(str(code), "")
 
-    def _subdistrict_for(self, community: Area | None, x: float, y: float) -> Area | None:
+    def _subdistrict_for(self, community: Area | None, here: shapely.Point) -> Area | None:
         if community is not None and community.code in self._communities:
             s = self._communities[community.code][1]
             if s is not None and s in self._subdistricts:
                 return Area(s, self._subdistricts[s])
-        hits = self._subdistrict_tree.query(shapely.Point(x, y), predicate="intersects")
+        hits = self._subdistrict_tree.query(here, predicate="intersects")
         if len(hits):
             s = str(self._subdistrict_codes[int(np.min(hits))])
             return Area(s, self._subdistricts[s])
         return None
 
-    def _building_at(self, x: float, y: float, xm: float, ym: float) -> dict[str, Any]:
-        candidates = self._building_tree.query(shapely.Point(x, y))
-        hits = candidates[shapely.intersects_xy(self._building_geoms[candidates], x, y)] \
-            if len(candidates) else candidates
+    def _building_at(self, here: shapely.Point, xm: float, ym: float, *,
+                     with_households: bool = True) -> dict[str, Any]:
+        hits = self._building_tree.query(here, predicate="intersects")
         if not len(hits):
             return {"building": None, "households": ()}
         b = int(np.min(hits))
         bid = str(self._building_ids[b])
-        rows = self._by_building.get(bid, [])
+        rows = self._by_building.get(bid, []) if with_households else []
         found: list[HouseholdHit] = []
         if rows:
             d = np.hypot(self._household_xy_m[rows, 0] - xm, self._household_xy_m[rows, 1] - ym)
@@ -432,9 +463,9 @@ class LookupIndex:
     def grid_info(self, code: str) -> dict[str, Any]:
         """Codes and names of a grid and its community and subdistrict (for batch output)."""
         g = self._grid_pos[code]
-        x, y = shapely.get_coordinates(shapely.point_on_surface(self._grid_geoms[g]))[0]
-        community = self._community_for(g, float(x), float(y))
-        subdistrict = self._subdistrict_for(community, float(x), float(y))
+        inside = shapely.point_on_surface(self._grid_geoms[g])
+        community = self._community_for(g, inside)
+        subdistrict = self._subdistrict_for(community, inside)
         staff = self._staff.get(code, [])
         return {
             "grid_code": code,

@@ -14,8 +14,10 @@ The last version the watcher saw is kept in :attr:`LiveIndex.seen_version`, so o
 keyed on the workspace version (the policy facts of :mod:`api.policy_view`) compare against it
 instead of asking the store on every request.
 
-The CLI and tests use ``background=False``: :meth:`LiveIndex.get` checks the version inline
-and rebuilds before answering, which is what a one-shot command wants.
+The CLI uses ``background=False`` and the API tests ``check_interval=0``: then
+:meth:`LiveIndex.get` checks the version inline and rebuilds before answering (a write is seen
+by the very next read), which is what a one-shot command or a test wants and what a service
+under load must not do.
 """
 
 from __future__ import annotations
@@ -47,8 +49,9 @@ class LiveIndex:
         Seconds between version checks.
     background
         ``True`` (the service): a watcher thread checks and rebuilds, requests never wait
-        except for the very first index. ``False`` (CLI, tests): :meth:`get` checks at most
-        every ``check_interval`` seconds and rebuilds inline.
+        except for the very first index. ``False`` (CLI), or ``check_interval=0`` (tests:
+        read your own writes): :meth:`get` checks at most every ``check_interval`` seconds
+        and rebuilds inline.
     build
         How an index is made from the workspace (default
         :meth:`LookupIndex.from_workspace`; tests inject a slow one).
@@ -64,9 +67,11 @@ class LiveIndex:
         self.ws = ws
         self.check_interval = float(check_interval)
         self.background = background
+        self._inline = not background or self.check_interval <= 0
         self._build_fn = build or LookupIndex.from_workspace
         self._index: LookupIndex | None = None
         self._build_lock = threading.Lock()  # one build at a time
+        self._start_lock = threading.Lock()
         self._checked = 0.0
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -81,21 +86,43 @@ class LiveIndex:
         """The index answering now, or ``None`` before the first build (never blocks)."""
         return self._index
 
+    def ready(self) -> LookupIndex | None:
+        """The index, when answering from it needs no store query and no build (the
+        service's hot path); ``None`` when :meth:`get` must be called (from a worker thread:
+        it may block)."""
+        return None if self._inline else self._index
+
     def get(self) -> LookupIndex:
         """The current index; builds the first one (blocking) if there is none yet."""
         index = self._index
         if index is None:
             index = self._first()
-        elif not self.background:
+        elif self._inline:
             index = self._check_inline(index)
         return index
+
+    def workspace_version(self) -> int:
+        """The workspace version as the watcher last read it (no store query), or read now
+        in inline mode and before the watcher's first tick.
+
+        Raises
+        ------
+        Exception
+            Whatever the store raises when it must be read and cannot be.
+        """
+        seen = self.seen_version
+        if self._inline or seen is None:
+            version = int(self.ws.version)
+            self.seen_version = version
+            return version
+        return seen
 
     def _first(self) -> LookupIndex:
         with self._build_lock:
             if self._index is None:
                 self._swap(self._build())
                 self._checked = time.monotonic()
-        if self.background:
+        if not self._inline:
             self.start()
         index = self._index
         assert index is not None
@@ -165,7 +192,9 @@ class LiveIndex:
     # ---- the watcher --------------------------------------------------------------------
     def start(self) -> None:
         """Start the watcher thread (idempotent); the service calls it at startup."""
-        with self._build_lock:
+        if self._inline:
+            return
+        with self._start_lock:
             if self._watcher is not None and self._watcher.is_alive():
                 return
             self._stop.clear()
@@ -203,7 +232,7 @@ class LiveIndex:
                 return
             if index is not None and index.version == version:
                 return
-            if not self.background or self._watcher is None or not self._watcher.is_alive():
+            if self._inline or self._watcher is None or not self._watcher.is_alive():
                 self.check() if index is not None else self.get()
                 continue
             time.sleep(_MIN_POLL_S)
