@@ -21,6 +21,7 @@ A route that reads a layer or table goes through :mod:`api.policy_view` (the one
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -198,6 +199,19 @@ def _custom_openapi(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
+def _telemetry_options(settings: Settings) -> dict[str, Any]:
+    """FastAPI's native OpenTelemetry (FastAPI ≥ 0.16x): off unless asked for.
+
+    Left on by default, it opens spans for every request, every dependency and the
+    serialisation, and records metrics: with no exporter configured (this service sets none
+    up) that is CPU spent on every request for no reader.
+    """
+    if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}
+    on = settings.telemetry
+    return {"telemetry": {"tracing": on, "metrics": on, "logs": on, "operation_spans": on}}
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service.
 
@@ -223,6 +237,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.close()
 
     app = FastAPI(
+        **_telemetry_options(settings),
         title=settings.title,
         version="0.1.0",
         description=(

@@ -33,8 +33,9 @@ from gisgov.privacy import Principal, redact_lookup, redact_person
 
 __all__ = ["router"]
 
-router = APIRouter(dependencies=[Depends(reject_unknown_query), Depends(get_principal)],
-                   tags=["Lookup 责任查询"])
+# Both routes take the caller as a parameter (``Depends(get_principal)``); declaring it on
+# the router as well would have FastAPI solve it twice per request.
+router = APIRouter(dependencies=[Depends(reject_unknown_query)], tags=["Lookup 责任查询"])
 
 InputCrs = Literal["wgs84", "cgcs2000", "gcj02", "bd09"]
 _CRS_DOC = ("Coordinate system of the position: wgs84 (GPS), cgcs2000, gcj02 (WeChat, "

@@ -18,10 +18,10 @@ from typing import Any
 
 import pandas as pd
 from limits import RateLimitItemPerSecond
-from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from api.errors import RateLimitedError
+from api.limit_storage import open_storage
 from api.settings import Settings
 from gisgov.audit import AUDIT_TABLE
 from gisgov.errors import StoreError
@@ -163,7 +163,7 @@ class AuditBuffer:
 
 
 class RateLimiter:
-    """Moving-window rate limits per caller, in memory (per worker process), by ``limits``.
+    """Moving-window rate limits per caller, by ``limits``, in the storage the workers share.
 
     The settings speak of a rate and a burst; a moving window of ``burst`` requests per
     ``ceil(burst / rate)`` seconds allows the same bursts and at most the same sustained rate
@@ -184,10 +184,13 @@ class RateLimiter:
         Requests allowed at once, per key.
     ip_rate, ip_burst
         The same per client address (default: as per key).
+    storage
+        Where the windows are counted (:mod:`api.limit_storage`): this process's memory by
+        default; ``sqlite:///file`` or ``redis://…`` for several workers sharing the limits.
     """
 
     def __init__(self, *, rate: float, burst: int, ip_rate: float | None = None,
-                 ip_burst: int | None = None) -> None:
+                 ip_burst: int | None = None, storage: str | None = None) -> None:
         self.rate = float(rate)
         self.burst = int(burst)
         self.ip_rate = float(ip_rate if ip_rate is not None else rate)
@@ -197,7 +200,8 @@ class RateLimiter:
             "ip": RateLimitItemPerSecond(self.ip_burst,
                                          max(1, math.ceil(self.ip_burst / self.ip_rate))),
         }
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.storage = open_storage(storage)
+        self._limiter = MovingWindowRateLimiter(self.storage)
 
     def take(self, who: str) -> None:
         """Count one request of ``who`` (``ip:ADDRESS`` or ``key:ID``).
@@ -244,7 +248,8 @@ class AppState:
             index=LiveIndex(ws, check_interval=settings.index_check_seconds),
             keys=KeyRing(ws, check_interval=settings.index_check_seconds),
             limiter=RateLimiter(rate=settings.rate_limit, burst=settings.rate_burst,
-                                ip_rate=settings.ip_rate_limit, ip_burst=settings.ip_rate_burst),
+                                ip_rate=settings.ip_rate_limit, ip_burst=settings.ip_rate_burst,
+                                storage=settings.rate_limit_storage),
             audit=AuditBuffer(ws, interval=settings.audit_flush_seconds),
             jobs=JobRunner(workspace_factory=lambda: open_workspace(settings.workspace),
                            workers=settings.job_workers),
