@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -77,9 +78,10 @@ async def healthz(request: Request) -> Response:
         log.warning("healthz [%s] %s: %s", cid, type(exc).__name__, scrub(str(exc)))
         return problem_response(request, 503, f"the store does not answer (reference {cid})",
                                 type_name="StoreError", correlation_id=cid)
-    index = state.index._index
+    index = state.index.current
     return JSONResponse({
         "status": "ok", "store": state.ws.kind, "version": version,
+        "worker": os.getpid(),  # which worker process answered (``gisgov serve --workers N``)
         "lookup_index": None if index is None else {"version": index.version,
                                                    "grids": len(index)},
         "jobs": state.jobs.kinds(),

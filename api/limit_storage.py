@@ -20,7 +20,8 @@ The limits themselves are the maintained ``limits`` library's (moving windows, s
     nothing after a reboot).
 ``redis://host:port`` (several workers, or several machines)
     ``limits``' ``RedisStorage`` (needs the ``redis`` package): the same windows in Redis,
-    counted atomically by its Lua scripts.
+    counted atomically by its Lua scripts; ``?key_prefix=NAME`` keeps two services that
+    share one Redis apart.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import time
 import weakref
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlencode, urlparse, urlsplit, urlunsplit
 
 from limits.storage import MemoryStorage, MovingWindowSupport, Storage, storage_from_string
 
@@ -222,6 +223,12 @@ def open_storage(uri: str | None) -> Storage:
     if uri.startswith("async+"):
         raise ValueError(f"rate-limit storage {uri!r}: the limiter counts synchronously; "
                          "drop the async+ prefix")
-    storage = storage_from_string(uri)
+    # ``?key_prefix=…`` keeps two services on one Redis apart; the rest of the URI is the
+    # storage's own (``redis://host:port/db``)
+    parts = urlsplit(uri)
+    query = parse_qs(parts.query)
+    options = {"key_prefix": query.pop("key_prefix")[0]} if "key_prefix" in query else {}
+    rest = urlunsplit(parts._replace(query=urlencode(query, doseq=True)))
+    storage = storage_from_string(rest, **options)
     assert isinstance(storage, Storage)
     return storage
