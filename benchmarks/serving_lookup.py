@@ -9,7 +9,8 @@ Makefile's demo):
 * ``public``: no key (the answer holds no personal data, nothing is audited), 1 and 16
   connections;
 * ``planner``: a planner's key (every answer shows households unmasked, so every request
-  commits an audit record before it is answered), 16 connections.
+  commits an audit record before it is answered), 16 connections;
+* ``public batch of 10``: ``POST /lookup/batch`` with 10 points of CSV, 16 connections.
 
 Each row is run against ``gisgov serve`` of this checkout and, in the same run, of an older
 commit (``--before``, default ``main``) exported with ``git archive`` into a temporary folder
@@ -45,6 +46,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "serving_lookup.json"
 GISGOV = Path(sys.executable).with_name("gisgov")
+#: Points per request of the batch row (``POST /lookup/batch``, CSV).
+BATCH = 10
 
 #: Random household points; ``done`` prints wrk's latency percentiles in milliseconds.
 LUA = """
@@ -56,7 +59,25 @@ end
 math.randomseed(%(seed)d)
 local key = os.getenv("GISGOV_BENCH_KEY")
 if key and key ~= "" then wrk.headers["X-API-Key"] = key end
-request = function() return wrk.format("GET", points[math.random(#points)]) end
+local batch = tonumber(os.getenv("GISGOV_BENCH_BATCH") or "0")
+local bodies = {}
+if batch > 0 then
+  wrk.headers["Content-Type"] = "text/csv"
+  for i = 1, 500 do
+    local rows = {"lon,lat"}
+    for j = 1, batch do
+      local q = points[math.random(#points)]
+      rows[#rows + 1] = q:match("lon=([^&]+)") .. "," .. q:match("lat=(.+)")
+    end
+    bodies[i] = table.concat(rows, "\n") .. "\n"
+  end
+end
+request = function()
+  if batch > 0 then
+    return wrk.format("POST", "/lookup/batch", nil, bodies[math.random(#bodies)])
+  end
+  return wrk.format("GET", points[math.random(#points)])
+end
 done = function(summary, latency, requests)
   io.write(string.format("LAT %%.3f %%.3f %%.3f %%d\\n", latency:percentile(50) / 1000,
     latency:percentile(99) / 1000, latency.max / 1000, summary.errors.status))
@@ -162,9 +183,10 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def run_wrk(port: int, pid: int, script: Path, connections: int, seconds: float,
-            key: str | None) -> tuple[int, float, float, float, float, int, float]:
-    """One wrk run: (requests, req/s, p50, p99, max, non-2xx, server CPU µs per request)."""
-    env = dict(os.environ, GISGOV_BENCH_KEY=key or "")
+            key: str | None, batch: int = 0) -> tuple[int, float, float, float, float, int, float]:
+    """One wrk run: (requests, req/s, p50, p99, max, non-2xx, server CPU µs per request);
+    ``batch``: POST that many points per request to ``/lookup/batch`` instead."""
+    env = dict(os.environ, GISGOV_BENCH_KEY=key or "", GISGOV_BENCH_BATCH=str(batch))
     threads = min(2, connections)
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "-s",
            str(script), f"http://127.0.0.1:{port}"]
@@ -183,13 +205,15 @@ def measure(label: str, code_dir: Path, ws: Path, script: Path, key: str,
     """Every row of one code version."""
     rows = []
     with serve(code_dir, ws) as (port, pid):
-        for caller, conns, k in (("public", 1, None), ("public", 16, None),
-                                 ("planner", 16, key)):
-            run_wrk(port, pid, script, conns, min(3.0, seconds), k)  # warm-up
-            n, rps, p50, p99, mx, bad, cpu = run_wrk(port, pid, script, conns, seconds, k)
+        for caller, conns, k, batch in (("public", 1, None, 0), ("public", 16, None, 0),
+                                        ("planner", 16, key, 0),
+                                        (f"public batch of {BATCH}", 16, None, BATCH)):
+            run_wrk(port, pid, script, conns, min(3.0, seconds), k, batch)  # warm-up
+            n, rps, p50, p99, mx, bad, cpu = run_wrk(port, pid, script, conns, seconds, k,
+                                                     batch)
             rows.append(Row(label, caller, conns, n, round(rps), round(p50, 2), round(p99, 2),
                             round(mx, 1), bad, round(cpu)))
-            print(f"  {label:7} {caller:8} {conns:3} conn: {rps:7.0f} req/s  p50 {p50:6.2f} ms"
+            print(f"  {label:7} {caller:20} {conns:3} conn: {rps:7.0f} req/s  p50 {p50:6.2f} ms"
                   f"  p99 {p99:7.2f} ms  max {mx:7.1f} ms  CPU {cpu:5.0f} µs/req"
                   + (f"  non-2xx {bad}" if bad else ""), flush=True)
     return rows
