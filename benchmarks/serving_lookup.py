@@ -69,7 +69,7 @@ if batch > 0 then
       local q = points[math.random(#points)]
       rows[#rows + 1] = q:match("lon=([^&]+)") .. "," .. q:match("lat=(.+)")
     end
-    bodies[i] = table.concat(rows, "\n") .. "\n"
+    bodies[i] = table.concat(rows, "\\n") .. "\\n"
   end
 end
 request = function()
