@@ -12,7 +12,7 @@ import logging
 import math
 import threading
 import time
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,12 +136,12 @@ class AuditBuffer:
                                "data is not sent; try again shortly")
             error.__cause__ = exc
             for _, done in batch:
-                done.set_exception(error)
+                _settle(done, error)
             return
         self.written += len(batch)
         self.commits += 1
         for _, done in batch:
-            done.set_result(None)
+            _settle(done, None)
 
     def flush(self, timeout: float = 30.0) -> int:
         """Wait until every record queued so far is committed; returns how many were waiting."""
@@ -160,6 +160,16 @@ class AuditBuffer:
         writer = self._writer
         if writer is not None:
             writer.join(30.0)
+
+
+def _settle(done: Future[None], error: BaseException | None) -> None:
+    """Complete a caller's future; one whose request was cancelled meanwhile (the client went
+    away) is skipped, its record committed all the same."""
+    with contextlib.suppress(InvalidStateError):
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
 
 
 class RateLimiter:

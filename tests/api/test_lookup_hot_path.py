@@ -133,3 +133,23 @@ def test_keyed_lookups_are_each_audited(world_url: Any) -> None:
             assert r.json()["household"]["head_name"]
         state = client.app.state.gisgov  # type: ignore[attr-defined]
         assert len(read_audit(state.ws)) == 5
+
+
+def test_a_caller_gone_before_the_commit_does_not_stop_the_writer(tmp_path: Path) -> None:
+    store = _HeldStore(tmp_path / "ws.gpkg")
+    audit = AuditBuffer(store)  # type: ignore[arg-type]
+    who = Principal(role="planner", key_id="k1")
+
+    async def scenario() -> None:
+        gone = asyncio.ensure_future(audit.record_async(who, action="lookup", target="a"))
+        assert await asyncio.to_thread(store.writing.wait, HANG_GUARD_S)
+        queued = asyncio.ensure_future(audit.record_async(who, action="lookup", target="b"))
+        await asyncio.sleep(0.01)
+        gone.cancel()  # the client disconnected while its record was being committed
+        store.go.set()
+        await queued
+        await audit.record_async(who, action="lookup", target="c")
+
+    asyncio.run(scenario())
+    assert sorted(read_audit(store.ws)["target"]) == ["a", "b", "c"]
+    audit.close()
