@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -198,18 +199,11 @@ class LiveIndex:
             if self._watcher is not None and self._watcher.is_alive():
                 return
             self._stop.clear()
-            self._watcher = threading.Thread(target=self._watch, name="lookup-index",
-                                             daemon=True)
+            # the thread holds the index only weakly: a LiveIndex nobody uses any more is
+            # collected, and its watcher ends at the next tick instead of polling forever
+            self._watcher = threading.Thread(target=_watch, args=(weakref.ref(self),),
+                                             name="lookup-index", daemon=True)
             self._watcher.start()
-
-    def _watch(self) -> None:
-        if self._index is None:
-            try:
-                self.get()
-            except Exception:
-                log.exception("lookup index: first build failed; retrying at the next tick")
-        while not self._stop.wait(max(self.check_interval, _MIN_POLL_S)):
-            self.check()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the watcher (service shutdown)."""
@@ -236,3 +230,23 @@ class LiveIndex:
                 self.check() if index is not None else self.get()
                 continue
             time.sleep(_MIN_POLL_S)
+
+
+def _watch(ref: weakref.ReferenceType[LiveIndex]) -> None:
+    """The watcher thread: the first build if none yet, then a check every interval."""
+    live = ref()
+    if live is None:
+        return
+    if live.current is None:
+        try:
+            live.get()
+        except Exception:
+            log.exception("lookup index: first build failed; retrying at the next tick")
+    stop, pause = live._stop, max(live.check_interval, _MIN_POLL_S)
+    del live
+    while not stop.wait(pause):
+        live = ref()
+        if live is None:
+            return
+        live.check()
+        del live

@@ -209,6 +209,7 @@ def test_background_refresh_keeps_answering(tmp_path: Path) -> None:
     assert live.get() is first  # stale but answering while the rebuild runs
     live.wait()
     assert live.get() is not first
+    live.stop()
 
 
 def test_far_away_point_still_names_nearest_grid(index: LookupIndex) -> None:

@@ -114,3 +114,18 @@ def test_the_store_going_away_keeps_the_last_index(tmp_path: Path) -> None:
     assert live.get() is first
     assert first.lookup(*POINT).grid.code == NW
     live.stop()
+
+
+def test_a_forgotten_live_index_stops_watching(tmp_path: Path) -> None:
+    import gc
+
+    ws = _world(tmp_path / "w.gpkg")
+    live = LiveIndex(ws, check_interval=0.02, background=True)
+    live.get()
+    watcher = live._watcher
+    assert watcher is not None
+    assert watcher.is_alive()
+    del live
+    gc.collect()
+    watcher.join(HANG_GUARD_S)
+    assert not watcher.is_alive()  # no thread polling a workspace nobody asks about
