@@ -88,11 +88,8 @@ class AuditBuffer:
                "action": action, "target": target, "detail": detail}
         done: Future[None] = Future()
         with self._cond:
-            if self._closed:
-                raise StoreError("the service is shutting down; the access was not recorded, "
-                                 "so the data is not sent")
             self._pending.append((row, done))
-            if self._writer is None or not self._writer.is_alive():
+            if self._writer is None:  # the writer clears this, under the lock, as it ends
                 self._writer = threading.Thread(target=self._write_loop, name="audit-writer",
                                                 daemon=True)
                 self._writer.start()
@@ -121,6 +118,7 @@ class AuditBuffer:
                 while not self._pending and not self._closed:
                     self._cond.wait()
                 if not self._pending:
+                    self._writer = None
                     return
                 batch, self._pending = self._pending, []
             self._commit(batch)
@@ -153,13 +151,16 @@ class AuditBuffer:
         return len(waiting)
 
     def close(self) -> None:
-        """Commit what is queued and stop the writer (service shutdown)."""
+        """Commit what is queued and stop the writer (service shutdown). A record submitted
+        afterwards (a request still finishing) starts a new writer: it is never refused."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        writer = self._writer
+            writer = self._writer
         if writer is not None:
             writer.join(30.0)
+        with self._cond:
+            self._closed = False
 
 
 def _settle(done: Future[None], error: BaseException | None) -> None:

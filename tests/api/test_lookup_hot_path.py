@@ -158,3 +158,14 @@ def test_a_caller_gone_before_the_commit_does_not_stop_the_writer(tmp_path: Path
     asyncio.run(scenario())
     assert sorted(read_audit(store.ws)["target"]) == ["a", "b", "c"]
     audit.close()
+
+
+def test_a_record_after_close_is_still_committed(tmp_path: Path) -> None:
+    ws = open_workspace(tmp_path / "ws.gpkg", create=True)
+    audit = AuditBuffer(ws)
+    who = Principal(role="planner", key_id="k1")
+    audit.record(who, action="lookup", target="before")
+    audit.close()  # the app shut down while a request was still finishing
+    audit.record(who, action="lookup", target="after")
+    audit.close()
+    assert read_audit(ws)["target"].tolist() == ["before", "after"]
