@@ -28,7 +28,7 @@ import pytest
 from tests.conftest import HANG_GUARD_S
 
 ROOT = Path(__file__).resolve().parents[2]
-BURST = 40
+BURST = 80
 
 
 def _free_port() -> int:
@@ -65,7 +65,7 @@ def test_two_workers_share_one_rate_limit(storage: str, tmp_path: Path,
     port = _free_port()
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
                TMPDIR=str(tmp_path),  # the default shared file goes here
-               GISGOV_IP_RATE_BURST=str(BURST), GISGOV_IP_RATE_LIMIT="0.1")  # 40 per 400 s
+               GISGOV_IP_RATE_BURST=str(BURST), GISGOV_IP_RATE_LIMIT="0.1")  # 80 per 800 s
     env.pop("GISGOV_RATE_LIMIT_STORAGE", None)
     if storage == "redis":
         env["GISGOV_RATE_LIMIT_STORAGE"] = \
@@ -84,7 +84,7 @@ def test_two_workers_share_one_rate_limit(storage: str, tmp_path: Path,
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail("gisgov serve --workers 2 did not start:\n" + "".join(lines))
             time.sleep(0.1)
-        with ThreadPoolExecutor(8) as pool:  # concurrent fresh connections reach both workers
+        with ThreadPoolExecutor(16) as pool:  # concurrent fresh connections reach both workers
             answers = list(pool.map(_get, [f"{base}/healthz"] * (3 * BURST)))
         ok = [doc for status, doc in answers if status == 200]
         statuses = {status for status, _ in answers}
