@@ -21,16 +21,19 @@ A route that reads a layer or table goes through :mod:`api.policy_view` (the one
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import DYNAMIC_QUERY, get_state, reject_unknown_query
@@ -40,9 +43,10 @@ from api.logs import install_log_filters
 from api.openapi_doc import describe_responses
 from api.settings import Settings
 from api.state import AppState
+from gisgov.errors import NotFoundError
 from gisgov.layers import LAYERS
 
-__all__ = ["OPTIONAL_ROUTERS", "ROUTERS", "create_app", "openapi_30"]
+__all__ = ["DOC_ASSETS", "OPTIONAL_ROUTERS", "ROUTERS", "create_app", "doc_asset_dir", "openapi_30"]
 
 #: Router modules, in the order their paths appear in the API definition.
 ROUTERS: list[str] = [
@@ -78,9 +82,10 @@ async def healthz(request: Request) -> Response:
         log.warning("healthz [%s] %s: %s", cid, type(exc).__name__, scrub(str(exc)))
         return problem_response(request, 503, f"the store does not answer (reference {cid})",
                                 type_name="StoreError", correlation_id=cid)
-    index = state.index._index
+    index = state.index.current
     return JSONResponse({
         "status": "ok", "store": state.ws.kind, "version": version,
+        "worker": os.getpid(),  # which worker process answered (``gisgov serve --workers N``)
         "lookup_index": None if index is None else {"version": index.version,
                                                    "grids": len(index)},
         "jobs": state.jobs.kinds(),
@@ -105,10 +110,69 @@ def openapi_json(request: Request) -> Response:
     return JSONResponse(request.app.openapi())
 
 
+#: Swagger UI and ReDoc, served from the ``fastapi-offline`` package's copies (no CDN: the
+#: documentation opens on a machine without internet, and no third party sees who reads it).
+DOC_ASSETS: dict[str, str] = {
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "swagger-ui.css": "text/css; charset=utf-8",
+    "redoc.standalone.js": "text/javascript; charset=utf-8",
+    "favicon.png": "image/png",
+}
+_ASSETS_PATH = "/api-assets"
+
+
+def doc_asset_dir() -> Path:
+    """The folder of :data:`DOC_ASSETS` (in the ``fastapi-offline`` package)."""
+    try:
+        import fastapi_offline
+    except ModuleNotFoundError:
+        raise NotFoundError("the API documentation assets are not installed: "
+                            "pip install 'gisgov[serve]' (fastapi-offline)") from None
+    return Path(fastapi_offline.__file__).parent / "static"
+
+
+@system.get(_ASSETS_PATH + "/{name}", summary="Swagger UI / ReDoc files 文档页面资源",
+            include_in_schema=False)
+def api_asset(name: str) -> Response:
+    """One of :data:`DOC_ASSETS` (any other name is a 404; no path reaches the disk)."""
+    media = DOC_ASSETS.get(name)
+    if media is None:
+        raise NotFoundError(f"no documentation asset {name!r}")
+    return FileResponse(doc_asset_dir() / name, media_type=media,
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+
+#: The documentation pages load nothing from elsewhere: the browser refuses it before any
+#: request leaves (ReDoc's footer would otherwise fetch a logo from cdn.redoc.ly).
+_DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' "
+             "'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; worker-src 'self' "
+             "blob:; connect-src 'self'")
+
+
+def _local_only(page: HTMLResponse) -> HTMLResponse:
+    page.headers["Content-Security-Policy"] = _DOCS_CSP
+    return page
+
+
 @system.get("/api.html", summary="API documentation 接口文档", include_in_schema=False)
 def api_html(request: Request) -> HTMLResponse:
-    """Swagger UI over ``/api``."""
-    return get_swagger_ui_html(openapi_url="/api?f=json", title="gisgov API")
+    """Swagger UI over ``/api``, from local files."""
+    return _local_only(get_swagger_ui_html(
+        openapi_url="/api?f=json", title="gisgov API 接口文档",
+        swagger_js_url=f"{_ASSETS_PATH}/swagger-ui-bundle.js",
+        swagger_css_url=f"{_ASSETS_PATH}/swagger-ui.css",
+        swagger_favicon_url=f"{_ASSETS_PATH}/favicon.png",
+        # no badge from validator.swagger.io: it would send the document's URL outside
+        swagger_ui_parameters={"validatorUrl": None}))
+
+
+@system.get("/redoc", summary="API reference (ReDoc) 接口参考", include_in_schema=False)
+def api_redoc(request: Request) -> HTMLResponse:
+    """ReDoc over ``/api``, from local files (no Google Fonts)."""
+    return _local_only(get_redoc_html(openapi_url="/api?f=json", title="gisgov API 接口参考",
+                                      redoc_js_url=f"{_ASSETS_PATH}/redoc.standalone.js",
+                                      redoc_favicon_url=f"{_ASSETS_PATH}/favicon.png",
+                                      with_google_fonts=False))
 
 
 def _include_routers(app: FastAPI) -> None:
@@ -200,6 +264,19 @@ def _custom_openapi(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
+def _telemetry_options(settings: Settings) -> dict[str, Any]:
+    """FastAPI's native OpenTelemetry (FastAPI ≥ 0.16x): off unless asked for.
+
+    Left on by default, it opens spans for every request, every dependency and the
+    serialisation, and records metrics: with no exporter configured (this service sets none
+    up) that is CPU spent on every request for no reader.
+    """
+    if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}
+    on = settings.telemetry
+    return {"telemetry": {"tracing": on, "metrics": on, "logs": on, "operation_spans": on}}
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service.
 
@@ -220,10 +297,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        state.start()
         yield
         state.close()
 
     app = FastAPI(
+        **_telemetry_options(settings),
         title=settings.title,
         version="0.1.0",
         description=(

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from api.errors import ApiProblemError
 from api.state import AppState
@@ -46,7 +47,7 @@ def get_state(request: Request) -> AppState:
     return state
 
 
-def get_principal(
+async def get_principal(
     request: Request,
     api_key: str | None = Depends(_api_key),
     bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
@@ -57,17 +58,29 @@ def get_principal(
     (``/signin``) proves the key it was made from — for reads (GET, HEAD) and sign-out only,
     so a page on another site cannot make a signed-in browser start a job (CSRF). An expired,
     ended or revoked session is the public role, not an error: the maps still open.
+
+    A caller with neither is answered on the event loop (no store, nothing to wait for); a
+    key or a cookie is resolved in a worker thread, since the key ring or the session table
+    may be re-read from the store.
     """
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
-    state = get_state(request)
     token = api_key or (bearer.credentials if bearer else None)
+    if token is None and SESSION_COOKIE not in request.cookies:
+        principal = Principal(role="public")
+    else:
+        principal = await run_in_threadpool(_resolve_principal, request, token)
+    request.state.principal = principal
+    return principal
+
+
+def _resolve_principal(request: Request, token: str | None) -> Principal:
+    state = get_state(request)
     principal = (state.keys.principal_for(token) if token
                  else _session_principal(request, state) or state.keys.principal_for(None))
     if principal.key_id:  # every request was already counted by address (api.guards)
         state.limiter.take(f"key:{principal.key_id}")
-    request.state.principal = principal
     return principal
 
 
@@ -102,11 +115,21 @@ def _query_names(dependant: Any) -> set[str]:
     return names
 
 
+#: Declared query parameters by route (routes live as long as the app; computed once each).
+_DECLARED: dict[int, tuple[Any, frozenset[str]]] = {}
+
+
 def allowed_query_names(request: Request) -> set[str]:
     """Query parameters the matched route declares."""
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
-    return _query_names(dependant) if dependant is not None else set()
+    if dependant is None:
+        return set()
+    known = _DECLARED.get(id(route))
+    if known is None or known[0] is not route:
+        known = (route, frozenset(_query_names(dependant)))
+        _DECLARED[id(route)] = known
+    return set(known[1])
 
 
 def check_query(request: Request, allowed: set[str]) -> None:
@@ -118,7 +141,7 @@ def check_query(request: Request, allowed: set[str]) -> None:
                          unknown=unknown)
 
 
-def reject_unknown_query(request: Request) -> None:
+async def reject_unknown_query(request: Request) -> None:
     """Router dependency: 400 for any query parameter the route does not declare."""
     route = request.scope.get("route")
     extra = getattr(route, "openapi_extra", None) or {}

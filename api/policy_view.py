@@ -35,7 +35,8 @@ from gisgov.policy import (
 )
 from gisgov.privacy import Principal
 
-__all__ = ["PolicyContext", "audit_page", "context", "require_table", "scope_facts", "view"]
+__all__ = ["PolicyContext", "audit_page", "cached_context", "context", "require_table",
+           "scope_facts", "view"]
 
 _lock = threading.Lock()
 
@@ -120,14 +121,33 @@ def scope_facts(ctx: PolicyContext, state: AppState, principal: Principal) -> Sc
     )
 
 
+def cached_context(state: AppState) -> PolicyContext | None:
+    """The policy facts when they are cached for the current version, without a store query
+    or an index build (the event loop's fast path); ``None``: call :func:`context` from a
+    worker thread."""
+    index = state.index.ready()
+    cached: PolicyContext | None = state.extra.get("policy")
+    if index is None or cached is None or state.index.seen_version is None:
+        return None
+    if cached.version != (state.index.seen_version, index.version):
+        return None
+    return cached
+
+
 def context(state: AppState, *, ws_version: int | None = None) -> PolicyContext:
-    """The policy facts of the workspace's current version (cached); ``ws_version``: the
-    version the caller just read (saves reading it again)."""
+    """The policy facts of the workspace's current version (cached).
+
+    ``ws_version``: the version the caller just read with its page (the facts then match the
+    rows served); without it the version comes from the lookup index's watcher
+    (:meth:`gisgov.lookup.LiveIndex.workspace_version`), not from a store query per request;
+    with ``index_check_seconds=0`` (tests) it is read at every call.
+    """
     index = state.index.get()
     with _lock:
         cached: PolicyContext | None = state.extra.get("policy")
     try:
-        version = (int(state.ws.version if ws_version is None else ws_version), index.version)
+        version = (state.index.workspace_version() if ws_version is None else int(ws_version),
+                   index.version)
     except StoreError:
         # The store is down (a database restart): keep deciding with the last facts, as the
         # live index keeps answering lookups from memory; reads of the store itself fail anyway.

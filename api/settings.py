@@ -35,6 +35,11 @@ class Settings(BaseSettings):
                                         "(default: rate_limit); raise it for offices behind one NAT")
     ip_rate_burst: int | None = Field(default=None, ge=1, description="Burst per client address "
                                       "(default: rate_burst)")
+    rate_limit_storage: str | None = Field(default=None, description="Where rate limits are "
+                                           "counted: empty or memory:// (this process), "
+                                           "sqlite:///path (the workers of one machine; "
+                                           "`gisgov serve --workers N` sets one), "
+                                           "redis://host:port (workers anywhere)")
     trusted_proxies: list[str] = Field(default_factory=list, description="Addresses or CIDR "
                                        "blocks of reverse proxies whose X-Forwarded-For is "
                                        "believed (default none: the socket peer is the client)")
@@ -57,6 +62,10 @@ class Settings(BaseSettings):
     session_hours: float = Field(default=12.0, gt=0, le=24 * 90, description="How long a "
                                  "browser stays signed in after following a sign-in link "
                                  "(a working day by default); sign-out ends it sooner")
+    telemetry: bool = Field(default=False, description="FastAPI's OpenTelemetry spans and "
+                            "metrics for every request (turn on together with an OpenTelemetry "
+                            "SDK and exporter; without one they cost CPU on every request for "
+                            "nothing)")
     base_url: str | None = Field(default=None, description="Public URL prefix for links (default: "
                                  "from the request)")
 

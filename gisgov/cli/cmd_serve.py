@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-__all__ = ["check_tls", "register"]
+__all__ = ["check_tls", "register", "shared_limit_storage"]
 
 
 def register(app: typer.Typer) -> None:
@@ -26,6 +29,10 @@ def register(app: typer.Typer) -> None:
             help="TLS certificate (PEM, with its chain) to serve https directly")] = None,
         tls_key: Annotated[Path | None, typer.Option(
             help="Private key (PEM) of --tls-cert")] = None,
+        workers: Annotated[int, typer.Option(
+            min=1, help="Worker processes (one per core). They share the rate limits: in "
+                        "GISGOV_RATE_LIMIT_STORAGE if set (redis://host:port), else in a "
+                        "SQLite file in the temporary directory")] = 1,
     ) -> None:
         """Serve layers (OGC API Features), lookup and jobs over HTTP (地图服务).
 
@@ -44,12 +51,29 @@ def register(app: typer.Typer) -> None:
 
         tls = check_tls(tls_cert, tls_key)
         open_ws(ws).close()  # a one-line error for a wrong path or URL, before uvicorn starts
-        application = create_app(Settings(workspace=ws))
         # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from any local
         # client; the service trusts it only from GISGOV_TRUSTED_PROXIES (api.guards).
-        uvicorn.run(application, host=host, port=port, log_level=log_level,
-                    proxy_headers=False, ssl_certfile=tls.get("ssl_certfile"),
-                    ssl_keyfile=tls.get("ssl_keyfile"))
+        options: dict[str, Any] = {"host": host, "port": port, "log_level": log_level,
+                                       "proxy_headers": False,
+                                       "ssl_certfile": tls.get("ssl_certfile"),
+                                       "ssl_keyfile": tls.get("ssl_keyfile")}
+        if workers == 1:
+            uvicorn.run(create_app(Settings(workspace=ws)), **options)
+            return
+        # Each worker process builds its own app from the environment (uvicorn imports the
+        # factory by name), so the settings travel as GISGOV_* variables.
+        os.environ["GISGOV_WORKSPACE"] = ws
+        os.environ.setdefault("GISGOV_RATE_LIMIT_STORAGE", shared_limit_storage(ws, port))
+        Settings()  # a bad GISGOV_* value stops here, once, not in every worker
+        uvicorn.run("api.app:create_app", factory=True, workers=workers, **options)
+
+
+def shared_limit_storage(ws: str, port: int) -> str:
+    """The default rate-limit storage of several workers: a SQLite file in the temporary
+    directory, one per workspace and port (so two services on one machine count apart)."""
+    name = hashlib.sha256(f"{os.path.abspath(ws) if '://' not in ws else ws}|{port}".encode())
+    path = Path(tempfile.gettempdir()) / f"gisgov-limits-{name.hexdigest()[:16]}.sqlite"
+    return f"sqlite:///{path}"
 
 
 def check_tls(cert: Path | None, key: Path | None) -> dict[str, str]:

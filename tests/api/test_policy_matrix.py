@@ -29,6 +29,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
+from api.app import DOC_ASSETS, doc_asset_dir
 from gisgov.keys import create_key
 from gisgov.policy import policy_for
 from gisgov.store import open_workspace
@@ -77,6 +78,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api"): "plain",
     ("GET", "/openapi.json"): "plain",
     ("GET", "/api.html"): "plain",
+    ("GET", "/redoc"): "plain",
+    ("GET", "/api-assets/{name}"): "doc_asset",
     # Browser sign-in (api.session_routes): the page holds no data; the routes answer with
     # the caller's own role and scope only (the cookie is then the key: tests/api/test_sessions).
     ("GET", "/signin"): "plain",
@@ -336,6 +339,10 @@ def _requests(client: Any, keys: dict[str, str | None], job_id: str
                 if file.is_file() and file.suffix != ".md":
                     rel = file.relative_to(ASSETS_DIR).as_posix()
                     yield kind, method, f"/assets/{rel}", {}
+        elif kind == "doc_asset":
+            for name in sorted(DOC_ASSETS):
+                yield kind, method, f"/api-assets/{name}", {}
+            yield kind, method, "/api-assets/..%2Fconsts.py", {}  # not a listed asset: 404
         else:  # pragma: no cover - a kind added to ROUTES without a generator
             raise AssertionError(f"no requests for route kind {kind}")
 
@@ -381,6 +388,14 @@ def test_no_role_sees_people_outside_its_scope(
                 if r.status_code == 200:
                     rel = url.removeprefix("/assets/")
                     assert r.content == (ASSETS_DIR / rel).read_bytes(), url
+                continue
+            if kind == "doc_asset":  # Swagger UI / ReDoc files of fastapi-offline, and no other
+                name = url.removeprefix("/api-assets/")
+                if name in DOC_ASSETS:
+                    assert r.status_code == 200, url
+                    assert r.content == (doc_asset_dir() / name).read_bytes(), url
+                else:
+                    assert r.status_code == 404, url
                 continue
             if kind == "field_page":
                 # No workspace data at all: the page made without one, for every role (its

@@ -203,12 +203,13 @@ def test_background_refresh_keeps_answering(tmp_path: Path) -> None:
     with ws.transaction() as tx:
         for name in ("subdistricts", "communities", "grids"):
             tx.write(name, world[name])
-    live = LiveIndex(ws, check_interval=0.0, background=True)
+    live = LiveIndex(ws, check_interval=0.05, background=True)
     first = live.get()
     ws.set_meta("touched", 1)
     assert live.get() is first  # stale but answering while the rebuild runs
     live.wait()
     assert live.get() is not first
+    live.stop()
 
 
 def test_far_away_point_still_names_nearest_grid(index: LookupIndex) -> None:

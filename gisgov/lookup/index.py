@@ -1,40 +1,17 @@
-"""Responsibility lookup: which subdistrict, community and grid a point is in, and who covers it.
+"""The in-memory lookup index: grids, areas, buildings and people of one workspace version.
 
-Field staff ask "whose is this place?" from a phone. :class:`LookupIndex` answers from memory:
-shapely STRtrees over grids, communities, subdistricts and buildings, plus dictionaries of
-staff by grid, households by building and red-grid members by household. It is built once from
-a workspace (:meth:`LookupIndex.from_workspace`) and :class:`LiveIndex` keeps it current by
-watching the workspace version.
-
-Boundaries: the rule of :mod:`gisgov.locate` (a point belongs to the grids covering it,
-boundary included; on a shared edge the lowest grid code wins, and the result says
-``on_boundary``), answered by its :class:`~gisgov.locate.Locator`. Input positions may be in any
-system :func:`gisgov.crs.transform_points` knows (WGS-84, CGCS2000, GCJ-02 from WeChat/Gaode,
-BD-09 from Baidu); they are converted at the edge, the index itself is in EPSG:4326.
-
-Examples
---------
->>> import geopandas as gpd, shapely
->>> grids = gpd.GeoDataFrame(
-...     {"code": ["410223001001001", "410223001001002"], "name": ["一网格", "二网格"],
-...      "community_code": ["410223001001"] * 2},
-...     geometry=[shapely.box(114.19, 34.41, 114.20, 34.42),
-...               shapely.box(114.20, 34.41, 114.21, 34.42)], crs="EPSG:4326")
->>> index = LookupIndex.from_layers({"grids": grids})
->>> hit = index.lookup(114.20, 34.415)
->>> hit.grid.code, hit.on_boundary
-('410223001001001', True)
->>> index.lookup_many([114.195, 114.205, 115.0], [34.415, 34.415, 34.0]).grid_codes.tolist()
-['410223001001001', '410223001001002', None]
+:class:`LookupIndex` answers "whose is this place?" from memory: the grid from the raster
+:class:`gisgov.locate.Locator` (one boundary rule for all of gisgov), the community and
+subdistrict by code (STRtrees as a fallback), the building under the point from an STRtree of
+prepared polygons, and the people from dictionaries built once. It is immutable after
+construction, so any number of threads share one; a new workspace version means a new index
+(see :mod:`gisgov.lookup.reload`).
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+import math
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import geopandas as gpd
@@ -47,20 +24,16 @@ from numpy.typing import ArrayLike, NDArray
 from gisgov.crs import normalise_crs_name, transform_points, working_crs_for
 from gisgov.errors import NotFoundError, ValidationError
 from gisgov.locate import Locator
+from gisgov.lookup.result import (
+    Area,
+    BatchResult,
+    FloatArray,
+    HouseholdHit,
+    LookupResult,
+    Person,
+)
 
-__all__ = [
-    "INPUT_CRS",
-    "Area",
-    "BatchResult",
-    "HouseholdHit",
-    "LiveIndex",
-    "LookupIndex",
-    "LookupResult",
-    "Person",
-    "lookup_layers",
-]
-
-log = logging.getLogger(__name__)
+__all__ = ["INPUT_CRS", "LookupIndex", "lookup_layers"]
 
 #: Coordinate systems a position may arrive in.
 INPUT_CRS = ("wgs84", "cgcs2000", "gcj02", "bd09")
@@ -77,119 +50,6 @@ _ROLE_ORDER = {"leader": 0, "full_time": 1, "part_time": 2, "instructor": 3, "vo
 _MAX_HOUSEHOLDS = 50
 # Distances below this (metres) count as "on the boundary" for points that hit one grid only.
 _ON_EDGE_M = 0.01
-
-IntArray = NDArray[np.int64]
-FloatArray = NDArray[np.float64]
-
-
-@dataclass(frozen=True)
-class Area:
-    """An administrative area or grid: code and name."""
-
-    code: str
-    name: str
-
-
-@dataclass(frozen=True)
-class Person:
-    """Someone responsible: grid staff or a red-grid member (values unmasked)."""
-
-    id: str
-    name: str | None
-    phone: str | None
-    role: str
-
-
-@dataclass(frozen=True)
-class HouseholdHit:
-    """A household in the building under the point, with its red-grid member."""
-
-    id: str
-    address: str | None
-    head_name: str | None
-    phone: str | None
-    id_number: str | None
-    size: int | None
-    distance_m: float
-    member: Person | None
-
-
-@dataclass(frozen=True)
-class LookupResult:
-    """Everything a lookup found for one position (unmasked; see :mod:`gisgov.privacy`).
-
-    Attributes
-    ----------
-    lon, lat
-        The position in WGS-84 (after conversion from ``input_crs``).
-    input_crs
-        The system the position arrived in.
-    subdistrict, community, grid
-        Where the point is.
-    on_boundary
-        The point lies on a grid edge; ``grid`` is then the lowest code among ``grids``.
-    grids
-        Codes of every grid the point touches (one unless on a shared edge).
-    distance_to_boundary_m
-        Distance from the point to the edge of ``grid`` in metres.
-    leader, workers
-        Grid leader and the other grid staff.
-    building
-        The building under the point, if any.
-    households
-        Households of that building, nearest first, each with its red-grid member.
-    """
-
-    lon: float
-    lat: float
-    input_crs: str
-    subdistrict: Area | None
-    community: Area | None
-    grid: Area
-    on_boundary: bool
-    grids: tuple[str, ...]
-    distance_to_boundary_m: float
-    leader: Person | None
-    workers: tuple[Person, ...]
-    building: Area | None
-    households: tuple[HouseholdHit, ...] = ()
-
-    @property
-    def household(self) -> HouseholdHit | None:
-        """The household nearest the point in its building, if any."""
-        return self.households[0] if self.households else None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (unmasked)."""
-        out = asdict(self)
-        out["household"] = asdict(self.household) if self.household else None
-        out["grids"] = list(self.grids)
-        return out
-
-
-@dataclass
-class BatchResult:
-    """Results of :meth:`LookupIndex.lookup_many`, one entry per input point.
-
-    Attributes
-    ----------
-    grid_index
-        Row of the grid in :attr:`LookupIndex.grid_codes` (``-1``: outside every grid).
-    grid_codes
-        Grid codes (``None`` outside), as an object array.
-    on_boundary
-        Whether the point touched more than one grid or lies on the edge of its grid.
-    distance_m
-        Distance to the grid's edge in metres (``nan`` outside, or when not computed).
-    """
-
-    grid_index: IntArray
-    grid_codes: NDArray[np.object_]
-    on_boundary: NDArray[np.bool_]
-    distance_m: FloatArray
-
-    def __len__(self) -> int:
-        return len(self.grid_index)
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -405,7 +265,9 @@ class LookupIndex:
         """Rows of every grid the WGS-84 point touches, lowest code first (fast path)."""
         return self._grid_cells.locate(lon, lat)
 
-    def lookup(self, lon: float, lat: float, *, crs: str = "wgs84") -> LookupResult:
+    def lookup(self, lon: float, lat: float, *, crs: str = "wgs84",
+               households: bool | Callable[[str, str | None, str | None], bool] = True
+               ) -> LookupResult:
         """Who is responsible for one position.
 
         Parameters
@@ -414,6 +276,11 @@ class LookupIndex:
             The position, longitude first.
         crs
             ``wgs84``, ``cgcs2000``, ``gcj02`` (WeChat, Gaode/AMap, Tencent) or ``bd09``.
+        households
+            Whether to list the households of the building under the point; or a predicate
+            of ``(grid, community, subdistrict)`` codes deciding it once they are known (the
+            service passes :meth:`gisgov.privacy.Principal.covers`: a caller who may not see
+            the grid's households does not pay for up to 50 of them being gathered).
 
         Returns
         -------
@@ -427,21 +294,27 @@ class LookupIndex:
         ValidationError
             A position that is not lon/lat, or an unknown ``crs``.
         """
-        xs, ys = self._to_wgs84([lon], [lat], crs)
-        x, y = float(xs[0]), float(ys[0])
+        name = normalise_crs_name(crs)
+        x, y = self._point_to_wgs84(lon, lat, name)
         hits = self.locate(x, y)
         if not hits:
             raise self._outside(x, y)
         g = hits[0]
         xm, ym = self._to_metric.transform(x, y)
-        distance = float(shapely.distance(self._grid_edges_m[g], shapely.Point(xm, ym)))
+        # one call makes both points: shapely's per-call overhead dominates a single lookup
+        here, here_m = shapely.points([[x, y], [xm, ym]])
+        distance = float(shapely.distance(self._grid_edges_m[g], here_m))
         code = str(self.grid_codes[g])
-        community = self._community_for(g, x, y)
+        community = self._community_for(g, here)
+        subdistrict = self._subdistrict_for(community, here)
         staff = self._staff.get(code, [])
         leader = next((p for p in staff if p.role == "leader"), None)
+        if callable(households):
+            households = households(code, community.code if community else None,
+                                    subdistrict.code if subdistrict else None)
         return LookupResult(
-            lon=x, lat=y, input_crs=normalise_crs_name(crs),
-            subdistrict=self._subdistrict_for(community, x, y),
+            lon=x, lat=y, input_crs=name,
+            subdistrict=subdistrict,
             community=community,
             grid=Area(code, str(self._grid_names[g] or "")),
             on_boundary=len(hits) > 1 or distance < _ON_EDGE_M,
@@ -449,8 +322,26 @@ class LookupIndex:
             distance_to_boundary_m=round(distance, 2),
             leader=leader,
             workers=tuple(p for p in staff if p is not leader),
-            **self._building_at(x, y, xm, ym),
+            **self._building_at(here, xm, ym, with_households=bool(households)),
         )
+
+    def _point_to_wgs84(self, lon: float, lat: float, name: str) -> tuple[float, float]:
+        """One position in WGS-84, checked with plain floats (numpy costs more for one)."""
+        if name not in INPUT_CRS:
+            raise ValidationError(
+                f"positions must be in one of {', '.join(INPUT_CRS)}, not {name!r}")
+        try:
+            x, y = float(lon), float(lat)
+        except (TypeError, ValueError):
+            raise ValidationError(f"position ({lon!r}, {lat!r}) is not a number pair") from None
+        if not (math.isfinite(x) and math.isfinite(y)) or abs(x) > 180 or abs(y) > 90:
+            raise ValidationError(
+                f"position 0 ({x}, {y}) is not a longitude/latitude; give lon in "
+                "[-180, 180] and lat in [-90, 90], longitude first")
+        if name in ("gcj02", "bd09"):
+            xs, ys = transform_points(np.array([x]), np.array([y]), source=name, target="wgs84")
+            return float(xs[0]), float(ys[0])
+        return x, y
 
     def _outside(self, x: float, y: float) -> NotFoundError:
         if not len(self.grid_codes):
@@ -483,36 +374,35 @@ class LookupIndex:
         err.distance_m = meters  # type: ignore[attr-defined]
         return err
 
-    def _community_for(self, g: int, x: float, y: float) -> Area | None:
+    def _community_for(self, g: int, here: shapely.Point) -> Area | None:
         code = self._grid_community[g]
         if code is not None and str(code) in self._communities:
             return Area(str(code), self._communities[str(code)][0])
-        hits = self._community_tree.query(shapely.Point(x, y), predicate="intersects")
+        hits = self._community_tree.query(here, predicate="intersects")
         if len(hits):
             c = str(self._community_codes[int(np.min(hits))])
             return Area(c, self._communities[c][0])
         return None if code is None else Area(str(code), "")
 
-    def _subdistrict_for(self, community: Area | None, x: float, y: float) -> Area | None:
+    def _subdistrict_for(self, community: Area | None, here: shapely.Point) -> Area | None:
         if community is not None and community.code in self._communities:
             s = self._communities[community.code][1]
             if s is not None and s in self._subdistricts:
                 return Area(s, self._subdistricts[s])
-        hits = self._subdistrict_tree.query(shapely.Point(x, y), predicate="intersects")
+        hits = self._subdistrict_tree.query(here, predicate="intersects")
         if len(hits):
             s = str(self._subdistrict_codes[int(np.min(hits))])
             return Area(s, self._subdistricts[s])
         return None
 
-    def _building_at(self, x: float, y: float, xm: float, ym: float) -> dict[str, Any]:
-        candidates = self._building_tree.query(shapely.Point(x, y))
-        hits = candidates[shapely.intersects_xy(self._building_geoms[candidates], x, y)] \
-            if len(candidates) else candidates
+    def _building_at(self, here: shapely.Point, xm: float, ym: float, *,
+                     with_households: bool = True) -> dict[str, Any]:
+        hits = self._building_tree.query(here, predicate="intersects")
         if not len(hits):
             return {"building": None, "households": ()}
         b = int(np.min(hits))
         bid = str(self._building_ids[b])
-        rows = self._by_building.get(bid, [])
+        rows = self._by_building.get(bid, []) if with_households else []
         found: list[HouseholdHit] = []
         if rows:
             d = np.hypot(self._household_xy_m[rows, 0] - xm, self._household_xy_m[rows, 1] - ym)
@@ -578,9 +468,9 @@ class LookupIndex:
     def grid_info(self, code: str) -> dict[str, Any]:
         """Codes and names of a grid and its community and subdistrict (for batch output)."""
         g = self._grid_pos[code]
-        x, y = shapely.get_coordinates(shapely.point_on_surface(self._grid_geoms[g]))[0]
-        community = self._community_for(g, float(x), float(y))
-        subdistrict = self._subdistrict_for(community, float(x), float(y))
+        inside = shapely.point_on_surface(self._grid_geoms[g])
+        community = self._community_for(g, inside)
+        subdistrict = self._subdistrict_for(community, inside)
         staff = self._staff.get(code, [])
         return {
             "grid_code": code,
@@ -615,85 +505,3 @@ def _column(frame: pd.DataFrame, name: str) -> NDArray[np.object_]:
         return np.full(len(frame), None, dtype=object)
     return np.array([_str_or_none(v) for v in frame[name].tolist()], dtype=object)
 
-
-@dataclass
-class LiveIndex:
-    """A :class:`LookupIndex` that follows the workspace.
-
-    :meth:`get` checks ``ws.version`` at most once per ``check_interval`` seconds; when it
-    changed, a new index is built in a background thread while the old one keeps answering
-    (``background=False`` rebuilds before answering: the CLI and tests). If the store cannot
-    be reached, the last index keeps answering: lookups survive a database restart.
-
-    Parameters
-    ----------
-    ws
-        The workspace.
-    check_interval
-        Seconds between version checks.
-    background
-        Rebuild in a background thread (the service) or inline.
-    """
-
-    ws: Any
-    check_interval: float = 1.0
-    background: bool = True
-    _index: LookupIndex | None = field(default=None, init=False)
-    _checked: float = field(default=0.0, init=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
-    _building: threading.Thread | None = field(default=None, init=False)
-    builds: int = field(default=0, init=False)
-
-    def get(self) -> LookupIndex:
-        """The current index (built on first use)."""
-        index = self._index
-        if index is None:
-            with self._lock:
-                if self._index is None:
-                    self._index = self._build()
-                    self._checked = time.monotonic()
-                return self._index
-        now = time.monotonic()
-        if now - self._checked < self.check_interval:
-            return index
-        self._checked = now
-        try:
-            version = int(self.ws.version)
-        except Exception as exc:  # the store is down: keep answering from memory
-            log.warning("lookup index: cannot read workspace version (%s); serving the last "
-                        "index", exc)
-            return index
-        if version == index.version:
-            return index
-        if not self.background:
-            return self.refresh()
-        with self._lock:
-            if self._building is None or not self._building.is_alive():
-                self._building = threading.Thread(target=self._rebuild, name="lookup-index",
-                                                  daemon=True)
-                self._building.start()
-        return index
-
-    def _build(self) -> LookupIndex:
-        index = LookupIndex.from_workspace(self.ws)
-        self.builds += 1
-        return index
-
-    def _rebuild(self) -> None:
-        try:
-            self._index = self._build()
-        except Exception:  # keep the old index; the next check tries again
-            log.exception("lookup index: rebuild failed; serving the last index")
-
-    def refresh(self) -> LookupIndex:
-        """Rebuild now and return the new index."""
-        with self._lock:
-            self._index = self._build()
-            self._checked = time.monotonic()
-            return self._index
-
-    def wait(self, timeout: float = 30.0) -> None:
-        """Wait for a background rebuild to finish (tests, shutdown)."""
-        thread = self._building
-        if thread is not None:
-            thread.join(timeout)
