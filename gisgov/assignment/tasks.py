@@ -3,30 +3,35 @@
 With ``scope`` at most ``subdistrict`` no member serves outside the subdistrict of the
 community it reports to (or lives in), so the flow problems of different subdistricts share
 nothing (:mod:`gisgov.assignment._problem` splits them the same way). :func:`run_assign`
-runs ``gisgov assign`` and the ``assign`` job:
+runs ``gisgov assign`` and the ``assign`` job.
 
-* ``workers=1`` and no scheduler: today's single call of :func:`~gisgov.assignment.assign`
-  on the whole workspace, in this process (no Dask);
-* otherwise the driver reads the grids, communities and members (to know which subdistricts
-  a member joins: home and reporting community) and makes one task per group of
-  subdistricts that members join; each task (:func:`assign_piece`) reads its households
-  (those the locator puts in its grids), members, streets around them (the deployment cap
-  around, so every walk within the cap is on the same streets), buildings, units and the
-  previous assignment from the workspace and calls the same public
-  :func:`~gisgov.assignment.assign`. :func:`merge_results` concatenates the tables and adds up
-  the summary.
+The driver reads the grids, communities and members (to know which subdistricts a member
+joins: home and reporting community) and makes one task per group of subdistricts that
+members join; the tasks run in this process (``workers=1``, no Dask) or on Dask
+(:mod:`gisgov.distributed`), so every number of workers solves the very same pieces and
+finds the same assignment. Each task (:func:`assign_piece`) reads its households (those the
+locator puts in its grids), members, streets around them (the deployment cap around, so
+every walk within the cap is on the same streets), buildings, units and the previous
+assignment from the workspace and calls the public :func:`~gisgov.assignment.assign`;
+:func:`merge_results` concatenates the tables and adds up the summary. No process holds the
+households or streets of the whole city.
 
-The assignment, the per-grid table, the unassigned households and the deployments are the
-ones the single call finds (tested); the summary's figures are the pieces' sums, except two
-that look across pieces and are counted per piece: a kin member living in another piece
-counts as ``kin_member_missing`` (not ``kin_member_elsewhere``), and recruitment candidates
-are looked for among the piece's own members.
+Each piece's problem is the one the single call of :func:`~gisgov.assignment.assign` on the
+whole workspace builds for those subdistricts (the same households, members, arcs and
+relaxed optimum: checked on the reference county), but the min-cost flow breaks ties by node
+order, so between equally good flows the single call and the pieces may choose differently
+and the one-grid repair then goes its own way: the single call is not reproduced to the
+household. The summary's figures are the pieces' sums, except two that look across pieces
+and are counted per piece: a kin member living in another piece counts as
+``kin_member_missing`` (not ``kin_member_elsewhere``), and recruitment candidates are
+looked for among the piece's own members.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -187,9 +192,10 @@ def merge_summaries(rows: list[dict[str, Any]], seconds: float) -> dict[str, Any
     out["max_walk_m"] = max(r["max_walk_m"] for r in rows)
     out["mean_walk_m"] = round(out["total_walk_m"] / done, 1) if done else 0.0
     out["one_grid_rounds"] = max(r["one_grid_rounds"] for r in rows)
-    out["reasons"] = {k: int(v) for k, v in
-                      sum((pd.Series(r["reasons"], dtype="int64") for r in rows),
-                          pd.Series(dtype="int64")).sort_values(ascending=False).items()}
+    reasons: Counter[str] = Counter()
+    for r in rows:
+        reasons.update(r["reasons"])
+    out["reasons"] = dict(reasons.most_common())
     out["recruit"] = sorted((x for r in rows for x in r["recruit"]),
                             key=lambda x: x["grid_code"])
     out["optimal"] = all(r["optimal"] for r in rows)
@@ -241,10 +247,9 @@ def run_assign(ws: Any, opts: AssignOptions, *, progress: ProgressFn | None = No
     cluster = Cluster.resolve(workers=opts.workers, scheduler=opts.scheduler,
                               workspace_url=ws.url)
     started = time.monotonic()
-    if cluster.in_process:
-        return _assign_whole(ws, opts, report)
     pieces = _pieces(ws, opts)
-    where = f"Dask {cluster.scheduler or f'{cluster.workers} workers'}"
+    where = ("本进程 in this process" if cluster.in_process else
+             f"Dask {cluster.scheduler or f'{cluster.workers} workers'}")
     report(f"红色网格员联户 0/{len(pieces)} 片 pieces ({where})", 0.05)
     results: list[AssignmentResult | None] = [None] * len(pieces)
 
@@ -255,20 +260,3 @@ def run_assign(ws: Any, opts: AssignOptions, *, progress: ProgressFn | None = No
                             progress=done):
         results[i] = res
     return merge_results([r for r in results if r is not None], time.monotonic() - started)
-
-
-def _assign_whole(ws: Any, opts: AssignOptions, report: ProgressFn) -> AssignmentResult:
-    """Today's single call on the whole workspace, in this process."""
-    grids = ws.read("grids")
-    if len(grids) == 0:
-        raise ValidationError("the grids layer is empty: run gisgov grids first")
-    report("reading layers", 0.0)
-    previous = None if opts.fresh else previous_from_layer(ws.read("assignments"))
-    return assign(
-        ws.read("households"), ws.read("members"), grids, streets=ws.read("streets"),
-        buildings=ws.read("buildings"), units=ws.read("units"), previous=previous,
-        min_load=opts.min_load, max_load=opts.max_load, borrow=opts.borrow,
-        borrow_cost=opts.borrow_cost, change_penalty=opts.change_penalty, scope=opts.scope,
-        deploy_cap_m=opts.deploy_cap_m, deploy_cost=opts.deploy_cost,
-        deploy_from=opts.deploy_from, one_grid=opts.one_grid, working_crs=ws.working_crs,
-        progress=lambda d, f: report(d, 0.05 + 0.85 * f))

@@ -220,14 +220,30 @@ def _count_households(units: gpd.GeoDataFrame, households: gpd.GeoDataFrame
     return units
 
 
+def _within_bounds(points: gpd.GeoDataFrame, bounds: tuple[float, float, float, float]
+                   ) -> gpd.GeoDataFrame:
+    """The rows of ``points`` inside (or on) ``bounds``, in their order."""
+    geoms = np.asarray(points.geometry.values)
+    x, y = shapely.get_x(geoms), shapely.get_y(geoms)
+    minx, miny, maxx, maxy = bounds
+    return points[(x >= minx) & (x <= maxx) & (y >= miny) & (y <= maxy)]
+
+
 def _split_by_buildings(
     area: shapely.Geometry,
     compound_id: object,
     buildings: gpd.GeoDataFrame,
     households: gpd.GeoDataFrame,
 ) -> gpd.GeoDataFrame:
-    """Voronoi cells of the buildings inside ``area``, clipped to it: one unit per building."""
-    inside = buildings[buildings.intersects(area)]
+    """Voronoi cells of the buildings inside ``area``, clipped to it: one unit per building.
+
+    Buildings are found through the spatial index and households by ``area``'s bounds first:
+    a community has many such areas, and scanning all its buildings and households for each
+    one grew with the square of the community's size (the reference county at 4× density
+    spent 23 s here, 13 s of it making points).
+    """
+    inside = buildings.iloc[np.sort(buildings.sindex.query(area, predicate="intersects"))]
+    households = _within_bounds(households, area.bounds)
     if len(inside) < 2:
         one = gpd.GeoDataFrame({"kind": ["building" if len(inside) else "block"],
                                 "compound_id": [compound_id]}, geometry=[area],
