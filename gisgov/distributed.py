@@ -91,11 +91,12 @@ def _client(cluster: Cluster) -> Iterator[Any]:
     from distributed import Client, LocalCluster
 
     if cluster.scheduler:
-        with Client(cluster.scheduler) as client:
+        with Client(cluster.scheduler) as client:  # type: ignore[no-untyped-call]
             yield client
         return
-    with LocalCluster(n_workers=cluster.workers, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as local, Client(local) as client:
+    with LocalCluster(  # type: ignore[no-untyped-call]
+        n_workers=cluster.workers, threads_per_worker=1, processes=True, dashboard_address=None,
+    ) as local, Client(local) as client:  # type: ignore[no-untyped-call]
         yield client
 
 
@@ -143,7 +144,7 @@ def run_tasks(
                    for i, item in enumerate(items)}
         done = 0
         try:
-            for future in as_completed(futures):
+            for future in as_completed(futures):  # type: ignore[no-untyped-call]
                 out = future.result()
                 done += 1
                 if progress:

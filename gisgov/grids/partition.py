@@ -243,7 +243,7 @@ def _split_by_buildings(
     spent 23 s here, 13 s of it making points).
     """
     inside = buildings.iloc[np.sort(buildings.sindex.query(area, predicate="intersects"))]
-    households = _within_bounds(households, area.bounds)
+    households = _within_bounds(households, tuple(shapely.bounds(area)))
     if len(inside) < 2:
         one = gpd.GeoDataFrame({"kind": ["building" if len(inside) else "block"],
                                 "compound_id": [compound_id]}, geometry=[area],
@@ -456,7 +456,7 @@ def _contiguous(polys: np.ndarray, households: gpd.GeoDataFrame) -> tuple[np.nda
         order = np.lexsort((-shapely.area(parts), -people))
         keep = [parts[order[0]]]
         for p in parts[order[1:]]:
-            others = np.array([j for j in range(len(out)) if j != i])
+            others = np.array([j for j in range(len(out)) if j != i], dtype=np.int64)
             shared = shapely.length(shapely.intersection(shapely.boundary(p),
                                                          shapely.boundary(out[others])))
             if len(others) and shared.max() > 0:

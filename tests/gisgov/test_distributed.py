@@ -22,9 +22,9 @@ import pandas as pd
 import pytest
 import shapely
 
+from gisgov.assignment import write_assignment
 from gisgov.assignment.options import AssignOptions
 from gisgov.assignment.tasks import run_assign
-from gisgov.assignment._write import write_assignment
 from gisgov.distributed import SCHEDULER_ENV, Cluster
 from gisgov.errors import ValidationError
 from gisgov.grids import make_grids, write_grid_plan
@@ -133,7 +133,8 @@ def test_external_scheduler_needs_postgis(county_gpkg: Path, monkeypatch: pytest
                           "tcp://127.0.0.1:8786"], capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": os.getcwd()})
     assert bad.returncode == 2
-    assert "PostGIS" in bad.stderr and "Traceback" not in bad.stderr
+    assert "PostGIS" in bad.stderr
+    assert "Traceback" not in bad.stderr
     assert county_gpkg.read_bytes() == before  # nothing changed
 
 
