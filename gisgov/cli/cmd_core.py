@@ -41,15 +41,37 @@ def parse_mapping(items: list[str] | None) -> dict[str, str]:
 
 
 def workspace_info(ws: Any) -> dict[str, Any]:
-    """``ws.info()`` plus the sample calibration when the workspace came from ``gisgov sample``."""
+    """``ws.info()`` plus the sample calibration when the workspace came from ``gisgov sample``.
+
+    For a city (``--districts N``) each district is measured against the reference county:
+    ``calibration_by_district`` maps district codes to figures and ``calibration`` lists them
+    all, each with its ``district``.
+    """
     info: dict[str, Any] = ws.info()
     sample = ws.get_meta("sample")
     if sample:
-        from gisgov.sample import calibration
+        from gisgov.sample import calibration, calibration_by_district
 
         info["sample"] = sample
-        info["calibration"] = calibration(ws.read_all(), scale=float(sample.get("scale", 1.0)))
+        scale = float(sample.get("scale", 1.0))
+        if int(sample.get("districts", 1)) > 1:
+            by = calibration_by_district(ws.read_all(), scale=scale)
+            info["calibration_by_district"] = by
+            info["calibration"] = [{**f, "district": code} for code, figs in by.items()
+                                   for f in figs]
+        else:
+            info["calibration"] = calibration(ws.read_all(), scale=scale)
     return info
+
+
+def _print_district_calibration(by: dict[str, list[dict[str, Any]]]) -> None:
+    table = Table(title="各区校准 calibration per district (reference county)")
+    for col in ("区 district", "达标 on target", "未达标 off target"):
+        table.add_column(col)
+    for code, figures in by.items():
+        off = [str(f["figure"]) for f in figures if not f.get("ok")]
+        table.add_row(code, f"{len(figures) - len(off)}/{len(figures)}", ", ".join(off) or "—")
+    console.print(table)
 
 
 def _layer_option(layer: str) -> str:
@@ -89,7 +111,9 @@ def register(app: typer.Typer) -> None:
             console.print(f"working CRS (metres): {info['working_crs']}")
         if info.get("tables"):
             console.print(f"tables: {', '.join(info['tables'])}")
-        if info.get("calibration"):
+        if info.get("calibration_by_district"):
+            _print_district_calibration(info["calibration_by_district"])
+        elif info.get("calibration"):
             cal = Table(title="校准 calibration (reference county)")
             for col in ("figure", "target", "actual", "ok"):
                 cal.add_column(col)

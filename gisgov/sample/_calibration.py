@@ -23,13 +23,14 @@ from collections.abc import Mapping
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from gisgov.crs import working_crs_for
 from gisgov.errors import ValidationError
-from gisgov.sample._county import OLD_BRANCH_SIZES, REFERENCE
+from gisgov.sample._reference import OLD_BRANCH_SIZES, REFERENCE
 
-__all__ = ["calibration"]
+__all__ = ["calibration", "calibration_by_district", "district_layers"]
 
 _NEEDED = ("communities", "streets", "compounds", "households", "members", "branches", "units",
            "stations", "subdistricts")
@@ -155,3 +156,57 @@ def calibration(
         _figure("members available for red grids (at least 1 per 10 households)", needed,
                 available, 0, at_least=True),
     ]
+
+
+def _district_of_branches(br: pd.DataFrame) -> pd.Series:
+    """District code (6 digits) of each branch: its community's, or its subdistrict's."""
+    return br["community_code"].where(br["community_code"].notna(),
+                                      br["id"].astype(str).str[3:]).astype(str).str[:6]
+
+
+def district_layers(layers: Mapping[str, gpd.GeoDataFrame], code: str
+                    ) -> dict[str, gpd.GeoDataFrame]:
+    """The rows of one district of a city (see :func:`calibration_by_district`)."""
+    sd = layers["subdistricts"]
+    sd = sd[sd["code"].astype(str).str[:6] == code]
+    area = shapely.union_all(sd.geometry.values)
+    streets = layers["streets"]
+    covered = shapely.STRtree(streets.geometry.values).query(area, predicate="covers")
+    br = layers["branches"]
+    br_here = br[(_district_of_branches(br) == code).to_numpy()]
+    out = {
+        "subdistricts": sd,
+        "streets": streets.iloc[np.sort(covered)],
+        "branches": br_here,
+        "members": layers["members"][layers["members"]["branch_id"].isin(set(br_here["id"]))],
+        "households": layers["households"][
+            layers["households"]["id_number"].astype(str).str[:6] == code],
+    }
+    for name, col in (("communities", "code"), ("compounds", "community_code"),
+                      ("units", "community_code"), ("stations", "community_code")):
+        frame = layers[name]
+        out[name] = frame[frame[col].astype(str).str[:6] == code]
+    return out
+
+
+def calibration_by_district(
+    layers: Mapping[str, gpd.GeoDataFrame], *, scale: float = 1.0
+) -> dict[str, list[dict[str, object]]]:
+    """:func:`calibration` of each district of a city (``gisgov sample --districts N``).
+
+    A district is the rows whose code starts with its 6-digit code: subdistricts and
+    communities by their code, compounds/units/stations by their community's, branches by
+    their community's (or subdistrict's), members by their branch's, households by the
+    district code that opens the head's ID number, streets by lying in the district's
+    subdistricts (the seam roads between districts belong to none).
+
+    Returns
+    -------
+    dict of str to list of dict
+        District code to its figures, in code order.
+    """
+    missing = [n for n in _NEEDED if n not in layers]
+    if missing:
+        raise ValidationError(f"calibration needs the layers {', '.join(missing)}")
+    codes = sorted(set(layers["subdistricts"]["code"].astype(str).str[:6]))
+    return {code: calibration(district_layers(layers, code), scale=scale) for code in codes}
