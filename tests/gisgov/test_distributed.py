@@ -46,8 +46,7 @@ def _grid_layers(ws):  # type: ignore[no-untyped-def]
     grids = ws.read("grids")
     return {
         "grids": pd.DataFrame({"code": grids["code"], "households": grids["households"],
-                               "wkb": shapely.to_wkb(grids.geometry.to_numpy(),
-                                                     rounding_precision=9)}),
+                               "wkb": shapely.to_wkb(grids.geometry.to_numpy())}),
         "staff": pd.DataFrame(ws.read("staff").drop(columns="geometry", errors="ignore")),
         "branches": pd.DataFrame(ws.read("branches").drop(columns="geometry",
                                                           errors="ignore")),
