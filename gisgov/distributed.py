@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 from gisgov.errors import ValidationError
 
-__all__ = ["SCHEDULER_ENV", "Cluster", "run_tasks"]
+__all__ = ["SCHEDULER_ENV", "Cluster", "map_tasks", "run_tasks"]
 
 #: Environment variable naming a running Dask scheduler (the default of ``--scheduler``).
 SCHEDULER_ENV = "GISGOV_DASK_SCHEDULER"
@@ -59,6 +59,13 @@ class Cluster:
     def in_process(self) -> bool:
         """Whether tasks run in this process, without Dask."""
         return self.scheduler is None and self.workers <= 1
+
+    @property
+    def where(self) -> str:
+        """Where the tasks run, for progress messages."""
+        if self.in_process:
+            return "本进程 in this process"
+        return f"Dask {self.scheduler or f'{self.workers} workers'}"
 
     @classmethod
     def resolve(cls, *, workers: int, scheduler: str | None, workspace_url: str) -> Cluster:
@@ -153,3 +160,29 @@ def run_tasks(
                 future.release()
         finally:
             client.cancel([f for f in futures if not f.done()])
+
+
+def map_tasks(
+    fn: Callable[[T], R],
+    items: Sequence[T],
+    *,
+    cluster: Cluster,
+    name: str,
+    label: str,
+    progress: Callable[[str, float], None] | None = None,
+    start: float = 0.0,
+    span: float = 1.0,
+) -> list[R]:
+    """:func:`run_tasks`, the results in the order of ``items``; ``progress(f"{label}
+    done/total (where)", start + span × share done)`` after each task."""
+    report = progress or (lambda _d, _f: None)
+    total = len(items)
+    report(f"{label} 0/{total} ({cluster.where})", start)
+
+    def done(n: int, _total: int) -> None:
+        report(f"{label} {n}/{total} ({cluster.where})", start + span * n / max(total, 1))
+
+    out: list[Any] = [None] * total
+    for i, result in run_tasks(fn, items, cluster=cluster, name=name, progress=done):
+        out[i] = result
+    return out

@@ -43,7 +43,7 @@ import pandas as pd
 from gisgov.assignment._assign import assign, previous_from_layer
 from gisgov.assignment._result import OPTIMALITY_NOTE, AssignmentResult
 from gisgov.assignment.options import AssignOptions
-from gisgov.distributed import Cluster, run_tasks
+from gisgov.distributed import Cluster, map_tasks
 from gisgov.errors import ValidationError
 from gisgov.locate import codes_at
 
@@ -242,21 +242,11 @@ def run_assign(ws: Any, opts: AssignOptions, *, progress: ProgressFn | None = No
     ValidationError
         Bad options, no grids, or an external scheduler with a GeoPackage workspace.
     """
-    report: ProgressFn = progress or (lambda _d, _f: None)
     opts.validate()
     cluster = Cluster.resolve(workers=opts.workers, scheduler=opts.scheduler,
                               workspace_url=ws.url)
     started = time.monotonic()
-    pieces = _pieces(ws, opts)
-    where = ("本进程 in this process" if cluster.in_process else
-             f"Dask {cluster.scheduler or f'{cluster.workers} workers'}")
-    report(f"红色网格员联户 0/{len(pieces)} 片 pieces ({where})", 0.05)
-    results: list[AssignmentResult | None] = [None] * len(pieces)
-
-    def done(n: int, total: int) -> None:
-        report(f"红色网格员联户 {n}/{total} 片 pieces ({where})", 0.05 + 0.85 * n / total)
-
-    for i, res in run_tasks(assign_piece, pieces, cluster=cluster, name="assign",
-                            progress=done):
-        results[i] = res
-    return merge_results([r for r in results if r is not None], time.monotonic() - started)
+    results = map_tasks(assign_piece, _pieces(ws, opts), cluster=cluster, name="assign",
+                        label="红色网格员联户 片 pieces", progress=progress, start=0.05,
+                        span=0.85)
+    return merge_results(results, time.monotonic() - started)

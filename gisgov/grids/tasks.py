@@ -24,7 +24,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from gisgov.distributed import Cluster, run_tasks
+from gisgov.distributed import Cluster, map_tasks
 from gisgov.errors import ValidationError
 from gisgov.grids import GridPlan, finish_grids, resolve_communities
 from gisgov.grids.options import GridsOptions
@@ -127,20 +127,9 @@ def run_grids(ws: Any, opts: GridsOptions, *, progress: ProgressFn | None = None
     cluster = Cluster.resolve(workers=opts.workers, scheduler=opts.scheduler,
                               workspace_url=ws.url)
     started = time.monotonic()
-    tasks = _tasks(ws, opts)
-    where = ("本进程 in this process" if cluster.in_process else
-             f"Dask {cluster.scheduler or f'{cluster.workers} workers'}")
-    report(f"网格划分 0/{len(tasks)} 个社区 communities ({where})", 0.0)
-    pieces: list[GridsResult | None] = [None] * len(tasks)
-
-    def done(n: int, total: int) -> None:
-        report(f"网格划分 {n}/{total} 个社区 communities ({where})", 0.85 * n / total)
-
-    for i, piece in run_tasks(grid_community, tasks, cluster=cluster, name="grids",
-                              progress=done):
-        pieces[i] = piece
-    result = merge_results([p for p in pieces if p is not None],
-                           seconds=time.monotonic() - started)
+    pieces = map_tasks(grid_community, _tasks(ws, opts), cluster=cluster, name="grids",
+                       label="网格划分 社区 communities", progress=progress, span=0.85)
+    result = merge_results(pieces, seconds=time.monotonic() - started)
     report("配置网格力量与党组织 staffing, party organisations", 0.88)
     names = ["grids", "members", "branches", "compounds", "staff", "assignments"]
     layers = {n: ws.read(n) for n in names}
