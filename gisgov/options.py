@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 from gisgov.errors import ValidationError
 
-__all__ = ["SCHEDULER_HELP", "SCHEDULER_META", "WORKERS_HELP", "JobOptions", "OptionSpec", "opt", "option_specs"]
+__all__ = ["SCHEDULER_HELP", "SCHEDULER_META", "WORKERS_HELP", "WORKERS_META", "JobOptions", "OptionSpec", "opt", "option_specs"]
 
 OptT = TypeVar("OptT", bound="JobOptions")
 
@@ -61,9 +61,10 @@ class OptionSpec:
     cli
         False for options the command line does not offer.
     api
-        False for options a request body may not set (the scheduler address: a client must
-        not point the service at a machine of its choosing, whose results it would unpickle;
-        the operator sets :data:`gisgov.distributed.SCHEDULER_ENV` instead).
+        False for options a request body may not set: the scheduler address (a client must
+        not point the service at a machine of its choosing, whose results it would unpickle)
+        and the number of worker processes (nor decide how many processes the server
+        starts); the operator sets :data:`gisgov.distributed.SCHEDULER_ENV` instead.
     """
 
     name: str
@@ -185,6 +186,8 @@ class JobOptions:
         return asdict(self)
 
 
+#: Metadata of the ``workers`` option: the command line and jobs only, never a request body.
+WORKERS_META = {"ge": 1, "le": 64, "api": False}
 #: Help of the ``workers`` option of every job that runs per community on Dask.
 WORKERS_HELP = ("Processes on this machine (1: in this process, no Dask; more: a Dask "
                 "LocalCluster of that many worker processes)")

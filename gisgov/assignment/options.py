@@ -10,7 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gisgov.errors import ValidationError
-from gisgov.options import SCHEDULER_HELP, SCHEDULER_META, WORKERS_HELP, JobOptions, opt
+from gisgov.options import (
+    SCHEDULER_HELP,
+    SCHEDULER_META,
+    WORKERS_HELP,
+    WORKERS_META,
+    JobOptions,
+    opt,
+)
 
 __all__ = ["AssignOptions"]
 
@@ -38,7 +45,7 @@ class AssignOptions(JobOptions):
     one_grid: bool = opt(True, "A member serves one grid (kin aside) unless coverage, minimum "
                                "loads or kin need more", flag="--one-grid/--any-grids")
     fresh: bool = opt(False, "Ignore the previous assignment (no stability)", flag="--fresh")
-    workers: int = opt(1, WORKERS_HELP, ge=1, le=64)
+    workers: int = opt(1, WORKERS_HELP, **WORKERS_META)
     scheduler: str | None = opt(None, SCHEDULER_HELP, **SCHEDULER_META)
 
     def check(self) -> None:

@@ -9,7 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gisgov.grids.partition import DEFAULT_TARGET_HOUSEHOLDS, TARGET_RANGE
-from gisgov.options import SCHEDULER_HELP, SCHEDULER_META, WORKERS_HELP, JobOptions, opt
+from gisgov.options import (
+    SCHEDULER_HELP,
+    SCHEDULER_META,
+    WORKERS_HELP,
+    WORKERS_META,
+    JobOptions,
+    opt,
+)
 
 __all__ = ["GridsOptions"]
 
@@ -25,5 +32,5 @@ class GridsOptions(JobOptions):
                                   max_length=2000)
     seed: int = opt(0, "Random seed (same seed, same grids)", ge=0, le=2**31)
     time_limit: float = opt(60.0, "Seconds for the whole run", ge=1, le=3600)
-    workers: int = opt(1, WORKERS_HELP, ge=1, le=64)
+    workers: int = opt(1, WORKERS_HELP, **WORKERS_META)
     scheduler: str | None = opt(None, SCHEDULER_HELP, **SCHEDULER_META)

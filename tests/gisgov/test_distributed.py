@@ -156,8 +156,9 @@ def test_one_parameter_model_per_job() -> None:
     for model, params, command in ((GridsOptions, GridsParams, "grids"),
                                    (AssignOptions, AssignParams, "assign")):
         names = [s.name for s in model.specs()]
-        # the scheduler address is the operator's (environment), never a request's
-        assert list(params.model_fields) == [n for n in names if n != "scheduler"]
+        # the scheduler and the processes are the operator's (environment), never a request's
+        assert list(params.model_fields) == [n for n in names
+                                             if n not in ("scheduler", "workers")]
         help_text = CliRunner().invoke(build_app(), [command, "--help"],
                                        env={"COLUMNS": "200"}).output
         for spec in model.specs():
@@ -171,7 +172,7 @@ def test_one_parameter_model_per_job() -> None:
     with pytest.raises(ValidationError, match="unknown parameter"):
         GridsOptions.from_mapping({"target": 100})
     assert GridsParams().model_dump() == {k: v for k, v in GridsOptions().to_dict().items()
-                                          if k != "scheduler"}
+                                          if k not in ("scheduler", "workers")}
 
 
 def test_postgis_through_an_external_tcp_scheduler(county_gpkg_master: Path, postgis_url: str,
