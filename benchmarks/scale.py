@@ -11,6 +11,10 @@ copy. Measured per run:
   every 0.2 s over the whole process tree with psutil);
 * whether the grids, staff and assignment equal the 1-worker run's on the same store.
 
+With 2 workers a GeoPackage runs on ``--workers 2`` (a LocalCluster gisgov starts) and PostGIS
+on ``--scheduler`` pointing at ``dask scheduler`` + ``dask worker --nworkers 2`` processes
+started by this program, outside gisgov, as a real cluster would be.
+
 ``--time-limit`` is generous (default 3600 s) so that every community's search ends on its
 iteration budget, never on the clock: then the same seed gives the same grids whatever the
 load of the machine (with a short limit a loaded machine cuts searches short).
@@ -69,10 +73,12 @@ def build_sample(n: int, districts: bool) -> Path:
 
 
 class PeakRSS:
-    """Peak resident memory of a process and of every descendant, sampled in a thread."""
+    """Peak resident memory of a process and of every descendant (and of the descendants of
+    ``extra``: an external cluster's worker processes), sampled in a thread."""
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, extra: tuple[int, ...] = ()) -> None:
         self.root = psutil.Process(pid)
+        self.extra = [psutil.Process(p) for p in extra]
         self.peaks: dict[int, tuple[str, int]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -81,7 +87,8 @@ class PeakRSS:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                procs = [self.root, *self.root.children(recursive=True)]
+                procs = [self.root, *self.root.children(recursive=True),
+                         *(c for e in self.extra for c in e.children(recursive=True))]
             except psutil.Error:
                 procs = []
             for p in procs:
@@ -104,12 +111,47 @@ class PeakRSS:
                                                                     for w in workers]}
 
 
-def run(args: list[str]) -> tuple[float, dict[str, Any], dict[str, Any]]:
+class ExternalCluster:
+    """A Dask cluster started outside gisgov, as on real machines: ``dask scheduler`` and
+    ``dask worker`` processes (``n`` single-threaded workers), stopped on exit."""
+
+    def __init__(self, n: int) -> None:
+        self.file = CACHE / f"scheduler_{uuid.uuid4().hex[:8]}.json"
+        dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+        self.scheduler = subprocess.Popen([*dask, "--scheduler-file", str(self.file),
+                                           "--port", "0", "--dashboard-address", ":0"],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(600):
+            if self.file.exists() and self.file.stat().st_size:
+                break
+            time.sleep(0.1)
+        self.address = json.loads(self.file.read_text())["address"]
+        self.worker = subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_worker", self.address,
+             "--nworkers", str(n), "--nthreads", "1", "--dashboard-address", ":0"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        from distributed import Client
+
+        with Client(self.address) as client:
+            client.wait_for_workers(n, timeout=600)
+
+    def close(self) -> None:
+        for proc in (self.worker, self.scheduler):
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.file.unlink(missing_ok=True)
+
+
+def run(args: list[str], extra: tuple[int, ...] = ()) -> tuple[float, dict[str, Any],
+                                                                dict[str, Any]]:
     """Run one ``gisgov`` command; seconds, its JSON document and peak memory."""
     t0 = time.perf_counter()
     proc = subprocess.Popen([*CLI, *args, "--json"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    peak = PeakRSS(proc.pid)
+    peak = PeakRSS(proc.pid, extra)
     out, err = proc.communicate()
     seconds = time.perf_counter() - t0
     mem = peak.stop()
@@ -194,18 +236,27 @@ def main() -> None:
             for w in args.workers:
                 tag = f"{store}{n}w{w}"
                 url, cleanup = workspace_copy(sample, store, tag, pg_base)
+                # PostGIS with more than one worker: a cluster started outside gisgov
+                # (--scheduler), as on real machines; a GeoPackage: --workers (LocalCluster)
+                ext = ExternalCluster(w) if store == "postgis" and w > 1 else None
+                how = (["--scheduler", ext.address] if ext else ["--workers", str(w)])
+                pids = (ext.worker.pid,) if ext else ()
                 try:
-                    g_s, g_doc, g_mem = run(["grids", url, "--workers", str(w),
-                                             "--time-limit", f"{args.time_limit:g}"])
-                    a_s, a_doc, a_mem = run(["assign", url, "--workers", str(w)])
+                    g_s, g_doc, g_mem = run(["grids", url, *how, "--time-limit",
+                                             f"{args.time_limit:g}"], pids)
+                    a_s, a_doc, a_mem = run(["assign", url, *how], pids)
                     d = digest(url)
                 finally:
+                    if ext:
+                        ext.close()
                     cleanup()
                 first_digest = first_digest or d
                 hh = int(a_doc["households"])
                 row = {
                     "size": f"{n} {'districts' if districts else 'scale'}", "store": store,
-                    "workers": w, "households": hh, "grids": g_doc["grids"],
+                    "workers": w, "cluster": ("dask scheduler + dask worker (--scheduler)"
+                                              if ext else "LocalCluster (--workers)"
+                                              if w > 1 else "none (in process)"), "households": hh, "grids": g_doc["grids"],
                     "grids_s": round(g_s, 1), "assign_s": round(a_s, 1),
                     "households_per_s": round(hh / (g_s + a_s)),
                     "vs_reference": round(hh / (g_s + a_s) / REFERENCE_HH_PER_S, 2),
