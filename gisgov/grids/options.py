@@ -31,6 +31,10 @@ class GridsOptions(JobOptions):
     communities: str | None = opt(None, "CODE,CODE… | urban | all (default all)",
                                   max_length=2000)
     seed: int = opt(0, "Random seed (same seed, same grids)", ge=0, le=2**31)
-    time_limit: float = opt(60.0, "Seconds for the whole run", ge=1, le=3600)
+    # a safety cap shared out over the communities by households: a city of hundreds of
+    # communities may need more than an hour of it to leave every search to its iteration
+    # budget on a loaded machine
+    time_limit: float = opt(60.0, "Seconds for the whole run (shared out over the "
+                                  "communities by households)", ge=1, le=86_400)
     workers: int = opt(1, WORKERS_HELP, **WORKERS_META)
     scheduler: str | None = opt(None, SCHEDULER_HELP, **SCHEDULER_META)
