@@ -30,7 +30,17 @@ from typing import Any, TypeVar
 
 from gisgov.errors import ValidationError
 
-__all__ = ["SCHEDULER_HELP", "SCHEDULER_META", "WORKERS_HELP", "WORKERS_META", "JobOptions", "OptionSpec", "opt", "option_specs"]
+__all__ = [
+    "SCHEDULER_HELP",
+    "SCHEDULER_META",
+    "WORKERS_HELP",
+    "WORKERS_META",
+    "JobOptions",
+    "OptT",
+    "OptionSpec",
+    "opt",
+    "option_specs",
+]
 
 OptT = TypeVar("OptT", bound="JobOptions")
 

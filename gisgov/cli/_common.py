@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gisgov.errors import GisgovError
+from gisgov.options import OptT
 from gisgov.store import WorkspaceBase, open_workspace
 
 __all__ = ["ProgressFn", "console", "err_console", "fail", "open_ws", "print_json", "progress"]
@@ -113,7 +114,7 @@ def option_parameters(specs: Any) -> list[Any]:
     return out
 
 
-def options_or_fail(cls: Any, kw: dict[str, Any]) -> Any:
+def options_or_fail(cls: type[OptT], kw: dict[str, Any]) -> OptT:
     """The job's options model from the command's keyword arguments, validated; a bad value
     exits with one line naming the flag (the model names fields)."""
     from dataclasses import fields
