@@ -266,6 +266,7 @@ def main() -> None:
                                                             strict=False)]
                     or g_mem["workers_mb"],
                     "same_as_1_worker": d == first_digest, "digest": d,
+                    "time_limit": args.time_limit,
                     # communities whose search the clock ended (then the seed alone does not
                     # decide the grids)
                     "time_capped": sum("cut the search short" in note
@@ -296,16 +297,18 @@ def write(rows: list[dict[str, Any]], time_limit: float) -> None:
         r["vs_county_run"] = (round(r["households_per_s"] / base[r["store"]], 2)
                               if r["store"] in base else None)
     head = ("| size | store | workers | households | grids | grids s | assign s | households/s "
-            "| × county run (same store) | × 1,150/s | driver MB | worker MB | same as 1 worker |")
-    lines = [head, "|" + "---|" * 13]
+            "| × county run (same store) | × 1,150/s | driver MB | worker MB | same as 1 worker "
+            "| time limit s | time-capped communities |")
+    lines = [head, "|" + "---|" * 15]
     for r in rows:
         lines.append(f"| {r['size']} | {r['store']} | {r['workers']} | {r['households']:,} | "
                      f"{r['grids']:,} | {r['grids_s']} | {r['assign_s']} | "
                      f"{r['households_per_s']:,} | {r['vs_county_run']} | "
                      f"{r['vs_reference']} | {r['driver_mb']} | "
                      f"{', '.join(map(str, r['workers_mb'])) or '–'} | "
-                     f"{'yes' if r['same_as_1_worker'] else 'NO'} |")
-    text = "\n".join(lines) + f"\n\n{meta['machine']}; time limit {time_limit:g} s.\n"
+                     f"{'yes' if r['same_as_1_worker'] else 'NO'} | "
+                     f"{r.get('time_limit', '?'):g} | {r.get('time_capped', 'not recorded')} |")
+    text = "\n".join(lines) + f"\n\n{meta['machine']}.\n"
     (RESULTS / "scale.md").write_text(text)
     print(text)
 
