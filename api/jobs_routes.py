@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from fastapi import APIRouter, Body, Depends, Path, Request
 from fastapi.responses import JSONResponse
@@ -56,72 +56,71 @@ class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _redistrict_model() -> type[_Params]:
-    """``RedistrictParams`` derived from :class:`~gisgov.districting.options.RedistrictOptions`:
-    the same names, types, defaults, bounds and help as ``gisgov redistrict``'s flags."""
+def _model_from(cls: Any, name: str, doc: str, base: type[_Params]) -> type[_Params]:
+    """A request model derived from a job's options dataclass (:mod:`gisgov.options`): the
+    same names, types, defaults, bounds and help as the command's flags."""
     from typing import Literal
 
     from pydantic import create_model
 
-    from gisgov.districting.options import option_specs
-
     fields: dict[str, Any] = {}
-    for spec in option_specs():
+    for spec in cls.specs():
+        if not spec.api:
+            continue
         tp: Any = spec.type
         if spec.choices:
             tp = Literal[spec.choices]  # type: ignore[valid-type]
         fields[spec.name] = (tp, Field(spec.default, description=spec.help, ge=spec.ge,
                                        le=spec.le, gt=spec.gt, pattern=spec.pattern,
                                        max_length=spec.max_length))
-    return create_model("RedistrictParams", __base__=_RedistrictBase,  # type: ignore[call-overload,no-any-return]
-                        __doc__="Re-draw communities (``gisgov redistrict``) into a stored "
-                                "scenario; every option of the command, same names and defaults.",
+    return create_model(name, __base__=base, __doc__=doc,  # type: ignore[call-overload,no-any-return]
                         **fields)
 
 
-class _RedistrictBase(_Params):
-    @model_validator(mode="after")
-    def _options_valid(self) -> _RedistrictBase:
-        # lock and weights text, areas xor target: refused at the request (a 4xx problem),
-        # not later in the job thread
-        from gisgov.districting.options import RedistrictOptions
+class _OptionsBase(_Params):
+    """Cross-field checks of the options model at the request (a 4xx problem), not later in
+    the job thread."""
 
+    _options: ClassVar[Any] = None
+
+    @model_validator(mode="after")
+    def _options_valid(self) -> _OptionsBase:
         try:
-            RedistrictOptions(**self.model_dump()).validate()
+            self._options(**self.model_dump()).validate()
         except GisgovError as exc:
             raise ValueError(str(exc)) from None
         return self
 
 
-if TYPE_CHECKING:  # the checker sees the shared fields through the options dataclass
-    class RedistrictParams(_RedistrictBase):
+if TYPE_CHECKING:  # the checker sees the shared fields through the options dataclasses
+    class RedistrictParams(_OptionsBase):
         apply: bool
+
+    class GridsParams(_OptionsBase):
+        pass
+
+    class AssignParams(_OptionsBase):
+        pass
 else:
-    RedistrictParams = _redistrict_model()
+    from gisgov.assignment.options import AssignOptions
+    from gisgov.districting.options import RedistrictOptions
+    from gisgov.grids.options import GridsOptions
 
+    def _base(cls: Any) -> type[_OptionsBase]:
+        return type(f"_{cls.__name__}Base", (_OptionsBase,),
+                    {"_options": cls, "__module__": __name__})
 
-class GridsParams(_Params):
-    """Partition communities into grids with staff (``gisgov grids``)."""
-
-    target_households: int = Field(100, ge=30, le=1000, description="Households per grid")
-    communities: str | None = Field(None, max_length=2000,
-                                    description="all | urban | CODE,CODE…")
-    seed: int = Field(0, ge=0, le=2**31, description="Random seed")
-    time_limit: float = Field(60.0, ge=1, le=3600, description="Seconds")
-
-
-class AssignParams(_Params):
-    """Assign every household a red-grid member (``gisgov assign``)."""
-
-    min_load: int = Field(5, ge=0, le=100, description="Fewest households per member")
-    max_load: int = Field(10, ge=1, le=100, description="Most households per member")
-    borrow: bool = Field(True, description="Grids short of members borrow from neighbours")
-    borrow_cost: float = Field(500.0, ge=0, le=1e5, description="Metres charged per loan")
-    change_penalty: float = Field(300.0, ge=0, le=1e5, description="Metres per change")
-    fresh: bool = Field(False, description="Ignore the previous assignment")
-    scope: Literal["grid", "community", "subdistrict"] = Field(
-        "subdistrict", description="Where reporting members may serve (统筹调配)")
-    deploy_cap_m: float = Field(3000.0, ge=1, le=50_000, description="Deployment walk cap (m)")
+    RedistrictParams = _model_from(
+        RedistrictOptions, "RedistrictParams", "Re-draw communities (``gisgov redistrict``) "
+        "into a stored scenario; every option of the command, same names and defaults.",
+        _base(RedistrictOptions))
+    GridsParams = _model_from(
+        GridsOptions, "GridsParams", "Partition communities into grids with staff (``gisgov "
+        "grids``); every option of the command, same names and defaults.", _base(GridsOptions))
+    AssignParams = _model_from(
+        AssignOptions, "AssignParams", "Assign every household a red-grid member (``gisgov "
+        "assign``); every option of the command, same names and defaults.",
+        _base(AssignOptions))
 
 
 def _job_doc(request: Request, job: Job) -> dict[str, Any]:

@@ -484,25 +484,6 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def _number(params: Mapping[str, Any], name: str, default: float, *, lo: float, hi: float,
-            integer: bool = False) -> Any:
-    value = params.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValidationError(f"parameter {name} must be a number, not {value!r}")
-    if not lo <= value <= hi or (integer and int(value) != value):
-        kind = "an integer" if integer else "a number"
-        raise ValidationError(f"parameter {name} must be {kind} in [{lo}, {hi}], not {value}")
-    return int(value) if integer else float(value)
-
-
-def _check_params(params: Mapping[str, Any], allowed: set[str]) -> None:
-    unknown = sorted(set(params) - allowed)
-    if unknown:
-        raise ValidationError(
-            f"unknown parameter(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
-        )
-
-
 def _module_available(module: str, attribute: str, what: str) -> Callable[[], str | None]:
     def check() -> str | None:
         import importlib
@@ -522,42 +503,20 @@ def _module_available(module: str, attribute: str, what: str) -> Callable[[], st
 def assign_job(ws: Any, params: Mapping[str, Any], progress: ProgressFn) -> JobOutput:
     """Red-grid member ↔ household assignment; the same run as ``gisgov assign``.
 
-    Parameters (all optional): ``min_load`` (5), ``max_load`` (10), ``borrow`` (true),
-    ``borrow_cost`` (500 m), ``change_penalty`` (300 m), ``fresh`` (false), ``scope``
-    (``subdistrict``; or ``grid``, ``community``), ``deploy_cap_m`` (3000 m),
-    ``deploy_cost`` (1000 m), ``deploy_from`` (``home`` or ``unit``).
+    Parameters: the fields of :class:`~gisgov.assignment.options.AssignOptions` (all
+    optional, the command's names and defaults): ``min_load`` (5), ``max_load`` (10),
+    ``borrow`` (true), ``borrow_cost`` (500 m), ``change_penalty`` (300 m), ``scope``
+    (``subdistrict``; or ``grid``, ``community``), ``deploy_cap_m`` (3000 m), ``deploy_cost``
+    (1000 m), ``deploy_from`` (``home`` or ``unit``), ``one_grid`` (true), ``fresh`` (false),
+    ``workers`` (1) and ``scheduler`` (a Dask scheduler's address; PostGIS workspaces).
     """
-    from gisgov.assignment import SCOPES, assign, previous_from_layer, write_assignment
+    from gisgov.assignment import write_assignment
+    from gisgov.assignment.options import AssignOptions
+    from gisgov.assignment.tasks import run_assign
 
-    _check_params(params, {"min_load", "max_load", "borrow", "borrow_cost", "change_penalty",
-                           "fresh", "scope", "deploy_cap_m", "deploy_cost", "deploy_from"})
-    scope = str(params.get("scope", "subdistrict"))
-    if scope not in SCOPES:
-        raise ValidationError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
-    deploy_from = str(params.get("deploy_from", "home"))
-    if deploy_from not in ("home", "unit"):
-        raise ValidationError(f"deploy_from must be home or unit, got {deploy_from!r}")
-    min_load = _number(params, "min_load", 5, lo=0, hi=100, integer=True)
-    max_load = _number(params, "max_load", 10, lo=1, hi=100, integer=True)
-    if min_load > max_load:
-        raise ValidationError("min_load must not exceed max_load")
-    borrow, fresh = bool(params.get("borrow", True)), bool(params.get("fresh", False))
-    grids = ws.read("grids")
-    if not len(grids):
-        raise ValidationError("the grids layer is empty: run the grids job first")
+    opts = AssignOptions.from_mapping(params)
     progress("reading layers", 0.02)
-    previous = None if fresh else previous_from_layer(ws.read("assignments"))
-    result = assign(
-        ws.read("households"), ws.read("members"), grids, streets=ws.read("streets"),
-        buildings=ws.read("buildings"), units=ws.read("units"), previous=previous,
-        min_load=min_load, max_load=max_load, borrow=borrow, scope=scope,
-        deploy_cap_m=_number(params, "deploy_cap_m", 3000.0, lo=1, hi=50_000),
-        deploy_cost=_number(params, "deploy_cost", 1000.0, lo=0, hi=1e5),
-        deploy_from=deploy_from,
-        borrow_cost=_number(params, "borrow_cost", 500.0, lo=0, hi=1e5),
-        change_penalty=_number(params, "change_penalty", 300.0, lo=0, hi=1e5),
-        working_crs=ws.working_crs, progress=lambda d, f: progress(d, 0.05 + 0.85 * f),
-    )
+    result = run_assign(ws, opts, progress=lambda d, f: progress(d, 0.05 + 0.85 * f))
     progress("writing assignments", 0.92)
     written = write_assignment(ws, result)
     summary = json.loads(json.dumps(result.summary, default=_json_default))
@@ -580,27 +539,18 @@ def _prepare_kernels(progress: ProgressFn) -> None:
 def grids_job(ws: Any, params: Mapping[str, Any], progress: ProgressFn) -> JobOutput:
     """Partition communities into grids with staff; the same run as ``gisgov grids``.
 
-    Parameters (all optional): ``target_households`` (100), ``communities`` ("all", "urban"
-    or comma-separated codes), ``seed`` (0), ``time_limit`` (60 s).
+    Parameters: the fields of :class:`~gisgov.grids.options.GridsOptions` (all optional,
+    the command's names and defaults): ``target_households`` (100), ``communities``
+    ("all", "urban" or comma-separated codes), ``seed`` (0), ``time_limit`` (60 s),
+    ``workers`` (1) and ``scheduler`` (a Dask scheduler's address; PostGIS workspaces).
     """
-    from gisgov.grids import make_grids, resolve_communities, write_grid_plan
+    from gisgov.grids import write_grid_plan
+    from gisgov.grids.options import GridsOptions
+    from gisgov.grids.tasks import run_grids
 
-    _check_params(params, {"target_households", "communities", "seed", "time_limit"})
-    layers = ws.read_all()
-    if not len(layers.get("communities", [])) or not len(layers.get("households", [])):
-        raise ValidationError("grids need communities and households in the workspace")
-    codes = resolve_communities(layers["communities"], params.get("communities"))
-    if not codes:
-        raise ValidationError(f"no community matches {params.get('communities')!r}")
+    opts = GridsOptions.from_mapping(params)
     _prepare_kernels(progress)
-    plan = make_grids(
-        layers, communities=codes,
-        target_households=_number(params, "target_households", 100, lo=30, hi=1000,
-                                  integer=True),
-        crs=ws.working_crs, seed=_number(params, "seed", 0, lo=0, hi=2**31, integer=True),
-        time_limit=_number(params, "time_limit", 60.0, lo=1, hi=3600),
-        progress=lambda d, f: progress(d, 0.9 * f),
-    )
+    plan = run_grids(ws, opts, progress=lambda d, f: progress(d, 0.9 * f))
     progress("writing grids", 0.95)
     tables = write_grid_plan(ws, plan)
     summary = json.loads(json.dumps(plan.result.summary(), default=_json_default))

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gisgov.errors import GisgovError
+from gisgov.options import OptT
 from gisgov.store import WorkspaceBase, open_workspace
 
 __all__ = ["ProgressFn", "console", "err_console", "fail", "open_ws", "print_json", "progress"]
@@ -92,3 +93,40 @@ def import_summary(report: Any, label: str, count: int) -> str:
         line += "; forced: " + ", ".join(
             f"{o.rows:,} {o.layer} now refer to deleted {o.target}" for o in report.orphans)
     return line
+
+
+def option_parameters(specs: Any) -> list[Any]:
+    """Keyword-only typer parameters for every :class:`~gisgov.options.OptionSpec` shown on
+    the command line: ``--field-name`` (or the spec's own flag) with its type, default and
+    help — the job and the API derive theirs from the same model (:mod:`gisgov.options`)."""
+    import inspect
+    from typing import Annotated
+
+    out = []
+    for spec in specs:
+        if not spec.cli:
+            continue
+        extra = f" [{' | '.join(spec.choices)}]" if spec.choices else ""
+        option = typer.Option(spec.cli_flag, help=spec.help + extra)
+        out.append(inspect.Parameter(spec.name, inspect.Parameter.KEYWORD_ONLY,
+                                     default=spec.default,
+                                     annotation=Annotated[spec.type, option]))
+    return out
+
+
+def options_or_fail(cls: type[OptT], kw: dict[str, Any]) -> OptT:
+    """The job's options model from the command's keyword arguments, validated; a bad value
+    exits with one line naming the flag (the model names fields)."""
+    from dataclasses import fields
+
+    opts = cls(**{f.name: kw[f.name] for f in fields(cls)})
+    try:
+        opts.validate()
+    except GisgovError as exc:
+        msg = str(exc)
+        head = msg.split(" ", 1)[0].rstrip(":")
+        flags = {s.name: s.cli_flag.split("/")[0] for s in cls.specs()}
+        if head in flags:
+            msg = flags[head] + msg[len(head):]
+        fail(msg)
+    return opts

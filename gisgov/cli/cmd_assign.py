@@ -7,12 +7,21 @@ are too few, and "certified" only when every flow problem's dual bound proved it
 
 from __future__ import annotations
 
+import inspect
 import time
 from typing import Annotated, Any
 
 import typer
 
-from gisgov.cli._common import console, fail, open_ws, print_json, progress
+from gisgov.cli._common import (
+    console,
+    fail,
+    open_ws,
+    option_parameters,
+    options_or_fail,
+    print_json,
+    progress,
+)
 
 __all__ = ["register"]
 
@@ -24,105 +33,51 @@ JSON_KEYS = (
 )
 
 
+def _signature() -> inspect.Signature:
+    """The workspace, every :class:`~gisgov.assignment.options.AssignOptions` field (the job
+    and the API derive theirs from the same model), then the output options."""
+    from gisgov.assignment.options import AssignOptions
+
+    kw = inspect.Parameter.KEYWORD_ONLY
+    return inspect.Signature([
+        inspect.Parameter("workspace", kw, annotation=Annotated[str, typer.Argument(
+            help="Workspace: .gpkg file or postgresql://")]),
+        *option_parameters(AssignOptions.specs()),
+        inspect.Parameter("lists_out", kw, default=None, annotation=Annotated[
+            str | None, typer.Option("--lists-out", help="Directory for contact lists (CSV, "
+                                                         "HTML) and summaries")]),
+        inspect.Parameter("plan_out", kw, default=None, annotation=Annotated[
+            str | None, typer.Option("--plan-out", help="Directory for the recruitment plan "
+                                                        "(CSV, HTML)")]),
+        inspect.Parameter("json_out", kw, default=False, annotation=Annotated[bool, typer.Option(
+            "--json", help="Print one JSON document")]),
+    ])
+
+
 def register(app: typer.Typer) -> None:
     """Add ``assign`` to ``app``."""
 
-    @app.command("assign")
-    def assign_cmd(
-        workspace: Annotated[str, typer.Argument(help="Workspace: .gpkg file or postgresql://")],
-        min_load: Annotated[
-            int, typer.Option("--min", help="Fewest households per A/B member")
-        ] = 5,
-        max_load: Annotated[
-            int, typer.Option("--max", help="Most households per A/B member")
-        ] = 10,
-        borrow: Annotated[
-            bool, typer.Option("--borrow/--no-borrow",
-                               help="Grids short of members borrow from adjacent grids")
-        ] = True,
-        borrow_cost: Annotated[
-            float, typer.Option(help="Extra metres charged for a borrowed member")
-        ] = 500.0,
-        change_penalty: Annotated[
-            float, typer.Option(help="Metres a change from the previous assignment costs")
-        ] = 300.0,
-        scope: Annotated[
-            str, typer.Option(help="Where reporting (in-service) members may serve: grid, "
-                                   "community or subdistrict (统筹调配)")
-        ] = "subdistrict",
-        deploy_cap: Annotated[
-            float, typer.Option("--deploy-cap",
-                                help="Longest walk (m) of a member deployed to another grid")
-        ] = 3000.0,
-        deploy_cost: Annotated[
-            float, typer.Option(help="Extra metres charged for serving another community")
-        ] = 1000.0,
-        deploy_from: Annotated[
-            str, typer.Option(help="Where a deployed member's walk starts: home or unit")
-        ] = "home",
-        one_grid: Annotated[
-            bool, typer.Option("--one-grid/--any-grids",
-                               help="A member serves one grid (kin aside) unless coverage, "
-                                    "minimum loads or kin need more")
-        ] = True,
-        fresh: Annotated[
-            bool, typer.Option("--fresh", help="Ignore the previous assignment (no stability)")
-        ] = False,
-        lists_out: Annotated[
-            str | None, typer.Option("--lists-out",
-                                     help="Directory for contact lists (CSV, HTML) and summaries")
-        ] = None,
-        plan_out: Annotated[
-            str | None, typer.Option("--plan-out",
-                                     help="Directory for the recruitment plan (CSV, HTML)")
-        ] = None,
-        json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document")] = False,
-    ) -> None:
+    def assign_cmd(**kw: Any) -> None:
         """Assign households red-grid members within load bounds (红色网格员联户).
 
         Reporting members may be deployed across the subdistrict (--scope) within
         --deploy-cap metres; households no member within reach can take stay unassigned, are
         counted, and get a recruitment plan (--plan-out). The assignment is claimed optimal
-        only when the LP-dual certificate proves it.
+        only when the LP-dual certificate proves it. --workers N runs one task per
+        subdistrict on a local Dask cluster; --scheduler on a running one (PostGIS).
         """
-        from gisgov.assignment import (
-            assign,
-            previous_from_layer,
-            write_assignment,
-            write_contact_lists,
-            write_recruit_plan,
-        )
+        from gisgov.assignment import write_assignment, write_contact_lists, write_recruit_plan
+        from gisgov.assignment.options import AssignOptions
+        from gisgov.assignment.tasks import run_assign
         from gisgov.errors import GisgovError
 
-        if not 0 <= min_load <= max_load or max_load < 1:
-            fail("--min and --max must satisfy 0 <= min <= max and max >= 1")
-        if scope not in ("grid", "community", "subdistrict"):
-            fail(f"--scope must be grid, community or subdistrict, not {scope!r}")
-        if deploy_from not in ("home", "unit"):
-            fail(f"--deploy-from must be home or unit, not {deploy_from!r}")
+        opts = options_or_fail(AssignOptions, kw)
+        lists_out, plan_out, json_out = kw["lists_out"], kw["plan_out"], kw["json_out"]
         started = time.perf_counter()
-        ws = open_ws(workspace)
-        grids = ws.read("grids")
-        if len(grids) == 0:
-            fail("the grids layer is empty: run gisgov grids first")
+        ws = open_ws(kw["workspace"])
         with progress(enabled=not json_out, total_label="红色网格员联户") as update:
-            update("reading layers", 0.0)
-            households = ws.read("households")
-            members = ws.read("members")
-            streets = ws.read("streets")
-            buildings = ws.read("buildings")
-            units = ws.read("units")
-            previous = None if fresh else previous_from_layer(ws.read("assignments"))
             try:
-                result = assign(
-                    households, members, grids, streets=streets, buildings=buildings,
-                    units=units, previous=previous, min_load=min_load, max_load=max_load,
-                    borrow=borrow, borrow_cost=borrow_cost, change_penalty=change_penalty,
-                    scope=scope, deploy_cap_m=deploy_cap, deploy_cost=deploy_cost,
-                    deploy_from=deploy_from, one_grid=one_grid,
-                    working_crs=ws.working_crs,
-                    progress=lambda d, f: update(d, 0.05 + 0.85 * f),
-                )
+                result = run_assign(ws, opts, progress=update)
             except GisgovError as exc:
                 fail(str(exc))
             update("writing assignments", 0.92)
@@ -130,6 +85,8 @@ def register(app: typer.Typer) -> None:
             files = []
             if lists_out:
                 update("writing contact lists", 0.97)
+                households, members = ws.read("households"), ws.read("members")
+                grids = ws.read("grids")
                 files = [str(p) for p in write_contact_lists(result, households, members,
                                                              lists_out)]
                 # One page and one CSV per grid, an index, Chinese headers (issue 16).
@@ -153,6 +110,9 @@ def register(app: typer.Typer) -> None:
             print_json(doc)
             return
         _print_summary(doc, result)
+
+    assign_cmd.__signature__ = _signature()  # type: ignore[attr-defined]
+    app.command("assign")(assign_cmd)
 
 
 def _share(part: int, whole: int) -> str:

@@ -2,53 +2,68 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from gisgov.cli._common import console, fail, open_ws, print_json, progress
+from gisgov.cli._common import (
+    console,
+    fail,
+    open_ws,
+    option_parameters,
+    options_or_fail,
+    print_json,
+    progress,
+)
 
 __all__ = ["register"]
+
+
+def _signature() -> inspect.Signature:
+    """The workspace, ``--json``, then every :class:`~gisgov.grids.options.GridsOptions`
+    field (the job and the API derive theirs from the same model)."""
+    from gisgov.grids.options import GridsOptions
+
+    kw = inspect.Parameter.KEYWORD_ONLY
+    return inspect.Signature([
+        inspect.Parameter("ws", kw, annotation=Annotated[str, typer.Argument(
+            help="Workspace: .gpkg or postgresql:// URL")]),
+        *option_parameters(GridsOptions.specs()),
+        inspect.Parameter("json_out", kw, default=False, annotation=Annotated[bool, typer.Option(
+            "--json", help="Print one JSON document")]),
+    ])
 
 
 def register(app: typer.Typer) -> None:
     """Add ``grids`` to ``app``."""
 
-    @app.command("grids")
-    def grids_cmd(
-        ws: Annotated[str, typer.Argument(help="Workspace: .gpkg or postgresql:// URL")],
-        target_households: Annotated[
-            int, typer.Option(help="Households per grid (30–1000; the county runs ~100)")
-        ] = 100,
-        communities: Annotated[
-            str | None, typer.Option(help="CODE,CODE… | urban | all (default all)")
-        ] = None,
-        seed: Annotated[int, typer.Option(help="Random seed (same seed, same grids)")] = 0,
-        time_limit: Annotated[float, typer.Option(help="Seconds for the whole run")] = 60.0,
-        json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document")] = False,
-    ) -> None:
-        """Partition communities into grids (网格划分) with staff and party organisations."""
-        from gisgov.grids import make_grids, resolve_communities, write_grid_plan
+    def grids_cmd(**kw: Any) -> None:
+        """Partition communities into grids (网格划分) with staff and party organisations.
 
-        workspace = open_ws(ws)
-        layers = workspace.read_all()
-        if not len(layers.get("communities", [])):
-            fail("the workspace has no communities; import or draw them first")
-        if not len(layers.get("households", [])):
-            fail("the workspace has no households; grids are balanced by households")
-        codes = resolve_communities(layers["communities"], communities)
-        if not codes:
-            fail(f"no community matches {communities!r}")
+        Each community is one task: in this process (--workers 1), on a local Dask cluster
+        (--workers N) or on a running one (--scheduler, PostGIS workspaces).
+        """
+        from gisgov.errors import GisgovError
+        from gisgov.grids import write_grid_plan
+        from gisgov.grids.options import GridsOptions
+        from gisgov.grids.tasks import run_grids
+
+        opts = options_or_fail(GridsOptions, kw)
+        json_out = kw["json_out"]
+        workspace = open_ws(kw["ws"])
         started = time.perf_counter()
         with progress(enabled=not json_out, total_label="网格划分") as update:
-            plan = make_grids(layers, communities=codes, target_households=target_households,
-                              crs=workspace.working_crs, seed=seed, time_limit=time_limit,
-                              progress=lambda d, f: update(d, 0.9 * f))
+            try:
+                plan = run_grids(workspace, opts, progress=update)
+            except GisgovError as exc:
+                fail(str(exc))
             update("写入工作空间 writing", 0.95)
             write_grid_plan(workspace, plan)
             update("done", 1.0)
+        codes = plan.result.per_community["community_code"].tolist()
         summary: dict[str, Any] = plan.result.summary()
         summary["seconds"] = round(time.perf_counter() - started, 3)
         summary["communities"] = plan.result.per_community.to_dict(orient="records")
@@ -70,3 +85,6 @@ def register(app: typer.Typer) -> None:
                       "(see table grid_unfilled_roles)")
         for note in plan.result.report:
             console.print(f"· {note}", highlight=False)
+
+    grids_cmd.__signature__ = _signature()  # type: ignore[attr-defined]
+    app.command("grids")(grids_cmd)

@@ -10,7 +10,15 @@ from typing import Annotated, Any
 
 import typer
 
-from gisgov.cli._common import console, fail, open_ws, print_json, progress
+from gisgov.cli._common import (
+    console,
+    fail,
+    open_ws,
+    option_parameters,
+    options_or_fail,
+    print_json,
+    progress,
+)
 from gisgov.errors import GisgovError, InfeasibleError
 
 __all__ = ["register"]
@@ -20,7 +28,7 @@ def _redistrict_signature() -> inspect.Signature:
     """The command's parameters: the CLI-only ones, then every :class:`RedistrictOptions`
     field as ``--field-name`` with its type, default and help (the job and the API derive
     theirs from the same model)."""
-    from gisgov.districting.options import option_specs
+    from gisgov.districting.options import RedistrictOptions
 
     kw = inspect.Parameter.KEYWORD_ONLY
     params = [
@@ -37,12 +45,7 @@ def _redistrict_signature() -> inspect.Signature:
         inspect.Parameter("json_out", kw, default=False, annotation=Annotated[bool, typer.Option(
             "--json", help="Print one JSON document")]),
     ]
-    for spec in option_specs():
-        flag = "--" + spec.name.replace("_", "-")
-        extra = f" [{' | '.join(spec.choices)}]" if spec.choices else ""
-        opt = typer.Option(flag, help=spec.help + extra)
-        params.append(inspect.Parameter(spec.name, kw, default=spec.default,
-                                        annotation=Annotated[spec.type, opt]))
+    params += option_parameters(RedistrictOptions.specs())
     return inspect.Signature(params)
 
 
@@ -51,8 +54,6 @@ def register(app: typer.Typer) -> None:
 
     def redistrict_cmd(**kw: Any) -> None:
         """Re-draw communities (or your own units) into balanced, contiguous, compact areas."""
-        from dataclasses import fields
-
         from gisgov.districting import partition
         from gisgov.districting.metrics import plan_metrics
         from gisgov.districting.options import (
@@ -65,16 +66,7 @@ def register(app: typer.Typer) -> None:
 
         ws_path, units, weight, id_col = kw["ws_path"], kw["units"], kw["weight"], kw["id_col"]
         labels_out, json_out = kw["labels_out"], kw["json_out"]
-        opts = RedistrictOptions(**{f.name: kw[f.name] for f in fields(RedistrictOptions)})
-        try:
-            opts.validate()
-        except GisgovError as exc:
-            # the shared model names fields (``weights``); the command line calls them flags
-            msg = str(exc)
-            head = msg.split(" ", 1)[0].rstrip(":")
-            if head in kw:
-                msg = "--" + head.replace("_", "-") + msg[len(head):]
-            fail(msg)
+        opts = options_or_fail(RedistrictOptions, kw)
         if opts.apply and not opts.scenario:
             opts.scenario = "applied"
         t0 = time.perf_counter()

@@ -36,6 +36,7 @@ __all__ = [
     "GridsResult",
     "RoleSlot",
     "community_units",
+    "finish_grids",
     "grid_codes",
     "grid_of_points",
     "grid_party",
@@ -121,6 +122,29 @@ def make_grids(
     result = partition_grids(layers, communities=communities,
                              target_households=target_households, crs=crs, seed=seed,
                              time_limit=time_limit, progress=progress)
+    return finish_grids(layers, result, crs=crs)
+
+
+def finish_grids(layers: dict[str, gpd.GeoDataFrame], result: GridsResult, *,
+                 crs: pyproj.CRS) -> GridPlan:
+    """Everything after the partition: the stored grids tiled, staff, party organisations,
+    assignments following their households.
+
+    Parameters
+    ----------
+    layers
+        ``grids`` (the current ones: those of other communities are kept), ``members``,
+        ``branches``; optional ``compounds``, ``staff``, ``assignments`` and, when there are
+        assignments, ``households``.
+    result
+        The partition of the re-gridded communities.
+    crs
+        Metric working CRS.
+
+    Returns
+    -------
+    GridPlan
+    """
     done = set(result.grids["community_code"].astype(str))
     old = layers.get("grids")
     kept_grids = (old[~old["community_code"].astype(str).isin(done)]

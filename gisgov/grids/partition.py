@@ -220,14 +220,30 @@ def _count_households(units: gpd.GeoDataFrame, households: gpd.GeoDataFrame
     return units
 
 
+def _within_bounds(points: gpd.GeoDataFrame, bounds: tuple[float, float, float, float]
+                   ) -> gpd.GeoDataFrame:
+    """The rows of ``points`` inside (or on) ``bounds``, in their order."""
+    geoms = np.asarray(points.geometry.values)
+    x, y = shapely.get_x(geoms), shapely.get_y(geoms)
+    minx, miny, maxx, maxy = bounds
+    return points[(x >= minx) & (x <= maxx) & (y >= miny) & (y <= maxy)]
+
+
 def _split_by_buildings(
     area: shapely.Geometry,
     compound_id: object,
     buildings: gpd.GeoDataFrame,
     households: gpd.GeoDataFrame,
 ) -> gpd.GeoDataFrame:
-    """Voronoi cells of the buildings inside ``area``, clipped to it: one unit per building."""
-    inside = buildings[buildings.intersects(area)]
+    """Voronoi cells of the buildings inside ``area``, clipped to it: one unit per building.
+
+    Buildings are found through the spatial index and households by ``area``'s bounds first:
+    a community has many such areas, and scanning all its buildings and households for each
+    one grew with the square of the community's size (the reference county at 4× density
+    spent 23 s here, 13 s of it making points).
+    """
+    inside = buildings.iloc[np.sort(buildings.sindex.query(area, predicate="intersects"))]
+    households = _within_bounds(households, tuple(shapely.bounds(area)))
     if len(inside) < 2:
         one = gpd.GeoDataFrame({"kind": ["building" if len(inside) else "block"],
                                 "compound_id": [compound_id]}, geometry=[area],
@@ -440,7 +456,7 @@ def _contiguous(polys: np.ndarray, households: gpd.GeoDataFrame) -> tuple[np.nda
         order = np.lexsort((-shapely.area(parts), -people))
         keep = [parts[order[0]]]
         for p in parts[order[1:]]:
-            others = np.array([j for j in range(len(out)) if j != i])
+            others = np.array([j for j in range(len(out)) if j != i], dtype=np.int64)
             shared = shapely.length(shapely.intersection(shapely.boundary(p),
                                                          shapely.boundary(out[others])))
             if len(others) and shared.max() > 0:

@@ -188,13 +188,17 @@ def staff_grids(
     taken = np.isin(member_ids, list(used))
     eligible = {slot.duty: slot.eligible(m) for slot in template if slot.eligible is not None}
     community_of_member = _community_of(m, g)
+    # Only a grid's own community may staff it, so distances are taken to those members
+    # alone: one community's members per grid, not the city's (that grew as grids × members).
+    by_community = pd.Series(np.arange(len(m))).groupby(community_of_member).indices
+    in_service = m["status"].to_numpy() == "in_service"
     for gi in np.argsort(g["code"].to_numpy()):
         grid = g.iloc[int(gi)]
         code = str(grid["code"])
         have = kept[kept["grid_code"] == code] if kept is not None else None
-        same_community = community_of_member == str(grid["community_code"])
-        dist = shapely.distance(home, grid.geometry)
-        rank = dist + np.where(m["status"].to_numpy() == "in_service", IN_SERVICE_PENALTY_M, 0.0)
+        near = np.asarray(by_community.get(str(grid["community_code"]), []), dtype=np.int64)
+        dist = shapely.distance(home[near], grid.geometry)
+        rank = dist + np.where(in_service[near], IN_SERVICE_PENALTY_M, 0.0)
         for slot in template:
             present = (
                 int(((have["role"] == slot.role) & (have["duty"].fillna(slot.duty) == slot.duty)
@@ -207,7 +211,7 @@ def staff_grids(
                     unfilled.append({"grid_code": code, "role": slot.role, "duty": slot.duty,
                                      "reason": "no such person in the data; appoint by hand"})
                     continue
-                ok = eligible[slot.duty] & same_community & ~taken
+                ok = eligible[slot.duty][near] & ~taken[near]
                 if slot.role == "volunteer":
                     ok &= dist <= 0.0
                 if not ok.any():
@@ -217,7 +221,7 @@ def staff_grids(
                                          "reason": "no eligible party member left in the "
                                                    "community"})
                     break
-                pick = int(np.flatnonzero(ok)[np.argmin(rank[ok])])
+                pick = int(near[np.flatnonzero(ok)[np.argmin(rank[ok])]])
                 used.add(member_ids[pick])
                 taken[pick] = True
                 person = m.iloc[pick]
