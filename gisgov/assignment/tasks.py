@@ -173,7 +173,8 @@ ADDITIVE = (
     "borrowed", "grids", "grids_short", "more_members_needed", "households_outside_grids",
     "households_on_grid_boundary", "pairs", "household_nodes", "arcs", "fallback_pairs",
     "fallback_assigned", "clusters", "members_pinned", "relaxed_assigned", "total_walk_m",
-    "objective", "lower_bound", "pair_cost_m", "relaxed_objective",
+    "objective", "lower_bound", "pair_cost_m", "relaxed_objective", "coverage_bound",
+    "uncovered_with_room",
 )
 
 
@@ -198,6 +199,8 @@ def merge_summaries(rows: list[dict[str, Any]], seconds: float) -> dict[str, Any
     out["reasons"] = dict(reasons.most_common())
     out["recruit"] = sorted((x for r in rows for x in r["recruit"]),
                             key=lambda x: x["grid_code"])
+    # the coverage bound is a maximum flow per piece, and pieces share no member or household
+    out["coverage_maximal"] = all(r.get("coverage_maximal", False) for r in rows)
     out["optimal"] = all(r["optimal"] for r in rows)
     out["optimality"] = (OPTIMALITY_NOTE if out["optimal"] else
                          "; ".join(r["optimality"] for r in rows if not r["optimal"]))
