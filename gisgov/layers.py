@@ -453,8 +453,12 @@ def _to_str(series: pd.Series) -> pd.Series:
     if (series.dtype == object or nan_str) and \
             pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
         null = series.isna()
+        # through a numpy unicode array, in C: plain Python str, also for numpy's str_ (as
+        # conv's str(v) gives; pandas' astype(str) keeps str subclasses as they are);
         # pandas' map leaves None when every value is null, NaN among strings
-        return series.astype(object).where(~null, None if null.all() else np.nan)
+        text = np.asarray(series.to_numpy(dtype=object), dtype=str).astype(object)
+        out = pd.Series(text, index=series.index, name=series.name, dtype=object)
+        return out.where(~null, None if null.all() else np.nan)
 
     def conv(v: object) -> object:
         if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:

@@ -226,6 +226,9 @@ _DIGESTS_SEED5 = {
     "units": "80c330c9e6668f76",
     "stations": "063563239bba0cee",
     "assignments": "6e78db6710afd686",
+    # added with the events layers (empty in a generated county: columns only)
+    "events": "0d2403fab9a27163",
+    "event_log": "539b96fc4cd68f56",
 }
 
 
