@@ -71,6 +71,12 @@ class ExactResult:
     rounding
         Bound on ``|solved objective − real linear objective|`` from rounding costs; ``0``:
         both solvers use the real costs (kept so callers that add it to the gap stay right).
+    nodes
+        Branch-and-bound nodes SCIP explored (``0`` for HiGHS, which does not report them):
+        with the gap, it says how far a timed-out run got, which seconds alone do not on a
+        shared machine.
+    bound
+        SCIP's dual bound on the solved objective (``nan`` for HiGHS).
     """
 
     labels: np.ndarray | None
@@ -80,6 +86,8 @@ class ExactResult:
     objective: float
     seconds: float
     rounding: float = 0.0
+    nodes: int = 0
+    bound: float = math.nan
 
 
 def solve_exact(
@@ -412,7 +420,8 @@ def _solve_scip(
         value += float((objective.disruption * w / total)[labels != h].sum())
     optimal = status == "optimal"
     gap = 0.0 if optimal else float(md.getGap())
-    return ExactResult(labels, optimal, False, gap, value, secs)
+    return ExactResult(labels, optimal, False, gap, value, secs, nodes=int(md.getNNodes()),
+                       bound=float(md.getDualbound()) / cost_scale)
 
 
 def _node_weighted_distances(graph: UnitGraph, w: np.ndarray) -> np.ndarray:
