@@ -5,7 +5,8 @@ SCIP model (``solver="scip"``, through PySCIPOpt; ``n`` units, ``K`` areas, edge
     min  Σ_e c_e y_e  +  Σ_u Σ_k d_uk x_uk
     s.t. Σ_k x_uk = 1                           every unit in one area
          lower ≤ Σ_u w_u x_uk ≤ upper           balance
-         y_e ≥ |x_uk − x_vk|   for e = (u, v)   cut edges (two rows per area)
+         y_e ≥ |x_uk − x_vk|   for e = (u, v)   cut edges (two rows per area), K = 2
+         y_e ≥ 1 − Σ_k z_ek,  z_ek ≤ x_uk, x_vk   cut edges, K ≥ 3 (extended formulation)
          Σ_u r_uk = 1,  r_uk ≤ x_uk             one root per area
          x_uk ≤ Σ_{j ≤ u, d(j,u) ≤ upper} r_jk   the root is the area's lowest unit, in reach
          x_uk ≤ r_uk + Σ_{v ∈ N(u)} x_vk         a non-root unit has a neighbour in its area
