@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -221,42 +222,48 @@ class FeaturePage:
 
 # ---- dialects ------------------------------------------------------------------------------
 
-class Dialect:
+class Dialect(ABC):
     """What differs between PostgreSQL and SQLite; parameters are collected as SQL is built.
 
-    Subclasses supply the placeholders, set membership, JSON building and spatial tests.
+    Abstract: :class:`PostgresDialect` and :class:`SqliteDialect` supply the placeholders, set
+    membership, JSON building and spatial tests.
     """
 
     def __init__(self) -> None:
         self.params: list[Any] = []
 
+    @abstractmethod
     def bind(self, value: Any) -> str:
         """A placeholder for ``value`` (kept in :attr:`params`)."""
-        raise NotImplementedError
 
     @staticmethod
     def ident(name: str) -> str:
         """A quoted identifier."""
         return '"' + name.replace('"', '""') + '"'
 
+    @abstractmethod
     def in_set(self, column_sql: str, values: Sequence[Any]) -> str:
-        raise NotImplementedError
+        """``column_sql`` is one of ``values`` (bound, however many there are)."""
 
+    @abstractmethod
     def json_properties(self, columns: Sequence[tuple[str, str, ColumnType]]) -> str:
         """Properties object from ``(name, sql expression, type)`` triples, as text."""
-        raise NotImplementedError
 
+    @abstractmethod
     def geometry(self, column: str, *, geojson: bool, flip: bool) -> str:
-        raise NotImplementedError
+        """The geometry as GeoJSON text (``flip``: latitude first) or as WKB."""
 
+    @abstractmethod
     def bbox(self, column: str, bbox: BBox) -> str:
-        raise NotImplementedError
+        """Rows whose geometry meets ``bbox``: the spatial index first, then the exact test."""
 
+    @abstractmethod
     def intersects(self, column: str, wkb: bytes, bounds: BBox) -> str:
-        raise NotImplementedError
+        """Rows whose geometry intersects the WKB shape (``bounds``: its box, for the index)."""
 
+    @abstractmethod
     def like(self, column_sql: str, pattern: str, *, nocase: bool) -> str:
-        raise NotImplementedError
+        """``column_sql`` matches the LIKE ``pattern`` (``nocase``: ignoring case)."""
 
     def literal(self, value: Any, dtype: ColumnType) -> str:
         """A bound value cast for comparison with a column of ``dtype``."""
