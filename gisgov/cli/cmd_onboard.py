@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -18,7 +18,11 @@ from rich.table import Table
 from gisgov.cli._common import console, fail, import_summary, open_ws, print_json, progress
 from gisgov.layers import LAYERS
 
-__all__ = ["dispatch_import", "register"]
+if TYPE_CHECKING:
+    from gisgov.onboard.chain import OnboardInputs
+    from gisgov.store import WorkspaceBase
+
+__all__ = ["dispatch_import", "onboard_cmd", "register"]
 
 WSArg = Annotated[str, typer.Argument(help="工作空间: a .gpkg file or a postgresql:// URL")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
@@ -142,82 +146,93 @@ def _print_unmatched(rows: list[dict[str, object]], layer: str) -> None:
         console.print(f"… {len(rows) - _SHOWN_UNMATCHED} more; use --json for all")
 
 
+def onboard_cmd(
+    ws: WSArg,
+    streets: Annotated[Path, typer.Option(
+        help="Streets: an OSM extract (.osm.pbf/.osm) or a centre-line file")],
+    buildings: Annotated[Path | None, typer.Option(
+        help="Building footprints (optional with an OSM extract)")] = None,
+    communities: Annotated[Path | None, typer.Option(
+        help="Community boundaries (code, name, kind, subdistrict_code)")] = None,
+    households: Annotated[Path | None, typer.Option(
+        help="Household register (.xlsx/.csv, Chinese headers) or layer file")] = None,
+    members: Annotated[Path | None, typer.Option(
+        help="Party-member roster (.xlsx/.csv, Chinese headers) or layer file")] = None,
+    crs: Annotated[str | None, typer.Option(
+        help="CRS of coordinates in the files: wgs84|cgcs2000|gcj02|bd09|EPSG:n")] = None,
+    community_code: Annotated[str | None, typer.Option(
+        help="Without --communities: 12-digit code of one community covering the data")
+    ] = None,
+    community_name: Annotated[str | None, typer.Option(
+        help="Name of that community")] = None,
+    subdistrict_name: Annotated[str | None, typer.Option(
+        help="Name of its subdistrict (街道)")] = None,
+    dwelling_m2: Annotated[float, typer.Option(
+        help="Estimated households: floor area of one dwelling (m²)")] = 90.0,
+    residential_share: Annotated[float, typer.Option(
+        help="Estimated households: share of unknown-use buildings that is homes")] = 0.5,
+    default_floors: Annotated[int, typer.Option(
+        help="Estimated households: floors of buildings with none recorded")] = 3,
+    json_out: JsonOpt = False,
+) -> None:
+    """Build a workspace from your own data in one step, then check it (接入自有数据).
+
+    Streets and buildings (an OSM extract gives both), communities (or one placeholder
+    community), households (a register, or estimated from buildings) and members; street
+    blocks, compounds and joins are derived. All or nothing: one transaction.
+    """
+    from gisgov.onboard.chain import EstimateOptions, OnboardInputs
+
+    for given in (streets, buildings, communities, households, members):
+        if given is not None and not given.exists():
+            fail(f"file {given} does not exist")
+    inputs = OnboardInputs(
+        streets=streets, buildings=buildings, communities=communities,
+        households=households, members=members, crs=crs,
+        community_code=community_code, community_name=community_name,
+        subdistrict_name=subdistrict_name,
+        estimate=EstimateOptions(dwelling_m2=dwelling_m2, residential_share=residential_share,
+                                 default_floors=default_floors),
+    )
+    report = _onboard(open_ws(ws, create=True), inputs, json_out=json_out)
+    if json_out:
+        print_json(report)
+    else:
+        _print_onboard(report)
+    if report["check"]["errors"]:
+        raise typer.Exit(1)
+
+
+def _onboard(workspace: WorkspaceBase, inputs: OnboardInputs, *, json_out: bool
+             ) -> dict[str, Any]:
+    """Build the layers, write them in one transaction, check them; the JSON report."""
+    from gisgov.checks import check_layers, check_report
+    from gisgov.onboard.chain import onboard_layers, onboard_workspace
+
+    started = time.perf_counter()
+    with progress(enabled=not json_out, total_label="onboarding") as update:
+        result = onboard_layers(inputs, progress=update)
+        update("writing the workspace", 0.92)
+        onboard_workspace(workspace, result)
+        update("gisgov check", 0.96)
+        problems = check_layers(workspace.read_all())
+        update("done", 1.0)
+    return {"workspace": workspace.url, **result.report(), "check": check_report(problems),
+            "total_seconds": round(time.perf_counter() - started, 3)}
+
+
+# The command is a module-level function whose docstring is its ``--help`` text;
+# :func:`register` only wires it.
 def register(app: typer.Typer) -> None:
     """Add ``gisgov onboard`` to ``app``."""
-
-    @app.command("onboard")
-    def onboard_cmd(
-        ws: WSArg,
-        streets: Annotated[Path, typer.Option(
-            help="Streets: an OSM extract (.osm.pbf/.osm) or a centre-line file")],
-        buildings: Annotated[Path | None, typer.Option(
-            help="Building footprints (optional with an OSM extract)")] = None,
-        communities: Annotated[Path | None, typer.Option(
-            help="Community boundaries (code, name, kind, subdistrict_code)")] = None,
-        households: Annotated[Path | None, typer.Option(
-            help="Household register (.xlsx/.csv, Chinese headers) or layer file")] = None,
-        members: Annotated[Path | None, typer.Option(
-            help="Party-member roster (.xlsx/.csv, Chinese headers) or layer file")] = None,
-        crs: Annotated[str | None, typer.Option(
-            help="CRS of coordinates in the files: wgs84|cgcs2000|gcj02|bd09|EPSG:n")] = None,
-        community_code: Annotated[str | None, typer.Option(
-            help="Without --communities: 12-digit code of one community covering the data")
-        ] = None,
-        community_name: Annotated[str | None, typer.Option(
-            help="Name of that community")] = None,
-        subdistrict_name: Annotated[str | None, typer.Option(
-            help="Name of its subdistrict (街道)")] = None,
-        dwelling_m2: Annotated[float, typer.Option(
-            help="Estimated households: floor area of one dwelling (m²)")] = 90.0,
-        residential_share: Annotated[float, typer.Option(
-            help="Estimated households: share of unknown-use buildings that is homes")] = 0.5,
-        default_floors: Annotated[int, typer.Option(
-            help="Estimated households: floors of buildings with none recorded")] = 3,
-        json_out: JsonOpt = False,
-    ) -> None:
-        """Build a workspace from your own data in one step, then check it (接入自有数据).
-
-        Streets and buildings (an OSM extract gives both), communities (or one placeholder
-        community), households (a register, or estimated from buildings) and members; street
-        blocks, compounds and joins are derived. All or nothing: one transaction.
-        """
-        from gisgov.checks import check_layers, check_report
-        from gisgov.onboard.chain import EstimateOptions, onboard_layers, onboard_workspace
-
-        for given in (streets, buildings, communities, households, members):
-            if given is not None and not given.exists():
-                fail(f"file {given} does not exist")
-        workspace = open_ws(ws, create=True)
-        started = time.perf_counter()
-        with progress(enabled=not json_out, total_label="onboarding") as update:
-            result = onboard_layers(
-                streets=streets, buildings=buildings, communities=communities,
-                households=households, members=members, crs=crs,
-                community_code=community_code, community_name=community_name,
-                subdistrict_name=subdistrict_name,
-                estimate=EstimateOptions(dwelling_m2=dwelling_m2,
-                                         residential_share=residential_share,
-                                         default_floors=default_floors),
-                progress=update,
-            )
-            update("writing the workspace", 0.92)
-            onboard_workspace(workspace, result)
-            update("gisgov check", 0.96)
-            problems = check_layers(workspace.read_all())
-            update("done", 1.0)
-        check = check_report(problems)
-        report = {"workspace": workspace.url, **result.report(), "check": check,
-                  "total_seconds": round(time.perf_counter() - started, 3)}
-        if json_out:
-            print_json(report)
-        else:
-            _print_onboard(result.report(), check, report["total_seconds"])
-        if check["errors"]:
-            raise typer.Exit(1)
+    app.command("onboard")(onboard_cmd)
 
 
-def _print_onboard(rep: dict[str, Any], check: dict[str, Any], seconds: float) -> None:
-    table = Table(title=f"onboarded in {seconds:.1f} s 接入完成")
+def _print_onboard(rep: dict[str, Any]) -> None:
+    """What was imported and derived per layer, notes, unmatched rows, what is missing,
+    then the check (its first 20 problems)."""
+    check = rep["check"]
+    table = Table(title=f"onboarded in {rep['total_seconds']:.1f} s 接入完成")
     for col in ("layer 图层", "imported 导入", "derived 生成"):
         table.add_column(col)
     for name in LAYERS:

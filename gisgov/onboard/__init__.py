@@ -1,6 +1,6 @@
 """Onboarding a county's own data: OSM extracts, Excel registers, derived layers.
 
-``gisgov onboard`` runs :func:`onboard_layers` then :func:`onboard_workspace`;
+``gisgov onboard`` runs :func:`onboard_layers` (on :class:`OnboardInputs`) then :func:`onboard_workspace`;
 ``gisgov import WS extract.osm.pbf`` runs :func:`import_osm`. See :mod:`.osm`,
 :mod:`.registers`, :mod:`.blocks` and :mod:`.derive` for the pieces.
 """
@@ -11,6 +11,7 @@ from gisgov.blocks import blocks_from_streets
 from gisgov.onboard.chain import (
     BLOCKS_TABLE,
     EstimateOptions,
+    OnboardInputs,
     OnboardResult,
     import_osm,
     missing_for_grids_and_assignment,
@@ -30,6 +31,7 @@ __all__ = [
     "BLOCKS_TABLE",
     "HEADER_ALIASES",
     "EstimateOptions",
+    "OnboardInputs",
     "OnboardResult",
     "OsmExtract",
     "Register",

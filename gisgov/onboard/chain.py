@@ -46,6 +46,7 @@ from gisgov.references import describe_orphans, orphans_of_replace
 __all__ = [
     "BLOCKS_TABLE",
     "EstimateOptions",
+    "OnboardInputs",
     "OnboardResult",
     "import_osm",
     "missing_for_grids_and_assignment",
@@ -108,23 +109,11 @@ class OnboardResult:
                 "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
 
 
-def onboard_layers(
-    *,
-    streets: str | Path,
-    buildings: str | Path | None = None,
-    communities: str | Path | None = None,
-    households: str | Path | None = None,
-    members: str | Path | None = None,
-    crs: str | None = None,
-    community_code: str | None = None,
-    community_name: str | None = None,
-    subdistrict_name: str | None = None,
-    estimate: EstimateOptions = EstimateOptions(),
-    progress: ProgressFn | None = None,
-) -> OnboardResult:
-    """Build every layer a workspace needs from a county's own files.
+@dataclass(frozen=True)
+class OnboardInputs:
+    """What one onboarding reads: the county's files and the choices that fill gaps.
 
-    Parameters
+    Attributes
     ----------
     streets
         An OSM extract (``.osm.pbf``/``.osm``, which also gives buildings and compounds) or a
@@ -143,6 +132,43 @@ def onboard_layers(
         Create one placeholder community covering the data when ``communities`` is not given.
     estimate
         Household estimation options (used when no households register is given).
+    """
+
+    streets: str | Path
+    buildings: str | Path | None = None
+    communities: str | Path | None = None
+    households: str | Path | None = None
+    members: str | Path | None = None
+    crs: str | None = None
+    community_code: str | None = None
+    community_name: str | None = None
+    subdistrict_name: str | None = None
+    estimate: EstimateOptions = EstimateOptions()
+
+
+@dataclass
+class _Chain:
+    """The state the steps of :func:`onboard_layers` take and fill, one layer at a time."""
+
+    inputs: OnboardInputs
+    res: OnboardResult
+    layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    extract: OsmExtract | None = None
+    metric: Any = None
+
+
+def onboard_layers(inputs: OnboardInputs, *, progress: ProgressFn | None = None
+                   ) -> OnboardResult:
+    """Build every layer a workspace needs from a county's own files.
+
+    The chain is a sequence of steps over one state (:data:`_STEPS`): streets, buildings,
+    communities, street blocks, compounds, households, members; each is timed in
+    ``OnboardResult.seconds`` under its name.
+
+    Parameters
+    ----------
+    inputs
+        The files and the choices that fill gaps (:class:`OnboardInputs`).
     progress
         ``update(description, fraction)`` callback.
 
@@ -157,62 +183,78 @@ def onboard_layers(
         breaks the schema; the message says which option to add.
     """
     tick = progress or (lambda _d, _f: None)
-    res = OnboardResult(layers={}, blocks=gpd.GeoDataFrame())
+    chain = _Chain(inputs=inputs, res=OnboardResult(layers={}, blocks=gpd.GeoDataFrame()))
     clock = time.perf_counter()
-
-    def step(name: str) -> None:
-        nonlocal clock
+    for name, label, fraction, run in _STEPS:
+        tick(label, fraction)
+        run(chain)
         now = time.perf_counter()
-        res.seconds[name] = now - clock
+        chain.res.seconds[name] = now - clock
         clock = now
+    tick("checking", 0.9)
+    res = chain.res
+    res.layers = {name: conform(name, chain.layers[name])
+                  for name in _LAYER_ORDER if name in chain.layers}
+    for reg_summary in res.registers.values():
+        res.notes.extend(str(n) for n in reg_summary.get("notes", []))  # type: ignore[attr-defined]
+    res.missing = missing_for_grids_and_assignment(res.layers)
+    return res
 
-    tick("reading streets", 0.02)
-    extract: OsmExtract | None = None
+
+def _read_streets(ch: _Chain) -> None:
+    """Streets from an OSM extract (kept: it may give buildings too) or a line file."""
+    streets = ch.inputs.streets
     if is_osm_file(streets):
-        extract = read_osm(streets)
-        res.osm = dict(extract_summary(extract))
-        street_layer = extract.streets
+        ch.extract = read_osm(streets)
+        ch.res.osm = dict(extract_summary(ch.extract))
+        ch.layers["streets"] = ch.extract.streets
     else:
-        street_layer = _read_layer(streets, "streets", crs)
-    step("streets")
-    tick("reading buildings", 0.15)
-    if buildings is not None:
-        if is_osm_file(buildings):
-            other = extract if extract is not None and Path(buildings) == Path(streets) else (
-                read_osm(buildings))
-            building_layer = other.buildings
-            extract = extract or other
+        ch.layers["streets"] = _read_layer(streets, "streets", ch.inputs.crs)
+
+
+def _read_buildings(ch: _Chain) -> None:
+    """Buildings from their own file, the same or another OSM extract, or the streets' one."""
+    inp = ch.inputs
+    if inp.buildings is not None:
+        if is_osm_file(inp.buildings):
+            same = ch.extract is not None and Path(inp.buildings) == Path(inp.streets)
+            other = ch.extract if same and ch.extract is not None else read_osm(inp.buildings)
+            ch.layers["buildings"] = other.buildings
+            ch.extract = ch.extract or other
         else:
-            building_layer = _read_layer(buildings, "buildings", crs)
-    elif extract is not None:
-        building_layer = extract.buildings
+            ch.layers["buildings"] = _read_layer(inp.buildings, "buildings", inp.crs)
+    elif ch.extract is not None:
+        ch.layers["buildings"] = ch.extract.buildings
     else:
         raise ValidationError("--buildings is required unless --streets is an OSM extract")
-    if street_layer.empty:
-        raise ValidationError(f"{Path(streets).name} holds no streets")
-    res.imported["streets"] = len(street_layer)
-    res.imported["buildings"] = len(building_layer)
-    step("buildings")
+    if ch.layers["streets"].empty:
+        raise ValidationError(f"{Path(inp.streets).name} holds no streets")
+    ch.res.imported["streets"] = len(ch.layers["streets"])
+    ch.res.imported["buildings"] = len(ch.layers["buildings"])
 
-    metric = working_crs_for(street_layer)
-    tick("communities", 0.3)
-    if communities is not None:
-        community_layer = _read_layer(communities, "communities", crs)
+
+def _communities(ch: _Chain) -> None:
+    """Communities from their file, or one placeholder covering the data; subdistricts."""
+    inp, res = ch.inputs, ch.res
+    ch.metric = working_crs_for(ch.layers["streets"])
+    if inp.communities is not None:
+        community_layer = _read_layer(inp.communities, "communities", inp.crs)
         subdistrict_layer = subdistricts_from_communities(
             community_layer, names={community_layer["subdistrict_code"].iloc[0]:
-                                    subdistrict_name} if subdistrict_name else None)
+                                    inp.subdistrict_name} if inp.subdistrict_name else None)
         res.imported["communities"] = len(community_layer)
         res.derived["subdistricts"] = len(subdistrict_layer)
-    elif community_code:
+    elif inp.community_code:
         community_layer, subdistrict_layer = community_from_extent(
-            [street_layer.geometry, building_layer.geometry], code=community_code,
-            name=community_name or _default_name(extract, community_code),
-            subdistrict_name=subdistrict_name, crs=metric,
+            [ch.layers["streets"].geometry, ch.layers["buildings"].geometry],
+            code=inp.community_code,
+            name=inp.community_name or _default_name(ch.extract, inp.community_code),
+            subdistrict_name=inp.subdistrict_name, crs=ch.metric,
         )
         res.derived["communities"] = 1
         res.derived["subdistricts"] = 1
         res.notes.append(
-            f"no community boundaries given: one placeholder community {community_code} "
+            f"no community boundaries given: one placeholder community {inp.community_code} "
             "covers all the data; re-draw it with real boundaries when you have them"
         )
     else:
@@ -220,36 +262,48 @@ def onboard_layers(
             "no community boundaries: pass --communities FILE, or --community-code CODE "
             "(12 digits) and --community-name NAME to create one community covering the data"
         )
-    step("communities")
+    ch.layers["communities"] = community_layer
+    ch.layers["subdistricts"] = subdistrict_layer
 
-    tick("polygonising street blocks", 0.4)
+
+def _blocks(ch: _Chain) -> None:
+    """Street blocks: the faces of the street network inside the communities' outline."""
+    streets, buildings = ch.layers["streets"], ch.layers["buildings"]
     # Faces close along the communities' edge; a placeholder's buffered hull would add a thin
     # ring of margin as one more "block", so the data's own hull closes them instead.
-    outline = (community_layer.geometry.union_all() if communities is not None else
+    outline = (ch.layers["communities"].geometry.union_all()
+               if ch.inputs.communities is not None else
                shapely.convex_hull(shapely.union_all(
-                   [street_layer.geometry.union_all(), building_layer.geometry.union_all()])))
-    res.blocks = blocks_from_streets(street_layer, crs=metric, extent=outline)
-    step("blocks")
+                   [streets.geometry.union_all(), buildings.geometry.union_all()])))
+    ch.res.blocks = blocks_from_streets(streets, crs=ch.metric, extent=outline)
 
-    tick("compounds", 0.55)
+
+def _compounds(ch: _Chain) -> None:
+    """Compounds (mapped ones kept, the rest from blocks); buildings get their compound."""
+    res, extract = ch.res, ch.extract
     mapped = extract.compounds if extract is not None else None
     compound_layer = compounds_from_blocks(
-        res.blocks, building_layer, compounds=mapped,
+        res.blocks, ch.layers["buildings"], compounds=mapped,
         places=extract.places if extract is not None else None,
     )
     n_mapped = 0 if mapped is None else len(mapped)
     if n_mapped:
         res.imported["compounds"] = n_mapped
     res.derived["compounds"] = len(compound_layer) - n_mapped
-    compound_layer["community_code"] = assign_to_areas(compound_layer, community_layer,
+    compound_layer["community_code"] = assign_to_areas(compound_layer, ch.layers["communities"],
                                                        key="code")
-    building_layer = building_layer.copy()
+    building_layer = ch.layers["buildings"].copy()
     building_layer["compound_id"] = assign_to_areas(building_layer, compound_layer, key="id")
-    step("compounds")
+    ch.layers["compounds"] = compound_layer
+    ch.layers["buildings"] = building_layer
 
-    tick("households", 0.65)
-    if households is not None:
-        household_layer, reg = _read_people(households, "households", crs, building_layer)
+
+def _households(ch: _Chain) -> None:
+    """Households from a register (placed on buildings), or estimated from the buildings."""
+    inp, res, building_layer = ch.inputs, ch.res, ch.layers["buildings"]
+    if inp.households is not None:
+        household_layer, reg = _read_people(inp.households, "households", inp.crs,
+                                            building_layer)
         if reg is not None:
             res.registers["households"] = reg.summary()
         res.imported["households"] = len(household_layer)
@@ -260,45 +314,51 @@ def onboard_layers(
                 household_layer[missing_building], building_layer, key="id")
         household_layer["estimated"] = False
     else:
+        est = inp.estimate
         household_layer = households_from_buildings(
-            building_layer, crs=metric, dwelling_m2=estimate.dwelling_m2,
-            residential_share=estimate.residential_share,
-            default_floors=estimate.default_floors,
-            persons_per_household=estimate.persons_per_household,
+            building_layer, crs=ch.metric, dwelling_m2=est.dwelling_m2,
+            residential_share=est.residential_share, default_floors=est.default_floors,
+            persons_per_household=est.persons_per_household,
         )
         res.derived["households"] = len(household_layer)
         res.notes.append(
             f"households estimated from {len(building_layer)} buildings (footprint × floors ÷ "
-            f"{estimate.dwelling_m2:g} m², unknown-use buildings at "
-            f"{estimate.residential_share:.0%}, {estimate.default_floors} floors where none "
+            f"{est.dwelling_m2:g} m², unknown-use buildings at "
+            f"{est.residential_share:.0%}, {est.default_floors} floors where none "
             "recorded); they carry estimated=true until a register replaces them"
         )
-    step("households")
+    ch.layers["households"] = household_layer
 
-    tick("members", 0.8)
-    layers: dict[str, gpd.GeoDataFrame] = {
-        "subdistricts": subdistrict_layer, "streets": street_layer,
-        "communities": community_layer, "compounds": compound_layer,
-        "buildings": building_layer, "households": household_layer,
-    }
-    if members is not None:
-        member_layer, reg = _read_people(members, "members", crs, building_layer)
-        if reg is not None:
-            res.registers["members"] = reg.summary()
-        branch_layer, member_layer = branches_from_members(member_layer, community_layer)
-        res.imported["members"] = len(member_layer)
-        layers["members"] = member_layer
-        if len(branch_layer):
-            res.derived["branches"] = len(branch_layer)
-            layers["branches"] = branch_layer
-    step("members")
 
-    tick("checking", 0.9)
-    res.layers = {name: conform(name, gdf) for name, gdf in layers.items()}
-    for reg_summary in res.registers.values():
-        res.notes.extend(str(n) for n in reg_summary.get("notes", []))  # type: ignore[attr-defined]
-    res.missing = missing_for_grids_and_assignment(res.layers)
-    return res
+def _members(ch: _Chain) -> None:
+    """Members from their roster, and the party branches it names."""
+    inp, res = ch.inputs, ch.res
+    if inp.members is None:
+        return
+    member_layer, reg = _read_people(inp.members, "members", inp.crs, ch.layers["buildings"])
+    if reg is not None:
+        res.registers["members"] = reg.summary()
+    branch_layer, member_layer = branches_from_members(member_layer, ch.layers["communities"])
+    res.imported["members"] = len(member_layer)
+    ch.layers["members"] = member_layer
+    if len(branch_layer):
+        res.derived["branches"] = len(branch_layer)
+        ch.layers["branches"] = branch_layer
+
+
+#: The steps of :func:`onboard_layers`: (timing name, progress label, fraction, step).
+_STEPS: tuple[tuple[str, str, float, Callable[[_Chain], None]], ...] = (
+    ("streets", "reading streets", 0.02, _read_streets),
+    ("buildings", "reading buildings", 0.15, _read_buildings),
+    ("communities", "communities", 0.3, _communities),
+    ("blocks", "polygonising street blocks", 0.4, _blocks),
+    ("compounds", "compounds", 0.55, _compounds),
+    ("households", "households", 0.65, _households),
+    ("members", "members", 0.8, _members),
+)
+#: The order layers are handed to the writer in (parents before the rows that refer to them).
+_LAYER_ORDER = ("subdistricts", "streets", "communities", "compounds", "buildings",
+                "households", "members", "branches")
 
 
 def _default_name(extract: OsmExtract | None, code: str) -> str:

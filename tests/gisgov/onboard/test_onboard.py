@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from gisgov.cli import app
 from gisgov.errors import ValidationError
-from gisgov.onboard import BLOCKS_TABLE, households_from_buildings, onboard_layers
+from gisgov.onboard import BLOCKS_TABLE, OnboardInputs, households_from_buildings, onboard_layers
 from gisgov.onboard.osm import read_osm
 from gisgov.store import open_workspace
 from tests.conftest import NO_TIME_CAP
@@ -136,9 +136,9 @@ def test_all_or_nothing(tmp_path: Path, town_osm: Path) -> None:
 
 def test_communities_are_required(town_osm: Path) -> None:
     with pytest.raises(ValidationError, match="--community-code"):
-        onboard_layers(streets=town_osm)
+        onboard_layers(OnboardInputs(streets=town_osm))
     with pytest.raises(ValidationError, match="12-digit"):
-        onboard_layers(streets=town_osm, community_code="4102")
+        onboard_layers(OnboardInputs(streets=town_osm, community_code="4102"))
 
 
 def test_households_from_buildings() -> None:
