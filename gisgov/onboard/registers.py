@@ -226,9 +226,40 @@ def read_register(
             "`gisgov import --layer`"
         )
     p = Path(path)
+    notes: list[str] = []
+    df, rows, hint = _register_table(p, layer, mapping, sheet=sheet, encoding=encoding,
+                                     notes=notes)
+    source = normalise_crs_name(crs) if crs else hint
+    assumed = source is None and "crs" not in df.columns
+    geoms, has_xy = _points(df, source or "wgs84", p.name)
+    if not LAYERS[layer].has_geometry:
+        # Staff lists have no place of their own: every row is kept, none needs placing.
+        has_xy = np.ones(len(df), dtype=bool)
+    placed_by = {"coordinates": sum(g is not None for g in geoms), "address": 0}
+    building_ids, unmatched = _place_by_address(df, ~has_xy, buildings, rows, geoms)
+    placed_by["address"] = sum(b is not None for b in building_ids)
+    placed = has_xy | np.array([g is not None for g in geoms], dtype=bool)
+    frame = _layer_frame(df, layer, building_ids, buildings, geoms, placed)
+    if assumed and placed_by["coordinates"]:
+        notes.append("coordinates taken as WGS-84: pass --crs gcj02 for Gaode/WeChat pickers")
+    return Register(layer=layer, frame=frame.reset_index(drop=True), placed_by=placed_by,
+                    unmatched=unmatched,
+                    source_crs=source or ("per-row 坐标系" if "crs" in df.columns else "wgs84"),
+                    crs_assumed=assumed,
+                    notes=notes)
+
+
+def _register_table(
+    p: Path, layer: str, mapping: Mapping[str, str] | None, *, sheet: str | int | None,
+    encoding: str | None, notes: list[str],
+) -> tuple[pd.DataFrame, pd.Series, str | None]:
+    """The register's rows under our column names, values normalised, ids checked.
+
+    Returns the table, each row's 1-based spreadsheet row number (for messages a clerk can
+    find in the file) and the coordinate system the headers hint at (``None`` without one).
+    """
     raw = _read_cells(p, sheet=sheet, encoding=encoding)
     df, header_row = _with_header(raw, layer, mapping)
-    notes: list[str] = []
     if header_row:
         notes.append(f"headers found on row {header_row + 1}")
     hint = _crs_hint(df.columns)
@@ -247,42 +278,54 @@ def read_register(
     rows = pd.Series(np.arange(len(df)) + first_data_row, index=df.index)
     _normalise_values(df, layer, notes)
     _ensure_ids(df, layer, p.name, rows)
+    return df, rows, hint
 
-    source = normalise_crs_name(crs) if crs else hint
-    assumed = source is None and "crs" not in df.columns
-    geoms, has_xy = _points(df, source or "wgs84", p.name)
-    if not LAYERS[layer].has_geometry:
-        # Staff lists have no place of their own: every row is kept, none needs placing.
-        has_xy = np.ones(len(df), dtype=bool)
-    placed_by = {"coordinates": sum(g is not None for g in geoms), "address": 0}
-    unmatched: list[dict[str, object]] = []
+
+def _place_by_address(
+    df: pd.DataFrame, todo: np.ndarray, buildings: gpd.GeoDataFrame | None, rows: pd.Series,
+    geoms: np.ndarray,
+) -> tuple[pd.Series, list[dict[str, object]]]:
+    """Place the rows without coordinates (``todo``) on the building their address names.
+
+    A placed row's point (in ``geoms``, filled in place) is its building's representative
+    point. Returns the building id per row (``None`` where not placed by address) and the
+    rows left unplaced, each with the reason a clerk can act on.
+    """
     building_ids = pd.Series([None] * len(df), index=df.index, dtype=object)
-    todo = ~has_xy
-    if todo.any():
-        addresses = df["address"] if "address" in df.columns else pd.Series(
-            [None] * len(df), index=df.index, dtype=object)
-        found = (match_addresses(addresses[todo], buildings)
-                 if buildings is not None and len(buildings)
-                 else pd.Series([None] * int(todo.sum()), index=df.index[todo], dtype=object))
-        reps = None
-        if buildings is not None and len(buildings):
-            reps = buildings.set_index(buildings["id"].astype(str)).geometry.representative_point()
-        for i in df.index[todo]:
-            bid = found.get(i)
-            if bid is not None and reps is not None:
-                geoms[i] = reps[bid]
-                building_ids[i] = bid
-                placed_by["address"] += 1
-                continue
-            addr = addresses[i]
-            has_addr = isinstance(addr, str) and bool(addr.strip())
-            reason = ("no building with this street name and house number" if has_addr
-                      and buildings is not None else
-                      "no buildings to match the address against" if has_addr else
-                      "no coordinates and no address")
-            unmatched.append({"row": int(rows[i]), "id": str(df.at[i, "id"]),
-                              "address": addr if has_addr else None, "reason": reason})
-    placed = has_xy | np.array([g is not None for g in geoms], dtype=bool)
+    unmatched: list[dict[str, object]] = []
+    if not todo.any():
+        return building_ids, unmatched
+    addresses = df["address"] if "address" in df.columns else pd.Series(
+        [None] * len(df), index=df.index, dtype=object)
+    usable = buildings is not None and len(buildings) > 0
+    found = (match_addresses(addresses[todo], buildings) if usable
+             else pd.Series([None] * int(todo.sum()), index=df.index[todo], dtype=object))
+    reps = None
+    if buildings is not None and usable:
+        reps = buildings.set_index(buildings["id"].astype(str)).geometry.representative_point()
+    for i in df.index[todo]:
+        bid = found.get(i)
+        if bid is not None and reps is not None:
+            geoms[i] = reps[bid]
+            building_ids[i] = bid
+            continue
+        addr = addresses[i]
+        has_addr = isinstance(addr, str) and bool(addr.strip())
+        reason = ("no building with this street name and house number" if has_addr
+                  and buildings is not None else
+                  "no buildings to match the address against" if has_addr else
+                  "no coordinates and no address")
+        unmatched.append({"row": int(rows[i]), "id": str(df.at[i, "id"]),
+                          "address": addr if has_addr else None, "reason": reason})
+    return building_ids, unmatched
+
+
+def _layer_frame(
+    df: pd.DataFrame, layer: str, building_ids: pd.Series, buildings: gpd.GeoDataFrame | None,
+    geoms: np.ndarray, placed: np.ndarray,
+) -> gpd.GeoDataFrame:
+    """The placed rows as the layer's columns: coordinates dropped, building ids kept where
+    the layer has them (a register's own building id wins over the address match)."""
     out = df.drop(columns=[c for c in ("lon", "lat", "crs") if c in df.columns])
     if "building_id" not in out.columns or buildings is not None:
         existing = out["building_id"] if "building_id" in out.columns else None
@@ -293,14 +336,7 @@ def read_register(
         out = out.drop(columns=[c for c in ("address", "building_id") if c in out.columns])
     elif layer != "households":
         out = out.drop(columns=["building_id"])
-    frame = gpd.GeoDataFrame(out[placed], geometry=list(geoms[placed]), crs=STORAGE_CRS)
-    if assumed and placed_by["coordinates"]:
-        notes.append("coordinates taken as WGS-84: pass --crs gcj02 for Gaode/WeChat pickers")
-    return Register(layer=layer, frame=frame.reset_index(drop=True), placed_by=placed_by,
-                    unmatched=unmatched,
-                    source_crs=source or ("per-row 坐标系" if "crs" in df.columns else "wgs84"),
-                    crs_assumed=assumed,
-                    notes=notes)
+    return gpd.GeoDataFrame(out[placed], geometry=list(geoms[placed]), crs=STORAGE_CRS)
 
 
 def has_chinese_headers(path: str | Path, *, sheet: str | int | None = None) -> bool:
