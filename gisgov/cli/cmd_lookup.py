@@ -9,49 +9,52 @@ import typer
 
 from gisgov.cli._common import console, open_ws, print_json
 
-__all__ = ["register"]
+__all__ = ["lookup_cmd", "register"]
 
 
+def lookup_cmd(
+    ws: Annotated[str, typer.Argument(help="Workspace: .gpkg file or postgresql:// URL")],
+    lon: Annotated[float, typer.Argument(help="Longitude")],
+    lat: Annotated[float, typer.Argument(help="Latitude")],
+    crs: Annotated[str, typer.Option(
+        help="wgs84 | cgcs2000 | gcj02 (WeChat, Gaode) | bd09 (Baidu)")] = "wgs84",
+    role: Annotated[str, typer.Option(
+        help="View the answer as this role (masking as in the API)")] = "planner",
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document")] = False,
+) -> None:
+    """Subdistrict, community, grid, grid staff and household at a position (网格责任查询)."""
+    from gisgov.audit import record_access
+    from gisgov.lookup import LookupIndex
+    from gisgov.privacy import Principal, parse_role, redact_lookup
+
+    workspace = open_ws(ws)
+    from gisgov.policy import PUBLISH_STAFF_META
+
+    result = LookupIndex.from_workspace(workspace).lookup(lon, lat, crs=crs)
+    # Viewed as a holder of that role whose scope covers the position (a field worker of
+    # its grid, a coordinator of its community): the operator has the file anyway.
+    checked = parse_role(role)
+    principal = Principal(
+        role=checked, actor_name=f"cli:{getpass.getuser()}",
+        grids=frozenset({result.grid.code}) if checked == "field" else None,
+        communities=(frozenset({result.community.code})
+                     if checked == "coordinator" and result.community else None))
+    doc, plain = redact_lookup(
+        result, principal, publish_staff=bool(workspace.get_meta(PUBLISH_STAFF_META, True)))
+    if plain:
+        record_access(workspace, actor=principal.actor, action="lookup",
+                      target=f"grid {result.grid.code}", detail=f"({lon}, {lat}) {crs}")
+    if json_out:
+        print_json(doc)
+        return
+    _print(doc)
+
+
+# The command is a module-level function whose docstring is its ``--help`` text;
+# :func:`register` only wires it.
 def register(app: typer.Typer) -> None:
     """Add ``lookup`` to ``app``."""
-
-    @app.command("lookup")
-    def lookup_cmd(
-        ws: Annotated[str, typer.Argument(help="Workspace: .gpkg file or postgresql:// URL")],
-        lon: Annotated[float, typer.Argument(help="Longitude")],
-        lat: Annotated[float, typer.Argument(help="Latitude")],
-        crs: Annotated[str, typer.Option(
-            help="wgs84 | cgcs2000 | gcj02 (WeChat, Gaode) | bd09 (Baidu)")] = "wgs84",
-        role: Annotated[str, typer.Option(
-            help="View the answer as this role (masking as in the API)")] = "planner",
-        json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document")] = False,
-    ) -> None:
-        """Subdistrict, community, grid, grid staff and household at a position (网格责任查询)."""
-        from gisgov.audit import record_access
-        from gisgov.lookup import LookupIndex
-        from gisgov.privacy import Principal, parse_role, redact_lookup
-
-        workspace = open_ws(ws)
-        from gisgov.policy import PUBLISH_STAFF_META
-
-        result = LookupIndex.from_workspace(workspace).lookup(lon, lat, crs=crs)
-        # Viewed as a holder of that role whose scope covers the position (a field worker of
-        # its grid, a coordinator of its community): the operator has the file anyway.
-        checked = parse_role(role)
-        principal = Principal(
-            role=checked, actor_name=f"cli:{getpass.getuser()}",
-            grids=frozenset({result.grid.code}) if checked == "field" else None,
-            communities=(frozenset({result.community.code})
-                         if checked == "coordinator" and result.community else None))
-        doc, plain = redact_lookup(
-            result, principal, publish_staff=bool(workspace.get_meta(PUBLISH_STAFF_META, True)))
-        if plain:
-            record_access(workspace, actor=principal.actor, action="lookup",
-                          target=f"grid {result.grid.code}", detail=f"({lon}, {lat}) {crs}")
-        if json_out:
-            print_json(doc)
-            return
-        _print(doc)
+    app.command("lookup")(lookup_cmd)
 
 
 def _print(doc: dict[str, object]) -> None:
