@@ -11,7 +11,7 @@ import typer
 from gisgov.cli._common import console, fail, open_ws, print_json, progress
 from gisgov.layers import LAYERS, empty_layer
 
-__all__ = ["register"]
+__all__ = ["register", "sample_cmd"]
 
 
 def _fresh_target(out: str, force: bool) -> None:
@@ -71,51 +71,54 @@ def _write_city(out: str, seed: int, scale: float, districts: int, update: Any
             "calibration_by_district": by_district}
 
 
+def sample_cmd(
+    out: Annotated[str, typer.Argument(help="Workspace to write: .gpkg or postgresql://")],
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same county)")] = 0,
+    scale: Annotated[
+        float, typer.Option(help="Size factor: 1 = the reference county, 0.1 = test fixture")
+    ] = 1.0,
+    districts: Annotated[int, typer.Option(
+        help="Districts of a city laid side by side (区): 1 = the reference county")] = 1,
+    force: Annotated[bool, typer.Option(help="Replace an existing workspace")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document")] = False,
+) -> None:
+    """Generate the reference county (参考县城) as it was before the reform, or a city."""
+    from gisgov.sample import MAX_DISTRICTS
+
+    if not 0.01 <= scale <= 20:
+        fail("--scale must be between 0.01 and 20")
+    if not 1 <= districts <= MAX_DISTRICTS:
+        fail(f"区数 --districts 须在 1 到 {MAX_DISTRICTS} 之间 (a city of 1 to "
+             f"{MAX_DISTRICTS} districts)")
+    _fresh_target(out, force)
+    started = time.perf_counter()
+    label = "生成样例县城" if districts == 1 else f"生成样例城市（{districts} 个区）"
+    with progress(enabled=not json_out, total_label=label) as update:
+        if districts == 1:
+            done = _write_county(out, seed, scale, update)
+        else:
+            done = _write_city(out, seed, scale, districts, update)
+        update("done", 1.0)
+    seconds = round(time.perf_counter() - started, 2)
+    counts, cal = done["counts"], done["calibration"]
+    if json_out:
+        doc = {"workspace": done["workspace"], "seed": seed, "scale": scale,
+               "seconds": seconds, "layers": counts, "calibration": cal}
+        if districts > 1:
+            doc["districts"] = districts
+            doc["calibration_by_district"] = done["calibration_by_district"]
+        print_json(doc)
+        return
+    console.print(f"wrote {done['workspace']} in {seconds} s: "
+                  + ", ".join(f"{n} {c}" for n, c in counts.items() if c or districts == 1))
+    off = [c for c in cal if not c.get("ok")]
+    console.print("calibration: all figures on target" if not off else
+                  "calibration off target: " + ", ".join(
+                      f"{c.get('district', '')} {c['figure']}".strip() for c in off))
+
+
+# The command is a module-level function whose docstring is its ``--help`` text;
+# :func:`register` only wires it.
 def register(app: typer.Typer) -> None:
     """Add ``sample`` to ``app``."""
-
-    @app.command("sample")
-    def sample_cmd(
-        out: Annotated[str, typer.Argument(help="Workspace to write: .gpkg or postgresql://")],
-        seed: Annotated[int, typer.Option(help="Random seed (same seed, same county)")] = 0,
-        scale: Annotated[
-            float, typer.Option(help="Size factor: 1 = the reference county, 0.1 = test fixture")
-        ] = 1.0,
-        districts: Annotated[int, typer.Option(
-            help="Districts of a city laid side by side (区): 1 = the reference county")] = 1,
-        force: Annotated[bool, typer.Option(help="Replace an existing workspace")] = False,
-        json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document")] = False,
-    ) -> None:
-        """Generate the reference county (参考县城) as it was before the reform, or a city."""
-        from gisgov.sample import MAX_DISTRICTS
-
-        if not 0.01 <= scale <= 20:
-            fail("--scale must be between 0.01 and 20")
-        if not 1 <= districts <= MAX_DISTRICTS:
-            fail(f"区数 --districts 须在 1 到 {MAX_DISTRICTS} 之间 (a city of 1 to "
-                 f"{MAX_DISTRICTS} districts)")
-        _fresh_target(out, force)
-        started = time.perf_counter()
-        label = "生成样例县城" if districts == 1 else f"生成样例城市（{districts} 个区）"
-        with progress(enabled=not json_out, total_label=label) as update:
-            if districts == 1:
-                done = _write_county(out, seed, scale, update)
-            else:
-                done = _write_city(out, seed, scale, districts, update)
-            update("done", 1.0)
-        seconds = round(time.perf_counter() - started, 2)
-        counts, cal = done["counts"], done["calibration"]
-        if json_out:
-            doc = {"workspace": done["workspace"], "seed": seed, "scale": scale,
-                   "seconds": seconds, "layers": counts, "calibration": cal}
-            if districts > 1:
-                doc["districts"] = districts
-                doc["calibration_by_district"] = done["calibration_by_district"]
-            print_json(doc)
-            return
-        console.print(f"wrote {done['workspace']} in {seconds} s: "
-                      + ", ".join(f"{n} {c}" for n, c in counts.items() if c or districts == 1))
-        off = [c for c in cal if not c.get("ok")]
-        console.print("calibration: all figures on target" if not off else
-                      "calibration off target: " + ", ".join(
-                          f"{c.get('district', '')} {c['figure']}".strip() for c in off))
+    app.command("sample")(sample_cmd)
