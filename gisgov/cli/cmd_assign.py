@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from gisgov.cli._common import (
+    ProgressFn,
     console,
     fail,
     open_ws,
@@ -23,7 +24,7 @@ from gisgov.cli._common import (
     progress,
 )
 
-__all__ = ["register"]
+__all__ = ["assign_cmd", "register"]
 
 #: Keys the ``--json`` document always carries (issue 6), in this order.
 JSON_KEYS = (
@@ -54,63 +55,74 @@ def _signature() -> inspect.Signature:
     ])
 
 
+def assign_cmd(**kw: Any) -> None:
+    """Assign households red-grid members within load bounds (红色网格员联户).
+
+    Reporting members may be deployed across the subdistrict (--scope) within
+    --deploy-cap metres; households no member within reach can take stay unassigned, are
+    counted, and get a recruitment plan (--plan-out). The assignment is claimed optimal
+    only when the LP-dual certificate proves it. --workers N runs one task per
+    subdistrict on a local Dask cluster; --scheduler on a running one (PostGIS).
+    """
+    from gisgov.assignment import write_assignment
+    from gisgov.assignment.options import AssignOptions
+    from gisgov.assignment.tasks import run_assign
+    from gisgov.errors import GisgovError
+
+    opts = options_or_fail(AssignOptions, kw)
+    json_out = kw["json_out"]
+    started = time.perf_counter()
+    ws = open_ws(kw["workspace"])
+    with progress(enabled=not json_out, total_label="红色网格员联户") as update:
+        try:
+            result = run_assign(ws, opts, progress=update)
+        except GisgovError as exc:
+            fail(str(exc))
+        update("writing assignments", 0.92)
+        write_assignment(ws, result)
+        files = _write_files(ws, result, kw["lists_out"], kw["plan_out"], update)
+        update("done", 1.0)
+    doc: dict[str, Any] = {k: result.summary[k] for k in JSON_KEYS}
+    doc.update({k: v for k, v in result.summary.items() if k not in doc})
+    doc["seconds"] = round(time.perf_counter() - started, 3)
+    doc["solve_seconds"] = result.summary["seconds"]
+    doc["files"] = files
+    if json_out:
+        print_json(doc)
+        return
+    _print_summary(doc, result)
+
+
+def _write_files(ws: Any, result: Any, lists_out: str | None, plan_out: str | None,
+                 update: ProgressFn) -> list[str]:
+    """``--lists-out``: contact lists, and one page and one CSV per grid with an index
+    (Chinese headers, issue 16); ``--plan-out``: the recruitment plan. The paths written."""
+    from gisgov.assignment import write_contact_lists, write_recruit_plan
+
+    files: list[str] = []
+    if lists_out:
+        update("writing contact lists", 0.97)
+        households, members = ws.read("households"), ws.read("members")
+        grids = ws.read("grids")
+        files = [str(p) for p in write_contact_lists(result, households, members,
+                                                     lists_out)]
+        from gisgov.assignment.contacts import contact_lists
+        from gisgov.contact_pages import write_grid_contact_pages
+
+        names = dict(zip(grids["code"].astype(str), grids["name"].astype(str),
+                         strict=True))
+        files += [str(p) for p in write_grid_contact_pages(
+            contact_lists(result, households, members), lists_out, grid_names=names)]
+    if plan_out:
+        update("writing the recruitment plan", 0.98)
+        files += [str(p) for p in write_recruit_plan(result, plan_out)]
+    return files
+
+
+# The command is a module-level function whose docstring is its ``--help`` text and whose
+# parameters come from :func:`_signature`; :func:`register` only wires it.
 def register(app: typer.Typer) -> None:
     """Add ``assign`` to ``app``."""
-
-    def assign_cmd(**kw: Any) -> None:
-        """Assign households red-grid members within load bounds (红色网格员联户).
-
-        Reporting members may be deployed across the subdistrict (--scope) within
-        --deploy-cap metres; households no member within reach can take stay unassigned, are
-        counted, and get a recruitment plan (--plan-out). The assignment is claimed optimal
-        only when the LP-dual certificate proves it. --workers N runs one task per
-        subdistrict on a local Dask cluster; --scheduler on a running one (PostGIS).
-        """
-        from gisgov.assignment import write_assignment, write_contact_lists, write_recruit_plan
-        from gisgov.assignment.options import AssignOptions
-        from gisgov.assignment.tasks import run_assign
-        from gisgov.errors import GisgovError
-
-        opts = options_or_fail(AssignOptions, kw)
-        lists_out, plan_out, json_out = kw["lists_out"], kw["plan_out"], kw["json_out"]
-        started = time.perf_counter()
-        ws = open_ws(kw["workspace"])
-        with progress(enabled=not json_out, total_label="红色网格员联户") as update:
-            try:
-                result = run_assign(ws, opts, progress=update)
-            except GisgovError as exc:
-                fail(str(exc))
-            update("writing assignments", 0.92)
-            write_assignment(ws, result)
-            files = []
-            if lists_out:
-                update("writing contact lists", 0.97)
-                households, members = ws.read("households"), ws.read("members")
-                grids = ws.read("grids")
-                files = [str(p) for p in write_contact_lists(result, households, members,
-                                                             lists_out)]
-                # One page and one CSV per grid, an index, Chinese headers (issue 16).
-                from gisgov.assignment.contacts import contact_lists
-                from gisgov.contact_pages import write_grid_contact_pages
-
-                names = dict(zip(grids["code"].astype(str), grids["name"].astype(str),
-                                 strict=True))
-                files += [str(p) for p in write_grid_contact_pages(
-                    contact_lists(result, households, members), lists_out, grid_names=names)]
-            if plan_out:
-                update("writing the recruitment plan", 0.98)
-                files += [str(p) for p in write_recruit_plan(result, plan_out)]
-            update("done", 1.0)
-        doc: dict[str, Any] = {k: result.summary[k] for k in JSON_KEYS}
-        doc.update({k: v for k, v in result.summary.items() if k not in doc})
-        doc["seconds"] = round(time.perf_counter() - started, 3)
-        doc["solve_seconds"] = result.summary["seconds"]
-        doc["files"] = files
-        if json_out:
-            print_json(doc)
-            return
-        _print_summary(doc, result)
-
     assign_cmd.__signature__ = _signature()  # type: ignore[attr-defined]
     app.command("assign")(assign_cmd)
 
