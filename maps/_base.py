@@ -27,7 +27,7 @@ from folium.template import Template
 from gisgov import privacy
 from gisgov.crs import from_storage
 from gisgov.layers import LAYERS
-from gisgov.locate import locate_points
+from gisgov.locate import rows_at
 from maps._assets import AssetMode, localise_assets
 from maps._errors import MapError
 
@@ -641,21 +641,17 @@ def style_by(prop_colours: Mapping[str, str], prop: str, base: Mapping[str, Any]
     return style
 
 
-def locate(points: gpd.GeoDataFrame, areas: gpd.GeoDataFrame) -> np.ndarray:
-    """Position in ``areas`` of the area holding each point's representative point (-1: none).
-
-    The boundary rule of :func:`gisgov.locate.locate_points` (boundary included; on a shared
-    edge the lowest ``code``, or the first area when ``areas`` has no codes), so a map counts
-    a household in the grid the lookup and the grid report give it.
-    """
-    codes = areas["code"].astype(str).to_numpy() if "code" in areas.columns else None
-    return locate_points(points.geometry, areas.geometry, codes=codes)
-
-
 def subset(
     layers: Mapping[str, gpd.GeoDataFrame], community: str | None
 ) -> tuple[dict[str, gpd.GeoDataFrame], gpd.GeoDataFrame | None]:
     """Layers restricted to one community (by code or name); all layers when ``None``.
+
+    Parameters
+    ----------
+    layers
+        gisgov layers; ``communities`` is needed to filter.
+    community
+        The community's 12-digit code or its name.
 
     Returns
     -------
@@ -668,13 +664,13 @@ def subset(
     com = out.get("communities")
     if com is None or len(com) == 0:
         raise MapError("filtering by community needs the communities layer")
-    row = com[(com["code"] == community) | (com["name"] == community)]
-    if len(row) == 0:
+    match = np.flatnonzero(((com["code"] == community) | (com["name"] == community)).to_numpy())
+    if len(match) == 0:
         raise MapError(
             f"no community {community!r}; use a 12-digit code or a name from: "
             + ", ".join(com["name"].astype(str))
         )
-    row = row.iloc[[0]]
+    row = com.iloc[[match[0]]]
     code = str(row["code"].iloc[0])
     for name in ("grids", "stations", "units", "compounds", "branches", "events"):
         gdf = out.get(name)
@@ -683,7 +679,8 @@ def subset(
     for name in ("households", "members", "buildings"):
         gdf = out.get(name)
         if gdf is not None and len(gdf):
-            out[name] = gdf[locate(gdf, row) == 0]
+            # against every community, so a point on a shared edge goes to one of them
+            out[name] = gdf[rows_at(gdf, com) == match[0]]
     return out, row
 
 

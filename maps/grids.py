@@ -11,6 +11,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from gisgov.locate import rows_at
 from maps._assets import AssetMode
 from maps._base import (
     Lang,
@@ -21,7 +22,6 @@ from maps._base import (
     finish_map,
     greedy_colours,
     layer_label,
-    locate,
     mask_name,
     mask_phone,
     popup_fields,
@@ -116,7 +116,7 @@ def grid_summary(layers: Mapping[str, gpd.GeoDataFrame], *, masked: bool = True,
     households = layers.get("households")
     stored = grids["households"] if "households" in grids.columns else None
     if households is not None and len(households):
-        pos = locate(households, grids)
+        pos = rows_at(households, grids)
         counts = np.bincount(pos[pos >= 0], minlength=len(grids))
         out["households"] = counts
     elif stored is not None:
@@ -366,7 +366,7 @@ def compliance_map(
     n_outside = 0
     if members is not None and len(members):
         local = part.get("members", members)
-        outside = local[locate(local, grids) < 0]
+        outside = local[rows_at(local, grids) < 0]
         n_outside = len(outside)
         if n_outside:
             pts = to_draw(outside[["id", "class", "status", "geometry"]], basemap=basemap)

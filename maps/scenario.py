@@ -9,6 +9,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 
+from gisgov.locate import rows_at
 from maps._assets import AssetMode
 from maps._base import (
     Lang,
@@ -17,7 +18,6 @@ from maps._base import (
     Panel,
     features,
     finish_map,
-    locate,
     popup_fields,
     start_map,
     text,
@@ -55,6 +55,7 @@ def scenario_metrics(
     after: gpd.GeoDataFrame,
     *,
     households: gpd.GeoDataFrame | None = None,
+    key: str = "code",
 ) -> dict[str, tuple[float, float]]:
     """Before/after figures of two plans of the same area.
 
@@ -64,6 +65,9 @@ def scenario_metrics(
         Areas (communities or grids) in EPSG:4326.
     households
         Household points, to count households per area and those that change area.
+    key
+        Column of the areas' codes: a household on a shared edge counts in the area with the
+        lowest code (:mod:`gisgov.locate`), as in the grid report and the lookup.
 
     Returns
     -------
@@ -81,7 +85,7 @@ def scenario_metrics(
     if households is not None and len(households):
         stats = []
         for plan in (before, after):
-            pos = locate(households, plan)
+            pos = rows_at(households, plan, column=key)
             n = np.bincount(pos[pos >= 0], minlength=len(plan))
             stats.append((float(n.min()), float(n.max()), round(float(n.mean()), 1)))
         out["hh_min"] = (stats[0][0], stats[1][0])
@@ -163,7 +167,7 @@ def scenario_diff_map(
 
     moved_hh = None
     if households is not None and len(households):
-        hb, ha = locate(households, before), locate(households, after)
+        hb, ha = rows_at(households, before, column=key), rows_at(households, after, column=key)
         codes_b = np.append(before[key].astype(str).to_numpy(), "")[hb]
         codes_a = np.append(after[key].astype(str).to_numpy(), "")[ha]
         moved_hh = int((codes_b != codes_a).sum())
@@ -173,7 +177,7 @@ def scenario_diff_map(
             codes_b = units["old_code"].astype(str).to_numpy()
             codes_a = units["new_code"].astype(str).to_numpy()
         else:
-            ub, ua = locate(units, before), locate(units, after)
+            ub, ua = rows_at(units, before, column=key), rows_at(units, after, column=key)
             codes_b = np.append(before[key].astype(str).to_numpy(), "")[ub]
             codes_a = np.append(after[key].astype(str).to_numpy(), "")[ua]
         n_moved = int((codes_b != codes_a).sum())
@@ -203,7 +207,7 @@ def scenario_diff_map(
             style.legend.append(LegendItem("#fd8d3c", t["moved"]))
 
     figures = dict(metrics) if metrics is not None else {
-        t[k]: v for k, v in scenario_metrics(before, after, households=households).items()}
+        t[k]: v for k, v in scenario_metrics(before, after, households=households, key=key).items()}
     if n_moved is not None:
         figures.setdefault(t["moved_units"], (0, n_moved))
     if moved_hh is not None:
