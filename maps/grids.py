@@ -13,24 +13,14 @@ import pandas as pd
 
 from gisgov.locate import rows_at
 from maps._assets import AssetMode
-from maps._base import (
-    Lang,
-    LegendItem,
-    MapStyle,
-    Panel,
-    features,
-    finish_map,
-    greedy_colours,
-    layer_label,
-    mask_name,
-    mask_phone,
-    popup_fields,
-    start_map,
-    subset,
-    text,
-    to_draw,
-)
+from maps._colour import greedy_colours
+from maps._crs import to_draw
 from maps._errors import MapError
+from maps._frame import MapStyle, finish_map, start_map
+from maps._geojson import features
+from maps._i18n import Lang, layer_label, mask_name, mask_phone, text
+from maps._leaflet import LegendItem, Panel, popup_fields
+from maps._subset import subset
 from maps.events import add_events
 from maps.labels import FittedLabels
 

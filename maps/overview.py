@@ -9,22 +9,13 @@ import geopandas as gpd
 import pandas as pd
 
 from maps._assets import AssetMode
-from maps._base import (
-    InlineMarkerCluster,
-    Lang,
-    LegendItem,
-    MapStyle,
-    UrlMarkerCluster,
-    features,
-    finish_map,
-    greedy_colours,
-    layer_label,
-    popup_fields,
-    start_map,
-    text,
-    to_draw,
-)
+from maps._colour import greedy_colours
+from maps._crs import to_draw
 from maps._errors import MapError
+from maps._frame import MapStyle, finish_map, start_map
+from maps._geojson import features
+from maps._i18n import Lang, layer_label, text
+from maps._leaflet import InlineMarkerCluster, LegendItem, UrlMarkerCluster, popup_fields
 from maps.events import add_events
 from maps.labels import FittedLabels
 

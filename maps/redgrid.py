@@ -16,21 +16,13 @@ from numpy.typing import NDArray
 
 from gisgov.lookup import LookupIndex
 from maps._assets import AssetMode
-from maps._base import (
-    Lang,
-    LegendItem,
-    MapStyle,
-    features,
-    finish_map,
-    layer_label,
-    mask_name,
-    popup_fields,
-    start_map,
-    subset,
-    text,
-    to_draw,
-)
+from maps._crs import to_draw
 from maps._errors import MapError
+from maps._frame import MapStyle, finish_map, start_map
+from maps._geojson import features
+from maps._i18n import Lang, layer_label, mask_name, text
+from maps._leaflet import LegendItem, popup_fields
+from maps._subset import subset
 
 __all__ = ["LOAD_CLASSES", "load_class", "red_grid_map"]
 

@@ -11,19 +11,12 @@ import numpy as np
 
 from gisgov.locate import rows_at
 from maps._assets import AssetMode
-from maps._base import (
-    Lang,
-    LegendItem,
-    MapStyle,
-    Panel,
-    features,
-    finish_map,
-    popup_fields,
-    start_map,
-    text,
-    to_draw,
-)
+from maps._crs import to_draw
 from maps._errors import MapError
+from maps._frame import MapStyle, finish_map, start_map
+from maps._geojson import features
+from maps._i18n import Lang, text
+from maps._leaflet import LegendItem, Panel, popup_fields
 
 __all__ = ["metric_label", "scenario_diff_map", "scenario_metrics"]
 

@@ -20,7 +20,7 @@ from gisgov.grids.party import grid_of_points
 from gisgov.grids.staffing import _community_of, _grids_with_property_management
 from gisgov.locate import Locator, codes_at, locate_points, locate_xy, rows_at
 from gisgov.lookup import LookupIndex
-from maps._base import subset
+from maps._subset import subset
 from maps.grids import grid_summary
 
 # A 4×4 lattice of grids with sides of 1/256 degree: every corner and edge midpoint is a
@@ -114,7 +114,7 @@ def every_caller(grids: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray
         "partition._current_grid": _current_grid(frame, grids).to_numpy(dtype=object),
         "rows_at": code_of(rows_at(frame, grids)),
         "maps.grid_summary": np.array(counted, dtype=object),
-        "maps.subset": shown,
+        "maps._subset.subset": shown,
     }
 
 

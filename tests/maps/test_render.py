@@ -14,7 +14,7 @@ import shapely
 
 from gisgov.crs import wgs84_to_gcj02
 from maps import MapError, county_map
-from maps._base import to_draw
+from maps._crs import to_draw
 from maps.grids import compliance_map, grid_map, grid_summary
 from maps.redgrid import load_class, red_grid_map
 from maps.scenario import scenario_diff_map
