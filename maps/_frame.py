@@ -10,6 +10,7 @@ every asset at gisgov's vendored copies.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import folium
 import geopandas as gpd
@@ -23,7 +24,7 @@ from maps._geojson import features
 from maps._i18n import Lang, text
 from maps._leaflet import CSS, Legend, LegendItem, MiniMap, ScaleBar, SearchControl
 
-__all__ = ["MapStyle", "finish_map", "start_map"]
+__all__ = ["Canvas", "MapStyle", "finish_map", "start_map"]
 
 
 def start_map(
@@ -101,6 +102,41 @@ class MapStyle:
     legend_title: str = ""
     legend: list[LegendItem] = field(default_factory=list)
     outline: gpd.GeoDataFrame | None = None
+
+
+L = TypeVar("L", bound=folium.map.Layer)
+
+
+@dataclass
+class Canvas:
+    """The map being drawn, its style and how to draw: what every layer builder takes.
+
+    A renderer starts one (:func:`start_map`, a :class:`MapStyle`), hands it to small steps
+    that each add a layer, its group and its legend rows, and ends with :meth:`finish`.
+    """
+
+    m: folium.Map
+    style: MapStyle
+    basemap: str
+    lang: Lang
+
+    def add(self, layer: L, group: str | None = None, *, search: bool = False) -> L:
+        """Add ``layer`` to the map, to the layer control's ``group`` (a :func:`text` key),
+        and to the search targets when ``search``."""
+        layer.add_to(self.m)
+        if group is not None:
+            self.style.groups.setdefault(text(group, self.lang), []).append(layer)
+        if search and isinstance(layer, folium.GeoJson):  # the search reads GeoJSON properties
+            self.style.searchable.append(layer)
+        return layer
+
+    def legend(self, *items: LegendItem) -> None:
+        """Append rows to the legend."""
+        self.style.legend.extend(items)
+
+    def finish(self, assets: AssetMode) -> folium.Map:
+        """:func:`finish_map` on this canvas."""
+        return finish_map(self.m, self.style, lang=self.lang, assets=assets)
 
 
 def finish_map(
