@@ -1,10 +1,12 @@
 """A map's frame: :func:`start_map` before the overlays, :func:`finish_map` after.
 
-Every renderer follows the same steps: :func:`start_map` (or the caller's map), overlays built
-from :func:`maps._geojson.features` (converted by :func:`maps._crs.to_draw` to the basemap's
-coordinate system, rounded to 6 decimals), then :func:`finish_map` adds the controls people
-expect (grouped layers, search, full screen, measure, minimap, scale bar, legend) and points
-every asset at gisgov's vendored copies.
+Every renderer follows the same steps: :func:`start_map` (or the caller's map) and a
+:class:`Canvas`; one builder per overlay, each built from :func:`maps._geojson.features`
+(converted by :func:`maps._crs.to_draw` to the basemap's coordinate system, rounded to 6
+decimals) and added with :meth:`Canvas.add` to its group of the layer control, with its
+legend rows; then :func:`finish_map` adds the controls people expect (grouped layers, search,
+full screen, measure, minimap, scale bar, legend) and points every asset at gisgov's vendored
+copies.
 """
 
 from __future__ import annotations
