@@ -32,7 +32,8 @@ from gisgov.policy import Decision, table_access
 from gisgov.privacy import Principal
 from gisgov.store import open_workspace
 from maps._assets import ASSETS_DIR
-from maps._base import features, to_draw
+from maps._crs import to_draw
+from maps._geojson import features
 from maps.basemap import basemap_features
 from maps.field import field_page_html
 from maps.scenarios import ScenarioPlans, scenarios_from_workspace

@@ -14,8 +14,8 @@ outside (``-1``).
 
 Two ways to ask, one rule:
 
-- :func:`locate_xy` / :func:`locate_points` / :func:`codes_at` answer a batch once from an
-  STRtree (the grid report, staffing, partition, maps).
+- :func:`locate_xy` / :func:`locate_points` / :func:`rows_at` / :func:`codes_at` answer a
+  batch once from an STRtree (the grid report, staffing, partition, maps).
 - :class:`Locator` is built once and answers many queries from a raster of cells (the
   responsibility lookup, :class:`gisgov.lookup.LookupIndex`): most cells lie inside one
   polygon and answer by array lookup, the others test their short candidate list with the
@@ -40,7 +40,7 @@ import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["Locator", "codes_at", "locate_points", "locate_xy"]
+__all__ = ["Locator", "codes_at", "locate_points", "locate_xy", "rows_at"]
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -175,9 +175,36 @@ def codes_at(points: ArrayLike | gpd.GeoSeries, areas: gpd.GeoDataFrame, *,
     if not len(areas) or not n:
         return out
     codes = areas[column].astype(str).to_numpy(dtype=object)
-    row = locate_points(points, areas.geometry, codes=codes)
+    row = rows_at(points, areas, column=column)
     out[row >= 0] = codes[row[row >= 0]]
     return out
+
+
+def rows_at(points: ArrayLike | gpd.GeoSeries | gpd.GeoDataFrame, areas: gpd.GeoDataFrame,
+            *, column: str = "code") -> IntArray:
+    """Position in ``areas`` of the area holding each point (``-1``: outside).
+
+    :func:`codes_at` for callers that index per-area arrays (counts per grid, the grid of a
+    household before and after a scenario): the same rule, with ``areas[column]`` (as text)
+    as the tie-break on a shared edge or vertex.
+
+    Parameters
+    ----------
+    points
+        Geometries (or a frame of them) in the CRS of ``areas``; non-points are located by
+        their representative point.
+    areas
+        Areas with a ``column`` of codes.
+    column
+        The code column.
+
+    Returns
+    -------
+    ndarray of int64
+    """
+    geoms = points.geometry if isinstance(points, gpd.GeoDataFrame) else points
+    codes = areas[column].astype(str).to_numpy(dtype=object)
+    return locate_points(geoms, areas.geometry, codes=codes)
 
 
 class Locator:

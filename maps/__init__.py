@@ -6,8 +6,9 @@ Every renderer takes the layers (``dict`` of GeoDataFrames in EPSG:4326), keywor
 """
 
 from maps._assets import ASSETS_DIR, asset_url, localise_assets
-from maps._base import BASEMAPS, draw_crs, mask_name, mask_phone, to_draw
+from maps._crs import BASEMAPS, draw_crs, to_draw
 from maps._errors import MapError
+from maps._i18n import mask_name, mask_phone
 from maps.overview import county_map
 
 __all__ = [

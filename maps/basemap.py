@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from maps._base import to_draw
+from maps._crs import to_draw
 
 __all__ = ["LABEL_STEP_M", "STREET_STYLE", "add_workspace_basemap", "basemap_features"]
 

@@ -30,7 +30,7 @@ import pandas as pd
 from gisgov.events.loop import TZ, parse_time
 from gisgov.events.service import overdue_mask
 from gisgov.events.stats import event_stats
-from maps._base import Lang
+from maps._i18n import Lang
 
 __all__ = ["dashboard_grids", "dashboard_html", "dashboard_index_html", "late_mask"]
 

@@ -30,7 +30,10 @@ from folium.template import Template
 
 from gisgov.events.loop import LEVEL_LABELS, STATUS_LABELS, parse_time
 from gisgov.events.service import overdue_mask
-from maps._base import Lang, LegendItem, MapStyle, to_draw
+from maps._crs import to_draw
+from maps._frame import MapStyle
+from maps._i18n import Lang
+from maps._leaflet import LegendItem
 
 __all__ = ["STATUS_COLOURS", "EventMarkerCluster", "add_events", "event_rows"]
 
@@ -173,7 +176,7 @@ def add_events(m: folium.Map, style: MapStyle, events: gpd.GeoDataFrame | None, 
     Parameters
     ----------
     m
-        The map (between :func:`maps._base.start_map` and :func:`maps._base.finish_map`).
+        The map (between :func:`maps._frame.start_map` and :func:`maps._frame.finish_map`).
     style
         The map's style: the layer joins group 事件, the legend gets the status colours.
     events

@@ -15,7 +15,7 @@ import json
 from importlib import resources
 
 from maps._assets import AssetMode, asset_url
-from maps._base import _TILES, draw_crs
+from maps._crs import TILES, draw_crs
 
 __all__ = ["field_page_html"]
 
@@ -60,7 +60,7 @@ def field_page_html(
     crs = draw_crs(basemap)
     tiles = None
     if basemap != "none":
-        spec = _TILES[basemap]
+        spec = TILES[basemap]
         url = str(spec["tiles"]).replace("{key}", tianditu_key or "")
         tiles = {"url": url, "subdomains": spec["subdomains"], "attribution": spec["attr"]}
     config = {"lookupUrl": lookup_url, "gridsUrl": grids_url, "drawCrs": crs, "tiles": tiles,

@@ -11,26 +11,16 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from gisgov.locate import rows_at
 from maps._assets import AssetMode
-from maps._base import (
-    Lang,
-    LegendItem,
-    MapStyle,
-    Panel,
-    features,
-    finish_map,
-    greedy_colours,
-    layer_label,
-    locate,
-    mask_name,
-    mask_phone,
-    popup_fields,
-    start_map,
-    subset,
-    text,
-    to_draw,
-)
+from maps._colour import greedy_colours
+from maps._crs import to_draw
 from maps._errors import MapError
+from maps._frame import Canvas, MapStyle, start_map
+from maps._geojson import features
+from maps._i18n import Lang, layer_label, mask_name, mask_phone, text
+from maps._leaflet import LegendItem, Panel, popup_fields
+from maps._subset import subset
 from maps.events import add_events
 from maps.labels import FittedLabels
 
@@ -116,7 +106,7 @@ def grid_summary(layers: Mapping[str, gpd.GeoDataFrame], *, masked: bool = True,
     households = layers.get("households")
     stored = grids["households"] if "households" in grids.columns else None
     if households is not None and len(households):
-        pos = locate(households, grids)
+        pos = rows_at(households, grids)
         counts = np.bincount(pos[pos >= 0], minlength=len(grids))
         out["households"] = counts
     elif stored is not None:
@@ -168,22 +158,27 @@ def grid_map(
     """
     part, row = subset(layers, community)
     grids = _require_grids(part)
-    t = _T[lang]
-    summary = grid_summary(part, masked=masked, hidden=t["hidden"])
+    summary = grid_summary(part, masked=masked, hidden=_T[lang]["hidden"])
     m = start_map(grids if row is None else row, basemap=basemap, tianditu_key=tianditu_key,
                   m=m)
-    style = MapStyle(outline=grids if row is None else row)
+    c = Canvas(m, MapStyle(outline=grids if row is None else row), basemap, lang)
     if row is not None:
-        outline = folium.GeoJson(
+        c.add(folium.GeoJson(
             features(to_draw(row, basemap=basemap), key="code", columns=["name"]),
-            name=t["community"],
+            name=_T[lang]["community"],
             style_function=lambda _: {"color": "#08306b", "weight": 4, "fill": False},
-        )
-        outline.add_to(m)
-        style.groups[text("g_community", lang)] = [outline]
+        ), "g_community")
+    _labelled_grid_layer(c, grids, summary)
+    _service_layers(c, part)
+    add_events(m, c.style, part.get("events"), basemap=basemap, lang=lang,
+               now=None if now is None else pd.Timestamp(now))
+    return c.finish(assets)
 
-    gr = to_draw(grids, basemap=basemap, simplify_m=0.5)
-    colours = greedy_colours(gr)
+
+def _labelled_grid_layer(c: Canvas, grids: gpd.GeoDataFrame, summary: pd.DataFrame) -> None:
+    """Grids coloured so neighbours differ, each labelled "code / leader / households"."""
+    lang, t = c.lang, _T[c.lang]
+    gr = to_draw(grids, basemap=c.basemap, simplify_m=0.5)
     hh_word = t["hh"]
     labels = [
         "<br>".join(html.escape(s) for s in (code[-3:], leader or "—", f"{n}{hh_word}"))
@@ -192,13 +187,14 @@ def grid_map(
     ]
     none = text("none", lang)
     props = {
-        "colour": colours, "label": labels, "short": [c[-3:] for c in summary["code"]],
+        "colour": greedy_colours(gr), "label": labels,
+        "short": [code[-3:] for code in summary["code"]],
         "leader": [v or none for v in summary["leader"]],
         "leader_phone": [v or none for v in summary["leader_phone"]],
         "n_households": summary["households"].tolist(),
         "search": list(gr["code"].astype(str) + " " + gr["name"].astype(str)),
     }
-    gr_layer = folium.GeoJson(
+    gr_layer = c.add(folium.GeoJson(
         features(gr, key="code", columns=["code", "name", "target_households"],
                  properties=props),
         name=layer_label("grids", lang),
@@ -213,25 +209,24 @@ def grid_map(
             ("n_households", text("households", lang)),
             ("target_households", layer_label("grids", lang, "target_households")),
         ]),
-    )
-    gr_layer.add_to(m)
+    ), "g_grid", search=True)
     # The full label where the grid is big enough on screen, its code where not, none where
     # it would cover another (details on click).
-    FittedLabels(gr_layer, m, full="label", short="short").add_to(m)
-    style.searchable.append(gr_layer)
-    style.groups[text("g_grid", lang)] = [gr_layer]
-    style.legend_title = layer_label("grids", lang)
-    style.legend.append(LegendItem("#fdb462", f"{layer_label('grids', lang)} "
-                                   f"({t['grids']} {len(gr)})"))
+    FittedLabels(gr_layer, c.m, full="label", short="short").add_to(c.m)
+    c.style.legend_title = layer_label("grids", lang)
+    c.legend(LegendItem("#fdb462", f"{layer_label('grids', lang)} ({t['grids']} {len(gr)})"))
 
-    service: list[folium.map.Layer] = []
+
+def _service_layers(c: Canvas, part: Mapping[str, gpd.GeoDataFrame]) -> None:
+    """Service stations and stationed units as coloured points."""
+    lang, t = c.lang, _T[c.lang]
     for name, colour, label in (("stations", "#6a3d9a", t["station"]),
                                 ("units", "#b15928", t["unit"])):
         gdf = part.get(name)
         if gdf is None or len(gdf) == 0:
             continue
-        pts = to_draw(gdf, basemap=basemap)
-        lyr = folium.GeoJson(
+        pts = to_draw(gdf, basemap=c.basemap)
+        c.add(folium.GeoJson(
             features(pts, key="id", columns=["id", "name", "kind"]),
             name=label,
             marker=folium.CircleMarker(radius=6, fill=True),
@@ -240,14 +235,8 @@ def grid_map(
             popup=popup_fields([("name", layer_label(name, lang, "name")),
                                 ("kind", layer_label(name, lang, "kind")),
                                 ("id", layer_label(name, lang, "id"))]),
-        )
-        lyr.add_to(m)
-        service.append(lyr)
-        style.legend.append(LegendItem(colour, label, "dot"))
-    style.groups[text("g_service", lang)] = service
-    add_events(m, style, part.get("events"), basemap=basemap, lang=lang,
-               now=None if now is None else pd.Timestamp(now))
-    return finish_map(m, style, lang=lang, assets=assets)
+        ), "g_service")
+        c.legend(LegendItem(colour, label, "dot"))
 
 
 def _branch_places(layers: Mapping[str, gpd.GeoDataFrame], branches: gpd.GeoDataFrame,
@@ -304,16 +293,35 @@ def compliance_map(
     summary = grid_summary(part, masked=masked, hidden=t["hidden"])
     m = start_map(grids if row is None else row, basemap=basemap, tianditu_key=tianditu_key,
                   m=m)
-    style = MapStyle(outline=grids, legend_title=t["compliance"])
+    c = Canvas(m, MapStyle(outline=grids, legend_title=t["compliance"]), basemap, lang)
+    n_grids = _status_grid_layer(c, grids, summary)
+    n_over = _oversized_branches(c, layers, part.get("branches"), grids)
+    n_outside = _members_outside(c, layers, part, grids)
+    rows = [(t["grids"], n_grids), (t["no_leader"], int((~summary["has_leader"]).sum())),
+            (t["no_party"], int((~summary["has_party"]).sum())), (t["branch_over"], n_over),
+            (t["members_outside"], n_outside)]
+    Panel(f"<h4>{html.escape(t['compliance'])}</h4><table>" + "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in rows) + "</table>",
+        position="topright").add_to(m)
+    return c.finish(assets)
+
+
+#: Fill of a grid by what it lacks.
+_STATUS_COLOURS = {"both": "#a50f15", "no_leader": "#fb6a4a", "no_party": "#fd8d3c",
+                   "ok": "#a1d99b"}
+
+
+def _status_grid_layer(c: Canvas, grids: gpd.GeoDataFrame, summary: pd.DataFrame) -> int:
+    """Grids filled by what they lack: a leader, a grid party organisation, both or nothing;
+    how many are drawn."""
+    lang, t = c.lang, _T[c.lang]
     status = np.where(
         ~summary["has_leader"] & ~summary["has_party"], "both",
         np.where(~summary["has_leader"], "no_leader",
                  np.where(~summary["has_party"], "no_party", "ok")))
-    colours = {"both": "#a50f15", "no_leader": "#fb6a4a", "no_party": "#fd8d3c",
-               "ok": "#a1d99b"}
-    gr = to_draw(grids, basemap=basemap, simplify_m=0.5)
+    gr = to_draw(grids, basemap=c.basemap, simplify_m=0.5)
     none = text("none", lang)
-    gr_layer = folium.GeoJson(
+    c.add(folium.GeoJson(
         features(gr, key="code", columns=["code", "name"], properties={
             "status": list(status), "status_label": [t[s] for s in status],
             "leader": [v or none for v in summary["leader"]],
@@ -321,73 +329,70 @@ def compliance_map(
         }),
         name=layer_label("grids", lang),
         style_function=lambda f: {"color": "#252525", "weight": 1, "fillOpacity": 0.6,
-                                  "fillColor": colours[f["properties"]["status"]]},
+                                  "fillColor": _STATUS_COLOURS[f["properties"]["status"]]},
         popup=popup_fields([("code", layer_label("grids", lang, "code")),
                             ("name", layer_label("grids", lang, "name")),
                             ("status_label", t["compliance"]),
                             ("leader", text("leader", lang))]),
-    )
-    gr_layer.add_to(m)
-    style.searchable.append(gr_layer)
-    style.groups[text("g_grid", lang)] = [gr_layer]
-    style.legend += [LegendItem(c, t[s]) for s, c in colours.items()]
+    ), "g_grid", search=True)
+    c.legend(*[LegendItem(colour, t[s]) for s, colour in _STATUS_COLOURS.items()])
+    return len(gr)
 
-    party: list[folium.map.Layer] = []
-    n_over = 0
-    branches = part.get("branches")
+
+def _oversized_branches(c: Canvas, layers: Mapping[str, gpd.GeoDataFrame],
+                        branches: gpd.GeoDataFrame | None, grids: gpd.GeoDataFrame) -> int:
+    """Mark the branches over :data:`BRANCH_LIMIT` members with their size; how many."""
     members = layers.get("members")
-    if branches is not None and len(branches) and members is not None and len(members):
-        sizes = members.groupby("branch_id").size()
-        br = branches.assign(n_members=branches["id"].map(sizes).fillna(0).astype(int))
-        over = br[br["n_members"] > BRANCH_LIMIT].copy()
-        n_over = len(over)
-        if n_over:
-            places = _branch_places(layers, over, grids)
-            over = gpd.GeoDataFrame(over.drop(columns="geometry"),
-                                    geometry=places.representative_point(), crs=branches.crs)
-            over = over[over.geometry.notna()]
-            pts = to_draw(over, basemap=basemap)
-            persons = t["persons"]
-            lyr = folium.GeoJson(
-                features(pts, key="id", columns=["id", "name", "n_members"], properties={
-                    "label": [f"{html.escape(str(n))}<br>{k}{persons}"
-                              for n, k in zip(pts["name"], pts["n_members"], strict=True)]}),
-                name=t["branch_over"],
-                marker=folium.CircleMarker(radius=10, fill=True),
-                style_function=lambda _: {"color": "#67000d", "weight": 2,
-                                          "fillColor": "#ef3b2c", "fillOpacity": 0.9},
-                popup=popup_fields([("name", layer_label("branches", lang, "name")),
-                                    ("n_members", t["persons"])]),
-                tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
-            )
-            lyr.add_to(m)
-            party.append(lyr)
-            style.legend.append(LegendItem("#ef3b2c", t["branch_over"], "dot"))
-    n_outside = 0
-    if members is not None and len(members):
-        local = part.get("members", members)
-        outside = local[locate(local, grids) < 0]
-        n_outside = len(outside)
-        if n_outside:
-            pts = to_draw(outside[["id", "class", "status", "geometry"]], basemap=basemap)
-            lyr = folium.GeoJson(
-                features(pts, key="id", columns=["id", "class", "status"]),
-                name=t["members_outside"], marker=folium.CircleMarker(radius=4, fill=True),
-                style_function=lambda _: {"color": "#54278f", "weight": 1,
-                                          "fillColor": "#9e9ac8", "fillOpacity": 0.9},
-                popup=popup_fields([("id", layer_label("members", lang, "id")),
-                                    ("class", layer_label("members", lang, "class")),
-                                    ("status", layer_label("members", lang, "status"))]),
-                show=False,
-            )
-            lyr.add_to(m)
-            party.append(lyr)
-            style.legend.append(LegendItem("#9e9ac8", t["members_outside"], "dot"))
-    style.groups[text("g_party", lang)] = party
-    rows = [(t["grids"], len(gr)), (t["no_leader"], int((~summary["has_leader"]).sum())),
-            (t["no_party"], int((~summary["has_party"]).sum())), (t["branch_over"], n_over),
-            (t["members_outside"], n_outside)]
-    Panel(f"<h4>{html.escape(t['compliance'])}</h4><table>" + "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in rows) + "</table>",
-        position="topright").add_to(m)
-    return finish_map(m, style, lang=lang, assets=assets)
+    if branches is None or not len(branches) or members is None or not len(members):
+        return 0
+    lang, t = c.lang, _T[c.lang]
+    sizes = members.groupby("branch_id").size()
+    br = branches.assign(n_members=branches["id"].map(sizes).fillna(0).astype(int))
+    over = br[br["n_members"] > BRANCH_LIMIT].copy()
+    if not len(over):
+        return 0
+    places = _branch_places(layers, over, grids)
+    shown = gpd.GeoDataFrame(over.drop(columns="geometry"),
+                             geometry=places.representative_point(), crs=branches.crs)
+    pts = to_draw(shown[shown.geometry.notna()], basemap=c.basemap)
+    persons = t["persons"]
+    c.add(folium.GeoJson(
+        features(pts, key="id", columns=["id", "name", "n_members"], properties={
+            "label": [f"{html.escape(str(n))}<br>{k}{persons}"
+                      for n, k in zip(pts["name"], pts["n_members"], strict=True)]}),
+        name=t["branch_over"],
+        marker=folium.CircleMarker(radius=10, fill=True),
+        style_function=lambda _: {"color": "#67000d", "weight": 2,
+                                  "fillColor": "#ef3b2c", "fillOpacity": 0.9},
+        popup=popup_fields([("name", layer_label("branches", lang, "name")),
+                            ("n_members", t["persons"])]),
+        tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
+    ), "g_party")
+    c.legend(LegendItem("#ef3b2c", t["branch_over"], "dot"))
+    return len(over)
+
+
+def _members_outside(c: Canvas, layers: Mapping[str, gpd.GeoDataFrame],
+                     part: Mapping[str, gpd.GeoDataFrame], grids: gpd.GeoDataFrame) -> int:
+    """Show the party members living in no grid (hidden at first); how many."""
+    members = layers.get("members")
+    if members is None or not len(members):
+        return 0
+    lang, t = c.lang, _T[c.lang]
+    local = part.get("members", members)
+    outside = local[rows_at(local, grids) < 0]
+    if not len(outside):
+        return 0
+    pts = to_draw(outside[["id", "class", "status", "geometry"]], basemap=c.basemap)
+    c.add(folium.GeoJson(
+        features(pts, key="id", columns=["id", "class", "status"]),
+        name=t["members_outside"], marker=folium.CircleMarker(radius=4, fill=True),
+        style_function=lambda _: {"color": "#54278f", "weight": 1,
+                                  "fillColor": "#9e9ac8", "fillOpacity": 0.9},
+        popup=popup_fields([("id", layer_label("members", lang, "id")),
+                            ("class", layer_label("members", lang, "class")),
+                            ("status", layer_label("members", lang, "status"))]),
+        show=False,
+    ), "g_party")
+    c.legend(LegendItem("#9e9ac8", t["members_outside"], "dot"))
+    return len(outside)

@@ -9,22 +9,13 @@ import geopandas as gpd
 import pandas as pd
 
 from maps._assets import AssetMode
-from maps._base import (
-    InlineMarkerCluster,
-    Lang,
-    LegendItem,
-    MapStyle,
-    UrlMarkerCluster,
-    features,
-    finish_map,
-    greedy_colours,
-    layer_label,
-    popup_fields,
-    start_map,
-    text,
-    to_draw,
-)
+from maps._colour import greedy_colours
+from maps._crs import to_draw
 from maps._errors import MapError
+from maps._frame import Canvas, MapStyle, start_map
+from maps._geojson import features
+from maps._i18n import Lang, layer_label, text
+from maps._leaflet import InlineMarkerCluster, LegendItem, UrlMarkerCluster, popup_fields
 from maps.events import add_events
 from maps.labels import FittedLabels
 
@@ -94,30 +85,45 @@ def county_map(
     if subdistricts is None or communities is None:
         raise MapError("the county map needs the subdistricts and communities layers")
     m = start_map(subdistricts, basemap=basemap, tianditu_key=tianditu_key, m=m)
-    style = MapStyle(outline=subdistricts, legend_title=text("legend", lang))
+    c = Canvas(m, MapStyle(outline=subdistricts, legend_title=text("legend", lang)), basemap, lang)
+    _subdistrict_layer(c, subdistricts)
+    _community_layer(c, communities, subdistricts)
+    _main_street_layer(c, _layer(layers, "streets"))
+    _grid_layer(c, _layer(layers, "grids"))
+    _household_layers(c, _layer(layers, "compounds"), _layer(layers, "households"), households_url)
+    add_events(m, c.style, _layer(layers, "events"), basemap=basemap, lang=lang,
+               now=None if now is None else pd.Timestamp(now))
+    return c.finish(assets)
 
-    sub = to_draw(subdistricts, basemap=basemap, simplify_m=1)
-    sub_layer = folium.GeoJson(
+
+def _subdistrict_layer(c: Canvas, subdistricts: gpd.GeoDataFrame) -> None:
+    """Subdistrict outlines, thick and unfilled, named on hover."""
+    sub = to_draw(subdistricts, basemap=c.basemap, simplify_m=1)
+    c.add(folium.GeoJson(
         features(sub, key="code", columns=["code", "name"]),
-        name=layer_label("subdistricts", lang),
+        name=layer_label("subdistricts", c.lang),
         style_function=lambda _: {"color": "#3f007d", "weight": 4, "fill": False},
         tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
-    )
-    sub_layer.add_to(m)
+    ), "g_county")
 
+
+def _community_layer(c: Canvas, communities: gpd.GeoDataFrame,
+                     subdistricts: gpd.GeoDataFrame) -> None:
+    """Communities, each its own colour (touching ones differ), the kind shown by the border
+    (dashed: 村改居), so twenty urban communities are not one blue sheet; names placed by
+    :class:`~maps.labels.FittedLabels`, never piled."""
+    lang = c.lang
     names = dict(zip(subdistricts["code"], subdistricts["name"], strict=True))
-    com = to_draw(communities, basemap=basemap, simplify_m=1)
+    com = to_draw(communities, basemap=c.basemap, simplify_m=1)
     kinds = _KIND_LABELS[lang]
-    # Each community its own colour (touching ones differ), the kind shown by the border
-    # (dashed: 村改居), so twenty urban communities are not one blue sheet.
     com_colours = greedy_colours(com)
     props = {
         "colour": com_colours,
         "kind_label": [kinds.get(k, str(k)) for k in com["kind"]],
-        "subdistrict": [names.get(c, c) for c in com["subdistrict_code"]],
+        "subdistrict": [names.get(s, s) for s in com["subdistrict_code"]],
         "search": list(com["name"].astype(str)),
     }
-    com_layer = folium.GeoJson(
+    com_layer = c.add(folium.GeoJson(
         features(com, key="code", columns=["code", "name", "kind", "boundary_text"],
                  properties=props),
         name=layer_label("communities", lang),
@@ -135,99 +141,88 @@ def county_map(
             ("boundary_text", layer_label("communities", lang, "boundary_text")),
         ]),
         tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
-    )
-    com_layer.add_to(m)
-    FittedLabels(com_layer, m, full="name", short="name").add_to(m)  # names, never piled
-    style.searchable.append(com_layer)
-    style.groups[text("g_county", lang)] = [sub_layer]
-    style.groups[text("g_community", lang)] = [com_layer]
-    style.legend += [
+    ), "g_community", search=True)
+    FittedLabels(com_layer, c.m, full="name", short="name").add_to(c.m)
+    c.legend(
         LegendItem("transparent", layer_label("subdistricts", lang), border="#3f007d"),
         LegendItem("#ffffff", kinds["urban"], border="#08519c"),
         LegendItem("#ffffff", kinds["mixed"] + ("（虚线边界）" if lang == "zh" else " (dashed)"),
                    border="#08519c"),
-    ]
+    )
     if len(com) <= 24:  # each community by name and colour (a county has a few dozen)
-        style.legend += [LegendItem(c, str(n))
-                         for c, n in sorted(zip(com_colours, com["name"], strict=True),
-                                            key=lambda cn: str(cn[1]))]
+        c.legend(*[LegendItem(colour, str(n))
+                   for colour, n in sorted(zip(com_colours, com["name"], strict=True),
+                                           key=lambda cn: str(cn[1]))])
 
-    streets = _layer(layers, "streets")
-    if streets is not None:
-        main = streets[streets["class"] == "main"]
-        if len(main):
-            st = to_draw(main, basemap=basemap, simplify_m=1)
-            st_layer = folium.GeoJson(
-                features(st, key="id", columns=["id", "name"]),
-                name=text("main_streets", lang),
-                style_function=lambda _: {"color": "#636363", "weight": 3, "opacity": 0.8},
-                tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
-            )
-            st_layer.add_to(m)
-            style.groups[text("g_county", lang)].append(st_layer)
-            style.legend.append(LegendItem("#636363", text("main_streets", lang), "line"))
 
-    grids = _layer(layers, "grids")
-    if grids is not None:
-        gr = to_draw(grids, basemap=basemap, simplify_m=1)
-        gr_layer = folium.GeoJson(
-            features(gr, key="code", columns=["code", "name"],
-                     properties={"search": list(gr["code"].astype(str) + " " +
-                                                gr["name"].astype(str))}),
-            name=layer_label("grids", lang),
-            style_function=lambda _: {"color": "#e31a1c", "weight": 1, "fillOpacity": 0.05},
-            popup=popup_fields([("code", layer_label("grids", lang, "code")),
-                                ("name", layer_label("grids", lang, "name"))]),
-        )
-        gr_layer.add_to(m)
-        style.searchable.append(gr_layer)
-        style.groups[text("g_grid", lang)] = [gr_layer]
-        style.legend.append(LegendItem("#e31a1c", layer_label("grids", lang), "line"))
+def _main_street_layer(c: Canvas, streets: gpd.GeoDataFrame | None) -> None:
+    """The main streets, grey lines named on hover (the others would be clutter here)."""
+    if streets is None:
+        return
+    main = streets[streets["class"] == "main"]
+    if not len(main):
+        return
+    st = to_draw(main, basemap=c.basemap, simplify_m=1)
+    c.add(folium.GeoJson(
+        features(st, key="id", columns=["id", "name"]),
+        name=text("main_streets", c.lang),
+        style_function=lambda _: {"color": "#636363", "weight": 3, "opacity": 0.8},
+        tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
+    ), "g_county")
+    c.legend(LegendItem("#636363", text("main_streets", c.lang), "line"))
 
-    compounds = _layer(layers, "compounds")
-    hh_group: list[folium.map.Layer] = []
+
+def _grid_layer(c: Canvas, grids: gpd.GeoDataFrame | None) -> None:
+    """Grid outlines, searchable by code and name."""
+    if grids is None:
+        return
+    lang = c.lang
+    gr = to_draw(grids, basemap=c.basemap, simplify_m=1)
+    c.add(folium.GeoJson(
+        features(gr, key="code", columns=["code", "name"],
+                 properties={"search": list(gr["code"].astype(str) + " " +
+                                            gr["name"].astype(str))}),
+        name=layer_label("grids", lang),
+        style_function=lambda _: {"color": "#e31a1c", "weight": 1, "fillOpacity": 0.05},
+        popup=popup_fields([("code", layer_label("grids", lang, "code")),
+                            ("name", layer_label("grids", lang, "name"))]),
+    ), "g_grid", search=True)
+    c.legend(LegendItem("#e31a1c", layer_label("grids", lang), "line"))
+
+
+def _household_layers(c: Canvas, compounds: gpd.GeoDataFrame | None,
+                      households: gpd.GeoDataFrame | None, households_url: str | None) -> None:
+    """Compounds (hidden at first) and the households, clustered: loaded from
+    ``households_url`` when served, else embedded as rows without any personal column."""
+    added = False
     if compounds is not None:
-        cp = to_draw(compounds, basemap=basemap, simplify_m=0.5)
-        cp_layer = folium.GeoJson(
+        cp = to_draw(compounds, basemap=c.basemap, simplify_m=0.5)
+        c.add(folium.GeoJson(
             features(cp, key="id", columns=["id", "name", "old"]),
-            name=layer_label("compounds", lang),
+            name=layer_label("compounds", c.lang),
             style_function=lambda f: {
                 "color": "#a63603" if f["properties"]["old"] else "#31a354", "weight": 1,
                 "fillOpacity": 0.15,
             },
             tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
             show=False,
-        )
-        cp_layer.add_to(m)
-        hh_group.append(cp_layer)
-
-    hh_name = layer_label("households", lang)
-    popup_js = (
-        "'<b>' + f.id + '</b><br>' + (f.properties.address || '')"
-    )
+        ), "g_household")
+        added = True
+    hh_name = layer_label("households", c.lang)
     if households_url is not None:
-        hh_layer: folium.map.Layer = UrlMarkerCluster(
-            households_url, name=hh_name, style=_HOUSEHOLD_STYLE, popup_js=popup_js
-        )
-        hh_layer.add_to(m)
-        hh_group.append(hh_layer)
-    else:
-        households = _layer(layers, "households")
-        if households is not None:
-            hh = to_draw(households[["id", "address", "geometry"]], basemap=basemap)
-            # Rows are [lat, lon, id, address]: no personal column ever reaches the HTML.
-            rows = [
-                [y, x, str(i), "" if a is None or pd.isna(a) else str(a)]
-                for x, y, i, a in zip(hh.geometry.x, hh.geometry.y, hh["id"],
-                                      hh["address"].astype(object), strict=True)
-            ]
-            hh_layer = InlineMarkerCluster(rows, name=hh_name, style=_HOUSEHOLD_STYLE)
-            hh_layer.add_to(m)
-            hh_group.append(hh_layer)
-    if hh_group:
-        style.groups[text("g_household", lang)] = hh_group
-        style.legend.append(LegendItem(_HOUSEHOLD_STYLE["fillColor"], hh_name, "dot"))  # type: ignore[arg-type]
-    add_events(m, style, _layer(layers, "events"), basemap=basemap, lang=lang,
-               now=None if now is None else pd.Timestamp(now))
-    return finish_map(m, style, lang=lang, assets=assets)
-
+        popup_js = "'<b>' + f.id + '</b><br>' + (f.properties.address || '')"
+        c.add(UrlMarkerCluster(households_url, name=hh_name, style=_HOUSEHOLD_STYLE,
+                               popup_js=popup_js), "g_household")
+        added = True
+    elif households is not None:
+        hh = to_draw(households[["id", "address", "geometry"]], basemap=c.basemap)
+        # Rows are [lat, lon, id, address]: no personal column ever reaches the HTML.
+        rows = [
+            [y, x, str(i), "" if a is None or pd.isna(a) else str(a)]
+            for x, y, i, a in zip(hh.geometry.x, hh.geometry.y, hh["id"],
+                                  hh["address"].astype(object), strict=True)
+        ]
+        c.add(InlineMarkerCluster(rows, name=hh_name, style=_HOUSEHOLD_STYLE), "g_household")
+        added = True
+    if added:
+        c.legend(LegendItem(str(_HOUSEHOLD_STYLE["fillColor"]), hh_name, "dot"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import folium
 import geopandas as gpd
@@ -14,23 +15,15 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from gisgov.lookup import LookupIndex
+from gisgov.locate import codes_at
 from maps._assets import AssetMode
-from maps._base import (
-    Lang,
-    LegendItem,
-    MapStyle,
-    features,
-    finish_map,
-    layer_label,
-    mask_name,
-    popup_fields,
-    start_map,
-    subset,
-    text,
-    to_draw,
-)
+from maps._crs import to_draw
 from maps._errors import MapError
+from maps._frame import Canvas, MapStyle, start_map
+from maps._geojson import features
+from maps._i18n import Lang, layer_label, mask_name, text
+from maps._leaflet import LegendItem, popup_fields
+from maps._subset import subset
 
 __all__ = ["LOAD_CLASSES", "load_class", "red_grid_map"]
 
@@ -103,7 +96,40 @@ def red_grid_map(
         if layers.get(name) is None or len(layers[name]) == 0:
             raise MapError(f"the red-grid map needs the {name} layer")
     part, row = subset(layers, community)
-    t = _T[lang]
+    d = _links_here(layers, part)
+    m = start_map(d.households if row is None else row, basemap=basemap,
+                  tianditu_key=tianditu_key, m=m)
+    style = MapStyle(outline=d.households.dissolve() if row is None else row,
+                     legend_title=_T[lang]["title"])
+    c = Canvas(m, style, basemap, lang)
+    grids = part.get("grids")
+    _grid_outlines(c, grids)
+    _link_lines(c, d)
+    _deployments(c, d.asg, d.members_all, layers.get("grids"))
+    _recruitment(c, d.households, d.asg, grids)
+    _household_points(c, d)
+    _member_points(c, d, masked=masked)
+    return c.finish(assets)
+
+
+@dataclass
+class _Links:
+    """The red-grid map's data: the households drawn, their assignments and the members."""
+
+    households: gpd.GeoDataFrame
+    #: Assignments of the households drawn.
+    asg: gpd.GeoDataFrame
+    #: Every member (to draw a link to one living elsewhere) and those shown as points.
+    members_all: gpd.GeoDataFrame
+    members: gpd.GeoDataFrame
+    #: Households each member links here, by member id.
+    loads: pd.Series
+
+
+def _links_here(layers: Mapping[str, gpd.GeoDataFrame],
+                part: Mapping[str, gpd.GeoDataFrame]) -> _Links:
+    """The assignments of the households in ``part``, the members' loads, the members shown:
+    those living here plus those linking households here from outside."""
     households = part["households"]
     members_all = layers["members"]
     assignments = layers.get("assignments")
@@ -111,70 +137,69 @@ def red_grid_map(
         assignments = gpd.GeoDataFrame({"household_id": [], "member_id": []},
                                        geometry=[], crs=households.crs)
     asg = assignments[assignments["household_id"].isin(households["id"])]
-    loads = asg.groupby("member_id").size()
-    # Members shown: those living here plus those linking households here from outside.
     local = part.get("members", members_all)
     members = members_all[members_all["id"].isin(set(local["id"]) | set(asg["member_id"]))]
-    m = start_map(households if row is None else row, basemap=basemap,
-                  tianditu_key=tianditu_key, m=m)
-    style = MapStyle(outline=households.dissolve() if row is None else row,
-                     legend_title=t["title"])
+    return _Links(households, asg, members_all, members, asg.groupby("member_id").size())
 
-    grids = part.get("grids")
-    if grids is not None and len(grids):
-        gr = to_draw(grids, basemap=basemap, simplify_m=0.5)
-        gr_layer = folium.GeoJson(
-            features(gr, key="code", columns=["code", "name"], properties={
-                "search": list(gr["code"].astype(str) + " " + gr["name"].astype(str))}),
-            name=layer_label("grids", lang),
-            style_function=lambda _: {"color": "#e31a1c", "weight": 2, "fillOpacity": 0.03},
-            popup=popup_fields([("code", layer_label("grids", lang, "code")),
-                                ("name", layer_label("grids", lang, "name"))]),
-        )
-        gr_layer.add_to(m)
-        style.searchable.append(gr_layer)
-        style.groups[text("g_grid", lang)] = [gr_layer]
 
-    # Links: the stored household→member line, else one drawn between the two points.
-    hh_xy = households.set_index("id").geometry
-    mem_xy = members_all.set_index("id").geometry
-    links = asg[asg["member_id"].isin(mem_xy.index)].copy()
-    if len(links):
-        drawn = links.geometry if "geometry" in links.columns else None
-        made: NDArray[np.object_] = shapely.linestrings(  # type: ignore[assignment]
-            np.stack([
-                shapely.get_coordinates(np.asarray(hh_xy.loc[links["household_id"]].values)),
-                shapely.get_coordinates(np.asarray(mem_xy.loc[links["member_id"]].values)),
-            ], axis=1)
-        )
-        geoms = made if drawn is None else np.where(drawn.isna().to_numpy(), made,
-                                                     np.asarray(drawn.values))
-        links = gpd.GeoDataFrame(links.drop(columns="geometry", errors="ignore"),
-                                 geometry=list(geoms), crs=households.crs)
-        ln = to_draw(links[["household_id", "member_id", "geometry"]], basemap=basemap)
-        link_layer = folium.GeoJson(
-            features(ln, key="household_id", columns=["household_id", "member_id"]),
-            name=t["links"],
-            style_function=lambda _: {"color": "#cb181d", "weight": 1, "opacity": 0.6},
-        )
-        link_layer.add_to(m)
-        style.groups[text("g_party", lang)] = [link_layer]
-        style.legend.append(LegendItem("#cb181d", t["links"], "line"))
+def _grid_outlines(c: Canvas, grids: gpd.GeoDataFrame | None) -> None:
+    """Grid outlines, searchable by code and name."""
+    if grids is None or not len(grids):
+        return
+    lang = c.lang
+    gr = to_draw(grids, basemap=c.basemap, simplify_m=0.5)
+    c.add(folium.GeoJson(
+        features(gr, key="code", columns=["code", "name"], properties={
+            "search": list(gr["code"].astype(str) + " " + gr["name"].astype(str))}),
+        name=layer_label("grids", lang),
+        style_function=lambda _: {"color": "#e31a1c", "weight": 2, "fillOpacity": 0.03},
+        popup=popup_fields([("code", layer_label("grids", lang, "code")),
+                            ("name", layer_label("grids", lang, "name"))]),
+    ), "g_grid", search=True)
 
-    _deployments(m, style, asg, members_all, layers.get("grids"), basemap, lang)
-    _recruitment(m, style, households, asg, grids, basemap, lang)
 
-    assigned = households["id"].isin(asg["household_id"])
-    hh = to_draw(households[["id", "address", "geometry"]], basemap=basemap)
-    member_of = asg.set_index("household_id")["member_id"]
+def _link_lines(c: Canvas, d: _Links) -> None:
+    """A line per assignment: the stored household→member line, else one drawn between the
+    two points."""
+    hh_xy = d.households.set_index("id").geometry
+    mem_xy = d.members_all.set_index("id").geometry
+    links = d.asg[d.asg["member_id"].isin(mem_xy.index)].copy()
+    if not len(links):
+        return
+    t = _T[c.lang]
+    drawn = links.geometry if "geometry" in links.columns else None
+    made: NDArray[np.object_] = shapely.linestrings(  # type: ignore[assignment]
+        np.stack([
+            shapely.get_coordinates(np.asarray(hh_xy.loc[links["household_id"]].values)),
+            shapely.get_coordinates(np.asarray(mem_xy.loc[links["member_id"]].values)),
+        ], axis=1)
+    )
+    geoms = made if drawn is None else np.where(drawn.isna().to_numpy(), made,
+                                                 np.asarray(drawn.values))
+    links = gpd.GeoDataFrame(links.drop(columns="geometry", errors="ignore"),
+                             geometry=list(geoms), crs=d.households.crs)
+    ln = to_draw(links[["household_id", "member_id", "geometry"]], basemap=c.basemap)
+    c.add(folium.GeoJson(
+        features(ln, key="household_id", columns=["household_id", "member_id"]),
+        name=t["links"],
+        style_function=lambda _: {"color": "#cb181d", "weight": 1, "opacity": 0.6},
+    ), "g_party")
+    c.legend(LegendItem("#cb181d", t["links"], "line"))
+
+
+def _household_points(c: Canvas, d: _Links) -> None:
+    """Households: assigned ones small and blue, unassigned ones larger and red."""
+    lang, t = c.lang, _T[c.lang]
+    assigned = d.households["id"].isin(d.asg["household_id"])
+    hh = to_draw(d.households[["id", "address", "geometry"]], basemap=c.basemap)
+    member_of = d.asg.set_index("household_id")["member_id"]
     none = text("none", lang)
-    hh_layers: list[folium.map.Layer] = []
     for flag, colour, radius in ((True, "#4575b4", 3), (False, "#d7191c", 5)):
         sel = hh[assigned.loc[hh.index].to_numpy() == flag]
         if len(sel) == 0:
             continue
         label = t["assigned"] if flag else text("unassigned", lang)
-        lyr = folium.GeoJson(
+        c.add(folium.GeoJson(
             features(sel, key="id", columns=["id", "address"], properties={
                 "member": [member_of.get(i, none) for i in sel["id"]]}),
             name=label,
@@ -185,17 +210,18 @@ def red_grid_map(
             popup=popup_fields([("id", layer_label("households", lang, "id")),
                                 ("address", layer_label("households", lang, "address")),
                                 ("member", layer_label("assignments", lang, "member_id"))]),
-        )
-        lyr.add_to(m)
-        hh_layers.append(lyr)
-        style.legend.append(LegendItem(colour, label, "dot"))
-    style.groups[text("g_household", lang)] = hh_layers
+        ), "g_household")
+        c.legend(LegendItem(colour, label, "dot"))
 
-    mem = to_draw(members[["id", "name", "class", "status", "geometry"]], basemap=basemap)
-    load = mem["id"].map(loads).fillna(0).astype(int)
+
+def _member_points(c: Canvas, d: _Links, *, masked: bool) -> None:
+    """Members coloured by load class, names masked unless ``masked=False``."""
+    lang, t = c.lang, _T[c.lang]
+    mem = to_draw(d.members[["id", "name", "class", "status", "geometry"]], basemap=c.basemap)
+    load = mem["id"].map(d.loads).fillna(0).astype(int)
     klass = [load_class(int(v)) for v in load]
     colour_of = {key: colour for _, key, colour in LOAD_CLASSES}
-    mem_layer = folium.GeoJson(
+    c.add(folium.GeoJson(
         features(mem, key="id", columns=["id", "class", "status"], properties={
             "name_masked": [mask_name(v) if masked else ("" if v is None else str(v))
                             for v in mem["name"]],
@@ -211,17 +237,13 @@ def red_grid_map(
                             ("class", layer_label("members", lang, "class")),
                             ("status", layer_label("members", lang, "status")),
                             ("load", t["load"]), ("load_label", t["title"])]),
-    )
-    mem_layer.add_to(m)
-    style.groups.setdefault(text("g_party", lang), []).append(mem_layer)
-    style.legend += [LegendItem(colour_of[k], f"{layer_label('members', lang)}: {t[k]}", "dot")
-                     for _, k, _c in LOAD_CLASSES]
-    return finish_map(m, style, lang=lang, assets=assets)
+    ), "g_party")
+    c.legend(*[LegendItem(colour_of[k], f"{layer_label('members', lang)}: {t[k]}", "dot")
+               for _, k, _c in LOAD_CLASSES])
 
 
-def _deployments(m: folium.Map, style: MapStyle, asg: gpd.GeoDataFrame,
-                 members: gpd.GeoDataFrame, grids: gpd.GeoDataFrame | None, basemap: str,
-                 lang: Lang) -> None:
+def _deployments(c: Canvas, asg: gpd.GeoDataFrame, members: gpd.GeoDataFrame,
+                 grids: gpd.GeoDataFrame | None) -> None:
     """One dashed line per (deployed member, grid served): member's home → the grid."""
     if grids is None or not len(grids) or "reason" not in asg.columns:
         return
@@ -229,7 +251,7 @@ def _deployments(m: folium.Map, style: MapStyle, asg: gpd.GeoDataFrame,
     dep = dep[dep["member_id"].isin(members["id"])]
     if not len(dep):
         return
-    t = _T[lang]
+    lang, t = c.lang, _T[c.lang]
     pairs = dep.groupby(["member_id", "grid_code"]).size().rename("households").reset_index()
     centre = grids.set_index("code").geometry.representative_point()
     pairs = pairs[pairs["grid_code"].isin(centre.index)]
@@ -240,8 +262,8 @@ def _deployments(m: folium.Map, style: MapStyle, asg: gpd.GeoDataFrame,
     frame = gpd.GeoDataFrame(pairs, geometry=np.asarray(lines, dtype=object).reshape(-1),
                              crs=members.crs)
     frame["key"] = frame["member_id"] + "→" + frame["grid_code"]
-    drawn = to_draw(frame, basemap=basemap)
-    layer = folium.GeoJson(
+    drawn = to_draw(frame, basemap=c.basemap)
+    c.add(folium.GeoJson(
         features(drawn, key="key", columns=["member_id", "grid_code", "households"]),
         name=t["deployed"],
         style_function=lambda _: {"color": "#6a3d9a", "weight": 2, "opacity": 0.8,
@@ -249,41 +271,35 @@ def _deployments(m: folium.Map, style: MapStyle, asg: gpd.GeoDataFrame,
         popup=popup_fields([("member_id", layer_label("members", lang, "id")),
                             ("grid_code", layer_label("grids", lang, "code")),
                             ("households", t["households"])]),
-    )
-    layer.add_to(m)
-    style.groups.setdefault(text("g_party", lang), []).append(layer)
-    style.legend.append(LegendItem("#6a3d9a", t["deployed"], "line"))
+    ), "g_party")
+    c.legend(LegendItem("#6a3d9a", t["deployed"], "line"))
 
 
-def _recruitment(m: folium.Map, style: MapStyle, households: gpd.GeoDataFrame,
-                 asg: gpd.GeoDataFrame, grids: gpd.GeoDataFrame | None, basemap: str,
-                 lang: Lang) -> None:
+def _recruitment(c: Canvas, households: gpd.GeoDataFrame, asg: gpd.GeoDataFrame,
+                 grids: gpd.GeoDataFrame | None) -> None:
     """Grids whose households are not all covered, shaded, with the members they need."""
     if grids is None or not len(grids):
         return
     left = households[~households["id"].isin(asg["household_id"])]
     if not len(left):
         return
-    t = _T[lang]
-    pts = left.geometry.to_crs(4326)
-    where = LookupIndex.from_layers({"grids": grids[["code", "geometry"]].to_crs(4326)})
-    codes = where.lookup_many(np.asarray(pts.x), np.asarray(pts.y), distances=False).grid_codes
+    lang, t = c.lang, _T[c.lang]
+    # the grid each household is served from, by the lookup's rule (gisgov.locate)
+    codes = codes_at(left.geometry.to_crs(4326), grids[["code", "geometry"]].to_crs(4326))
     count = pd.Series(codes).dropna().value_counts()
     short = grids[grids["code"].isin(count.index)].copy()
     if not len(short):
         return
     short["uncovered"] = short["code"].map(count).astype(int).to_numpy()
     short["needed"] = [math.ceil(n / 10) for n in short["uncovered"]]
-    drawn = to_draw(short[["code", "uncovered", "needed", "geometry"]], basemap=basemap,
+    drawn = to_draw(short[["code", "uncovered", "needed", "geometry"]], basemap=c.basemap,
                     simplify_m=0.5)
-    layer = folium.GeoJson(
+    c.add(folium.GeoJson(
         features(drawn, key="code", columns=["code", "uncovered", "needed"]),
         name=t["recruit"],
         style_function=lambda _: {"color": "#ff7f00", "weight": 3, "fillColor": "#ff7f00",
                                   "fillOpacity": 0.25},
         popup=popup_fields([("code", layer_label("grids", lang, "code")),
                             ("uncovered", t["uncovered"]), ("needed", t["needed"])]),
-    )
-    layer.add_to(m)
-    style.groups.setdefault(text("g_grid", lang), []).append(layer)
-    style.legend.append(LegendItem("#ff7f00", t["recruit"], "box"))
+    ), "g_grid")
+    c.legend(LegendItem("#ff7f00", t["recruit"], "box"))

@@ -8,22 +8,16 @@ from collections.abc import Mapping
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 
+from gisgov.locate import rows_at
 from maps._assets import AssetMode
-from maps._base import (
-    Lang,
-    LegendItem,
-    MapStyle,
-    Panel,
-    features,
-    finish_map,
-    locate,
-    popup_fields,
-    start_map,
-    text,
-    to_draw,
-)
+from maps._crs import to_draw
 from maps._errors import MapError
+from maps._frame import Canvas, MapStyle, start_map
+from maps._geojson import features
+from maps._i18n import Lang, text
+from maps._leaflet import LegendItem, Panel, popup_fields
 
 __all__ = ["metric_label", "scenario_diff_map", "scenario_metrics"]
 
@@ -55,6 +49,7 @@ def scenario_metrics(
     after: gpd.GeoDataFrame,
     *,
     households: gpd.GeoDataFrame | None = None,
+    key: str = "code",
 ) -> dict[str, tuple[float, float]]:
     """Before/after figures of two plans of the same area.
 
@@ -64,6 +59,9 @@ def scenario_metrics(
         Areas (communities or grids) in EPSG:4326.
     households
         Household points, to count households per area and those that change area.
+    key
+        Column of the areas' codes: a household on a shared edge counts in the area with the
+        lowest code (:mod:`gisgov.locate`), as in the grid report and the lookup.
 
     Returns
     -------
@@ -81,7 +79,7 @@ def scenario_metrics(
     if households is not None and len(households):
         stats = []
         for plan in (before, after):
-            pos = locate(households, plan)
+            pos = rows_at(households, plan, column=key)
             n = np.bincount(pos[pos >= 0], minlength=len(plan))
             stats.append((float(n.min()), float(n.max()), round(float(n.mean()), 1)))
         out["hh_min"] = (stats[0][0], stats[1][0])
@@ -137,77 +135,112 @@ def scenario_diff_map(
             raise MapError(f"both plans need the {key!r} column to match areas")
     t = _T[lang]
     m = start_map(before, basemap=basemap, tianditu_key=tianditu_key, m=m)
-    style = MapStyle(outline=after, legend_title=t["title"])
-    names_b = before.set_index(key)["name"] if "name" in before.columns else None
-    names_a = after.set_index(key)["name"] if "name" in after.columns else None
-
-    layers: list[folium.GeoJson] = []
-    for plan, label, line in ((before, t["before"], {"color": "#636363", "dashArray": "6 6",
-                                                      "weight": 3, "fill": False}),
-                              (after, t["after"], {"color": "#08519c", "weight": 3,
-                                                   "fillOpacity": 0.08})):
-        pl = to_draw(plan, basemap=basemap, simplify_m=0.5)
-        cols = [c for c in (key, "name") if c in pl.columns]
-        props = {"search": list(pl["name"].astype(str) if "name" in pl.columns
-                                else pl[key].astype(str))}
-        lyr = folium.GeoJson(
-            features(pl, key=key, columns=cols, properties=props), name=label,
-            style_function=lambda _, s=line: s,
-            popup=popup_fields([(c, c) for c in cols]) if plan is after else None,
-        )
-        lyr.add_to(m)
-        layers.append(lyr)
-        style.legend.append(LegendItem(str(line["color"]), label, "line"))
-    style.searchable.append(layers[1])
-    style.groups[text("g_change", lang)] = list(layers)
-
-    moved_hh = None
-    if households is not None and len(households):
-        hb, ha = locate(households, before), locate(households, after)
-        codes_b = np.append(before[key].astype(str).to_numpy(), "")[hb]
-        codes_a = np.append(after[key].astype(str).to_numpy(), "")[ha]
-        moved_hh = int((codes_b != codes_a).sum())
+    c = Canvas(m, MapStyle(outline=after, legend_title=t["title"]), basemap, lang)
+    _plan_layers(c, before, after, key)
+    moved_hh = _households_moved(households, before, after, key)
     n_moved = None
     if units is not None and len(units):
-        if {"old_code", "new_code"} <= set(units.columns):
-            codes_b = units["old_code"].astype(str).to_numpy()
-            codes_a = units["new_code"].astype(str).to_numpy()
-        else:
-            ub, ua = locate(units, before), locate(units, after)
-            codes_b = np.append(before[key].astype(str).to_numpy(), "")[ub]
-            codes_a = np.append(after[key].astype(str).to_numpy(), "")[ua]
+        codes_b, codes_a = _unit_codes(units, before, after, key)
         n_moved = int((codes_b != codes_a).sum())
-        # Only units with a shape can be drawn (to_draw drops the others, so select first).
-        sel = (codes_b != codes_a) & units.geometry.notna().to_numpy()
-        sel &= ~units.geometry.is_empty.to_numpy()
-        if sel.any():
-            mv = to_draw(units.loc[sel, ["id", "geometry"]], basemap=basemap, simplify_m=0.5)
-
-            def name(names: object, code: str) -> str:
-                series = names
-                if series is not None and code in series.index:  # type: ignore[attr-defined]
-                    return f"{series[code]} ({code})"  # type: ignore[index]
-                return code
-
-            lyr = folium.GeoJson(
-                features(mv, key="id", columns=["id"], properties={
-                    "from": [name(names_b, c) for c in codes_b[sel]],
-                    "to": [name(names_a, c) for c in codes_a[sel]]}),
-                name=t["moved"],
-                style_function=lambda _: {"color": "#d94801", "weight": 1,
-                                          "fillColor": "#fd8d3c", "fillOpacity": 0.7},
-                popup=popup_fields([("id", "ID"), ("from", t["from"]), ("to", t["to"])]),
-            )
-            lyr.add_to(m)
-            style.groups[text("g_change", lang)].append(lyr)
-            style.legend.append(LegendItem("#fd8d3c", t["moved"]))
-
+        _moved_unit_layer(c, units, codes_b, codes_a, _names(before, key), _names(after, key))
     figures = dict(metrics) if metrics is not None else {
-        t[k]: v for k, v in scenario_metrics(before, after, households=households).items()}
+        t[k]: v for k, v in scenario_metrics(before, after, households=households,
+                                             key=key).items()}
     if n_moved is not None:
         figures.setdefault(t["moved_units"], (0, n_moved))
     if moved_hh is not None:
         figures.setdefault(t["moved_hh"], (0, moved_hh))
+    _metrics_panel(c, figures)
+    return c.finish(assets)
+
+
+_BEFORE_LINE = {"color": "#636363", "dashArray": "6 6", "weight": 3, "fill": False}
+_AFTER_LINE = {"color": "#08519c", "weight": 3, "fillOpacity": 0.08}
+
+
+def _plan_layers(c: Canvas, before: gpd.GeoDataFrame, after: gpd.GeoDataFrame,
+                 key: str) -> None:
+    """The old boundaries dashed grey, the new ones solid blue (searchable, with popups)."""
+    # popups on the plan that *is* ``after`` (both, when a caller passes one plan twice)
+    t = _T[c.lang]
+    plans = ((before, t["before"], _BEFORE_LINE), (after, t["after"], _AFTER_LINE))
+    for i, (plan, label, line) in enumerate(plans):
+        pl = to_draw(plan, basemap=c.basemap, simplify_m=0.5)
+        cols = [col for col in (key, "name") if col in pl.columns]
+        props = {"search": list(pl["name"].astype(str) if "name" in pl.columns
+                                else pl[key].astype(str))}
+        c.add(folium.GeoJson(
+            features(pl, key=key, columns=cols, properties=props), name=label,
+            style_function=lambda _, s=line: s,
+            popup=popup_fields([(col, col) for col in cols]) if plan is after else None,
+        ), "g_change", search=i == 1)
+        c.legend(LegendItem(str(line["color"]), label, "line"))
+
+
+def _codes(rows: np.ndarray, plan: gpd.GeoDataFrame, key: str) -> np.ndarray:
+    """The code of each located row (``""`` outside the plan)."""
+    return np.append(plan[key].astype(str).to_numpy(), "")[rows]
+
+
+def _households_moved(households: gpd.GeoDataFrame | None, before: gpd.GeoDataFrame,
+                      after: gpd.GeoDataFrame, key: str) -> int | None:
+    """How many households change area (``None`` without households)."""
+    if households is None or not len(households):
+        return None
+    hb = rows_at(households, before, column=key)
+    ha = rows_at(households, after, column=key)
+    return int((_codes(hb, before, key) != _codes(ha, after, key)).sum())
+
+
+def _unit_codes(units: gpd.GeoDataFrame, before: gpd.GeoDataFrame, after: gpd.GeoDataFrame,
+                key: str) -> tuple[np.ndarray, np.ndarray]:
+    """Each unit's area before and after: a stored scenario's ``old_code``/``new_code``, else
+    where the unit lies in each plan."""
+    if {"old_code", "new_code"} <= set(units.columns):
+        return (units["old_code"].astype(str).to_numpy(),
+                units["new_code"].astype(str).to_numpy())
+    ub = rows_at(units, before, column=key)
+    ua = rows_at(units, after, column=key)
+    return _codes(ub, before, key), _codes(ua, after, key)
+
+
+def _names(plan: gpd.GeoDataFrame, key: str) -> pd.Series | None:
+    """Area names by code, when the plan has them."""
+    return plan.set_index(key)["name"] if "name" in plan.columns else None
+
+
+def _moved_unit_layer(c: Canvas, units: gpd.GeoDataFrame, codes_b: np.ndarray,
+                      codes_a: np.ndarray, names_b: pd.Series | None,
+                      names_a: pd.Series | None) -> None:
+    """The units whose area changes, filled orange, with where they come from and go to."""
+    # Only units with a shape can be drawn (to_draw drops the others, so select first).
+    sel = (codes_b != codes_a) & units.geometry.notna().to_numpy()
+    sel &= ~units.geometry.is_empty.to_numpy()
+    if not sel.any():
+        return
+    t = _T[c.lang]
+    mv = to_draw(units.loc[sel, ["id", "geometry"]], basemap=c.basemap, simplify_m=0.5)
+
+    def name(names: pd.Series | None, code: str) -> str:
+        if names is not None and code in names.index:
+            return f"{names[code]} ({code})"
+        return code
+
+    c.add(folium.GeoJson(
+        features(mv, key="id", columns=["id"], properties={
+            "from": [name(names_b, code) for code in codes_b[sel]],
+            "to": [name(names_a, code) for code in codes_a[sel]]}),
+        name=t["moved"],
+        style_function=lambda _: {"color": "#d94801", "weight": 1,
+                                  "fillColor": "#fd8d3c", "fillOpacity": 0.7},
+        popup=popup_fields([("id", "ID"), ("from", t["from"]), ("to", t["to"])]),
+    ), "g_change")
+    c.legend(LegendItem("#fd8d3c", t["moved"]))
+
+
+def _metrics_panel(c: Canvas, figures: Mapping[str, tuple[float, float]]) -> None:
+    """The before/after table, top right."""
+    lang, t = c.lang, _T[c.lang]
     head = (f"<tr><th>{html.escape(text('metric', lang))}</th>"
             f"<th>{html.escape(text('before', lang))}</th>"
             f"<th>{html.escape(text('after', lang))}</th></tr>")
@@ -215,8 +248,7 @@ def scenario_diff_map(
         f"<tr><td>{html.escape(str(k))}</td><td>{_fmt(b)}</td><td>{_fmt(a)}</td></tr>"
         for k, (b, a) in figures.items())
     Panel(f"<h4>{html.escape(t['title'])}</h4><table class='gisgov-metrics'>{head}{body}"
-          "</table>", position="topright").add_to(m)
-    return finish_map(m, style, lang=lang, assets=assets)
+          "</table>", position="topright").add_to(c.m)
 
 
 def _fmt(value: float) -> str:

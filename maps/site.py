@@ -12,8 +12,8 @@ import geopandas as gpd
 import pandas as pd
 
 from maps._assets import ASSETS_DIR, AssetMode
-from maps._base import Lang
 from maps._errors import MapError
+from maps._i18n import Lang
 from maps.basemap import add_workspace_basemap
 from maps.dashboard import dashboard_grids, dashboard_html, dashboard_index_html
 from maps.grids import compliance_map, grid_map

@@ -5,7 +5,7 @@ covering a point. Checked on an exact lattice (edge midpoints and four-way corne
 representable, so they lie *on* the edges) and on the reference county's communities (their
 shared vertices), through every caller: the locator's batch and indexed forms, the
 responsibility lookup, the grid report (party), staffing, the grid partition's counts and
-the maps.
+the maps (the grid map's household counts and a community map's households).
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ import shapely
 from gisgov.grids.partition import _count_in, _current_grid
 from gisgov.grids.party import grid_of_points
 from gisgov.grids.staffing import _community_of, _grids_with_property_management
-from gisgov.locate import Locator, codes_at, locate_points, locate_xy
+from gisgov.locate import Locator, codes_at, locate_points, locate_xy, rows_at
 from gisgov.lookup import LookupIndex
-from maps._base import locate as maps_locate
+from maps._subset import subset
+from maps.grids import grid_summary
 
 # A 4×4 lattice of grids with sides of 1/256 degree: every corner and edge midpoint is a
 # binary fraction, so the points below lie exactly on the edges they name.
@@ -87,6 +88,18 @@ def every_caller(grids: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray
         compound = frame.iloc[[k]].assign(property_managed=True)
         flags = _grids_with_property_management(grids, compound)
         managed.append(codes[int(np.flatnonzero(flags)[0])] if flags.any() else None)
+    # maps: the grid map's household count per grid, and a community map's households
+    counted = []
+    for k in range(len(x)):
+        summary = grid_summary({"grids": grids, "households": frame.iloc[[k]]})
+        hit = summary.loc[summary["households"] > 0, "code"]
+        counted.append(hit.iloc[0] if len(hit) == 1 else None if not len(hit) else "twice")
+    shown = np.full(len(x), None, dtype=object)
+    as_communities = {"communities": grids, "households": frame}
+    for code in codes:
+        ids = subset(as_communities, code)[0]["households"]["id"]
+        rows = ids.str[1:].astype(int).to_numpy()
+        shown[rows] = np.where(shown[rows] == None, code, "twice")  # noqa: E711
     return {
         "locate_xy": code_of(row),
         "Locator.locate_many": code_of(indexed),
@@ -99,7 +112,9 @@ def every_caller(grids: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray
         "staffing._grids_with_property_management": np.array(managed, dtype=object),
         "partition._count_in": np.array(partition_counts, dtype=object),
         "partition._current_grid": _current_grid(frame, grids).to_numpy(dtype=object),
-        "maps.locate": code_of(maps_locate(frame, grids)),
+        "rows_at": code_of(rows_at(frame, grids)),
+        "maps.grid_summary": np.array(counted, dtype=object),
+        "maps._subset.subset": shown,
     }
 
 

@@ -22,8 +22,8 @@ import pytest
 import shapely
 
 from gisgov.crs import wgs84_to_gcj02
+from gisgov.locate import rows_at
 from maps import county_map
-from maps._base import locate
 from maps.scenario import scenario_metrics
 from maps.scenarios import ScenarioPlans
 from maps.site import map_pages, write_maps
@@ -270,7 +270,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, grid_layers: Layers
 def _household_and_grid(layers: Layers) -> tuple[float, float, str]:
     hh = layers["households"].sort_values("id")
     grids = layers["grids"].sort_values("code")
-    pos = locate(hh, grids)
+    pos = rows_at(hh, grids)
     # a household in a grid with a leader (the fixture leaves some grids without one)
     led = grids["code"].isin(layers["staff"].loc[layers["staff"]["role"] == "leader",
                                                  "grid_code"]).to_numpy()

@@ -22,7 +22,7 @@ import pytest
 import shapely
 from typer.testing import CliRunner
 
-from maps._base import locate
+from gisgov.locate import rows_at
 from tests.conftest import HANG_GUARD_S
 from tests.maps.test_browser import WAIT_MS, _free_port, browser, shots, visit
 
@@ -47,7 +47,7 @@ def spot(grid_layers: Layers) -> tuple[float, float, str]:
     grids = grid_layers["grids"].sort_values("code")
     staff = grid_layers["staff"]
     led = grids["code"].isin(staff.loc[staff["role"] == "leader", "grid_code"]).to_numpy()
-    pos = locate(hh, grids)
+    pos = rows_at(hh, grids)
     ok = np.flatnonzero((pos >= 0) & led[np.maximum(pos, 0)])
     i = int(ok[len(ok) // 2])
     return (float(hh.geometry.iloc[i].x), float(hh.geometry.iloc[i].y),

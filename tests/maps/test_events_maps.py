@@ -39,9 +39,9 @@ def _events(grid_layers: Layers) -> gpd.GeoDataFrame:
     (open past due), some closed late, spread over the half year before :data:`NOW`."""
     grids = grid_layers["grids"].sort_values("code")
     hh = grid_layers["households"]
-    from maps._base import locate
+    from gisgov.locate import rows_at
 
-    where = locate(hh, grids)
+    where = rows_at(hh, grids)
     codes = grids["code"].astype(str).to_numpy()
     chosen = [codes[0], codes[1], next(c for c in codes if c[:12] != codes[0][:12])]
     rows = []

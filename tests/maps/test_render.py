@@ -14,7 +14,7 @@ import shapely
 
 from gisgov.crs import wgs84_to_gcj02
 from maps import MapError, county_map
-from maps._base import to_draw
+from maps._crs import to_draw
 from maps.grids import compliance_map, grid_map, grid_summary
 from maps.redgrid import load_class, red_grid_map
 from maps.scenario import scenario_diff_map
@@ -261,3 +261,26 @@ def test_field_page_links_no_cdn() -> None:
     assert 'src="/assets/leaflet/leaflet.js"' in page
     assert "我在哪里" in page
     assert "gcj02" in page
+
+
+def test_maps_locate_points_only_through_gisgov_locate() -> None:
+    """One locator (gisgov.locate): no renderer answers "which area holds this point" itself.
+
+    Spatial predicates are allowed where they answer another question: the colouring's
+    polygon adjacency and a building's own label point.
+    """
+    import ast
+
+    root = Path(__file__).resolve().parents[2] / "maps"
+    own = {"sjoin", "sindex", "within", "covered_by", "contains", "contains_xy",
+           "intersects_xy", "STRtree", "LookupIndex", "Locator"}
+    allowed = {("_colour.py", "STRtree"), ("basemap.py", "contains")}
+    found = set()
+    for path in sorted(root.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            name = (node.attr if isinstance(node, ast.Attribute)
+                    else node.id if isinstance(node, ast.Name) else None)
+            if name in own and (path.name, name) not in allowed:
+                found.add(f"{path.name}: {name}")
+    assert not found, found
+    assert not (root / "_base.py").exists()
