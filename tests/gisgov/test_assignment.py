@@ -469,12 +469,20 @@ def test_deployment_across_the_subdistrict_covers_the_mixed_communities(
 def test_a_household_stays_uncovered_only_when_no_member_within_reach_has_room(
     county: dict[str, gpd.GeoDataFrame], tmp_path: Path
 ) -> None:
-    from gisgov.assignment import build_problem, make_result, solve, write_recruit_plan
+    from gisgov.assignment import (
+        AssignmentInput,
+        AssignSettings,
+        build_problem,
+        make_result,
+        solve,
+        write_recruit_plan,
+    )
     from gisgov.assignment._problem import DIRECT, PIN, POOL, PORT
 
-    problem = build_problem(county["households"], county["members"], county["grids"],
-                            streets=county["streets"], buildings=county["buildings"],
-                            deploy_cap_m=400.0)
+    problem = build_problem(
+        AssignmentInput(county["households"], county["members"], county["grids"],
+                        streets=county["streets"], buildings=county["buildings"]),
+        AssignSettings(deploy_cap_m=400.0))
     solution = solve(problem, one_grid=False)
     res = make_result(solution.problem, solution, county["households"], county["members"], 0.0)
     assert res.optimal
@@ -613,13 +621,14 @@ def test_coverage_is_proven_maximal_by_an_independent_bound(
     and a solution with one household dropped fails the proof and is not claimed optimal."""
     from dataclasses import replace
 
-    from gisgov.assignment import build_problem, make_result, solve
+    from gisgov.assignment import AssignmentInput, AssignSettings, build_problem, make_result, solve
     from gisgov.assignment._bound import coverage_bound
     from gisgov.assignment._problem import DEPLOY
 
-    problem = build_problem(county["households"], county["members"], county["grids"],
-                            streets=county["streets"], buildings=county["buildings"],
-                            deploy_cap_m=400.0)
+    problem = build_problem(
+        AssignmentInput(county["households"], county["members"], county["grids"],
+                        streets=county["streets"], buildings=county["buildings"]),
+        AssignSettings(deploy_cap_m=400.0))
     solution = solve(problem)
     res = make_result(solution.problem, solution, county["households"], county["members"], 0.0)
     s = res.summary
@@ -659,7 +668,7 @@ def test_coverage_bound_matches_an_independent_milp_on_a_small_town() -> None:
     """Two communities' worth of grids in one subdistrict, a short grid that borrows, a
     reporting member deployable within the cap and one beyond it: the bound equals the
     maximum coverage a MILP finds over explicitly listed eligible pairs."""
-    from gisgov.assignment import build_problem
+    from gisgov.assignment import AssignmentInput, AssignSettings, build_problem
     from gisgov.assignment._bound import coverage_bound
 
     rng = np.random.default_rng(5)
@@ -675,7 +684,7 @@ def test_coverage_bound_matches_an_independent_milp_on_a_small_town() -> None:
         "report_community_code": [None, None, "410223001002", "410223001002",
                                   "410223001002"]})
     gr["community_code"] = ["410223001001", "410223001001", "410223001002", "410223001002"]
-    p = build_problem(hh, mem, gr, deploy_cap_m=2500.0)
+    p = build_problem(AssignmentInput(hh, mem, gr), AssignSettings(deploy_cap_m=2500.0))
     b = coverage_bound(p, np.full(p.n_households, -1))
     # eligible pairs written out by hand from the rules (grid order is code order)
     g = p.h_grid
