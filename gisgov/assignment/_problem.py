@@ -68,6 +68,7 @@ from gisgov.assignment._model import (
 from gisgov.assignment._settings import AssignmentInput, AssignSettings
 from gisgov.crs import working_crs_for
 from gisgov.errors import CRSError, ValidationError
+from gisgov.layers import STORAGE_CRS
 from gisgov.locate import locate_xy
 from gisgov.network import (
     PairDistances,
@@ -257,6 +258,22 @@ def _lonlat(gdf: gpd.GeoDataFrame) -> tuple[FloatArray, FloatArray]:
             np.asarray(shapely.get_y(pts), dtype=float))
 
 
+def _projected(gdf: gpd.GeoDataFrame, lon: FloatArray, lat: FloatArray, crs: pyproj.CRS
+               ) -> FloatArray:
+    """``(n, 2)`` coordinates of ``gdf``'s points in ``crs``: from the longitudes and
+    latitudes already read when the layer is stored in EPSG:4326 (the store's CRS; one
+    transform of two arrays instead of a copy of every geometry), else
+    :func:`gisgov.network.points_to_xy`."""
+    if not len(gdf):
+        return np.zeros((0, 2))
+    if gdf.crs is None or not gdf.crs.equals(STORAGE_CRS):
+        return points_to_xy(gdf, crs)
+    if not bool(np.all(shapely.get_type_id(gdf.geometry.values) == 0)):
+        raise ValidationError("every location must be a Point (households, members' homes)")
+    x, y = pyproj.Transformer.from_crs(STORAGE_CRS, crs, always_xy=True).transform(lon, lat)
+    return np.column_stack([x, y]).astype(float)
+
+
 def _codes(*arrays: ObjArray) -> list[IntArray]:
     """Factorise string arrays jointly so equal ids get equal integers; None → -1."""
     joined = np.concatenate(arrays) if arrays else np.zeros(0, dtype=object)
@@ -342,8 +359,10 @@ def _locate_people(
     deploy_from: str,
 ) -> _People:
     """Grid of every household and member (the lookup's locator), bounds and origins."""
-    h_row, h_touch = _grid_of(grids, *_lonlat(households))
-    m_row, _ = _grid_of(grids, *_lonlat(members))
+    h_lon, h_lat = _lonlat(households)
+    m_lon, m_lat = _lonlat(members)
+    h_row, h_touch = _grid_of(grids, h_lon, h_lat)
+    m_row, _ = _grid_of(grids, m_lon, m_lat)
     m_id = _str_or_none(members["id"])
     m_class, m_status = _str_or_none(members["class"]), _str_or_none(members["status"])
     n_m = len(m_id)
@@ -371,7 +390,7 @@ def _locate_people(
     m_community = np.array([r if r is not None else h for r, h in zip(reported, home_comm,
                                                                       strict=True)],
                            dtype=object)
-    m_xy = points_to_xy(members, crs) if n_m else np.zeros((0, 2))
+    m_xy = _projected(members, m_lon, m_lat, crs)
     origin = m_xy.copy()
     if deploy_from == "unit" and units is not None and len(units) and m_reporting.any():
         u_xy = points_to_xy(units.set_geometry(units.geometry.representative_point()), crs)
@@ -381,7 +400,7 @@ def _locate_people(
         origin[has] = u_xy[rows[has]]
     return _People(
         _str_or_none(households["id"]), h_row, h_touch > 1,
-        points_to_xy(households, crs) if len(households) else np.zeros((0, 2)),
+        _projected(households, h_lon, h_lat, crs),
         m_id, m_grid, m_xy, m_class, m_status, m_min, m_max, m_reporting, m_community, origin,
     )
 

@@ -300,6 +300,39 @@ def test_empty_grids_ask_for_the_grids_step() -> None:
         assign(hh, mem, gr.iloc[:0])
 
 
+def test_settings_take_the_flat_names_and_the_command_options() -> None:
+    """One settings value carries what 28 arguments did (issue 17): the flat names callers use
+    build the cost model and the bounds, an unknown name or a bad value is refused, and the
+    command's options map onto the same settings."""
+    from gisgov.assignment import AssignSettings, CostModel
+    from gisgov.assignment.options import AssignOptions
+
+    s = AssignSettings.of(min_load=4, max_load=8, deploy_cost=700.0, scope="community",
+                          k_nearest=3)
+    assert s.bounds.for_member("A", "resident") == (4, 8)
+    assert s.bounds.for_member("C", "resident") == (0, 4)
+    assert s.model == CostModel(deploy_cost=700.0)
+    assert (s.scope, s.k_nearest, s.deploy_cap_m) == ("community", 3, 3000.0)
+    # given on top of a base, only the names given change; an explicit model wins
+    t = AssignSettings.of(s, borrow_cost=0.0, model=CostModel(building_bonus=1.0))
+    assert t.model == CostModel(building_bonus=1.0)
+    assert t.bounds == s.bounds
+    with pytest.raises(ValidationError, match="unknown assignment option"):
+        AssignSettings.of(deploy_capm=1.0)
+    with pytest.raises(ValidationError, match="scope"):
+        AssignSettings(scope="county")
+    with pytest.raises(ValidationError, match="k_nearest"):
+        AssignSettings.of(k_nearest=0)
+    o = AssignOptions(min_load=3, max_load=6, scope="grid", deploy_cap_m=2500.0,
+                      deploy_from="unit", one_grid=False, change_penalty=10.0)
+    f = AssignSettings.from_options(o)
+    assert f.bounds == ClassBounds.from_loads(min_load=3, max_load=6)
+    assert (f.scope, f.deploy_cap_m, f.deploy_from, f.one_grid) == ("grid", 2500.0, "unit",
+                                                                     False)
+    assert f.model.change_penalty == 10.0
+    assert AssignSettings.from_options(AssignOptions()) == AssignSettings()
+
+
 # ---- CLI ---------------------------------------------------------------------------------
 
 
