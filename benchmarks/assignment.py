@@ -26,7 +26,10 @@ and walking side by side.
 Part 4 (``--scale 8``): the county at scale 8 (about 194,000 households), built once into
 ``benchmarks/.cache/``; ``gisgov assign --json`` runs in a child process whose wall time and
 peak memory (``ru_maxrss``) are recorded, at the default 3 km cap and at wider caps, so the
-coverage the data allows is shown in figures.
+coverage the data allows is shown in figures; then why it stops where it does (``reach``: the
+walk from each mixed community's grid to the nearest service point with reporting members, at
+scale 1 and 8) and where the CPU goes (``phases_cpu_seconds``: reading, building the problem,
+the flows, decoding, the result tables, writing; measured in this process).
 
 Run: ``.venv/bin/python benchmarks/assignment.py [--scale 8]``; writes
 ``benchmarks/results/assignment.json`` (and ``assignment_scale8.json``).
@@ -414,6 +417,9 @@ def reach(layers: dict[str, gpd.GeoDataFrame],
 
 def main() -> int:
     if "--scale" in sys.argv:
+        import os
+
+        load_start = os.getloadavg()
         big = scale8_run()
         print("Part 4 — the county at scale 8 (gisgov assign in a child process)")
         for r in big["runs"]:
@@ -437,6 +443,9 @@ def main() -> int:
             shutil.copy2(base, ws)
             big["phases_cpu_seconds"] = scale8_phases(ws)
         print("  phases (CPU s):", big["phases_cpu_seconds"])
+        # 1/5/15-minute load averages (2 cores): wall times above are only comparable at like load
+        big["load_average"] = {"start": [round(v, 2) for v in load_start],
+                               "end": [round(v, 2) for v in os.getloadavg()]}
         path = RESULTS.with_name("assignment_scale8.json")
         path.write_text(json.dumps(big, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {path}")
