@@ -10,7 +10,8 @@ within reach has room — and then the recruitment plan (:mod:`gisgov.assignment
 how many members each grid still needs and who nearby could be invited.
 
 Three parts, each a module: the problem built once (:mod:`~gisgov.assignment._problem`:
-who, where, bounds, eligible pairs and costs, independent pieces), the solve
+who, where, bounds, eligible pairs and costs, independent pieces; from the layers, an
+:class:`AssignmentInput`, and the options, an :class:`AssignSettings`), the solve
 (:mod:`~gisgov.assignment._solve`: one certified min-cost flow per piece) and the result
 (:mod:`~gisgov.assignment._result`). The cost model and its weights are in
 :mod:`gisgov.assignment._model`.
@@ -22,6 +23,7 @@ from gisgov.assignment._assign import assign, previous_from_layer
 from gisgov.assignment._model import DEPLOY_CAP_M, SCOPES, ClassBounds, CostModel
 from gisgov.assignment._problem import AssignmentProblem, build_problem
 from gisgov.assignment._result import AssignmentResult, make_result
+from gisgov.assignment._settings import AssignmentInput, AssignSettings
 from gisgov.assignment._solve import AssignmentSolution, solve
 from gisgov.assignment._write import write_assignment
 from gisgov.assignment.contacts import contact_lists, write_contact_lists
@@ -30,6 +32,8 @@ from gisgov.assignment.recruit import write_recruit_plan
 __all__ = [
     "DEPLOY_CAP_M",
     "SCOPES",
+    "AssignSettings",
+    "AssignmentInput",
     "AssignmentProblem",
     "AssignmentResult",
     "AssignmentSolution",

@@ -60,7 +60,13 @@ SCOPES = ("grid", "community", "subdistrict")
 #: area is about 5-6 km across (the reference county: 5.8 x 4.8 km); 3 km is a 35-40 minute
 #: walk or a 12-15 minute ride on the electric bicycle most such members use, so a monthly
 #: visit stays an errand, not a trip, while every suburb (村改居 community) of the reference
-#: county is within reach of the in-service members living in the town next to it.
+#: county is within reach of the in-service members living in the town next to it: its
+#: farthest mixed-community grid is a 2.6 km walk (median 1.5 km) from the nearest service
+#: point of a grid with reporting members. The cap is a walk, not a share of the county: the
+#: ``--scale 8`` sample is a county 8 times the area at the same density (16.3 x 13.6 km), whose
+#: mixed communities lie a median 3.7 km (up to 7.2 km) from such a point, so only 37% of their
+#: households are within 3 km and coverage stops at 87.6% there, as the coverage bound proves
+#: (``benchmarks/assignment.py --scale 8``, ``reach``).
 DEPLOY_CAP_M = 3000.0
 
 #: Integer cost units per metre: the flow solver needs integers; centimetres keep rounding

@@ -60,15 +60,15 @@ from scipy.spatial import cKDTree
 
 from gisgov.assignment._model import (
     COST_SCALE,
-    DEPLOY_CAP_M,
     KIN_BONUS_M,
-    SCOPES,
     SPLIT_COST_M,
     ClassBounds,
     CostModel,
 )
+from gisgov.assignment._settings import AssignmentInput, AssignSettings
 from gisgov.crs import working_crs_for
 from gisgov.errors import CRSError, ValidationError
+from gisgov.layers import STORAGE_CRS
 from gisgov.locate import locate_xy
 from gisgov.network import (
     PairDistances,
@@ -258,6 +258,22 @@ def _lonlat(gdf: gpd.GeoDataFrame) -> tuple[FloatArray, FloatArray]:
             np.asarray(shapely.get_y(pts), dtype=float))
 
 
+def _projected(gdf: gpd.GeoDataFrame, lon: FloatArray, lat: FloatArray, crs: pyproj.CRS
+               ) -> FloatArray:
+    """``(n, 2)`` coordinates of ``gdf``'s points in ``crs``: from the longitudes and
+    latitudes already read when the layer is stored in EPSG:4326 (the store's CRS; one
+    transform of two arrays instead of a copy of every geometry), else
+    :func:`gisgov.network.points_to_xy`."""
+    if not len(gdf):
+        return np.zeros((0, 2))
+    if gdf.crs is None or not gdf.crs.equals(STORAGE_CRS):
+        return points_to_xy(gdf, crs)
+    if not bool(np.all(shapely.get_type_id(gdf.geometry.values) == 0)):
+        raise ValidationError("every location must be a Point (households, members' homes)")
+    x, y = pyproj.Transformer.from_crs(STORAGE_CRS, crs, always_xy=True).transform(lon, lat)
+    return np.column_stack([x, y]).astype(float)
+
+
 def _codes(*arrays: ObjArray) -> list[IntArray]:
     """Factorise string arrays jointly so equal ids get equal integers; None → -1."""
     joined = np.concatenate(arrays) if arrays else np.zeros(0, dtype=object)
@@ -343,8 +359,10 @@ def _locate_people(
     deploy_from: str,
 ) -> _People:
     """Grid of every household and member (the lookup's locator), bounds and origins."""
-    h_row, h_touch = _grid_of(grids, *_lonlat(households))
-    m_row, _ = _grid_of(grids, *_lonlat(members))
+    h_lon, h_lat = _lonlat(households)
+    m_lon, m_lat = _lonlat(members)
+    h_row, h_touch = _grid_of(grids, h_lon, h_lat)
+    m_row, _ = _grid_of(grids, m_lon, m_lat)
     m_id = _str_or_none(members["id"])
     m_class, m_status = _str_or_none(members["class"]), _str_or_none(members["status"])
     n_m = len(m_id)
@@ -372,7 +390,7 @@ def _locate_people(
     m_community = np.array([r if r is not None else h for r, h in zip(reported, home_comm,
                                                                       strict=True)],
                            dtype=object)
-    m_xy = points_to_xy(members, crs) if n_m else np.zeros((0, 2))
+    m_xy = _projected(members, m_lon, m_lat, crs)
     origin = m_xy.copy()
     if deploy_from == "unit" and units is not None and len(units) and m_reporting.any():
         u_xy = points_to_xy(units.set_geometry(units.geometry.representative_point()), crs)
@@ -382,7 +400,7 @@ def _locate_people(
         origin[has] = u_xy[rows[has]]
     return _People(
         _str_or_none(households["id"]), h_row, h_touch > 1,
-        points_to_xy(households, crs) if len(households) else np.zeros((0, 2)),
+        _projected(households, h_lon, h_lat, crs),
         m_id, m_grid, m_xy, m_class, m_status, m_min, m_max, m_reporting, m_community, origin,
     )
 
@@ -441,42 +459,23 @@ def _walk(graph: StreetGraph, src: SnappedPoints, dst: SnappedPoints, si: IntArr
     return pair_distances(graph, src, dst, si, ti)
 
 
-def build_problem(
-    households: gpd.GeoDataFrame,
-    members: gpd.GeoDataFrame,
-    grids: gpd.GeoDataFrame,
-    *,
-    streets: gpd.GeoDataFrame | None = None,
-    buildings: gpd.GeoDataFrame | None = None,
-    units: gpd.GeoDataFrame | None = None,
-    previous: pd.DataFrame | None = None,
-    bounds: ClassBounds | None = None,
-    model: CostModel | None = None,
-    scope: str = "subdistrict",
-    deploy_cap_m: float = DEPLOY_CAP_M,
-    deploy_from: str = "home",
-    borrow: bool = True,
-    kin_scope: str = "community",
-    k_nearest: int = 6,
-    group_radius_m: float = 40.0,
-    working_crs: pyproj.CRS | str | int | None = None,
-) -> AssignmentProblem:
-    """Build the flow network of the assignment (module docstring); parameters as in
-    :func:`gisgov.assignment.assign`."""
-    bounds = bounds or ClassBounds()
-    _check_options(scope, deploy_cap_m, deploy_from, kin_scope, k_nearest)
+def build_problem(data: AssignmentInput, settings: AssignSettings | None = None
+                  ) -> AssignmentProblem:
+    """Build the flow network of the assignment (module docstring) of ``data``'s layers under
+    ``settings`` (default :class:`~gisgov.assignment._settings.AssignSettings` ``()``)."""
+    st = settings or AssignSettings()
+    households, members, grids = data.households, data.members, data.grids
     _require(grids, "grids", ["code", "community_code"])
     if len(grids) == 0:
         raise ValidationError("the grids layer is empty: run gisgov grids first")
     _require(households, "households", ["id"])
     _require(members, "members", ["id", "class", "status"])
-    crs = _working_crs(households, grids, working_crs)
+    crs = _working_crs(households, grids, data.working_crs)
     grids = grids.sort_values("code", kind="stable").reset_index(drop=True)
-    n = _net(households, members, grids, streets, buildings, units, previous, bounds,
-             model or CostModel(), scope, deploy_from, borrow, crs, group_radius_m)
-    tg, dp, walk, network = _deploy_pairs(n, deploy_cap_m)
-    parts = [_direct_arcs(n, set(zip(tg.tolist(), dp.tolist(), strict=True)), kin_scope,
-                          k_nearest),
+    n = _net(replace(data, grids=grids), st, crs)
+    tg, dp, walk, network = _deploy_pairs(n, st.deploy_cap_m)
+    parts = [_direct_arcs(n, set(zip(tg.tolist(), dp.tolist(), strict=True)), st.kin_scope,
+                          st.k_nearest),
              *_grid_arcs(n, tg, dp, walk, network)]
     arcs = {k: np.concatenate([q[k] for q in parts]) for k in parts[0]}
     kin = (arcs["kind"] == DIRECT) & (n.h_kin[n.node_h[np.maximum(arcs["h"], 0)]] == arcs["m"])
@@ -503,10 +502,11 @@ def build_problem(
         arc_same_b=arcs["same_b"].astype(bool), arc_same_c=arcs["same_c"].astype(bool),
         arc_prev=arcs["prev"].astype(bool), n_pieces=int(node_piece.max(initial=-1)) + 1,
         graph=n.graph, h_snap=n.h_snap, m_snap=n.m_snap, origin_snap=n.o_snap,
-        bounds=bounds, model=n.model, scope=scope, deploy_cap_m=float(deploy_cap_m),
-        deploy_from=deploy_from, borrow=borrow, k_nearest=k_nearest,
-        have_streets=n.have_streets, max_default=int(bounds.by_class.get("A", (0, 10))[1]),
-        m_pool=n.pool_of, kin_scope=kin_scope,
+        bounds=st.bounds, model=n.model, scope=st.scope,
+        deploy_cap_m=float(st.deploy_cap_m), deploy_from=st.deploy_from, borrow=st.borrow,
+        k_nearest=st.k_nearest, have_streets=n.have_streets,
+        max_default=int(st.bounds.by_class.get("A", (0, 10))[1]), m_pool=n.pool_of,
+        kin_scope=st.kin_scope,
     )
 
 
@@ -566,25 +566,24 @@ class _Net:
         return self.eligible & (self.p.m_grid >= 0)
 
 
-def _net(households: gpd.GeoDataFrame, members: gpd.GeoDataFrame, grids: gpd.GeoDataFrame,
-         streets: gpd.GeoDataFrame | None, buildings: gpd.GeoDataFrame | None,
-         units: gpd.GeoDataFrame | None, previous: pd.DataFrame | None, bounds: ClassBounds,
-         model: CostModel, scope: str, deploy_from: str, borrow: bool, crs: pyproj.CRS,
-         group_radius_m: float) -> _Net:
-    """Locate, group and snap everyone; count each grid's households and capacity."""
+def _net(data: AssignmentInput, st: AssignSettings, crs: pyproj.CRS) -> _Net:
+    """Locate, group and snap everyone; count each grid's households and capacity
+    (``data.grids`` sorted by code)."""
+    households, members, grids, streets = data.households, data.members, data.grids, data.streets
     g_code, g_comm = _str_or_none(grids["code"]), _str_or_none(grids["community_code"])
     g_poly = np.asarray(grids.geometry.to_crs(crs).values, dtype=object)
     n_g = len(g_code)
-    p = _locate_people(households, members, grids, units, g_comm, bounds, crs, deploy_from)
-    h_kin, h_prev, has_prev = _kin_and_previous(households, previous, p)
-    (h_bld, h_cmp), (m_bld, m_cmp) = _homes(households, members, buildings, p, crs)
+    p = _locate_people(households, members, grids, data.units, g_comm, st.bounds, crs,
+                       st.deploy_from)
+    h_kin, h_prev, has_prev = _kin_and_previous(households, data.previous, p)
+    (h_bld, h_cmp), (m_bld, m_cmp) = _homes(households, members, data.buildings, p, crs)
     h_bc, m_bc = _codes(h_bld, m_bld)
     h_cc, m_cc = _codes(h_cmp, m_cmp)
     have_streets = streets is not None and len(streets) > 0
     graph = graph_from_streets(streets if have_streets else
                                gpd.GeoDataFrame(geometry=[], crs=crs), crs=crs)
     h_snap = snap_points(graph, p.h_xy)
-    h_node, node_h = _groups(p, h_bc, h_snap.edge, h_kin, group_radius_m)
+    h_node, node_h = _groups(p, h_bc, h_snap.edge, h_kin, st.group_radius_m)
     m_in = (p.m_max > 0) & (p.m_grid >= 0)
     g_households = np.bincount(p.h_grid[p.h_grid >= 0], minlength=n_g).astype(np.int64)
     g_cap_max = np.bincount(p.m_grid[m_in], weights=p.m_max[m_in], minlength=n_g)
@@ -594,7 +593,7 @@ def _net(households: gpd.GeoDataFrame, members: gpd.GeoDataFrame, grids: gpd.Geo
     # reporting pools: one per (origin grid, community reported to)
     o_grid = _origin_grid(p, grids, crs)
     rep = (p.m_max > 0) & p.m_reporting & (o_grid >= 0) & np.array(
-        [c is not None for c in p.m_community], dtype=bool) & (scope != "grid")
+        [c is not None for c in p.m_community], dtype=bool) & (st.scope != "grid")
     keys = pd.DataFrame({"g": o_grid[rep], "c": p.m_community[rep]}).drop_duplicates()
     keys = keys.sort_values(["g", "c"]).reset_index(drop=True)
     index = {(int(g), str(c)): i for i, (g, c) in enumerate(keys.itertuples(index=False))}
@@ -602,8 +601,9 @@ def _net(households: gpd.GeoDataFrame, members: gpd.GeoDataFrame, grids: gpd.Geo
     pool_of[rep] = [index[(int(g), str(c))]
                     for g, c in zip(o_grid[rep], p.m_community[rep], strict=True)]
     n_hn, n_d = len(node_h), len(keys)
+    m_snap = snap_points(graph, p.m_xy)
     return _Net(
-        p=p, model=model, scope=scope, borrow=borrow, h_kin=h_kin, h_prev=h_prev,
+        p=p, model=st.model, scope=st.scope, borrow=st.borrow, h_kin=h_kin, h_prev=h_prev,
         has_prev=has_prev, h_bc=h_bc, m_bc=m_bc, h_cc=h_cc, m_cc=m_cc, h_node=h_node,
         node_h=node_h,
         node_size=np.bincount(h_node[h_node >= 0], minlength=n_hn).astype(np.int64),
@@ -611,11 +611,14 @@ def _net(households: gpd.GeoDataFrame, members: gpd.GeoDataFrame, grids: gpd.Geo
         g_sub=np.array([None if c is None else c[:9] for c in g_comm], dtype=object),
         g_households=g_households, g_cap_min=g_cap_min.astype(np.int64),
         g_cap_max=g_cap_max.astype(np.int64), g_short=g_short,
-        neighbours=(_adjacent_grids(g_poly, g_comm) if borrow and bool(g_short.any())
+        neighbours=(_adjacent_grids(g_poly, g_comm) if st.borrow and bool(g_short.any())
                     else [[] for _ in range(n_g)]),
         anchors=anchors, have_streets=have_streets, graph=graph,
-        h_snap=h_snap, m_snap=snap_points(graph, p.m_xy),
-        o_snap=snap_points(graph, p.m_origin_xy), a_snap=snap_points(graph, anchors),
+        h_snap=h_snap, m_snap=m_snap,
+        # walks start at home unless deploy_from="unit" moved some origins: snap once
+        o_snap=(m_snap if np.array_equal(p.m_origin_xy, p.m_xy)
+                else snap_points(graph, p.m_origin_xy)),
+        a_snap=snap_points(graph, anchors),
         o_grid=o_grid, pool_of=pool_of, pool_grid=keys["g"].to_numpy(dtype=np.int64),
         pool_community=keys["c"].to_numpy(dtype=object),
         H=0, P=n_hn, A=n_hn + n_g, D=n_hn + 2 * n_g, M=n_hn + 2 * n_g + n_d,
@@ -764,19 +767,6 @@ def _groups(p: _People, building: IntArray, edge: IntArray, kin: IntArray, radiu
     idx = np.flatnonzero(inside)
     node_h[h_node[::-1]] = idx[::-1]  # the lowest household of each group
     return out, node_h
-
-
-def _check_options(scope: str, cap: float, deploy_from: str, kin_scope: str, k: int) -> None:
-    if scope not in SCOPES:
-        raise ValidationError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
-    if not 0 < cap <= 50_000:
-        raise ValidationError(f"the deployment distance cap must be 0-50,000 m, got {cap}")
-    if deploy_from not in ("home", "unit"):
-        raise ValidationError(f"deploy_from must be 'home' or 'unit', got {deploy_from!r}")
-    if kin_scope not in ("grid", "community"):
-        raise ValidationError(f"kin_scope must be 'grid' or 'community', got {kin_scope!r}")
-    if not 1 <= k <= 100:
-        raise ValidationError(f"k_nearest must be 1-100, got {k}")
 
 
 def _working_crs(households: gpd.GeoDataFrame, grids: gpd.GeoDataFrame,

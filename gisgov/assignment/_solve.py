@@ -422,22 +422,34 @@ def _hand_out(p: AssignmentProblem, used: IntArray, f: IntArray, kind: NDArray[n
 def _match_mixed(p: AssignmentProblem, h: IntArray, m: IntArray, n: IntArray) -> IntArray:
     """Member (-1: the port) for each household of groups with several households and
     several kinds of places: each group's households matched to its places by the shortest
-    actual walk (to a member's home, or straight to the grid's service point)."""
-    pairs = pd.DataFrame({"n": n, "h": h}).merge(
-        pd.DataFrame({"n": n, "m": m}).drop_duplicates(), on="n")
-    pm = pairs["m"].to_numpy(dtype=np.int64)
-    ph = pairs["h"].to_numpy(dtype=np.int64)
-    cost = np.hypot(*(p.h_xy[ph] - p.g_anchor_xy[p.h_grid[ph]]).T)
-    real = pm >= 0
+    actual walk (to a member's home, or straight to the grid's service point).
+
+    ``n`` is sorted (groups contiguous); every group is square (as many places as
+    households). Each distinct (household, member) walk is measured once, and every group's
+    cost matrix is gathered from them by one sorted look-up, not a dictionary per cell."""
+    starts = np.r_[0, np.flatnonzero(np.diff(n)) + 1, len(n)].astype(np.int64)
+    size = np.diff(starts)
+    # cell (i, j) of each group's k x k matrix: household i of the group, place j
+    first = np.repeat(starts[:-1], size * size)
+    local = np.arange(int((size * size).sum())) - np.repeat(np.cumsum(size * size) - size * size,
+                                                           size * size)
+    k = np.repeat(size, size * size)
+    ch, cm = h[first + local // k], m[first + local % k]
+    span = p.n_members + 1
+    key = ch * span + (cm + 1)
+    uniq, inv = np.unique(key, return_inverse=True)
+    uh, um = uniq // span, uniq % span - 1
+    cost = np.hypot(*(p.h_xy[uh] - p.g_anchor_xy[p.h_grid[uh]]).T)
+    real = um >= 0
     if real.any():
-        cost[real] = pair_distances(p.graph, p.m_snap, p.h_snap, pm[real], ph[real]).distance_m
-    walk = dict(zip(zip(ph.tolist(), pm.tolist(), strict=True), cost.tolist(), strict=True))
+        cost[real] = pair_distances(p.graph, p.m_snap, p.h_snap, um[real], uh[real]).distance_m
+    cell = cost[inv]
     out = m.copy()
-    starts = np.r_[0, np.flatnonzero(np.diff(n)) + 1, len(n)]
-    for b0, b1 in zip(starts[:-1].tolist(), starts[1:].tolist(), strict=True):
-        hh, slots = h[b0:b1].tolist(), m[b0:b1].tolist()
-        r, c = linear_sum_assignment([[walk[(x, y)] for y in slots] for x in hh])
-        out[b0 + r] = [slots[j] for j in c]
+    offsets = np.r_[0, np.cumsum(size * size)]
+    for g, (b0, b1) in enumerate(zip(starts[:-1].tolist(), starts[1:].tolist(), strict=True)):
+        kk = b1 - b0
+        r, c = linear_sum_assignment(cell[offsets[g]:offsets[g + 1]].reshape(kk, kk))
+        out[b0 + r] = m[b0 + c]
     return out
 
 

@@ -1,6 +1,8 @@
 """A city: N reference-county districts side by side, streets joined at the seams.
 
-Cities grow by more communities of the same size, not by denser ones (that is ``--scale``):
+Cities grow by more communities of the same size, not by bigger ones (that is ``--scale``:
+area and people grow together, side lengths with its square root, so the density stays the
+reference county's and ``--scale 8`` is a county 8 times the area, 16 x 14 km):
 district ``k`` is the reference county drawn with its own random stream, its own 6-digit code
 (``410223 + k``; subdistrict, community, grid and branch codes follow it), its keys numbered on
 from the district before, and its names and addresses prefixed with the district's name.

@@ -300,6 +300,39 @@ def test_empty_grids_ask_for_the_grids_step() -> None:
         assign(hh, mem, gr.iloc[:0])
 
 
+def test_settings_take_the_flat_names_and_the_command_options() -> None:
+    """One settings value carries what 28 arguments did (issue 17): the flat names callers use
+    build the cost model and the bounds, an unknown name or a bad value is refused, and the
+    command's options map onto the same settings."""
+    from gisgov.assignment import AssignSettings, CostModel
+    from gisgov.assignment.options import AssignOptions
+
+    s = AssignSettings.of(min_load=4, max_load=8, deploy_cost=700.0, scope="community",
+                          k_nearest=3)
+    assert s.bounds.for_member("A", "resident") == (4, 8)
+    assert s.bounds.for_member("C", "resident") == (0, 4)
+    assert s.model == CostModel(deploy_cost=700.0)
+    assert (s.scope, s.k_nearest, s.deploy_cap_m) == ("community", 3, 3000.0)
+    # given on top of a base, only the names given change; an explicit model wins
+    t = AssignSettings.of(s, borrow_cost=0.0, model=CostModel(building_bonus=1.0))
+    assert t.model == CostModel(building_bonus=1.0)
+    assert t.bounds == s.bounds
+    with pytest.raises(ValidationError, match="unknown assignment option"):
+        AssignSettings.of(deploy_capm=1.0)
+    with pytest.raises(ValidationError, match="scope"):
+        AssignSettings(scope="county")
+    with pytest.raises(ValidationError, match="k_nearest"):
+        AssignSettings.of(k_nearest=0)
+    o = AssignOptions(min_load=3, max_load=6, scope="grid", deploy_cap_m=2500.0,
+                      deploy_from="unit", one_grid=False, change_penalty=10.0)
+    f = AssignSettings.from_options(o)
+    assert f.bounds == ClassBounds.from_loads(min_load=3, max_load=6)
+    assert (f.scope, f.deploy_cap_m, f.deploy_from, f.one_grid) == ("grid", 2500.0, "unit",
+                                                                     False)
+    assert f.model.change_penalty == 10.0
+    assert AssignSettings.from_options(AssignOptions()) == AssignSettings()
+
+
 # ---- CLI ---------------------------------------------------------------------------------
 
 
@@ -469,12 +502,20 @@ def test_deployment_across_the_subdistrict_covers_the_mixed_communities(
 def test_a_household_stays_uncovered_only_when_no_member_within_reach_has_room(
     county: dict[str, gpd.GeoDataFrame], tmp_path: Path
 ) -> None:
-    from gisgov.assignment import build_problem, make_result, solve, write_recruit_plan
+    from gisgov.assignment import (
+        AssignmentInput,
+        AssignSettings,
+        build_problem,
+        make_result,
+        solve,
+        write_recruit_plan,
+    )
     from gisgov.assignment._problem import DIRECT, PIN, POOL, PORT
 
-    problem = build_problem(county["households"], county["members"], county["grids"],
-                            streets=county["streets"], buildings=county["buildings"],
-                            deploy_cap_m=400.0)
+    problem = build_problem(
+        AssignmentInput(county["households"], county["members"], county["grids"],
+                        streets=county["streets"], buildings=county["buildings"]),
+        AssignSettings(deploy_cap_m=400.0))
     solution = solve(problem, one_grid=False)
     res = make_result(solution.problem, solution, county["households"], county["members"], 0.0)
     assert res.optimal
@@ -613,13 +654,14 @@ def test_coverage_is_proven_maximal_by_an_independent_bound(
     and a solution with one household dropped fails the proof and is not claimed optimal."""
     from dataclasses import replace
 
-    from gisgov.assignment import build_problem, make_result, solve
+    from gisgov.assignment import AssignmentInput, AssignSettings, build_problem, make_result, solve
     from gisgov.assignment._bound import coverage_bound
     from gisgov.assignment._problem import DEPLOY
 
-    problem = build_problem(county["households"], county["members"], county["grids"],
-                            streets=county["streets"], buildings=county["buildings"],
-                            deploy_cap_m=400.0)
+    problem = build_problem(
+        AssignmentInput(county["households"], county["members"], county["grids"],
+                        streets=county["streets"], buildings=county["buildings"]),
+        AssignSettings(deploy_cap_m=400.0))
     solution = solve(problem)
     res = make_result(solution.problem, solution, county["households"], county["members"], 0.0)
     s = res.summary
@@ -659,7 +701,7 @@ def test_coverage_bound_matches_an_independent_milp_on_a_small_town() -> None:
     """Two communities' worth of grids in one subdistrict, a short grid that borrows, a
     reporting member deployable within the cap and one beyond it: the bound equals the
     maximum coverage a MILP finds over explicitly listed eligible pairs."""
-    from gisgov.assignment import build_problem
+    from gisgov.assignment import AssignmentInput, AssignSettings, build_problem
     from gisgov.assignment._bound import coverage_bound
 
     rng = np.random.default_rng(5)
@@ -675,7 +717,7 @@ def test_coverage_bound_matches_an_independent_milp_on_a_small_town() -> None:
         "report_community_code": [None, None, "410223001002", "410223001002",
                                   "410223001002"]})
     gr["community_code"] = ["410223001001", "410223001001", "410223001002", "410223001002"]
-    p = build_problem(hh, mem, gr, deploy_cap_m=2500.0)
+    p = build_problem(AssignmentInput(hh, mem, gr), AssignSettings(deploy_cap_m=2500.0))
     b = coverage_bound(p, np.full(p.n_households, -1))
     # eligible pairs written out by hand from the rules (grid order is code order)
     g = p.h_grid
