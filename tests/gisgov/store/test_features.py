@@ -183,3 +183,18 @@ def test_pages_follow_a_replaced_geopackage(tmp_path: object, empty_gpkg: object
         assert _keys(ws, _query(ws, "households")) == [layer_frames["households"]["id"].iloc[0]]
     finally:
         ws.close()
+
+
+def test_bbox_edges_are_exact(workspace: WorkspaceBase,
+                              layer_frames: dict[str, gpd.GeoDataFrame]) -> None:
+    """The R-tree holds 32-bit envelopes rounded outward: a point on the box's edge is in,
+    one a hair outside is out, on both stores."""
+    _write(workspace, layer_frames)
+    hx, hy = 113.62 + 0.0013, 34.74 + 0.0013  # household h001
+    on_edge = (hx, hy, hx + 0.00005, hy + 0.00005)
+    assert _keys(workspace, _query(workspace, "households", bbox=on_edge)) == ["h001"]
+    just_off = (hx + 1e-9, hy - 0.00005, hx + 0.00005, hy + 0.00005)
+    q = _query(workspace, "households", bbox=just_off, count=True)
+    page = workspace.features(q, workspace.describe("households"))
+    assert page.rows == []
+    assert page.matched == 0
