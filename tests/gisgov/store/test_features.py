@@ -198,3 +198,18 @@ def test_bbox_edges_are_exact(workspace: WorkspaceBase,
     page = workspace.features(q, workspace.describe("households"))
     assert page.rows == []
     assert page.matched == 0
+
+
+def test_polygons_across_the_box_edge(workspace: WorkspaceBase) -> None:
+    """A polygon whose envelope meets the box: in when a corner lies in the box (decided
+    without GEOS), in when the box lies inside it with no corner in it, out when only the
+    envelopes meet."""
+    from shapely.geometry import Polygon
+
+    frame = gpd.GeoDataFrame({"code": ["410102001"], "name": ["三角"]},
+                             geometry=[Polygon([(0, 0), (10, 0), (0, 10)])], crs="EPSG:4326")
+    workspace.write("subdistricts", frame)
+    for box_, keys in (((-1.0, -1.0, 1.0, 1.0), ["410102001"]),
+                       ((4.0, 4.0, 5.0, 5.5), ["410102001"]),
+                       ((6.0, 6.0, 7.0, 7.0), [])):
+        assert _keys(workspace, _query(workspace, "subdistricts", bbox=box_)) == keys, box_
