@@ -17,7 +17,9 @@ PostGIS database, and gisgov on the GeoPackage the database was copied from. Eac
 ``--workers`` uvicorn workers (the same number for every server). gisgov is asked with a
 planner key (every row and column: tipg has no roles) and a rate limit raised past the load.
 Before timing, the first box of each kind is fetched from every server and the features
-compared (same ids), so the servers answer the same question.
+compared (same ids), so the servers answer the same question. The table gives each server's
+requests/s as a ratio to tipg's and, for the GeoPackage, to gisgov on PostGIS in the same run
+(``benchmarks/results/serving_gpkg.txt`` keeps runs of that comparison).
 
 Data: ``gisgov sample county8.gpkg --scale 8`` (≈194k households) copied to PostGIS with
 ``gisgov copy county8.gpkg postgresql://…``; pass both with ``--gpkg`` and ``--postgis``, or
