@@ -20,8 +20,10 @@ data is written to the audit log.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+import threading
 from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any, Literal
@@ -374,11 +376,41 @@ def _parse_properties(text: str | None, shown: Sequence[str]) -> tuple[str, ...]
     return names
 
 
+#: GeoJSON texts of WKB geometries already written, by (WKB, CRS URI). Why: a GeoPackage
+#: hands over WKB, and GEOS's encoding of it (under the GIL) is the largest part of a polygon
+#: page's Python work, while PostGIS writes its text in its own process. Keyed by the
+#: geometry's own bytes, so a changed geometry is another key: there is nothing to
+#: invalidate, whichever path wrote it. At most :data:`GEOJSON_CACHE_SIZE` entries (tens of
+#: MB for buildings); the oldest quarter goes when it is full.
+_GEOJSON_CACHE: dict[tuple[bytes, str], str] = {}
+_GEOJSON_CACHE_LOCK = threading.Lock()
+GEOJSON_CACHE_SIZE = 50_000
+
+
+def _remember_geojson(texts: Sequence[tuple[tuple[bytes, str], str]]) -> None:
+    texts = texts[-GEOJSON_CACHE_SIZE:]
+    with _GEOJSON_CACHE_LOCK:  # readers only get(); every change is under the lock
+        over = len(_GEOJSON_CACHE) + len(texts) - GEOJSON_CACHE_SIZE
+        if over > 0:
+            oldest = itertools.islice(_GEOJSON_CACHE, max(over, GEOJSON_CACHE_SIZE // 4))
+            for key in list(oldest):
+                del _GEOJSON_CACHE[key]
+        _GEOJSON_CACHE.update(texts)
+
+
 def _geometry_texts(values: Sequence[str | bytes | None], crs_uri: str) -> list[str]:
-    """GeoJSON geometry texts: the database's text as it is, WKB transformed by GEOS."""
+    """GeoJSON geometry texts: the database's text as it is, WKB transformed by GEOS (or
+    found in :data:`_GEOJSON_CACHE`)."""
     name, lat_first = CRS_URIS[crs_uri]
     out = ["null" if v is None else v if isinstance(v, str) else "" for v in values]
-    todo = [i for i, v in enumerate(values) if isinstance(v, bytes)]
+    todo = []
+    for i, v in enumerate(values):
+        if isinstance(v, bytes):
+            known = _GEOJSON_CACHE.get((v, crs_uri))
+            if known is None:
+                todo.append(i)
+            else:
+                out[i] = known
     if not todo:
         return out
     geoms = shapely.from_wkb([values[i] for i in todo])
@@ -391,6 +423,7 @@ def _geometry_texts(values: Sequence[str | bytes | None], crs_uri: str) -> list[
         geoms = shapely.transform(geoms, lambda xy: xy[:, ::-1])
     for i, text in zip(todo, shapely.to_geojson(geoms).tolist(), strict=True):
         out[i] = text if text is not None else "null"
+    _remember_geojson([((values[i], crs_uri), out[i]) for i in todo])  # type: ignore[misc]
     return out
 
 

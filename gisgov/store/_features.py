@@ -269,6 +269,16 @@ class Dialect(ABC):
         """A bound value cast for comparison with a column of ``dtype``."""
         return self.bind(value)
 
+    def source(self, table: str) -> str:
+        """The ``FROM`` of the inner query, asked once its conditions are built (a dialect
+        may join its spatial index there); the table's alias is ``t``."""
+        return f"{self.ident(table)} t"
+
+    #: The inner query's row id column when it should carry only row ids and sort keys to
+    #: the sort, the outer query joining the page's rows back by it (``None``: the inner
+    #: query carries whole rows).
+    narrow_by: str | None = None
+
 
 class PostgresDialect(Dialect):
     """PostgreSQL/PostGIS through psycopg (``%(pN)s`` placeholders, ``&&`` on the GiST
@@ -332,6 +342,10 @@ class SqliteDialect(Dialect):
         super().__init__()
         self.rtree = rtree
         self.rowid = rowid
+        # SQLite sorts whole rows (geometry blobs too) when the inner query carries them:
+        # it carries the row id, the outer query fetches the page's rows by it.
+        self.narrow_by = rowid
+        self._join_rtree = False
 
     def bind(self, value: Any) -> str:
         if isinstance(value, bool):
@@ -368,10 +382,30 @@ class SqliteDialect(Dialect):
                 f"AND maxy >= {self.bind(miny)} AND miny <= {self.bind(maxy)}) AND ")
 
     def bbox(self, column: str, bbox: BBox) -> str:
-        index = self._rtree(bbox)
-        box = ", ".join(self.bind(float(v)) for v in bbox)
-        # The R-tree keeps 32-bit float envelopes (rounded outward): candidates only.
-        return f"({index}gisgov_box(t.{self.ident(column)}, {box}))"
+        g = f"t.{self.ident(column)}"
+        if self.rtree is None or self._join_rtree:
+            box = ", ".join(self.bind(float(v)) for v in bbox)
+            return f"({self._rtree(bbox)}gisgov_box({g}, {box}))"
+        # The R-tree is joined as ``r`` (:meth:`source`): its envelopes are 32-bit floats
+        # rounded outward, so one that meets the box gives a candidate, and one that lies
+        # inside the box a hit (the geometry lies inside its envelope). Only candidates on
+        # the box's edge call the exact test, a Python function: for points that is almost
+        # none, and every other row is decided in SQLite, without the GIL.
+        self._join_rtree = True
+        minx, miny, maxx, maxy = (float(v) for v in bbox)
+        # ``?`` placeholders: bound in the order they appear in the text.
+        meets = (f"r.maxx >= {self.bind(minx)} AND r.minx <= {self.bind(maxx)} "
+                 f"AND r.maxy >= {self.bind(miny)} AND r.miny <= {self.bind(maxy)}")
+        inside = (f"r.minx >= {self.bind(minx)} AND r.maxx <= {self.bind(maxx)} "
+                  f"AND r.miny >= {self.bind(miny)} AND r.maxy <= {self.bind(maxy)}")
+        box = ", ".join(self.bind(v) for v in (minx, miny, maxx, maxy))
+        return f"({meets} AND (({inside}) OR gisgov_box({g}, {box})))"
+
+    def source(self, table: str) -> str:
+        if not self._join_rtree or self.rtree is None:
+            return super().source(table)
+        return (f"{self.ident(self.rtree)} r JOIN {self.ident(table)} t "
+                f"ON t.{self.ident(self.rowid)} = r.id")
 
     def intersects(self, column: str, wkb: bytes, bounds: BBox) -> str:
         index = self._rtree(bounds)
@@ -435,11 +469,13 @@ def build_statement(q: FeatureQuery, d: Dialect, *, rowid: str | None = None) ->
         select.append(f"CASE WHEN {_pred(d, q.plain_rows)} AND ({shown}) THEN 1 ELSE 0 END")
     else:
         select.append("0")
+    narrow = d.narrow_by
     if q.count:
-        select.append("t.gisgov_matched")
-    inner = "SELECT t.*" + (", count(*) OVER () AS gisgov_matched" if q.count else "")
-    inner += f" FROM {d.ident(q.table)} t"
-    conds = _conditions(q, d, key_sql if key else None)
+        select.append(f"{'p' if narrow else 't'}.gisgov_matched")
+    inner = f"SELECT t.{d.ident(narrow)} AS gisgov_rowid" if narrow else "SELECT t.*"
+    inner += ", count(*) OVER () AS gisgov_matched" if q.count else ""
+    conds = _conditions(q, d, key_sql if key else None)  # before source(): it may join
+    inner += f" FROM {d.source(q.table)}"
     if conds:
         inner += " WHERE " + " AND ".join(conds)
     order = [f"t.{d.ident(c)} {'DESC' if desc else 'ASC'} NULLS LAST" for c, desc in q.sortby]
@@ -447,6 +483,9 @@ def build_statement(q: FeatureQuery, d: Dialect, *, rowid: str | None = None) ->
         order.append(f"{key_sql} ASC")
     order_sql = " ORDER BY " + ", ".join(order) if order else ""
     inner += order_sql + f" LIMIT {d.bind(int(q.limit) + 1)} OFFSET {d.bind(int(q.offset))}"
+    if narrow:
+        return (f"SELECT {', '.join(select)} FROM ({inner}) p JOIN {d.ident(q.table)} t "
+                f"ON t.{d.ident(narrow)} = p.gisgov_rowid{order_sql}")
     return f"SELECT {', '.join(select)} FROM ({inner}) t{order_sql}"
 
 

@@ -96,3 +96,63 @@ def test_no_personal_data_is_served_when_the_audit_cannot_be_written(
         assert ok.json()["household"]["head_name"] not in r.text
     assert len(read_audit(open_workspace(path))) == 1
     assert pd.Timestamp(read_audit(open_workspace(path))["at"].iloc[0]).tzinfo is not None
+
+
+def _audited_pages(path: Path) -> int:
+    """Audit records of households pages, read as another process would (its own
+    connection): only what is committed."""
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(path)) as con:
+        return int(con.execute("SELECT count(*) FROM audit_log WHERE action = 'read_personal' "
+                               "AND target = 'households'").fetchone()[0])
+
+
+def test_audited_geopackage_page_is_committed_before_the_response(
+        world_gpkg: Path, tmp_path: Path) -> None:
+    path = tmp_path / "world.gpkg"
+    shutil.copyfile(world_gpkg, path)
+    ws = open_workspace(path)
+    token = create_key(ws, role="planner")[0]
+    ws.close()
+    with make_client(str(path)) as client:
+        for i in range(3):  # the first record may create the table; the others append
+            r = client.get("/collections/households/items", params={"limit": 5},
+                           headers=auth(token))
+            assert r.status_code == 200
+            assert r.json()["features"]
+            assert _audited_pages(path) == i + 1  # before any flush or shutdown
+
+
+def test_geopackage_page_is_withheld_when_its_record_fails(world_gpkg: Path,
+                                                           tmp_path: Path) -> None:
+    """The kept audit connection's failure (here a trigger refusing the INSERT, as a full
+    disk would) is a 503 without the data, and the next record is written again."""
+    import sqlite3
+    from contextlib import closing
+
+    path = tmp_path / "world.gpkg"
+    shutil.copyfile(world_gpkg, path)
+    ws = open_workspace(path)
+    token = create_key(ws, role="planner")[0]
+    ws.close()
+    params = {"limit": 5}
+    with make_client(str(path)) as client:
+        ok = client.get("/collections/households/items", params=params, headers=auth(token))
+        assert ok.status_code == 200
+        name = next(f["properties"]["head_name"] for f in ok.json()["features"]
+                    if f["properties"].get("head_name"))
+        with closing(sqlite3.connect(path)) as con:
+            con.execute("CREATE TRIGGER refuse BEFORE INSERT ON audit_log "
+                        "BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END")
+            con.commit()
+        r = client.get("/collections/households/items", params=params, headers=auth(token))
+        assert r.status_code == 503
+        assert name not in r.text
+        with closing(sqlite3.connect(path)) as con:
+            con.execute("DROP TRIGGER refuse")
+            con.commit()
+        again = client.get("/collections/households/items", params=params, headers=auth(token))
+        assert again.status_code == 200
+    assert _audited_pages(path) == 2

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -194,3 +195,28 @@ def test_openapi_describes_the_responses(client: Any) -> None:
     schema = items["responses"]["200"]["content"]["application/geo+json"]["schema"]
     assert "FeatureCollection" in str(schema)
     assert "/collections/{collectionId}/queryables" in doc["paths"]
+
+
+def test_cached_geojson_follows_the_geometry_and_the_crs(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """GeoJSON texts of WKB are cached by the geometry's bytes and the CRS: a moved geometry
+    or another CRS is another entry, and the cache stays within its size."""
+    from shapely.geometry import Point
+
+    from api import ogc
+
+    monkeypatch.setattr(ogc, "_GEOJSON_CACHE", {})
+    monkeypatch.setattr(ogc, "GEOJSON_CACHE_SIZE", 8)
+    a, b = shapely.to_wkb(Point(113.6, 34.7)), shapely.to_wkb(Point(113.7, 34.8))
+    first = ogc._geometry_texts([a, None], ogc.CRS84)
+    assert ogc._geometry_texts([a, None], ogc.CRS84) == first
+    assert json.loads(first[0])["coordinates"] == [113.6, 34.7]
+    assert first[1] == "null"
+    assert json.loads(ogc._geometry_texts([a], ogc.EPSG4326)[0])["coordinates"] == [34.7, 113.6]
+    assert json.loads(ogc._geometry_texts([b], ogc.CRS84)[0])["coordinates"] == [113.7, 34.8]
+    many = [shapely.to_wkb(Point(100 + i, 30)) for i in range(20)]
+    texts = ogc._geometry_texts(many, ogc.CRS84)
+    assert [json.loads(t)["coordinates"][0] for t in texts] == [100 + i for i in range(20)]
+    assert len(ogc._GEOJSON_CACHE) == 8  # the page's last eight
+    ogc._geometry_texts([a], ogc.CRS84)
+    assert len(ogc._GEOJSON_CACHE) <= 8

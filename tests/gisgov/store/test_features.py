@@ -183,3 +183,33 @@ def test_pages_follow_a_replaced_geopackage(tmp_path: object, empty_gpkg: object
         assert _keys(ws, _query(ws, "households")) == [layer_frames["households"]["id"].iloc[0]]
     finally:
         ws.close()
+
+
+def test_bbox_edges_are_exact(workspace: WorkspaceBase,
+                              layer_frames: dict[str, gpd.GeoDataFrame]) -> None:
+    """The R-tree holds 32-bit envelopes rounded outward: a point on the box's edge is in,
+    one a hair outside is out, on both stores."""
+    _write(workspace, layer_frames)
+    hx, hy = 113.62 + 0.0013, 34.74 + 0.0013  # household h001
+    on_edge = (hx, hy, hx + 0.00005, hy + 0.00005)
+    assert _keys(workspace, _query(workspace, "households", bbox=on_edge)) == ["h001"]
+    just_off = (hx + 1e-9, hy - 0.00005, hx + 0.00005, hy + 0.00005)
+    q = _query(workspace, "households", bbox=just_off, count=True)
+    page = workspace.features(q, workspace.describe("households"))
+    assert page.rows == []
+    assert page.matched == 0
+
+
+def test_polygons_across_the_box_edge(workspace: WorkspaceBase) -> None:
+    """A polygon whose envelope meets the box: in when a corner lies in the box (decided
+    without GEOS), in when the box lies inside it with no corner in it, out when only the
+    envelopes meet."""
+    from shapely.geometry import Polygon
+
+    frame = gpd.GeoDataFrame({"code": ["410102001"], "name": ["三角"]},
+                             geometry=[Polygon([(0, 0), (10, 0), (0, 10)])], crs="EPSG:4326")
+    workspace.write("subdistricts", frame)
+    for box_, keys in (((-1.0, -1.0, 1.0, 1.0), ["410102001"]),
+                       ((4.0, 4.0, 5.0, 5.5), ["410102001"]),
+                       ((6.0, 6.0, 7.0, 7.0), [])):
+        assert _keys(workspace, _query(workspace, "subdistricts", bbox=box_)) == keys, box_

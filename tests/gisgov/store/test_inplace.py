@@ -326,3 +326,43 @@ def test_a_write_that_fails_half_way_is_undone_even_if_the_caller_goes_on(
     assert ws.get_meta("after") == "the failed write"
     assert sorted(ws.read("households")["id"]) == sorted(households["id"])
     _check_file(county_gpkg)
+
+
+def test_pages_are_read_while_another_writer_holds_the_lock(county_gpkg: Path) -> None:
+    """A page never waits for a writer: it reads the last committed state (WAL)."""
+    from gisgov.store._features import FeatureQuery
+
+    ws = open_workspace(county_gpkg)
+    info = ws.describe("buildings")
+    query = FeatureQuery(table="buildings", key="id", columns=(), geometry=info.geometry,
+                         limit=5)
+    before = [r.key for r in ws.features(query, info).rows]
+    assert before
+    with closing(sqlite3.connect(county_gpkg, isolation_level=None, timeout=0)) as writer:
+        writer.execute("BEGIN IMMEDIATE")  # the file's write lock, held
+        writer.execute("DELETE FROM buildings WHERE id = ?", (before[0],))
+        # a blocked reader would fail with "database is locked" after the busy timeout
+        assert [r.key for r in ws.features(query, info).rows] == before
+        writer.execute("ROLLBACK")
+    ws.close()
+
+
+def test_audit_appends_keep_the_protocol_and_fall_back(county_gpkg: Path) -> None:
+    """Bookkeeping appends take the kept connection once the table exists; a new column
+    still goes through the general path; both count as writes of the table."""
+    ws = open_workspace(county_gpkg)
+    row = {"at": "2026-01-01T00:00:00+00:00", "actor": "key:k1/planner",
+           "action": "read_personal", "target": "households", "detail": "1 row(s)"}
+    ws.write_table(AUDIT_TABLE, pd.DataFrame([row]), mode="append", bump_version=False)
+    ws.write_table(AUDIT_TABLE, pd.DataFrame([row, {**row, "detail": None}]), mode="append",
+                   bump_version=False)
+    assert ws._appender is not None  # the second append took the kept connection
+    ws.write_table(AUDIT_TABLE, pd.DataFrame([{**row, "note": "widened"}]), mode="append",
+                   bump_version=False)
+    audit = read_audit(ws)
+    assert len(audit) == 4
+    assert audit["detail"].isna().sum() == 1
+    assert audit["note"].dropna().tolist() == ["widened"]
+    assert ws.table_version(AUDIT_TABLE) == 3  # three writes
+    ws.close()
+    _check_file(county_gpkg)
