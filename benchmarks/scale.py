@@ -325,7 +325,7 @@ def write(rows: list[dict[str, Any]], time_limit: float) -> None:
     # — same store): a ratio that a loaded machine slows on both sides
     base = {(r["store"], r.get("run")): max(r["households_per_s"],
                                             r.get("households_per_s_again", 0))
-            for r in rows if r["size"].startswith("1 ") and r["workers"] == 1}
+            for r in rows if r["size"].startswith("1 ") and r["workers"] == 1 and r.get("run")}
     for r in rows:
         b = base.get((r["store"], r.get("run")))
         r["vs_county_run"] = round(r["households_per_s"] / b, 2) if b else None
@@ -351,6 +351,9 @@ def write(rows: list[dict[str, Any]], time_limit: float) -> None:
                 f"run (target 1.5×: {'met' if r['vs_county_run'] >= TARGET else 'not met'})"
                 for r in rows if r["workers"] > 1 and r["vs_county_run"] is not None
                 and not r["size"].startswith("1 ")]
+    if any(not r.get("run") for r in rows):
+        again.append("- rows without a load figure are kept from an earlier run (older code, "
+                     "`--keep`): no ratio is computed for them")
     text = ("\n".join(lines) + f"\n\n{meta['machine']}.\n"
             + ("\n" + "\n".join(again + verdicts) + "\n" if again or verdicts else ""))
     (RESULTS / "scale.md").write_text(text)
