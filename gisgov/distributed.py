@@ -22,14 +22,14 @@ scheduling, retries, worker processes — and nothing of it is hand-written.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from gisgov.errors import ValidationError
 
-__all__ = ["SCHEDULER_ENV", "Cluster", "map_tasks", "run_tasks"]
+__all__ = ["SCHEDULER_ENV", "Cluster", "Session", "map_tasks", "run_tasks"]
 
 #: Environment variable naming a running Dask scheduler (the default of ``--scheduler``).
 SCHEDULER_ENV = "GISGOV_DASK_SCHEDULER"
@@ -92,19 +92,110 @@ class Cluster:
         return cls(workers=workers, scheduler=address)
 
 
-@contextmanager
-def _client(cluster: Cluster) -> Iterator[Any]:
-    """A Dask client on the cluster asked for; a local cluster ends with the block."""
+def _open(cluster: Cluster) -> tuple[Any, Any]:
+    """A Dask client on the cluster asked for, and the local cluster it started (or None)."""
     from distributed import Client, LocalCluster
 
     if cluster.scheduler:
-        with Client(cluster.scheduler) as client:  # type: ignore[no-untyped-call]
-            yield client
-        return
-    with LocalCluster(  # type: ignore[no-untyped-call]
+        return None, Client(cluster.scheduler)  # type: ignore[no-untyped-call]
+    # no dashboard, and the scheduler's HTTP endpoints on a free port: another local
+    # cluster on this machine (another run, a test) may hold Dask's default 8787
+    local = LocalCluster(  # type: ignore[no-untyped-call]
         n_workers=cluster.workers, threads_per_worker=1, processes=True, dashboard_address=None,
-    ) as local, Client(local) as client:  # type: ignore[no-untyped-call]
-        yield client
+        scheduler_kwargs={"dashboard": False, "dashboard_address": ":0"})
+    try:
+        return local, Client(local)  # type: ignore[no-untyped-call]
+    except BaseException:
+        local.close()
+        raise
+
+
+def _shut(local: Any, client: Any) -> None:
+    client.close()
+    if local is not None:
+        local.close()
+
+
+class Session:
+    """The cluster of one run, started and stopped off the driver's critical path.
+
+    A local cluster takes seconds to start and seconds to stop, and each worker process
+    seconds more to import gisgov and load the compiled kernels (``warm``, run once on every
+    worker); the driver meanwhile has its own work: reading the layers it makes the tasks
+    from, and after the tasks merging and writing the results. :meth:`open` starts the
+    cluster in a thread, :meth:`client` waits for it when the tasks are submitted, and
+    :meth:`release` stops it in a thread once the tasks are done; leaving the ``with``
+    block waits for the stop. In process (``workers=1``) it does nothing and imports no Dask.
+    """
+
+    def __init__(self, cluster: Cluster, *, warm: Callable[[], object] | None = None) -> None:
+        self.cluster = cluster
+        self.warm = warm
+        self._warming: list[Any] = []
+        self._started: tuple[Any, Any] | None = None
+        self._error: BaseException | None = None
+        self._starting: threading.Thread | None = None
+        self._stopping: threading.Thread | None = None
+
+    def open(self) -> Session:
+        """Start the cluster in the background (nothing in process)."""
+        if not self.cluster.in_process and self._starting is None:
+            self._starting = threading.Thread(target=self._start, name="dask-start",
+                                              daemon=True)
+            self._starting.start()
+        return self
+
+    def _start(self) -> None:
+        try:
+            self._started = _open(self.cluster)
+            if self.warm is not None:
+                # one warm-up task per worker, queued ahead of the real ones: each worker
+                # imports the task's modules and loads the compiled kernels while the driver
+                # is still reading what it makes the tasks from
+                client = self._started[1]
+                self._warming = [
+                    client.submit(self.warm, key=f"warm-{i}-{address}", workers=[address],
+                                  allow_other_workers=False, pure=False, priority=10**9)
+                    for i, address in enumerate(client.scheduler_info()["workers"])]
+        except BaseException as exc:  # re-raised in the driver by client()
+            self._error = exc
+
+    def client(self) -> Any:
+        """The Dask client, once the cluster is up.
+
+        Raises
+        ------
+        Exception
+            Whatever starting the cluster raised (an unreachable scheduler, say).
+        """
+        self.open()
+        assert self._starting is not None
+        self._starting.join()
+        if self._error is not None:
+            raise self._error
+        assert self._started is not None
+        return self._started[1]
+
+    def release(self) -> None:
+        """Stop the cluster in the background: its tasks are done."""
+        if self._starting is None or self._stopping is not None:
+            return
+        self._starting.join()
+        if self._started is None:
+            return
+        local, client = self._started
+        self._warming = []
+        self._stopping = threading.Thread(target=_shut, args=(local, client),
+                                          name="dask-stop", daemon=True)
+        self._stopping.start()
+
+    def __enter__(self) -> Session:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+        if self._stopping is not None:
+            self._stopping.join()
 
 
 def run_tasks(
@@ -114,6 +205,8 @@ def run_tasks(
     cluster: Cluster,
     name: str,
     progress: Callable[[int, int], None] | None = None,
+    weights: Sequence[float] | None = None,
+    session: Session | None = None,
 ) -> Iterator[tuple[int, R]]:
     """Run ``fn(item)`` for every item; yield ``(index, result)`` as each one finishes.
 
@@ -129,6 +222,13 @@ def run_tasks(
         Prefix of the task keys (shown on the Dask dashboard).
     progress
         ``progress(done, total)`` after each finished task.
+    weights
+        Expected work of each item: on a cluster the heaviest are submitted first, so no
+        worker is left with one long task while the others idle at the end of the run
+        (the results do not depend on the order: each task is independent).
+    session
+        A :class:`Session` started earlier (its cluster is used and left running); without
+        one a cluster is started and stopped here.
 
     Raises
     ------
@@ -144,22 +244,29 @@ def run_tasks(
                 progress(i + 1, total)
             yield i, out
         return
+    if session is None:
+        with Session(cluster) as own:
+            yield from run_tasks(fn, items, cluster=cluster, name=name, progress=progress,
+                                 weights=weights, session=own)
+        return
     from distributed import as_completed
 
-    with _client(cluster) as client:
-        futures = {client.submit(fn, item, key=f"{name}-{i}", retries=RETRIES, pure=False): i
-                   for i, item in enumerate(items)}
-        done = 0
-        try:
-            for future in as_completed(futures):  # type: ignore[no-untyped-call]
-                out = future.result()
-                done += 1
-                if progress:
-                    progress(done, total)
-                yield futures[future], out
-                future.release()
-        finally:
-            client.cancel([f for f in futures if not f.done()])
+    client = session.client()
+    order = sorted(range(total), key=lambda i: -weights[i]) if weights else range(total)
+    futures = {client.submit(fn, items[i], key=f"{name}-{i}", retries=RETRIES, pure=False,
+                             priority=total - rank): i
+               for rank, i in enumerate(order)}
+    done = 0
+    try:
+        for future in as_completed(futures):  # type: ignore[no-untyped-call]
+            out = future.result()
+            done += 1
+            if progress:
+                progress(done, total)
+            yield futures[future], out
+            future.release()
+    finally:
+        client.cancel([f for f in futures if not f.done()])
 
 
 def map_tasks(
@@ -172,6 +279,8 @@ def map_tasks(
     progress: Callable[[str, float], None] | None = None,
     start: float = 0.0,
     span: float = 1.0,
+    weights: Sequence[float] | None = None,
+    session: Session | None = None,
 ) -> list[R]:
     """:func:`run_tasks`, the results in the order of ``items``; ``progress(f"{label}
     done/total (where)", start + span × share done)`` after each task."""
@@ -183,6 +292,7 @@ def map_tasks(
         report(f"{label} {n}/{total} ({cluster.where})", start + span * n / max(total, 1))
 
     out: list[Any] = [None] * total
-    for i, result in run_tasks(fn, items, cluster=cluster, name=name, progress=done):
+    for i, result in run_tasks(fn, items, cluster=cluster, name=name, progress=done,
+                               weights=weights, session=session):
         out[i] = result
     return out

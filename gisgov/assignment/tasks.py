@@ -43,11 +43,11 @@ import pandas as pd
 from gisgov.assignment._assign import assign, previous_from_layer
 from gisgov.assignment._result import OPTIMALITY_NOTE, AssignmentResult
 from gisgov.assignment.options import AssignOptions
-from gisgov.distributed import Cluster, map_tasks
+from gisgov.distributed import Cluster, Session, map_tasks
 from gisgov.errors import ValidationError
 from gisgov.locate import codes_at
 
-__all__ = ["AssignPiece", "assign_piece", "merge_results", "run_assign"]
+__all__ = ["AssignPiece", "assign_piece", "merge_results", "run_assign", "warm_worker"]
 
 ProgressFn = Callable[[str, float], None]
 
@@ -110,6 +110,12 @@ def assign_piece(piece: AssignPiece) -> AssignmentResult:
             one_grid=o.one_grid, working_crs=ws.working_crs)
     finally:
         ws.close()
+
+
+def warm_worker() -> None:
+    """Nothing, run once per worker by :class:`~gisgov.distributed.Session` while the driver
+    reads: unpickling it imports this module, hence the assignment and its solver, before
+    the worker's first piece."""
 
 
 def _pieces(ws: Any, opts: AssignOptions) -> list[AssignPiece]:
@@ -249,7 +255,11 @@ def run_assign(ws: Any, opts: AssignOptions, *, progress: ProgressFn | None = No
     cluster = Cluster.resolve(workers=opts.workers, scheduler=opts.scheduler,
                               workspace_url=ws.url)
     started = time.monotonic()
-    results = map_tasks(assign_piece, _pieces(ws, opts), cluster=cluster, name="assign",
-                        label="红色网格员联户 片 pieces", progress=progress, start=0.05,
-                        span=0.85)
-    return merge_results(results, time.monotonic() - started)
+    with Session(cluster, warm=warm_worker) as session:
+        pieces = _pieces(ws, opts)
+        results = map_tasks(assign_piece, pieces, cluster=cluster, name="assign",
+                            label="红色网格员联户 片 pieces", progress=progress, start=0.05,
+                            span=0.85, weights=[len(p.member_ids) for p in pieces],
+                            session=session)
+        session.release()
+        return merge_results(results, time.monotonic() - started)

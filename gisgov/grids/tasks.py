@@ -18,20 +18,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 
-from gisgov.distributed import Cluster, map_tasks
+from gisgov.distributed import Cluster, Session, map_tasks
 from gisgov.errors import ValidationError
 from gisgov.grids import GridPlan, finish_grids, resolve_communities
 from gisgov.grids.options import GridsOptions
 from gisgov.grids.partition import MIN_COMMUNITY_SECONDS, GridsResult, partition_grids
 from gisgov.layers import conform
 
-__all__ = ["CommunityTask", "grid_community", "merge_results", "run_grids"]
+__all__ = ["CommunityTask", "grid_community", "merge_results", "run_grids", "warm_worker"]
 
 #: Margin (degrees, ~10 m) around a community's bounding box when reading its surroundings,
 #: so a street or building touching its edge is read whatever the reprojection does.
@@ -50,6 +51,8 @@ class CommunityTask:
     target_households: int
     seed: int
     seconds: float
+    #: Households counted in ``bbox`` (the task's weight: the heaviest run first).
+    households: int = 0
 
 
 def grid_community(task: CommunityTask) -> GridsResult:
@@ -68,6 +71,14 @@ def grid_community(task: CommunityTask) -> GridsResult:
                                seed=task.seed, time_limit=task.seconds)
     finally:
         ws.close()
+
+
+def warm_worker() -> float:
+    """Load the districting kernels in a worker process before its first community (the
+    seconds it took): run by :class:`~gisgov.distributed.Session` while the driver counts."""
+    from gisgov.districting.warmup import prepare_kernels
+
+    return prepare_kernels()
 
 
 def merge_results(pieces: list[GridsResult], seconds: float) -> GridsResult:
@@ -106,8 +117,18 @@ def _tasks(ws: Any, opts: GridsOptions) -> list[CommunityTask]:
     total = sum(load.values())
     return [CommunityTask(url=ws.url, code=c, bbox=boxes[c],  # type: ignore[arg-type]
                           target_households=opts.target_households, seed=opts.seed,
-                          seconds=max(MIN_COMMUNITY_SECONDS, opts.time_limit * load[c] / total))
+                          seconds=max(MIN_COMMUNITY_SECONDS, opts.time_limit * load[c] / total),
+                          households=load[c] - 1)
             for c in codes]
+
+
+def _finish_layers(ws: Any) -> dict[str, gpd.GeoDataFrame]:
+    """The layers :func:`~gisgov.grids.finish_grids` staffs and organises the grids from."""
+    names = ["grids", "members", "branches", "compounds", "staff", "assignments"]
+    layers = {n: ws.read(n) for n in names}
+    if len(layers["assignments"]):
+        layers["households"] = ws.read("households")
+    return layers
 
 
 def run_grids(ws: Any, opts: GridsOptions, *, progress: ProgressFn | None = None
@@ -127,14 +148,19 @@ def run_grids(ws: Any, opts: GridsOptions, *, progress: ProgressFn | None = None
     cluster = Cluster.resolve(workers=opts.workers, scheduler=opts.scheduler,
                               workspace_url=ws.url)
     started = time.monotonic()
-    pieces = map_tasks(grid_community, _tasks(ws, opts), cluster=cluster, name="grids",
-                       label="网格划分 社区 communities", progress=progress, span=0.85)
-    result = merge_results(pieces, seconds=time.monotonic() - started)
-    report("配置网格力量与党组织 staffing, party organisations", 0.88)
-    names = ["grids", "members", "branches", "compounds", "staff", "assignments"]
-    layers = {n: ws.read(n) for n in names}
-    if len(layers["assignments"]):
-        layers["households"] = ws.read("households")
-    plan = finish_grids(layers, result, crs=ws.working_crs)
+    with Session(cluster, warm=warm_worker) as session, ThreadPoolExecutor(1) as pool:
+        tasks = _tasks(ws, opts)
+        # on a cluster this process idles while the workers partition: it reads the layers
+        # of the staffing meanwhile (the tasks write nothing, so they read the same rows)
+        later = None if cluster.in_process else pool.submit(_finish_layers, ws)
+        pieces = map_tasks(grid_community, tasks, cluster=cluster, name="grids",
+                           label="网格划分 社区 communities", progress=progress, span=0.85,
+                           weights=[t.households for t in tasks], session=session)
+        # the workers are done: the cluster stops while this process staffs and organises
+        session.release()
+        result = merge_results(pieces, seconds=time.monotonic() - started)
+        report("配置网格力量与党组织 staffing, party organisations", 0.88)
+        layers = _finish_layers(ws) if later is None else later.result()
+        plan = finish_grids(layers, result, crs=ws.working_crs)
     plan.result.seconds = time.monotonic() - started
     return plan
