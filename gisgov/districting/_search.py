@@ -27,6 +27,7 @@ from gisgov.districting._kernel import (
     csr_from_incidence,
     kernel_data,
     kernel_ready,
+    plan_terms,
 )
 from gisgov.districting._recom import (
     Context,
@@ -539,8 +540,8 @@ def _sa(
     search)."""
     out = np.empty(len(lab), dtype=np.int64)
     best_obj, feasible, its = anneal_kernel(
-        kd.arrays, np.asarray(lab, dtype=np.int64), k, float(lower), float(upper), float(disr),
-        float(ppw), int(iterations), int(seed), float(hot), out,
+        kd.arrays, plan_terms(k, lower, upper, disr, ppw), np.asarray(lab, dtype=np.int64),
+        int(iterations), int(seed), float(hot), out,
     )
     if not feasible:
         return SearchResult(out, math.inf, False, int(its), False)
