@@ -8,7 +8,12 @@ between starts, not the length of one, is what decides plan quality.
 
 The piece is passed as one :class:`PieceArrays` named tuple (numba compiles named tuples of
 arrays like any argument): the graph in compressed-sparse-row form plus the unit and edge
-arrays, the same eleven arrays every kernel reads. Every array the loop touches is
+arrays, the same eleven arrays every kernel reads; the plan's rules come as one
+:class:`PlanTerms`. Inside :func:`anneal_kernel` the hot helpers (:func:`_delta`,
+:func:`_move`, :func:`_connected_without`) still take plain arrays: measured on the county
+(2 M proposals), passing them the named tuples — called, or inlined by numba together with
+the proposal steps — made the loop 20–40 % slower, and these few million steps are what
+the search's speed is. Every array the loop touches is
 preallocated, so one call allocates nothing per step. The code is plain numba-typed
 Python: with ``NUMBA_DISABLE_JIT=1`` the same functions run (slowly) in the interpreter, which
 is how a compiled and an interpreted run can be compared.
@@ -48,9 +53,8 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 # numba's decorator is untyped; this keeps the decorated functions' signatures for mypy.
 _jit = cast(Callable[[F], F], numba.njit(cache=True, nogil=True))
-# The steps a kernel calls in its inner loop are inlined into it by numba (not left to LLVM):
-# called as functions, each call passed the named tuples of arrays by value and counted
-# references on every array in them, which made the annealing five times slower.
+# The merge-split steps (:mod:`._recom`) are inlined into their kernel by numba: called as
+# functions, each call passed the named tuples of arrays by value (five times slower).
 _step = cast(Callable[[F], F], numba.njit(cache=True, nogil=True, inline="always"))
 
 FOUR_PI = 4.0 * math.pi
@@ -187,16 +191,6 @@ class PlanArrays(NamedTuple):
     cnt: np.ndarray
 
 
-class Score(NamedTuple):
-    """:class:`PlanTerms` with the ideal weight, the balance penalty's unit."""
-
-    lower: float
-    upper: float
-    ideal: float
-    disr: float
-    ppw: float
-
-
 class Bfs(NamedTuple):
     """Scratch of the connectivity test: visit marks, neighbour marks, the queue, and the
     stamp (one element) that makes old marks stale without clearing them."""
@@ -207,54 +201,35 @@ class Bfs(NamedTuple):
     stamp: np.ndarray
 
 
-class CutSet(NamedTuple):
-    """The cut edges, as a list with each edge's position in it (``-1``: not cut), so a
-    random cut edge is drawn in O(1) and a move updates the set in O(degree)."""
-
-    edges: np.ndarray
-    pos: np.ndarray
-
-
-class AnnealState(NamedTuple):
-    """What one annealing run updates: the plan, its cut edges, the connectivity scratch and
-    the figures of the two moves being priced (see :func:`_delta`)."""
-
-    plan: PlanArrays
-    cuts: CutSet
-    bfs: Bfs
-    mv: np.ndarray
-    mv2: np.ndarray
-
-
-@_step
+@_jit
 def _pp(area: float, per: float) -> float:
     return FOUR_PI * area / (per * per) if per > 0.0 else 0.0
 
 
-@_step
-def _pen(x: float, sc: Score) -> float:
-    if x > sc.upper:
-        return (x - sc.upper) / sc.ideal
-    if x < sc.lower:
-        return (sc.lower - x) / sc.ideal
+@_jit
+def _pen(x: float, lower: float, upper: float, ideal: float) -> float:
+    if x > upper:
+        return (x - upper) / ideal
+    if x < lower:
+        return (lower - x) / ideal
     return 0.0
 
 
 @_jit
-def _bfs(n: int) -> Bfs:
-    return Bfs(np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64),
-               np.zeros(n, dtype=np.int64), np.zeros(1, dtype=np.int64))
-
-
-@_step
-def _connected_without(piece: PieceArrays, lab: np.ndarray, u: int, a: int, na: int,
-                       bfs: Bfs) -> bool:
+def _connected_without(
+    ptr: np.ndarray,
+    adj: np.ndarray,
+    lab: np.ndarray,
+    u: int,
+    a: int,
+    na: int,
+    mark: np.ndarray,
+    tmark: np.ndarray,
+    stamp: int,
+    queue: np.ndarray,
+) -> bool:
     """Whether area ``a`` stays connected when ``u`` (``na`` neighbours in ``a``) leaves it: a
     BFS from one neighbour that stops once all ``na`` are reached (usually a few steps)."""
-    ptr, adj = piece.ptr, piece.adj
-    mark, tmark, queue = bfs.mark, bfs.tmark, bfs.queue
-    bfs.stamp[0] += 1
-    stamp = bfs.stamp[0]
     start = -1
     for i in range(ptr[u], ptr[u + 1]):
         x = adj[i]
@@ -284,14 +259,33 @@ def _connected_without(piece: PieceArrays, lab: np.ndarray, u: int, a: int, na: 
     return found == na
 
 
-@_step
-def _delta(piece: PieceArrays, plan: PlanArrays, sc: Score, u: int, b: int,
-           out: np.ndarray) -> int:
+@_jit
+def _delta(
+    u: int,
+    b: int,
+    ptr: np.ndarray,
+    adj: np.ndarray,
+    adje: np.ndarray,
+    adjl: np.ndarray,
+    cost: np.ndarray,
+    lab: np.ndarray,
+    w: np.ndarray,
+    hm: np.ndarray,
+    perim: np.ndarray,
+    uarea: np.ndarray,
+    wt: np.ndarray,
+    ar: np.ndarray,
+    pe: np.ndarray,
+    disr: float,
+    ppw: float,
+    lower: float,
+    upper: float,
+    ideal: float,
+    out: np.ndarray,
+) -> int:
     """Price moving ``u`` to area ``b``: fills ``out`` with (objective change, penalty change,
     new perimeters and areas of both areas) and returns ``u``'s neighbour count in its own
     area, or ``-1`` when ``u`` does not touch ``b``."""
-    ptr, adj, adje, adjl, cost = piece.ptr, piece.adj, piece.adje, piece.adjl, piece.cost
-    lab, wt, ar, pe = plan.lab, plan.wt, plan.ar, plan.pe
     a = lab[u]
     d_cut = 0.0
     la = 0.0
@@ -310,19 +304,20 @@ def _delta(piece: PieceArrays, plan: PlanArrays, sc: Score, u: int, b: int,
             nb += 1
     if nb == 0:
         return -1
-    wu = piece.w[u]
+    wu = w[u]
     d = d_cut
-    if sc.disr != 0.0:
-        h = piece.hm[u]
-        d += sc.disr * wu * ((1.0 if b != h else 0.0) - (1.0 if a != h else 0.0))
-    pa2 = pe[a] - piece.perim[u] + 2.0 * la
-    pb2 = pe[b] + piece.perim[u] - 2.0 * lb
-    aa2 = ar[a] - piece.uarea[u]
-    ab2 = ar[b] + piece.uarea[u]
-    if sc.ppw != 0.0:
-        d += sc.ppw * (_pp(ar[a], pe[a]) + _pp(ar[b], pe[b]) - _pp(aa2, pa2) - _pp(ab2, pb2))
+    if disr != 0.0:
+        h = hm[u]
+        d += disr * wu * ((1.0 if b != h else 0.0) - (1.0 if a != h else 0.0))
+    pa2 = pe[a] - perim[u] + 2.0 * la
+    pb2 = pe[b] + perim[u] - 2.0 * lb
+    aa2 = ar[a] - uarea[u]
+    ab2 = ar[b] + uarea[u]
+    if ppw != 0.0:
+        d += ppw * (_pp(ar[a], pe[a]) + _pp(ar[b], pe[b]) - _pp(aa2, pa2) - _pp(ab2, pb2))
     dpen = (
-        _pen(wt[a] - wu, sc) + _pen(wt[b] + wu, sc) - _pen(wt[a], sc) - _pen(wt[b], sc)
+        _pen(wt[a] - wu, lower, upper, ideal) + _pen(wt[b] + wu, lower, upper, ideal)
+        - _pen(wt[a], lower, upper, ideal) - _pen(wt[b], lower, upper, ideal)
     )
     out[0] = d
     out[1] = dpen
@@ -333,26 +328,39 @@ def _delta(piece: PieceArrays, plan: PlanArrays, sc: Score, u: int, b: int,
     return na
 
 
-@_step
-def _move(piece: PieceArrays, plan: PlanArrays, cuts: CutSet, u: int, b: int,
-          mv: np.ndarray, ncut: int) -> int:
+@_jit
+def _move(
+    u: int,
+    b: int,
+    mv: np.ndarray,
+    ptr: np.ndarray,
+    adj: np.ndarray,
+    adje: np.ndarray,
+    lab: np.ndarray,
+    w: np.ndarray,
+    wt: np.ndarray,
+    ar: np.ndarray,
+    pe: np.ndarray,
+    cnt: np.ndarray,
+    cut_list: np.ndarray,
+    cut_pos: np.ndarray,
+    ncut: int,
+) -> int:
     """Move ``u`` to ``b`` with the figures ``mv`` from :func:`_delta`; the new cut count."""
-    lab, wt, cnt = plan.lab, plan.wt, plan.cnt
-    cut_list, cut_pos = cuts.edges, cuts.pos
     a = lab[u]
-    wu = piece.w[u]
+    wu = w[u]
     lab[u] = b
     wt[a] -= wu
     wt[b] += wu
-    plan.ar[a] = mv[4]
-    plan.ar[b] = mv[5]
-    plan.pe[a] = mv[2]
-    plan.pe[b] = mv[3]
+    ar[a] = mv[4]
+    ar[b] = mv[5]
+    pe[a] = mv[2]
+    pe[b] = mv[3]
     cnt[a] -= 1
     cnt[b] += 1
-    for i in range(piece.ptr[u], piece.ptr[u + 1]):
-        lx = lab[piece.adj[i]]
-        e = piece.adje[i]
+    for i in range(ptr[u], ptr[u + 1]):
+        lx = lab[adj[i]]
+        e = adje[i]
         if lx == a:
             if cut_pos[e] < 0:
                 cut_pos[e] = ncut
@@ -391,7 +399,22 @@ def plan_arrays(piece: PieceArrays, lab: np.ndarray, k: int) -> PlanArrays:
     return PlanArrays(lab, wt, ar, pe, cnt)
 
 
+@_jit
+def _bfs(n: int) -> Bfs:
+    return Bfs(np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64),
+               np.zeros(n, dtype=np.int64), np.zeros(1, dtype=np.int64))
+
+
 @_step
+def still_connected(piece: PieceArrays, lab: np.ndarray, u: int, a: int, na: int,
+                    bfs: Bfs) -> bool:
+    """:func:`_connected_without` with a fresh stamp of ``bfs``."""
+    bfs.stamp[0] += 1
+    return _connected_without(piece.ptr, piece.adj, lab, u, a, na, bfs.mark, bfs.tmark,
+                              bfs.stamp[0], bfs.queue)
+
+
+@_jit
 def _feasible(wt: np.ndarray, lower: float, upper: float) -> bool:
     eps = 1e-9 * upper
     for x in wt:  # noqa: SIM110 (numba compiles loops, not generator expressions)
@@ -401,39 +424,22 @@ def _feasible(wt: np.ndarray, lower: float, upper: float) -> bool:
 
 
 @_jit
-def _anneal_state(piece: PieceArrays, lab: np.ndarray, k: int) -> AnnealState:
-    m = piece.cost.shape[0]
-    return AnnealState(plan_arrays(piece, lab, k),
-                       CutSet(np.zeros(m, dtype=np.int64), np.full(m, -1, dtype=np.int64)),
-                       _bfs(lab.shape[0]), np.zeros(6), np.zeros(6))
-
-
-@_jit
-def _start_figures(piece: PieceArrays, sc: Score, plan: PlanArrays,
-                   cuts: CutSet) -> tuple[int, float, float]:
-    """Fill the cut set of the starting plan; its cut count, objective and balance
-    penalty."""
-    lab, ends = plan.lab, piece.ends
+def _cut_set(piece: PieceArrays, lab: np.ndarray, cut_list: np.ndarray, cut_pos: np.ndarray
+             ) -> tuple[int, float]:
+    """Fill the cut-edge set of ``lab`` (``cut_list``, with each edge's position in
+    ``cut_pos``); the number of cut edges and their cost."""
+    ends = piece.ends
     ncut = 0
-    obj = 0.0
+    cut = 0.0
     for e in range(piece.cost.shape[0]):
         u = ends[e, 0]
         v = ends[e, 1]
         if lab[u] != lab[v]:
-            cuts.pos[e] = ncut
-            cuts.edges[ncut] = e
+            cut_pos[e] = ncut
+            cut_list[ncut] = e
             ncut += 1
-            obj += piece.cost[e]
-    for u in range(lab.shape[0]):
-        if lab[u] != piece.hm[u]:
-            obj += sc.disr * piece.w[u]
-    k = plan.wt.shape[0]
-    for a in range(k):
-        obj += sc.ppw * (1.0 - _pp(plan.ar[a], plan.pe[a]))
-    infeas = 0.0
-    for a in range(k):
-        infeas += _pen(plan.wt[a], sc)
-    return ncut, obj, infeas
+            cut += piece.cost[e]
+    return ncut, cut
 
 
 @_jit
@@ -451,72 +457,6 @@ def _schedule(piece: PieceArrays, k: int, hot: float) -> tuple[float, float, flo
     return 0.5 * mean_edge * hot, 0.005 * mean_edge, lam0, lam1
 
 
-@_step
-def _swap(piece: PieceArrays, sc: Score, st: AnnealState, u: int, v: int, na: int,
-          ncut: int, lam: float, temp: float) -> tuple[bool, int, float, float]:
-    """Swap ``u`` (priced in ``st.mv``) and ``v`` across their edge, or leave the plan as it
-    was; (accepted, cut count, objective change, penalty change)."""
-    lab, mv, mv2 = st.plan.lab, st.mv, st.mv2
-    a = lab[u]
-    b = lab[v]
-    if na > 1 and not _connected_without(piece, lab, u, a, na, st.bfs):
-        return False, ncut, 0.0, 0.0
-    ncut = _move(piece, st.plan, st.cuts, u, b, mv, ncut)
-    nb = _delta(piece, st.plan, sc, v, a, mv2)
-    ok = nb >= 0
-    if ok:
-        total = mv[0] + mv2[0] + lam * (mv[1] + mv2[1])
-        ok = total <= 0.0 or np.random.random() < math.exp(-total / temp)
-    if ok and nb > 1:
-        ok = _connected_without(piece, lab, v, b, nb, st.bfs)
-    if not ok:
-        # put u back; it just left a, so a stays connected
-        _delta(piece, st.plan, sc, u, a, mv2)
-        ncut = _move(piece, st.plan, st.cuts, u, a, mv2, ncut)
-        return False, ncut, 0.0, 0.0
-    ncut = _move(piece, st.plan, st.cuts, v, a, mv2, ncut)
-    return True, ncut, mv[0] + mv2[0], mv[1] + mv2[1]
-
-
-@_step
-def _single(piece: PieceArrays, st: AnnealState, u: int, b: int, na: int, ncut: int,
-            lam: float, temp: float) -> tuple[bool, int, float, float]:
-    """Move ``u`` (priced in ``st.mv``) to ``b`` by the Metropolis rule, keeping its area
-    connected; (accepted, cut count, objective change, penalty change)."""
-    mv = st.mv
-    total = mv[0] + lam * mv[1]
-    if total > 0.0 and np.random.random() >= math.exp(-total / temp):
-        return False, ncut, 0.0, 0.0
-    if na > 1 and not _connected_without(piece, st.plan.lab, u, st.plan.lab[u], na, st.bfs):
-        return False, ncut, 0.0, 0.0
-    ncut = _move(piece, st.plan, st.cuts, u, b, mv, ncut)
-    return True, ncut, mv[0], mv[1]
-
-
-@_step
-def _propose(piece: PieceArrays, sc: Score, st: AnnealState, ncut: int, lam: float,
-             temp: float) -> tuple[bool, int, float, float]:
-    """One annealing proposal: a random cut edge, one end moved across it or, one time in
-    three, both ends swapped; (accepted, cut count, objective change, penalty change)."""
-    lab, cnt = st.plan.lab, st.plan.cnt
-    e = st.cuts.edges[np.random.randint(ncut)]
-    r = np.random.random()
-    u = piece.ends[e, 0]
-    v = piece.ends[e, 1]
-    if r < 0.5:
-        u, v = v, u
-    a = lab[u]
-    b = lab[v]
-    if piece.lk[u] >= 0 or cnt[a] <= 1:
-        return False, ncut, 0.0, 0.0
-    na = _delta(piece, st.plan, sc, u, b, st.mv)
-    if na < 0:
-        return False, ncut, 0.0, 0.0
-    if (r < 0.15 or r > 0.85) and piece.lk[v] < 0 and cnt[b] > 1:
-        return _swap(piece, sc, st, u, v, na, ncut, lam, temp)
-    return _single(piece, st, u, b, na, ncut, lam, temp)
-
-
 @_jit
 def anneal_kernel(
     piece: PieceArrays,
@@ -529,11 +469,11 @@ def anneal_kernel(
 ) -> tuple[float, bool, int]:
     """Simulated annealing from ``lab0`` (a contiguous plan with every area non-empty).
 
-    Proposals (:func:`_propose`): a random cut edge, one of its ends moved across it or, one
-    time in three, both ends swapped (the fine steps tight tolerances need when every single
-    move overshoots the balance window). Temperature cools geometrically from ``0.5·hot`` to
-    ``0.005`` mean edge costs; the balance penalty hardens over the first two thirds of the
-    run (from the start when ``hot < 1``: a polish of a balanced plan rather than a search).
+    Proposals: a random cut edge, one of its ends moved across it or, one time in three, both
+    ends swapped (the fine steps tight tolerances need when every single move overshoots the
+    balance window). Temperature cools geometrically from ``0.5·hot`` to ``0.005`` mean edge
+    costs; the balance penalty hardens over the first two thirds of the run (from the start
+    when ``hot < 1``: a polish of a balanced plan rather than a search).
 
     Returns
     -------
@@ -541,23 +481,46 @@ def anneal_kernel(
         ``(best objective, feasible, iterations run)``; the best balanced plan is written to
         ``best_lab`` (the last plan when none was balanced).
     """
+    ptr, adj, adje, adjl, ends = piece.ptr, piece.adj, piece.adje, piece.adjl, piece.ends
+    cost, perim, uarea, w, lk, hm = (piece.cost, piece.perim, piece.uarea, piece.w, piece.lk,
+                                     piece.hm)
+    k, lower, upper, disr, ppw = terms.k, terms.lower, terms.upper, terms.disr, terms.ppw
     np.random.seed(seed)
     n = lab0.shape[0]
+    m = cost.shape[0]
+    lab = lab0.copy()
     total_w = 0.0
     for u in range(n):
-        total_w += piece.w[u]
-    sc = Score(terms.lower, terms.upper, total_w / terms.k, terms.disr, terms.ppw)
-    st = _anneal_state(piece, lab0.copy(), terms.k)
-    lab, wt = st.plan.lab, st.plan.wt
-    ncut, obj, infeas = _start_figures(piece, sc, st.plan, st.cuts)
+        total_w += w[u]
+    ideal = total_w / k
+    plan = plan_arrays(piece, lab, k)
+    wt, ar, pe, cnt = plan.wt, plan.ar, plan.pe, plan.cnt
+    cut_pos = np.full(m, -1, dtype=np.int64)
+    cut_list = np.zeros(m, dtype=np.int64)
+    ncut, obj = _cut_set(piece, lab, cut_list, cut_pos)
+    for u in range(n):
+        if lab[u] != hm[u]:
+            obj += disr * w[u]
+    for a in range(k):
+        obj += ppw * (1.0 - _pp(ar[a], pe[a]))
+    infeas = 0.0
+    for a in range(k):
+        infeas += _pen(wt[a], lower, upper, ideal)
+
     best_obj = math.inf
-    feasible = _feasible(wt, sc.lower, sc.upper)
+    feasible = _feasible(wt, lower, upper)
     best_lab[:] = lab
     if feasible:
         best_obj = obj
-    t0, t1, lam0, lam1 = _schedule(piece, terms.k, hot)
+    t0, t1, lam0, lam1 = _schedule(piece, k, hot)
     temp = t0
     lam = lam0
+    mv = np.zeros(6)
+    mv2 = np.zeros(6)
+    mark = np.zeros(n, dtype=np.int64)
+    tmark = np.zeros(n, dtype=np.int64)
+    queue = np.zeros(n, dtype=np.int64)
+    stamp = 0
     it = 0
     for it in range(iterations):
         if (it & 1023) == 0:
@@ -566,12 +529,60 @@ def anneal_kernel(
             lam = lam0 * (lam1 / lam0) ** min(1.0, 1.5 * frac)
         if ncut == 0:
             break
-        ok, ncut, d_obj, d_pen = _propose(piece, sc, st, ncut, lam, temp)
-        if not ok:
+        e = cut_list[np.random.randint(ncut)]
+        r = np.random.random()
+        u = ends[e, 0]
+        v = ends[e, 1]
+        if r < 0.5:
+            u, v = v, u
+        a = lab[u]
+        b = lab[v]
+        if lk[u] >= 0 or cnt[a] <= 1:
             continue
-        obj += d_obj
-        infeas += d_pen
-        if infeas <= 1e-12 and obj < best_obj - 1e-12 and _feasible(wt, sc.lower, sc.upper):
+        na = _delta(u, b, ptr, adj, adje, adjl, cost, lab, w, hm, perim, uarea, wt, ar, pe,
+                    disr, ppw, lower, upper, ideal, mv)
+        if na < 0:
+            continue
+        if (r < 0.15 or r > 0.85) and lk[v] < 0 and cnt[b] > 1:
+            stamp += 1
+            if na > 1 and not _connected_without(ptr, adj, lab, u, a, na, mark, tmark, stamp,
+                                                 queue):
+                continue
+            ncut = _move(u, b, mv, ptr, adj, adje, lab, w, wt, ar, pe, cnt, cut_list,
+                         cut_pos, ncut)
+            nb = _delta(v, a, ptr, adj, adje, adjl, cost, lab, w, hm, perim, uarea, wt, ar,
+                        pe, disr, ppw, lower, upper, ideal, mv2)
+            ok = nb >= 0
+            if ok:
+                total = mv[0] + mv2[0] + lam * (mv[1] + mv2[1])
+                ok = total <= 0.0 or np.random.random() < math.exp(-total / temp)
+            if ok and nb > 1:
+                stamp += 1
+                ok = _connected_without(ptr, adj, lab, v, b, nb, mark, tmark, stamp, queue)
+            if not ok:
+                # put u back; it just left a, so a stays connected
+                _delta(u, a, ptr, adj, adje, adjl, cost, lab, w, hm, perim, uarea, wt, ar,
+                       pe, disr, ppw, lower, upper, ideal, mv2)
+                ncut = _move(u, a, mv2, ptr, adj, adje, lab, w, wt, ar, pe, cnt, cut_list,
+                             cut_pos, ncut)
+                continue
+            ncut = _move(v, a, mv2, ptr, adj, adje, lab, w, wt, ar, pe, cnt, cut_list,
+                         cut_pos, ncut)
+            obj += mv[0] + mv2[0]
+            infeas += mv[1] + mv2[1]
+        else:
+            total = mv[0] + lam * mv[1]
+            if total > 0.0 and np.random.random() >= math.exp(-total / temp):
+                continue
+            if na > 1:
+                stamp += 1
+                if not _connected_without(ptr, adj, lab, u, a, na, mark, tmark, stamp, queue):
+                    continue
+            ncut = _move(u, b, mv, ptr, adj, adje, lab, w, wt, ar, pe, cnt, cut_list,
+                         cut_pos, ncut)
+            obj += mv[0]
+            infeas += mv[1]
+        if infeas <= 1e-12 and obj < best_obj - 1e-12 and _feasible(wt, lower, upper):
             best_obj = obj
             best_lab[:] = lab
             feasible = True

@@ -33,7 +33,6 @@ from gisgov.districting._kernel import (
     PlanArrays,
     PlanTerms,
     _bfs,
-    _connected_without,
     _jit,
     _pp,
     _step,
@@ -41,6 +40,7 @@ from gisgov.districting._kernel import (
     kernel_data,
     plan_arrays,
     plan_terms,
+    still_connected,
 )
 
 __all__ = ["Context", "greedy_cleanup", "plan_objective", "recom_ready", "recombine"]
@@ -405,7 +405,7 @@ def _cleanup_kernel(piece: PieceArrays, terms: PlanTerms, lab: np.ndarray, max_s
             b, _, na, stay_len = _best_move(piece, terms, plan, mv, u, stamp, eps)
             if b < 0:
                 continue
-            if na > 1 and not _connected_without(piece, lab, u, a, na, bfs):
+            if na > 1 and not still_connected(piece, lab, u, a, na, bfs):
                 continue
             _apply_move(piece, plan, u, b, stay_len, mv.to_len[b])
             moves += 1
