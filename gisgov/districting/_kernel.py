@@ -8,7 +8,12 @@ between starts, not the length of one, is what decides plan quality.
 
 The piece is passed as one :class:`PieceArrays` named tuple (numba compiles named tuples of
 arrays like any argument): the graph in compressed-sparse-row form plus the unit and edge
-arrays, the same eleven arrays every kernel reads. Every array the loop touches is
+arrays, the same eleven arrays every kernel reads; the plan's rules come as one
+:class:`PlanTerms`. Inside :func:`anneal_kernel` the hot helpers (:func:`_delta`,
+:func:`_move`, :func:`_connected_without`) still take plain arrays: measured on the county
+(2 M proposals), passing them the named tuples — called, or inlined by numba together with
+the proposal steps — made the loop 20–40 % slower, and these few million steps are what
+the search's speed is. Every array the loop touches is
 preallocated, so one call allocates nothing per step. The code is plain numba-typed
 Python: with ``NUMBA_DISABLE_JIT=1`` the same functions run (slowly) in the interpreter, which
 is how a compiled and an interpreted run can be compared.
@@ -34,16 +39,23 @@ __all__ = [
     "Csr",
     "KernelData",
     "PieceArrays",
+    "PlanArrays",
+    "PlanTerms",
     "anneal_kernel",
     "csr_from_graph",
     "csr_from_incidence",
     "kernel_data",
     "kernel_ready",
+    "plan_arrays",
+    "plan_terms",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
 # numba's decorator is untyped; this keeps the decorated functions' signatures for mypy.
 _jit = cast(Callable[[F], F], numba.njit(cache=True, nogil=True))
+# The merge-split steps (:mod:`._recom`) are inlined into their kernel by numba: called as
+# functions, each call passed the named tuples of arrays by value (five times slower).
+_step = cast(Callable[[F], F], numba.njit(cache=True, nogil=True, inline="always"))
 
 FOUR_PI = 4.0 * math.pi
 
@@ -148,6 +160,45 @@ def kernel_data(
 
     return KernelData(csr=csr, cost=f64(cost), perim=f64(perim), uarea=f64(uarea), w=f64(w),
                       lk=np.asarray(lk, dtype=np.int64), hm=np.asarray(hm, dtype=np.int64))
+
+
+class PlanTerms(NamedTuple):
+    """The rules a piece's plan is held to, as the kernels take them: ``k`` areas, each
+    weighing within ``[lower, upper]``; ``disr`` the disruption cost per unit of weight
+    moved off its current area and ``ppw`` the Polsby-Popper weight per area."""
+
+    k: int
+    lower: float
+    upper: float
+    disr: float
+    ppw: float
+
+
+def plan_terms(k: int, lower: float, upper: float, disr: float, ppw: float) -> PlanTerms:
+    """:class:`PlanTerms` in the types the kernels are compiled for (one signature, one cache
+    entry, whatever number types the caller holds)."""
+    return PlanTerms(int(k), float(lower), float(upper), float(disr), float(ppw))
+
+
+class PlanArrays(NamedTuple):
+    """A plan with the per-area figures every move updates in place: area per unit
+    (``lab``), and per area its weight, surface, perimeter and unit count."""
+
+    lab: np.ndarray
+    wt: np.ndarray
+    ar: np.ndarray
+    pe: np.ndarray
+    cnt: np.ndarray
+
+
+class Bfs(NamedTuple):
+    """Scratch of the connectivity test: visit marks, neighbour marks, the queue, and the
+    stamp (one element) that makes old marks stale without clearing them."""
+
+    mark: np.ndarray
+    tmark: np.ndarray
+    queue: np.ndarray
+    stamp: np.ndarray
 
 
 @_jit
@@ -328,26 +379,39 @@ def _move(
 
 
 @_jit
-def _area_stats(
-    ptr: np.ndarray, adj: np.ndarray, adjl: np.ndarray, perim: np.ndarray, uarea: np.ndarray,
-    w: np.ndarray, lab: np.ndarray, k: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Weight, area, perimeter and unit count of every area."""
+def plan_arrays(piece: PieceArrays, lab: np.ndarray, k: int) -> PlanArrays:
+    """``lab`` (not copied) with the weight, surface, perimeter and unit count of every area."""
+    ptr, adj, adjl = piece.ptr, piece.adj, piece.adjl
     wt = np.zeros(k)
     ar = np.zeros(k)
     pe = np.zeros(k)
     cnt = np.zeros(k, dtype=np.int64)
     for u in range(lab.shape[0]):
         a = lab[u]
-        wt[a] += w[u]
-        ar[a] += uarea[u]
-        pe[a] += perim[u]
+        wt[a] += piece.w[u]
+        ar[a] += piece.uarea[u]
+        pe[a] += piece.perim[u]
         cnt[a] += 1
         for i in range(ptr[u], ptr[u + 1]):
             x = adj[i]
             if x > u and lab[x] == a:
                 pe[a] -= 2.0 * adjl[i]
-    return wt, ar, pe, cnt
+    return PlanArrays(lab, wt, ar, pe, cnt)
+
+
+@_jit
+def _bfs(n: int) -> Bfs:
+    return Bfs(np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64),
+               np.zeros(n, dtype=np.int64), np.zeros(1, dtype=np.int64))
+
+
+@_step
+def still_connected(piece: PieceArrays, lab: np.ndarray, u: int, a: int, na: int,
+                    bfs: Bfs) -> bool:
+    """:func:`_connected_without` with a fresh stamp of ``bfs``."""
+    bfs.stamp[0] += 1
+    return _connected_without(piece.ptr, piece.adj, lab, u, a, na, bfs.mark, bfs.tmark,
+                              bfs.stamp[0], bfs.queue)
 
 
 @_jit
@@ -360,14 +424,44 @@ def _feasible(wt: np.ndarray, lower: float, upper: float) -> bool:
 
 
 @_jit
+def _cut_set(piece: PieceArrays, lab: np.ndarray, cut_list: np.ndarray, cut_pos: np.ndarray
+             ) -> tuple[int, float]:
+    """Fill the cut-edge set of ``lab`` (``cut_list``, with each edge's position in
+    ``cut_pos``); the number of cut edges and their cost."""
+    ends = piece.ends
+    ncut = 0
+    cut = 0.0
+    for e in range(piece.cost.shape[0]):
+        u = ends[e, 0]
+        v = ends[e, 1]
+        if lab[u] != lab[v]:
+            cut_pos[e] = ncut
+            cut_list[ncut] = e
+            ncut += 1
+            cut += piece.cost[e]
+    return ncut, cut
+
+
+@_jit
+def _schedule(piece: PieceArrays, k: int, hot: float) -> tuple[float, float, float, float]:
+    """Start and end temperature and balance-penalty weight, in mean edge costs."""
+    m = piece.cost.shape[0]
+    mean_edge = 1.0
+    if m > 0:
+        mean_edge = 0.0
+        for e in range(m):
+            mean_edge += piece.cost[e]
+        mean_edge /= m
+    lam1 = 200.0 * mean_edge * k
+    lam0 = lam1 if hot < 1.0 else 5.0 * mean_edge
+    return 0.5 * mean_edge * hot, 0.005 * mean_edge, lam0, lam1
+
+
+@_jit
 def anneal_kernel(
     piece: PieceArrays,
+    terms: PlanTerms,
     lab0: np.ndarray,
-    k: int,
-    lower: float,
-    upper: float,
-    disr: float,
-    ppw: float,
     iterations: int,
     seed: int,
     hot: float,
@@ -390,6 +484,7 @@ def anneal_kernel(
     ptr, adj, adje, adjl, ends = piece.ptr, piece.adj, piece.adje, piece.adjl, piece.ends
     cost, perim, uarea, w, lk, hm = (piece.cost, piece.perim, piece.uarea, piece.w, piece.lk,
                                      piece.hm)
+    k, lower, upper, disr, ppw = terms.k, terms.lower, terms.upper, terms.disr, terms.ppw
     np.random.seed(seed)
     n = lab0.shape[0]
     m = cost.shape[0]
@@ -398,19 +493,11 @@ def anneal_kernel(
     for u in range(n):
         total_w += w[u]
     ideal = total_w / k
-    wt, ar, pe, cnt = _area_stats(ptr, adj, adjl, perim, uarea, w, lab, k)
+    plan = plan_arrays(piece, lab, k)
+    wt, ar, pe, cnt = plan.wt, plan.ar, plan.pe, plan.cnt
     cut_pos = np.full(m, -1, dtype=np.int64)
     cut_list = np.zeros(m, dtype=np.int64)
-    ncut = 0
-    obj = 0.0
-    for e in range(m):
-        u = ends[e, 0]
-        v = ends[e, 1]
-        if lab[u] != lab[v]:
-            cut_pos[e] = ncut
-            cut_list[ncut] = e
-            ncut += 1
-            obj += cost[e]
+    ncut, obj = _cut_set(piece, lab, cut_list, cut_pos)
     for u in range(n):
         if lab[u] != hm[u]:
             obj += disr * w[u]
@@ -425,18 +512,7 @@ def anneal_kernel(
     best_lab[:] = lab
     if feasible:
         best_obj = obj
-    mean_edge = 1.0
-    if m > 0:
-        mean_edge = 0.0
-        for e in range(m):
-            mean_edge += cost[e]
-        mean_edge /= m
-    t0 = 0.5 * mean_edge * hot
-    t1 = 0.005 * mean_edge
-    lam0 = 5.0 * mean_edge
-    lam1 = 200.0 * mean_edge * k
-    if hot < 1.0:
-        lam0 = lam1
+    t0, t1, lam0, lam1 = _schedule(piece, k, hot)
     temp = t0
     lam = lam0
     mv = np.zeros(6)

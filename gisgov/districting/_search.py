@@ -5,6 +5,11 @@ problem by component and containment group first). The constructions work on pla
 lists (a few thousand steps each); the annealing (:mod:`._kernel`) and the merge-split phase
 (:mod:`._recom`) — millions of steps — are compiled and share one array form of the piece,
 :class:`~._kernel.KernelData`.
+
+The search is a :class:`PieceSearch` state and steps that take and return it, in the manner of
+GerryChain's chain over a partition: :func:`construct` (starting plans), :func:`anneal_starts`
+(anneal them, keep the best), :func:`recombine_best` (merge-split bursts and a clean-up);
+:func:`search_piece` chains them within a :class:`SearchBudget`.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
@@ -27,6 +32,7 @@ from gisgov.districting._kernel import (
     csr_from_incidence,
     kernel_data,
     kernel_ready,
+    plan_terms,
 )
 from gisgov.districting._recom import (
     Context,
@@ -233,7 +239,61 @@ def _path(
     return []
 
 
-def anneal(
+@dataclass
+class PieceSearch:
+    """One piece being searched, the state its steps take and return.
+
+    The steps are :func:`construct` (build starting plans), :func:`anneal_starts` (anneal
+    them, keep the best), :func:`recombine_best` (merge-split bursts from the best plan);
+    :func:`search_piece` chains them under a :class:`SearchBudget`. Every random draw comes
+    from ``rng`` in a fixed order, so the same seed gives the same plan.
+
+    Attributes
+    ----------
+    ctx
+        The piece: lists for the constructions, arrays for the kernels, bounds and weights.
+    xy
+        Unit centroids (spread seeds, new areas).
+    has_home
+        Whether there is a current plan (the first start follows it).
+    rng
+        The search's random stream.
+    best
+        The best plan so far (balanced ones first).
+    pending
+        Starts built and not yet annealed, with the seed of their annealing.
+    built, annealed, iterations
+        Constructions tried, starts annealed, annealing proposals run.
+    """
+
+    ctx: Context
+    xy: np.ndarray
+    has_home: bool
+    rng: np.random.Generator
+    best: SearchResult = field(
+        default_factory=lambda: SearchResult(None, math.inf, False, 0, False))
+    pending: list[tuple[list[int], int]] = field(default_factory=list)
+    built: int = 0
+    annealed: int = 0
+    iterations: int = 0
+
+
+@dataclass(frozen=True)
+class SearchBudget:
+    """How much :func:`search_piece` may do: ``starts`` constructions, each annealed for
+    ``iterations`` proposals (more starts, up to 20×, while none is balanced), then
+    ``recom_rounds`` merge-split steps; ``deadline`` (monotonic clock) only cuts it short.
+    ``progress`` gets fractions within ``progress_span``."""
+
+    starts: int
+    iterations: int
+    deadline: float
+    recom_rounds: int = 0
+    progress: ProgressFn | None = None
+    progress_span: tuple[float, float] = (0.0, 1.0)
+
+
+def piece_search(
     graph: UnitGraph,
     weights: np.ndarray,
     k: int,
@@ -245,15 +305,8 @@ def anneal(
     home: np.ndarray | None,
     xy: np.ndarray,
     seed: int,
-    starts: int,
-    iterations: int,
-    deadline: float,
-    progress: ProgressFn | None = None,
-    progress_span: tuple[float, float] = (0.0, 1.0),
-    recom_rounds: int = 0,
-) -> SearchResult:
-    """Multi-start construction + simulated annealing; the best feasible plan found, then
-    improved by ``recom_rounds`` merge-split steps (:mod:`._recom`) and a greedy clean-up.
+) -> PieceSearch:
+    """A :class:`PieceSearch` of one connected piece with nothing built yet.
 
     Parameters
     ----------
@@ -262,11 +315,8 @@ def anneal(
     home
         The current plan's area per unit (``-1`` = none), the disruption reference and the
         first start.
-    iterations
-        Proposals per start (the deterministic budget; ``deadline`` only cuts it short).
     """
     n = graph.n
-    rng = np.random.default_rng(seed)
     nbrs = [x.tolist() for x in graph.neighbors()]
     inc = [x.tolist() for x in graph.incident_edges()]
     cost = objective.edge_costs(graph, k).tolist()
@@ -280,80 +330,98 @@ def anneal(
     lk = [int(x) for x in locked]
     hm = [-1] * n if home is None else [int(x) if 0 <= x < k else -1 for x in home]
     total_w = max(sum(w), 1e-12)
-    disr = objective.disruption / total_w if home is not None else 0.0
-    ppw = objective.polsby_popper / k
     kd = kernel_data(
         csr_from_incidence(nbrs, inc, graph.shared_length, graph.edges), cost=cost,
         perim=perim, uarea=uarea, w=w, lk=lk, hm=hm,
     )
-    if progress is not None and not (kernel_ready() and (recom_rounds == 0 or recom_ready())):
+    ctx = Context(nbrs=nbrs, inc=inc, shared=shared, cost=cost, perim=perim, uarea=uarea, w=w,
+                  lk=lk, hm=hm, k=k, lower=lower, upper=upper,
+                  disr=objective.disruption / total_w if home is not None else 0.0,
+                  ppw=objective.polsby_popper / k, kd=kd)
+    return PieceSearch(ctx=ctx, xy=xy, has_home=home is not None,
+                       rng=np.random.default_rng(seed))
+
+
+def search_piece(search: PieceSearch, budget: SearchBudget) -> SearchResult:
+    """Multi-start construction + simulated annealing; the best feasible plan found, then
+    improved by ``budget.recom_rounds`` merge-split steps (:mod:`._recom`) and a greedy
+    clean-up. Keeps restarting (up to 20× the planned starts) while nothing balanced has been
+    found: tight tolerances on few units are luck of the seed layout more than of the
+    annealing."""
+    starts, deadline = budget.starts, budget.deadline
+    if budget.progress is not None and not (
+            kernel_ready() and (budget.recom_rounds == 0 or recom_ready())):
         # the first run on a machine compiles the kernel (seconds); say why nothing moves
-        progress("preparing the optimiser (compiled on first use)", progress_span[0])
-
-    best: SearchResult = SearchResult(None, math.inf, False, 0, False)
-    lo_p, hi_p = progress_span
-    total_iters = 0
-    built = 0
-    done = 0
+        budget.progress("preparing the optimiser (compiled on first use)",
+                        budget.progress_span[0])
     planned = starts
-    # Keep restarting (up to 20x the planned starts) while nothing balanced has been found:
-    # tight tolerances on few units are luck of the seed layout more than of the annealing.
     while True:
-        # Constructions (and each start's annealing seed) are drawn in order from one rng,
-        # then annealed in parallel: the plan does not depend on the number of threads.
-        batch: list[tuple[list[int], int]] = []
-        while built < planned and time.monotonic() <= deadline:
-            lab = _construct(built, nbrs, shared, perim, w, lk, hm, xy, k, lower, upper, rng,
-                             has_home=home is not None)
-            built += 1
-            if lab is not None:
-                batch.append((lab, int(rng.integers(1 << 31))))
-        for res in _anneal_batch(kd, batch, k, lower=lower, upper=upper, disr=disr, ppw=ppw,
-                                 iterations=iterations):
-            done += 1
-            if progress is not None:
-                progress("optimising", lo_p + (hi_p - lo_p) * min(done, starts) / starts)
-            total_iters += res.iterations
-            if (res.feasible and (not best.feasible or res.objective < best.objective - 1e-12)) or (not best.feasible and res.labels is not None and best.labels is None):
-                best = res
-        if best.feasible or built >= 20 * starts or time.monotonic() > deadline:
+        search = anneal_starts(construct(search, planned, deadline), budget)
+        if (search.best.feasible or search.built >= 20 * starts
+                or time.monotonic() > deadline):
             break
-        planned = min(built + starts, 20 * starts)
-    best.iterations = total_iters
-    best.timed_out = built < starts and time.monotonic() > deadline
-    if best.feasible and best.labels is not None and recom_rounds > 0 and k >= 2:
-        best = _improve(
-            Context(nbrs=nbrs, inc=inc, shared=shared, cost=cost, perim=perim, uarea=uarea,
-                    w=w, lk=lk, hm=hm, k=k, lower=lower, upper=upper, disr=disr, ppw=ppw,
-                    kd=kd),
-            best, rng=rng, rounds=recom_rounds, polish=max(2_000, iterations // 10),
-            deadline=deadline,
-        )
-    return best
+        planned = min(search.built + starts, 20 * starts)
+    search.best.iterations = search.iterations
+    search.best.timed_out = search.built < starts and time.monotonic() > deadline
+    if search.ctx.k >= 2 and budget.recom_rounds > 0:
+        search = recombine_best(search, budget)
+    return search.best
 
 
-def _construct(
-    s: int,
-    nbrs: list[list[int]],
-    shared: list[dict[int, float]],
-    perim: list[float],
-    w: list[float],
-    lk: list[int],
-    hm: list[int],
-    xy: np.ndarray,
-    k: int,
-    lower: float,
-    upper: float,
-    rng: np.random.Generator,
-    *,
-    has_home: bool,
-) -> list[int] | None:
+def construct(search: PieceSearch, upto: int, deadline: float) -> PieceSearch:
+    """Build starts until ``upto`` were tried (or the deadline): each a contiguous plan
+    with every area non-empty (:func:`_construct`), queued with its annealing seed.
+    Constructions and seeds are drawn in order from one stream, so the plan does not depend
+    on how many threads anneal them."""
+    while search.built < upto and time.monotonic() <= deadline:
+        lab = _construct(search, search.built)
+        search.built += 1
+        if lab is not None:
+            search.pending.append((lab, int(search.rng.integers(1 << 31))))
+    return search
+
+
+def anneal_starts(search: PieceSearch, budget: SearchBudget) -> PieceSearch:
+    """Anneal every pending start (:func:`_anneal_batch`) and keep the best plan: the lowest
+    objective among balanced plans, else the first plan at all."""
+    lo_p, hi_p = budget.progress_span
+    ctx = search.ctx
+    batch, search.pending = search.pending, []
+    for res in _anneal_batch(ctx.kernel_data(), batch, ctx.k, lower=ctx.lower,
+                             upper=ctx.upper, disr=ctx.disr, ppw=ctx.ppw,
+                             iterations=budget.iterations):
+        search.annealed += 1
+        if budget.progress is not None:
+            budget.progress("optimising", lo_p + (hi_p - lo_p)
+                            * min(search.annealed, budget.starts) / budget.starts)
+        search.iterations += res.iterations
+        best = search.best
+        if (res.feasible and (not best.feasible or res.objective < best.objective - 1e-12)) or (
+                not best.feasible and res.labels is not None and best.labels is None):
+            search.best = res
+    return search
+
+
+def recombine_best(search: PieceSearch, budget: SearchBudget) -> PieceSearch:
+    """Merge-split bursts from the best balanced plan (:func:`_improve`); nothing when no
+    balanced plan was found."""
+    if search.best.feasible and search.best.labels is not None:
+        search.best = _improve(search.ctx, search.best, rng=search.rng,
+                               rounds=budget.recom_rounds,
+                               polish=max(2_000, budget.iterations // 10),
+                               deadline=budget.deadline)
+    return search
+
+
+def _construct(search: PieceSearch, s: int) -> list[int] | None:
     """Start ``s``: a contiguous plan with every area non-empty, or ``None`` when this
     construction failed. Start 0 follows the current plan when there is one; the others grow
     from spread seeds or bisect recursively (:func:`_bisect_start`)."""
+    ctx, rng, xy, k = search.ctx, search.rng, search.xy, search.ctx.k
+    nbrs, shared, perim, w, lk, hm = ctx.nbrs, ctx.shared, ctx.perim, ctx.w, ctx.lk, ctx.hm
     n = len(nbrs)
     init = [lk[u] for u in range(n)]
-    if s == 0 and has_home and any(h >= 0 for h in hm):
+    if s == 0 and search.has_home and any(h >= 0 for h in hm):
         for u in range(n):
             if init[u] < 0:
                 init[u] = hm[u]
@@ -364,7 +432,7 @@ def _construct(
         lab = _make_contiguous(nbrs, w, k, init, lk)
         if any(x < 0 for x in lab) or len(set(lab)) < k:
             lab = _grow(nbrs, shared, perim, w, k, lab, lk, rng)
-    elif (bisected := _bisect_start(nbrs, w, k, s, lower, upper, lk, rng)) is not None:
+    elif (bisected := _bisect_start(nbrs, w, k, s, ctx.lower, ctx.upper, lk, rng)) is not None:
         lab = bisected
     else:
         fixed_areas = sorted({x for x in lk if x >= 0})
@@ -539,8 +607,8 @@ def _sa(
     search)."""
     out = np.empty(len(lab), dtype=np.int64)
     best_obj, feasible, its = anneal_kernel(
-        kd.arrays, np.asarray(lab, dtype=np.int64), k, float(lower), float(upper), float(disr),
-        float(ppw), int(iterations), int(seed), float(hot), out,
+        kd.arrays, plan_terms(k, lower, upper, disr, ppw), np.asarray(lab, dtype=np.int64),
+        int(iterations), int(seed), float(hot), out,
     )
     if not feasible:
         return SearchResult(out, math.inf, False, int(its), False)

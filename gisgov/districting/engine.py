@@ -24,9 +24,12 @@ How it works
    nearest unit first; a new town (``new_town``) founds the areas beyond the current ones.
 4. Check the final plan with the constraint callables; never return a plan that violates them.
 
-In the code: :func:`partition` is a :class:`PlanState` set up once (:func:`_setup`, steps 1,
-2 and 2b), one step per piece (:func:`_solve_piece` → :func:`_heuristic_piece` or
-:func:`_exact_piece`, step 3) and a check (:func:`_finish`, step 4).
+In the code: :func:`partition` turns its keywords into a :class:`PartitionSpec` (the request)
+and runs steps that each take and return a :class:`PlanState`: :func:`setup` (steps 1, 2 and
+2b), :func:`solve_piece` once per piece (step 3: :func:`_heuristic_piece` or
+:func:`_exact_piece`) and :func:`_finish` (step 4). The heuristic's own steps —
+:func:`~._search.construct`, :func:`~._search.anneal_starts`,
+:func:`~._search.recombine_best` — take and return a :class:`~._search.PieceSearch`.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gisgov.districting._search import anneal
+from gisgov.districting._search import SearchBudget, SearchResult, piece_search, search_piece
 from gisgov.districting.exact import solve_exact
 from gisgov.districting.graph import (
     UnitGraph,
@@ -60,8 +63,8 @@ from gisgov.districting.objective import (
 from gisgov.districting.warmup import prepare_kernels
 from gisgov.errors import InfeasibleError, ValidationError
 
-__all__ = ["DEFAULT_STARTS", "EXACT_MAX_UNITS", "PartitionResult", "default_recom_rounds", "partition",
-           "restarts_for"]
+__all__ = ["DEFAULT_STARTS", "EXACT_MAX_UNITS", "PartitionResult", "PartitionSpec", "PlanState",
+           "default_recom_rounds", "partition", "restarts_for", "setup", "solve_piece"]
 
 ProgressFn = Callable[[str, float], None]
 Method = Literal["auto", "heuristic", "exact"]
@@ -290,58 +293,96 @@ def partition(
     # Compile (or load) the kernels before the clock starts: the time limit is for searching,
     # and a first run's compilation must not eat it (see :mod:`.warmup`).
     prepare_kernels()
-    if starts is None:
-        starts = restarts_for(len(units), time_limit)
-    t0 = time.monotonic()
-    state = _setup(
-        units, weight=weight, areas=areas, target=target, tolerance=tolerance, current=current,
+    spec = PartitionSpec(
+        weight=weight, areas=areas, target=target, tolerance=tolerance, current=current,
         new_town=new_town, locks=locks, groups=groups, objective=objective or Objective(),
         method=method, islands=islands, main_streets=main_streets, graph=graph, crs=crs,
-        seed=seed, starts=starts, iterations=iterations, recom_rounds=recom_rounds,
-        deadline=t0 + float(time_limit), progress=progress,
+        seed=seed, starts=restarts_for(len(units), time_limit) if starts is None else starts,
+        iterations=iterations, recom_rounds=recom_rounds, progress=progress,
     )
+    t0 = time.monotonic()
+    state = setup(units, spec, deadline=t0 + float(time_limit))
     for p in range(state.npieces):
-        _solve_piece(state, p)
+        state = solve_piece(state, p)
     return _finish(state, started=t0)
+
+
+@dataclass(frozen=True)
+class PartitionSpec:
+    """What :func:`partition` is asked, as one value: its keyword arguments (see there), with
+    the objective and the number of starts resolved."""
+
+    weight: str
+    areas: int | None = None
+    target: float | None = None
+    tolerance: float = 0.10
+    current: str | None = None
+    new_town: str | None = None
+    locks: Mapping[Hashable, Hashable] | None = None
+    groups: str | None = None
+    objective: Objective = field(default_factory=Objective)
+    method: Method = "auto"
+    islands: Islands = "separate"
+    main_streets: gpd.GeoDataFrame | gpd.GeoSeries | None = None
+    graph: UnitGraph | None = None
+    crs: object | None = None
+    seed: int = 0
+    starts: int = DEFAULT_STARTS
+    iterations: int | None = None
+    recom_rounds: int | None = None
+    progress: ProgressFn | None = None
 
 
 @dataclass
 class PlanState:
     """A partition in progress: the problem, set up once, and the plan the steps fill in.
 
-    :func:`partition` is three steps over it: :func:`_setup` (validate, explain
-    infeasibility, build and connect the graph, map the current plan, locks and new town to
-    area ids, split into independent pieces), :func:`_solve_piece` for every piece (the
-    heuristic — construction, annealing, merge-split — or the exact MILP, see
-    :func:`_heuristic_piece` and :func:`_exact_piece`), and :func:`_finish` (check the plan
-    with the constraint callables, score it, say what was proven).
+    :func:`partition` is three steps over it, each taking and returning the state:
+    :func:`setup` (validate, explain infeasibility, build and connect the graph, map the
+    current plan, locks and new town to area ids, split into independent pieces),
+    :func:`solve_piece` for every piece (the heuristic — construction, annealing,
+    merge-split — or the exact MILP, see :func:`_heuristic_piece` and :func:`_exact_piece`),
+    and :func:`_finish` (check the plan with the constraint callables, score it, say what was
+    proven).
+
+    Attributes
+    ----------
+    spec
+        The request.
+    units, w, k, lower, upper, slack
+        The units, their weights, the number of areas and the weight bounds (``slack``
+        absorbs float round-off in sums of weights).
+    graph, xy
+        The connected unit graph and the unit centroids in its CRS.
+    home, locked
+        Current-plan area and locked area per unit (``-1``: none).
+    continues, founded
+        Current label each area continues; areas founded on a new town.
+    piece, npieces, area_ids
+        Independent piece per unit, their number, and each piece's global area ids.
+    labels
+        The plan: area per unit, ``-1`` until its piece is solved.
+    optimal, gap, used_exact, used_heur, timed_out
+        What the steps proved and used, for :class:`PartitionResult`.
     """
 
+    spec: PartitionSpec
     units: gpd.GeoDataFrame
     w: np.ndarray
     k: int
     lower: float
     upper: float
     slack: float
-    tolerance: float
-    objective: Objective
-    method: Method
     graph: UnitGraph
     xy: np.ndarray
     home: np.ndarray
     locked: np.ndarray
-    current: str | None
     continues: list[Hashable | None]
     founded: list[int]
     piece: np.ndarray
     npieces: int
     area_ids: list[list[int]]
-    seed: int
-    starts: int
-    iterations: int | None
-    recom_rounds: int | None
     deadline: float
-    progress: ProgressFn | None
     report: list[str] = field(default_factory=list)
     labels: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     optimal: bool = True
@@ -350,63 +391,94 @@ class PlanState:
     used_heur: bool = False
     timed_out: bool = False
 
+    @property
+    def objective(self) -> Objective:
+        """The objective being minimised."""
+        return self.spec.objective
 
-def _setup(
-    units: gpd.GeoDataFrame,
-    *,
-    weight: str,
-    areas: int | None,
-    target: float | None,
-    tolerance: float,
-    current: str | None,
-    new_town: str | None,
-    locks: Mapping[Hashable, Hashable] | None,
-    groups: str | None,
-    objective: Objective,
-    method: Method,
-    islands: Islands,
-    main_streets: gpd.GeoDataFrame | gpd.GeoSeries | None,
-    graph: UnitGraph | None,
-    crs: object | None,
-    seed: int,
-    starts: int,
-    iterations: int | None,
-    recom_rounds: int | None,
-    deadline: float,
-    progress: ProgressFn | None,
-) -> PlanState:
-    """The problem as a :class:`PlanState`, or the reasons no plan can exist."""
+
+def setup(units: gpd.GeoDataFrame, spec: PartitionSpec, *, deadline: float) -> PlanState:
+    """The problem as a :class:`PlanState` with no plan yet, or the reasons no plan can
+    exist: weights and bounds (:func:`_bounds`), units no plan can hold
+    (:func:`_check_units`), the connected graph (:func:`_connect`), the current plan, new
+    town and locks as area ids (:func:`_current_areas`, :func:`_locks`), the independent
+    pieces and their areas (:func:`_split`)."""
+    w, k, lower, upper, slack = _bounds(units, spec)
+    _check_units(units, w, k, upper, slack, spec.tolerance)
+    report: list[str] = []
+    if spec.progress:
+        spec.progress("building the unit graph", 0.0)
+    graph = spec.graph
+    if graph is None:
+        graph = graph_from_units(units, crs=spec.crs, main_streets=spec.main_streets)
+    elif graph.n != len(units):
+        raise ValidationError(f"the graph has {graph.n} units but there are {len(units)} units")
+    xy_geo = units.geometry.to_crs(graph.crs)
+    xy = np.column_stack([xy_geo.centroid.x.to_numpy(), xy_geo.centroid.y.to_numpy()])
+    graph, comp = _connect(graph, w, xy, np.asarray(xy_geo.values, dtype=object),
+                           islands=spec.islands, lower=lower - slack, report=report)
+    continues, label_to_area, home = _current_areas(units, spec.current, w, k)
+    founded: list[int] = []
+    if spec.new_town is not None:
+        if spec.new_town not in units.columns:
+            raise ValidationError(f"units have no new-town column {spec.new_town!r}")
+        flag = units[spec.new_town].fillna(False).astype(bool).to_numpy()
+        kept = sum(c is not None for c in continues)
+        founded, note = _found_new_areas(graph, flag, w, xy, home, kept, k)
+        if note:
+            report.append(note)
+    locked = _locks(units, spec.locks, label_to_area, k)
+    piece, kp = _split(units, spec, comp, w, k, lower, upper, slack, locked, report)
+    return PlanState(
+        spec=spec, units=units, w=w, k=k, lower=lower, upper=upper, slack=slack, graph=graph,
+        xy=xy, home=home, locked=locked, continues=continues, founded=founded, piece=piece,
+        npieces=len(kp),
+        # each piece's global area ids: its locked areas, then the current areas living in it
+        area_ids=_area_ids(kp, piece, locked, home, w, k), deadline=deadline, report=report,
+        labels=np.full(len(units), -1, dtype=np.int64),
+    )
+
+
+def _bounds(units: gpd.GeoDataFrame, spec: PartitionSpec
+            ) -> tuple[np.ndarray, int, float, float, float]:
+    """The checked weights, the number of areas, the weight bounds and the float slack."""
     if not isinstance(units, gpd.GeoDataFrame):
         raise ValidationError("units must be a GeoDataFrame of polygons")
+    weight, tolerance = spec.weight, spec.tolerance
     if weight not in units.columns:
         raise ValidationError(f"units have no weight column {weight!r}; columns: {list(units.columns)}")
     w = pd.to_numeric(units[weight], errors="coerce").to_numpy(dtype=float)
     if np.isnan(w).any() or (w < 0).any():
         raise ValidationError(f"weight column {weight!r} must be numbers >= 0 on every unit")
-    n = len(units)
-    if n == 0:
+    if len(units) == 0:
         raise InfeasibleError("no units to partition", ["the unit set is empty"])
     if not 0.0 <= tolerance < 1.0:
         raise ValidationError(f"tolerance must be within [0, 1), got {tolerance}")
     total = float(w.sum())
+    areas = spec.areas
     if areas is None:
-        if target is None or target <= 0:
+        if spec.target is None or spec.target <= 0:
             raise ValidationError("give the number of areas (areas=K) or a positive target weight")
-        areas = max(1, round(total / target))
+        areas = max(1, round(total / spec.target))
     k = int(areas)
     if k < 1:
         raise ValidationError(f"the number of areas must be >= 1, got {k}")
-    if method not in ("auto", "heuristic", "exact"):
-        raise ValidationError(f"method must be auto, heuristic or exact, not {method!r}")
-    if islands not in ("separate", "bridge", "error"):
-        raise ValidationError(f"islands must be separate, bridge or error, not {islands!r}")
-    report: list[str] = []
-    founded: list[int] = []
+    if spec.method not in ("auto", "heuristic", "exact"):
+        raise ValidationError(f"method must be auto, heuristic or exact, not {spec.method!r}")
+    if spec.islands not in ("separate", "bridge", "error"):
+        raise ValidationError(f"islands must be separate, bridge or error, not {spec.islands!r}")
     ideal = total / k
     lower, upper = ideal * (1 - tolerance), ideal * (1 + tolerance)
     # The tiny relative slack absorbs float round-off in sums of weights.
-    slack = 1e-9 * max(upper, 1.0)
+    return w, k, lower, upper, 1e-9 * max(upper, 1.0)
 
+
+def _check_units(units: gpd.GeoDataFrame, w: np.ndarray, k: int, upper: float, slack: float,
+                 tolerance: float) -> None:
+    """Refuse, with the reasons, when there are fewer units than areas or a unit outweighs
+    an area."""
+    n = len(units)
+    ideal = float(w.sum()) / k
     reasons: list[str] = []
     if k > n:
         reasons.append(f"{k} areas asked for but there are only {n} units")
@@ -421,18 +493,12 @@ def _setup(
     if reasons:
         raise InfeasibleError("no balanced plan exists: " + "; ".join(reasons), reasons)
 
-    if progress:
-        progress("building the unit graph", 0.0)
-    if graph is None:
-        graph = graph_from_units(units, crs=crs, main_streets=main_streets)
-    elif graph.n != n:
-        raise ValidationError(f"the graph has {graph.n} units but there are {n} units")
-    xy_geo = units.geometry.to_crs(graph.crs)
-    xy = np.column_stack([xy_geo.centroid.x.to_numpy(), xy_geo.centroid.y.to_numpy()])
-    graph, comp = _connect(graph, w, xy, np.asarray(xy_geo.values, dtype=object),
-                           islands=islands, lower=lower - slack, report=report)
 
-    # Current plan → area ids: the K heaviest current labels keep an area each.
+def _current_areas(units: gpd.GeoDataFrame, current: str | None, w: np.ndarray, k: int
+                   ) -> tuple[list[Hashable | None], dict[Hashable, int], np.ndarray]:
+    """The current plan as area ids: the ``k`` heaviest current labels keep an area each.
+    Returns the label each area continues, the label → area map and each unit's home area."""
+    n = len(units)
     cur_vals: list[Hashable | None] = [None] * n
     if current is not None:
         if current not in units.columns:
@@ -446,16 +512,13 @@ def _setup(
     continues: list[Hashable | None] = [*kept, *([None] * (k - len(kept)))]
     label_to_area = {v: i for i, v in enumerate(kept)}
     home = np.asarray([label_to_area.get(v, -1) if v is not None else -1 for v in cur_vals])
+    return continues, label_to_area, home
 
-    if new_town is not None:
-        if new_town not in units.columns:
-            raise ValidationError(f"units have no new-town column {new_town!r}")
-        flag = units[new_town].fillna(False).astype(bool).to_numpy()
-        founded, note = _found_new_areas(graph, flag, w, xy, home, len(kept), k)
-        if note:
-            report.append(note)
 
-    locked = np.full(n, -1, dtype=np.int64)
+def _locks(units: gpd.GeoDataFrame, locks: Mapping[Hashable, Hashable] | None,
+           label_to_area: Mapping[Hashable, int], k: int) -> np.ndarray:
+    """Locked area id per unit (``-1``: free); a lock names a kept current label or an id."""
+    locked = np.full(len(units), -1, dtype=np.int64)
     pos_of = {idx: i for i, idx in enumerate(units.index)}
     for uid, a in (locks or {}).items():
         if uid not in pos_of:
@@ -470,7 +533,16 @@ def _setup(
                 f"plan nor an area id 0..{k - 1}"
             )
         locked[pos_of[uid]] = area
+    return locked
 
+
+def _split(units: gpd.GeoDataFrame, spec: PartitionSpec, comp: np.ndarray, w: np.ndarray,
+           k: int, lower: float, upper: float, slack: float, locked: np.ndarray,
+           report: list[str]) -> tuple[np.ndarray, list[int]]:
+    """Independent pieces (connected components × containment groups): the piece of every
+    unit and the number of areas of each piece (:func:`_allocate`)."""
+    n = len(units)
+    groups = spec.groups
     grp = np.zeros(n, dtype=np.int64)
     if groups is not None:
         if groups not in units.columns:
@@ -481,22 +553,15 @@ def _setup(
     npieces = len(keys)
     pw = np.bincount(piece, weights=w, minlength=npieces)
     gsize = int(grp.max()) + 1
+    ideal = float(w.sum()) / k
     kp = _allocate(pw, k, lower - slack, upper + slack, ideal, locked, piece, units, groups,
-                   piece_comp=keys // gsize, piece_group=keys % gsize, tolerance=tolerance)
+                   piece_comp=keys // gsize, piece_group=keys % gsize, tolerance=spec.tolerance)
     if npieces > 1:
         report.append(
             f"split into {npieces} independent pieces (components × containment groups) with "
             f"{', '.join(str(x) for x in kp)} areas"
         )
-    return PlanState(
-        units=units, w=w, k=k, lower=lower, upper=upper, slack=slack, tolerance=tolerance,
-        objective=objective, method=method, graph=graph, xy=xy, home=home, locked=locked,
-        current=current, continues=continues, founded=founded, piece=piece, npieces=npieces,
-        # each piece's global area ids: its locked areas, then the current areas living in it
-        area_ids=_area_ids(kp, piece, locked, home, w, k), seed=seed, starts=starts,
-        iterations=iterations, recom_rounds=recom_rounds, deadline=deadline,
-        progress=progress, report=report, labels=np.full(n, -1, dtype=np.int64),
-    )
+    return piece, kp
 
 
 def _connect(
@@ -554,7 +619,7 @@ class _Piece:
     hm: np.ndarray | None
 
 
-def _solve_piece(state: PlanState, p: int) -> PlanState:
+def solve_piece(state: PlanState, p: int) -> PlanState:
     """Fill in the labels of piece ``p``: exact, or the heuristic (with the MILP as the
     fallback of ``method="auto"`` on small pieces)."""
     nodes = np.flatnonzero(state.piece == p)
@@ -569,7 +634,7 @@ def _solve_piece(state: PlanState, p: int) -> PlanState:
         loc = np.zeros(len(nodes), dtype=np.int64)
         if sub.components().max() > 0:
             raise InfeasibleError("a piece is disconnected", ["disconnected piece"])
-    elif state.method == "exact":
+    elif state.spec.method == "exact":
         loc = _exact_piece(state, pc)
     else:
         loc = _heuristic_piece(state, pc)
@@ -583,22 +648,12 @@ def _exact_piece(state: PlanState, pc: _Piece) -> np.ndarray:
     # on) it, which is most of what it can do in a few seconds. The full heuristic (same
     # budget as method="heuristic"), so the incumbent is the heuristic's own plan and the
     # answer is never worse than it; the MILP gets the time that is left.
-    n = len(pc.nodes)
-    warm = anneal(
-        pc.graph, state.w[pc.nodes], pc.k, lower=state.lower, upper=state.upper,
-        objective=state.objective, locked=pc.lk, home=pc.hm, xy=state.xy[pc.nodes],
-        seed=state.seed + 7919 * pc.p, starts=state.starts,
-        iterations=state.iterations or int(
-            np.clip(SA_ITERATIONS_PER_UNIT * n, 20_000, 1_500_000)),
-        deadline=state.deadline,
-        recom_rounds=(default_recom_rounds(n, pc.k) if state.recom_rounds is None
-                      else state.recom_rounds),
-    )
+    warm = _search(state, pc, progress=False)
     ex = solve_exact(
         pc.graph, state.w[pc.nodes], pc.k, lower=state.lower - state.slack,
         upper=state.upper + state.slack, objective=state.objective, locked=pc.lk, home=pc.hm,
         time_limit=max(1.0, state.deadline - time.monotonic()),
-        hint=warm.labels if warm.feasible else None, seed=state.seed,
+        hint=warm.labels if warm.feasible else None, seed=state.spec.seed,
     )
     if ex.labels is None:
         raise InfeasibleError(
@@ -628,26 +683,16 @@ def _exact_piece(state: PlanState, pc: _Piece) -> np.ndarray:
 
 
 def _heuristic_piece(state: PlanState, pc: _Piece) -> np.ndarray:
-    """Construction, annealing and merge-split on one piece (:func:`._search.anneal`); the
+    """Construction, annealing and merge-split on one piece (:func:`_search`); the
     MILP when that finds no balanced plan on a small piece and ``method="auto"``."""
     n = len(pc.nodes)
-    budget = state.iterations or int(np.clip(SA_ITERATIONS_PER_UNIT * n, 20_000, 1_500_000))
-    frac0, frac1 = pc.p / state.npieces, (pc.p + 1) / state.npieces
-    sr = anneal(
-        pc.graph, state.w[pc.nodes], pc.k, lower=state.lower, upper=state.upper,
-        objective=state.objective, locked=pc.lk, home=pc.hm, xy=state.xy[pc.nodes],
-        seed=state.seed + 7919 * pc.p, starts=state.starts, iterations=budget,
-        deadline=state.deadline, progress=state.progress,
-        progress_span=(0.05 + 0.9 * frac0, 0.05 + 0.9 * frac1),
-        recom_rounds=(default_recom_rounds(n, pc.k) if state.recom_rounds is None
-                      else state.recom_rounds),
-    )
+    sr = _search(state, pc, progress=True)
     state.timed_out = state.timed_out or sr.timed_out
     state.used_heur = True
     state.optimal = False
     if sr.feasible and sr.labels is not None:
         return sr.labels
-    if state.method == "auto" and n <= EXACT_MAX_UNITS:
+    if state.spec.method == "auto" and n <= EXACT_MAX_UNITS:
         state.report.append(f"piece {pc.p}: heuristic found no balanced plan; solved by MILP")
         ex = solve_exact(
             pc.graph, state.w[pc.nodes], pc.k, lower=state.lower - state.slack,
@@ -664,10 +709,33 @@ def _heuristic_piece(state: PlanState, pc: _Piece) -> np.ndarray:
         return ex.labels
     raise InfeasibleError(
         f"no balanced contiguous plan found for {n} units in {pc.k} "
-        f"areas at ±{state.tolerance:.1%}; try a larger tolerance, fewer locks, "
+        f"areas at ±{state.spec.tolerance:.1%}; try a larger tolerance, fewer locks, "
         f"more time or another seed",
         ["search found no balanced plan"],
     )
+
+
+def _search(state: PlanState, pc: _Piece, *, progress: bool) -> SearchResult:
+    """The heuristic on one piece (:mod:`._search`): constructions, annealing and merge-split
+    steps over a :class:`~._search.PieceSearch`, within the run's budget."""
+    n = len(pc.nodes)
+    spec = state.spec
+    search = piece_search(
+        pc.graph, state.w[pc.nodes], pc.k, lower=state.lower, upper=state.upper,
+        objective=spec.objective, locked=pc.lk, home=pc.hm, xy=state.xy[pc.nodes],
+        seed=spec.seed + 7919 * pc.p,
+    )
+    frac0, frac1 = pc.p / state.npieces, (pc.p + 1) / state.npieces
+    budget = SearchBudget(
+        starts=spec.starts,
+        iterations=spec.iterations or int(np.clip(SA_ITERATIONS_PER_UNIT * n, 20_000, 1_500_000)),
+        deadline=state.deadline,
+        recom_rounds=(default_recom_rounds(n, pc.k) if spec.recom_rounds is None
+                      else spec.recom_rounds),
+        progress=spec.progress if progress else None,
+        progress_span=(0.05 + 0.9 * frac0, 0.05 + 0.9 * frac1),
+    )
+    return search_piece(search, budget)
 
 
 def _finish(state: PlanState, *, started: float) -> PartitionResult:
@@ -685,9 +753,9 @@ def _finish(state: PlanState, *, started: float) -> PartitionResult:
     if violations:
         raise InfeasibleError("the search ended with an invalid plan: " + "; ".join(violations), violations)
     obj = objective.value(state.graph, labels, k=k, weights=state.w,
-                          home=state.home if state.current else None)
-    if state.progress:
-        state.progress("done", 1.0)
+                          home=state.home if state.spec.current else None)
+    if state.spec.progress:
+        state.spec.progress("done", 1.0)
     used_exact, used_heur = state.used_exact, state.used_heur
     only_exact = used_exact and not used_heur
     linear_optimal = bool(only_exact and state.optimal)

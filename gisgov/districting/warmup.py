@@ -27,7 +27,7 @@ import shapely
 
 from gisgov.districting._kernel import kernel_ready
 from gisgov.districting._recom import recom_ready
-from gisgov.districting._search import anneal
+from gisgov.districting._search import SearchBudget, piece_search, search_piece
 from gisgov.districting.graph import graph_from_units
 from gisgov.districting.objective import Objective
 
@@ -70,9 +70,11 @@ def prepare_kernels() -> float:
         graph = graph_from_units(units, crs="EPSG:32650")
         xy = np.column_stack([units.centroid.x.to_numpy(), units.centroid.y.to_numpy()])
         w = units["hh"].to_numpy(dtype=float)
-        anneal(
+        search = piece_search(
             graph, w, 2, lower=72.0, upper=88.0, objective=Objective(),
             locked=np.full(16, -1, dtype=np.int64), home=np.zeros(16, dtype=np.int64), xy=xy,
-            seed=0, starts=2, iterations=2_000, deadline=math.inf, recom_rounds=8,
+            seed=0,
         )
+        search_piece(search, SearchBudget(starts=2, iterations=2_000, deadline=math.inf,
+                                          recom_rounds=8))
         return time.monotonic() - t0

@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -34,6 +34,9 @@ from gisgov.errors import InfeasibleError, ValidationError
 from gisgov.grids.coding import grid_codes
 from gisgov.layers import STORAGE_CRS, conform
 from gisgov.locate import codes_at, locate_points
+
+if TYPE_CHECKING:
+    from gisgov.districting import PartitionResult
 
 __all__ = [
     "DEFAULT_TARGET_HOUSEHOLDS",
@@ -264,6 +267,31 @@ def _split_by_buildings(
     return _count_households(out, households)
 
 
+@dataclass
+class _GridsRun:
+    """What every community's grid partition reads: the layers in the metric CRS, the
+    previous grids, the main streets, the target and each community's time budget."""
+
+    layers: dict[str, gpd.GeoDataFrame]
+    metric: dict[str, gpd.GeoDataFrame]
+    previous: gpd.GeoDataFrame | None
+    main: gpd.GeoDataFrame
+    crs: pyproj.CRS
+    target: int
+    seed: int
+    budget: dict[str, float]
+
+
+@dataclass
+class _CommunityGrids:
+    """One community's grids, units, summary row and report notes."""
+
+    grids: gpd.GeoDataFrame
+    units: gpd.GeoDataFrame
+    row: dict[str, object]
+    notes: list[str]
+
+
 def partition_grids(
     layers: dict[str, gpd.GeoDataFrame],
     *,
@@ -275,6 +303,10 @@ def partition_grids(
     progress: ProgressFn | None = None,
 ) -> GridsResult:
     """Partition communities into grids of about ``target_households`` households.
+
+    Each community is partitioned on its own (:func:`_community_grids`): its units
+    (:func:`_grid_units`), the engine at the tightest tolerance the units allow
+    (:func:`_partition_units`), the grids drawn from the plan (:func:`_draw_grids`).
 
     Parameters
     ----------
@@ -305,126 +337,164 @@ def partition_grids(
     InfeasibleError
         A community whose units cannot be balanced even at the widest tolerance.
     """
-    from gisgov.districting import graph_from_units, partition
-
     lo, hi = TARGET_RANGE
     if not lo <= target_households <= hi:
         raise ValidationError(f"target households per grid must be {lo}–{hi}, "
                               f"not {target_households}")
     started = time.monotonic()
     report_progress = progress or (lambda _d, _f: None)
-    comm = layers["communities"]
-    known = comm["code"].astype(str).tolist()
+    known = layers["communities"]["code"].astype(str).tolist()
     todo = list(communities) if communities else known
     unknown = [c for c in todo if c not in known]
     if unknown:
         raise ValidationError(f"unknown community code(s) {', '.join(unknown)}; "
                               f"the workspace has {', '.join(known)}")
+    run = _grids_run(layers, todo, target_households, crs, seed, time_limit)
+    done: list[_CommunityGrids] = []
+    for i, code in enumerate(todo):
+        report_progress(f"网格划分 {code}", i / len(todo))
+        done.append(_community_grids(run, code))
+    report_progress("网格划分完成", 1.0)
+    grids_m = pd.concat([d.grids for d in done], ignore_index=True)
+    grids_out = gpd.GeoDataFrame(grids_m, geometry="geometry", crs=crs).to_crs(STORAGE_CRS)
+    # reprojection can fold a near-degenerate vertex; repair in the storage CRS too
+    grids_out["geometry"] = [_main_parts(polygonal(g)) for g in grids_out.geometry]
+    grids_out = conform("grids", grids_out.sort_values("code").reset_index(drop=True))
+    units_out = gpd.GeoDataFrame(pd.concat([d.units for d in done], ignore_index=True), crs=crs)
+    return GridsResult(grids=grids_out, units=units_out,
+                       per_community=pd.DataFrame([d.row for d in done]),
+                       report=[n for d in done for n in d.notes],
+                       seconds=time.monotonic() - started)
+
+
+def _grids_run(layers: dict[str, gpd.GeoDataFrame], todo: list[str], target: int,
+               crs: pyproj.CRS, seed: int, time_limit: float) -> _GridsRun:
+    """The layers in the metric CRS and the time shared out by households, so a large
+    community is not starved by small ones."""
     metric = {n: layers[n].to_crs(crs) for n in
               ("communities", "streets", "compounds", "buildings", "households")}
     previous = layers.get("grids")
     prev_metric = previous.to_crs(crs) if previous is not None and len(previous) else None
-    main = metric["streets"][metric["streets"]["class"] == "main"]
-    all_grids: list[gpd.GeoDataFrame] = []
-    all_units: list[gpd.GeoDataFrame] = []
-    rows: list[dict[str, object]] = []
-    notes: list[str] = []
-    # time shared out by households, so a large community is not starved by small ones
     comm_metric = metric["communities"].set_index("code")
     hh_points = np.asarray(metric["households"].geometry.values)
     load = {c: 1 + int(shapely.contains_xy(comm_metric.geometry[c], shapely.get_x(hh_points),
                                             shapely.get_y(hh_points)).sum()) for c in todo}
     budget = {c: max(MIN_COMMUNITY_SECONDS, time_limit * load[c] / sum(load.values()))
               for c in todo}
-    for i, code in enumerate(todo):
-        t0 = time.monotonic()
-        report_progress(f"网格划分 {code}", i / len(todo))
-        geom = metric["communities"].set_index("code").geometry[code]
-        upper = target_households * (1 + TOLERANCES[-1])
-        units = community_units(
-            geom, streets=metric["streets"], compounds=metric["compounds"],
-            buildings=metric["buildings"], households=metric["households"],
-            max_households=target_households * (1 + TOLERANCES[0]),
-            block_split_households=BLOCK_SPLIT_SHARE * target_households,
-        )
-        total = int(units["households"].sum())
-        community_hh = metric["households"][metric["households"].intersects(geom)]
-        k = max(1, round(total / target_households))
-        units["grid"] = -1
-        solo = units.index[units["households"] > upper]
-        for j, idx in enumerate(solo):
-            units.loc[idx, "grid"] = 10_000 + j
-            notes.append(f"{code}: building cell {units.loc[idx, 'unit_id']} holds "
-                         f"{units.loc[idx, 'households']} households, more than a grid "
-                         f"may; it forms a grid of its own")
-        free = units[units["grid"] < 0]
-        k_free = max(1, k - len(solo))
-        if prev_metric is not None:
-            free = free.assign(current=_current_grid(free, prev_metric))
-        # Units here come from one noded overlay, so they share exact edges: a tight snap
-        # keeps corner-touching units from counting as neighbours (they would make grids
-        # whose parts meet at a point).
-        graph = graph_from_units(free, crs=crs, main_streets=main, snap=SNAP_M)
-        result, tol = None, None
-        last_error: InfeasibleError | None = None
-        # the heuristic at each tolerance first; the MILP fallback of method="auto" costs
-        # tens of seconds and is kept for the widest tolerance only
-        per_deadline = budget[code]
-        attempts: list[tuple[float, Literal["heuristic", "auto"], float]] = [
-            (t, "heuristic", share * per_deadline) for t, share in zip(TOLERANCES, TIME_SHARES,
-                                                                       strict=True)
-        ] + [(TOLERANCES[-1], "auto", per_deadline)]
-        for tol, method, seconds in attempts:
-            try:
-                result = partition(
-                    free, weight="households", areas=k_free, tolerance=tol, method=method,
-                    current="current" if "current" in free.columns else None,
-                    crs=crs, seed=seed, time_limit=seconds, islands="bridge", starts=GRID_STARTS,
-                    iterations=max(GRID_MIN_ITERATIONS, GRID_ITERATIONS_PER_UNIT * len(free)),
-                    main_streets=main, graph=graph,
-                )
-                break
-            except InfeasibleError as exc:
-                last_error = exc
-        if result is None:
-            assert last_error is not None
-            raise InfeasibleError(f"community {code}: {last_error}", last_error.reasons)
-        notes.extend(f"{code}: {line}" for line in result.report)
-        if tol != TOLERANCES[0]:
-            notes.append(f"{code}: balance relaxed to ±{tol:.0%} (the units allow no tighter)")
-        units.loc[free.index, "grid"] = result.labels.loc[free.index].to_numpy()
-        sums = units.groupby("grid")[["households", "population"]].sum()
-        labels = sums.index.to_numpy()
-        merged, moved = _contiguous(_fill_gaps(_grid_polygons(units, labels), geom),
-                                    community_hh)
-        grids = gpd.GeoDataFrame(sums.reset_index(drop=True), geometry=merged, crs=units.crs)
-        if moved:
-            # parts changed hands: count households by where they stand
-            grids["households"], grids["population"] = _count_in(merged, community_hh)
-            notes.append(f"{code}: {moved} stray part(s) of grids joined the neighbouring grid "
-                         "they share most boundary with")
-        prev_here = (prev_metric[prev_metric["community_code"] == code]
-                     if prev_metric is not None else None)
-        grids["code"] = grid_codes(code, grids.geometry, previous=prev_here)
-        grids["community_code"] = code
-        grids["target_households"] = target_households
-        grids["name"] = [f"{_community_name(comm, code)}第{c[-3:]}网格" for c in grids["code"]]
-        units["grid_code"] = units["grid"].map(dict(zip(labels, grids["code"], strict=True)))
-        units["community_code"] = code
-        all_grids.append(grids)
-        all_units.append(units.drop(columns=["current"], errors="ignore"))
-        rows.append({"community_code": code, "households": total, "grids": len(grids),
-                     "tolerance": tol, "optimal": result.optimal, "method": result.method,
-                     "seconds": round(time.monotonic() - t0, 3)})
-    report_progress("网格划分完成", 1.0)
-    grids_m = pd.concat(all_grids, ignore_index=True)
-    grids_out = gpd.GeoDataFrame(grids_m, geometry="geometry", crs=crs).to_crs(STORAGE_CRS)
-    # reprojection can fold a near-degenerate vertex; repair in the storage CRS too
-    grids_out["geometry"] = [_main_parts(polygonal(g)) for g in grids_out.geometry]
-    grids_out = conform("grids", grids_out.sort_values("code").reset_index(drop=True))
-    units_out = gpd.GeoDataFrame(pd.concat(all_units, ignore_index=True), crs=crs)
-    return GridsResult(grids=grids_out, units=units_out, per_community=pd.DataFrame(rows),
-                       report=notes, seconds=time.monotonic() - started)
+    return _GridsRun(layers=layers, metric=metric, previous=prev_metric,
+                     main=metric["streets"][metric["streets"]["class"] == "main"], crs=crs,
+                     target=target, seed=seed, budget=budget)
+
+
+def _community_grids(run: _GridsRun, code: str) -> _CommunityGrids:
+    """The grids of one community, its units labelled with their grid code, its row of
+    :attr:`GridsResult.per_community` and its notes."""
+    t0 = time.monotonic()
+    metric = run.metric
+    geom = metric["communities"].set_index("code").geometry[code]
+    units, k, notes = _grid_units(run, code, geom)
+    total = int(units["households"].sum())
+    free = units[units["grid"] < 0]
+    if run.previous is not None:
+        free = free.assign(current=_current_grid(free, run.previous))
+    result, tol = _partition_units(run, code, free, max(1, k - int((units["grid"] >= 0).sum())))
+    notes.extend(f"{code}: {line}" for line in result.report)
+    if tol != TOLERANCES[0]:
+        notes.append(f"{code}: balance relaxed to ±{tol:.0%} (the units allow no tighter)")
+    units.loc[free.index, "grid"] = result.labels.loc[free.index].to_numpy()
+    grids, labels = _draw_grids(run, code, geom, units, notes)
+    units["grid_code"] = units["grid"].map(dict(zip(labels, grids["code"], strict=True)))
+    units["community_code"] = code
+    row = {"community_code": code, "households": total, "grids": len(grids),
+           "tolerance": tol, "optimal": result.optimal, "method": result.method,
+           "seconds": round(time.monotonic() - t0, 3)}
+    return _CommunityGrids(grids=grids, units=units.drop(columns=["current"], errors="ignore"),
+                           row=row, notes=notes)
+
+
+def _grid_units(run: _GridsRun, code: str, geom: shapely.Geometry
+                ) -> tuple[gpd.GeoDataFrame, int, list[str]]:
+    """The community's units (:func:`community_units`) with a ``grid`` column: ``-1`` to be
+    partitioned, or a grid of its own for a building cell heavier than any grid may be; the
+    number of grids and the notes."""
+    metric, target = run.metric, run.target
+    upper = target * (1 + TOLERANCES[-1])
+    units = community_units(
+        geom, streets=metric["streets"], compounds=metric["compounds"],
+        buildings=metric["buildings"], households=metric["households"],
+        max_households=target * (1 + TOLERANCES[0]),
+        block_split_households=BLOCK_SPLIT_SHARE * target,
+    )
+    k = max(1, round(int(units["households"].sum()) / target))
+    units["grid"] = -1
+    notes: list[str] = []
+    solo = units.index[units["households"] > upper]
+    for j, idx in enumerate(solo):
+        units.loc[idx, "grid"] = 10_000 + j
+        notes.append(f"{code}: building cell {units.loc[idx, 'unit_id']} holds "
+                     f"{units.loc[idx, 'households']} households, more than a grid "
+                     f"may; it forms a grid of its own")
+    return units, k, notes
+
+
+def _partition_units(run: _GridsRun, code: str, free: gpd.GeoDataFrame, k: int
+                     ) -> tuple[PartitionResult, float]:
+    """The engine on the free units, at each tolerance of :data:`TOLERANCES` in turn (the
+    heuristic; the MILP fallback of ``method="auto"`` costs tens of seconds and is kept for
+    the widest tolerance only); the plan and the tolerance it met."""
+    from gisgov.districting import graph_from_units, partition
+
+    # Units here come from one noded overlay, so they share exact edges: a tight snap
+    # keeps corner-touching units from counting as neighbours (they would make grids
+    # whose parts meet at a point).
+    graph = graph_from_units(free, crs=run.crs, main_streets=run.main, snap=SNAP_M)
+    per_deadline = run.budget[code]
+    attempts: list[tuple[float, Literal["heuristic", "auto"], float]] = [
+        (t, "heuristic", share * per_deadline) for t, share in zip(TOLERANCES, TIME_SHARES,
+                                                                   strict=True)
+    ] + [(TOLERANCES[-1], "auto", per_deadline)]
+    last_error: InfeasibleError | None = None
+    for tol, method, seconds in attempts:
+        try:
+            result = partition(
+                free, weight="households", areas=k, tolerance=tol, method=method,
+                current="current" if "current" in free.columns else None,
+                crs=run.crs, seed=run.seed, time_limit=seconds, islands="bridge",
+                starts=GRID_STARTS,
+                iterations=max(GRID_MIN_ITERATIONS, GRID_ITERATIONS_PER_UNIT * len(free)),
+                main_streets=run.main, graph=graph,
+            )
+            return result, tol
+        except InfeasibleError as exc:
+            last_error = exc
+    assert last_error is not None
+    raise InfeasibleError(f"community {code}: {last_error}", last_error.reasons)
+
+
+def _draw_grids(run: _GridsRun, code: str, geom: shapely.Geometry, units: gpd.GeoDataFrame,
+                notes: list[str]) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """The grid polygons of a labelled community: units merged per grid, fitted to the
+    community, stray parts joined to their neighbour, coded (keeping the previous grids'
+    codes where they cover the same ground) and named; with the unit label of each grid."""
+    metric = run.metric
+    community_hh = metric["households"][metric["households"].intersects(geom)]
+    sums = units.groupby("grid")[["households", "population"]].sum()
+    labels = sums.index.to_numpy()
+    merged, moved = _contiguous(_fill_gaps(_grid_polygons(units, labels), geom), community_hh)
+    grids = gpd.GeoDataFrame(sums.reset_index(drop=True), geometry=merged, crs=units.crs)
+    if moved:
+        # parts changed hands: count households by where they stand
+        grids["households"], grids["population"] = _count_in(merged, community_hh)
+        notes.append(f"{code}: {moved} stray part(s) of grids joined the neighbouring grid "
+                     "they share most boundary with")
+    prev_here = (run.previous[run.previous["community_code"] == code]
+                 if run.previous is not None else None)
+    grids["code"] = grid_codes(code, grids.geometry, previous=prev_here)
+    grids["community_code"] = code
+    grids["target_households"] = run.target
+    comm = run.layers["communities"]
+    grids["name"] = [f"{_community_name(comm, code)}第{c[-3:]}网格" for c in grids["code"]]
+    return grids, labels
 
 
 def _grid_polygons(units: gpd.GeoDataFrame, labels: np.ndarray) -> np.ndarray:

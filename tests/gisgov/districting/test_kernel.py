@@ -10,7 +10,13 @@ import pytest
 import shapely
 
 from gisgov.districting import Objective, graph_from_units, partition
-from gisgov.districting._kernel import PieceArrays, anneal_kernel, csr_from_graph, kernel_ready
+from gisgov.districting._kernel import (
+    PieceArrays,
+    anneal_kernel,
+    csr_from_graph,
+    kernel_ready,
+    plan_terms,
+)
 from gisgov.districting.objective import Plan, contiguous
 from tests.conftest import HANG_GUARD_S
 
@@ -39,11 +45,10 @@ def run_kernel(units: gpd.GeoDataFrame, k: int, tol: float, objective: Objective
     out = np.empty(len(units), dtype=np.int64)
     piece = PieceArrays(c.ptr, c.adj, c.adje, c.adjl, c.ends, objective.edge_costs(g, k),
                         g.perimeter, g.area, w, np.full(len(units), -1, dtype=np.int64), hm)
-    best, feasible, its = anneal_kernel(
-        piece, start, k, ideal * (1 - tol),
-        ideal * (1 + tol), objective.disruption / total if home is not None else 0.0,
-        objective.polsby_popper / k, 30_000, seed, hot, out,
-    )
+    terms = plan_terms(k, ideal * (1 - tol), ideal * (1 + tol),
+                       objective.disruption / total if home is not None else 0.0,
+                       objective.polsby_popper / k)
+    best, feasible, its = anneal_kernel(piece, terms, start, 30_000, seed, hot, out)
     assert its > 0
     if feasible:
         assert contiguous(Plan(graph=g, labels=out, weights=w, k=k)) == []
