@@ -103,7 +103,6 @@ def solve_scip(
     forces the cut-edge formulation (default: extended for ``k ≥ 3``); ``fixing_order=False``
     keeps the input order (no B set, no U-fixing) for side-by-side measurements.
     """
-    import pyscipopt as ps
 
     t0 = time.monotonic()
     pb = _prepare(
@@ -140,7 +139,7 @@ def solve_scip(
     if hint is not None:
         _add_incumbent(md, pb, v, np.asarray(hint, dtype=np.int64)[pb.order])
     md.optimize()
-    return _result(md, pb, v, time.monotonic() - t0, ps)
+    return _result(md, pb, v, time.monotonic() - t0)
 
 
 def _prepare(
@@ -430,7 +429,7 @@ def _add_incumbent(md: Any, pb: _Problem, v: _Vars, labels: np.ndarray) -> None:
     md.addSol(sol)
 
 
-def _result(md: Any, pb: _Problem, v: _Vars, secs: float, ps: Any) -> ExactResult:
+def _result(md: Any, pb: _Problem, v: _Vars, secs: float) -> ExactResult:
     """The best plan in the caller's unit order, its real objective, gap, bound and nodes."""
     status = md.getStatus()
     if md.getNSols() == 0:
