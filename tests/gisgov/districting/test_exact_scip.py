@@ -7,8 +7,15 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from gisgov.districting import Objective, graph_from_units, partition, solve_exact
-from gisgov.districting.exact import _solve_scip
+from gisgov.districting import (
+    ExactResult,
+    Objective,
+    UnitGraph,
+    graph_from_units,
+    partition,
+    solve_exact,
+)
+from gisgov.districting._scip import solve_scip
 from gisgov.districting.objective import Plan, contiguous
 
 EDGES = Objective(cut_edges=1.0, cut_length=0.0, main_streets=0.0, polsby_popper=0.0)
@@ -16,10 +23,14 @@ EDGES = Objective(cut_edges=1.0, cut_length=0.0, main_streets=0.0, polsby_popper
 
 def lattice(nx: int, ny: int, seed: int) -> gpd.GeoDataFrame:
     rng = np.random.default_rng(seed)
-    cells = [shapely.box(x * 100, y * 100, (x + 1) * 100, (y + 1) * 100)
-             for y in range(ny) for x in range(nx)]
-    return gpd.GeoDataFrame({"hh": rng.integers(5, 30, len(cells))}, geometry=cells,
-                            crs="EPSG:32650")
+    cells = [
+        shapely.box(x * 100, y * 100, (x + 1) * 100, (y + 1) * 100)
+        for y in range(ny)
+        for x in range(nx)
+    ]
+    return gpd.GeoDataFrame(
+        {"hh": rng.integers(5, 30, len(cells))}, geometry=cells, crs="EPSG:32650"
+    )
 
 
 def test_scip_proves_the_same_optimum_as_highs_flow_model() -> None:
@@ -30,8 +41,9 @@ def test_scip_proves_the_same_optimum_as_highs_flow_model() -> None:
         ideal = w.sum() / k
         lo, hi = ideal * 0.9, ideal * 1.1
         sc = solve_exact(g, w, k, lower=lo, upper=hi, objective=EDGES, solver="scip")
-        hs = solve_exact(g, w, k, lower=lo, upper=hi, objective=EDGES, solver="highs",
-                         time_limit=1e6)
+        hs = solve_exact(
+            g, w, k, lower=lo, upper=hi, objective=EDGES, solver="highs", time_limit=1e6
+        )
         assert sc.optimal
         assert hs.optimal
         assert abs(sc.objective - hs.objective) < 1e-9
@@ -47,13 +59,26 @@ def test_a_stopped_run_reports_its_gap_and_keeps_the_incumbent() -> None:
     stops with a finite positive gap and a plan no worse than the incumbent it was given."""
     units = lattice(7, 7, 5)
     w = units["hh"].to_numpy(dtype=float)
-    heur = partition(units, weight="hh", areas=4, tolerance=0.02, objective=EDGES, seed=0,
-                     method="heuristic")
+    heur = partition(
+        units, weight="hh", areas=4, tolerance=0.02, objective=EDGES, seed=0, method="heuristic"
+    )
     g = heur.graph
     lab = heur.labels.to_numpy()
     hv = float(EDGES.edge_costs(g, 4)[lab[g.edges[:, 0]] != lab[g.edges[:, 1]]].sum())
-    ex = _solve_scip(g, w, 4, lower=heur.lower, upper=heur.upper, objective=EDGES,
-                     locked=None, home=None, time_limit=1e6, hint=lab, seed=0, node_limit=1)
+    ex = solve_scip(
+        g,
+        w,
+        4,
+        lower=heur.lower,
+        upper=heur.upper,
+        objective=EDGES,
+        locked=None,
+        home=None,
+        time_limit=1e6,
+        hint=lab,
+        seed=0,
+        node_limit=1,
+    )
     assert not ex.optimal
     assert 0 < ex.gap < float("inf")
     assert ex.objective <= hv + 1e-9
@@ -66,8 +91,7 @@ def test_locked_units_stay_in_their_area() -> None:
     locked = np.full(16, -1)
     locked[0], locked[15], locked[5] = 1, 0, 0
     ideal = w.sum() / 2
-    ex = solve_exact(g, w, 2, lower=ideal * 0.8, upper=ideal * 1.2, objective=EDGES,
-                     locked=locked)
+    ex = solve_exact(g, w, 2, lower=ideal * 0.8, upper=ideal * 1.2, objective=EDGES, locked=locked)
     assert ex.optimal
     assert ex.labels is not None
     assert ex.labels[0] == 1
@@ -83,10 +107,53 @@ def test_extended_and_two_row_cut_formulations_prove_the_same_optimum() -> None:
         g = graph_from_units(units)
         w = units["hh"].to_numpy(dtype=float)
         ideal = w.sum() / k
-        runs = [_solve_scip(g, w, k, lower=ideal * 0.9, upper=ideal * 1.1, objective=EDGES,
-                            locked=None, home=None, time_limit=1e6, hint=None, seed=0,
-                            extended_cuts=ext) for ext in (True, False)]
+        runs = [
+            _scip(g, w, k, ideal * 0.9, ideal * 1.1, extended_cuts=ext) for ext in (True, False)
+        ]
         assert all(r.optimal for r in runs)
         assert abs(runs[0].objective - runs[1].objective) < 1e-9
         assert all(r.nodes >= 1 for r in runs)
         assert abs(runs[0].bound - runs[0].objective) < 1e-6
+
+
+def test_fixing_order_puts_light_pieces_last_and_proves_the_same_optimum() -> None:
+    """The B set (last in the order) splits into pieces lighter than the lower bound, so none
+    of its units can root an area; solving in that order (with L- and U-fixing) proves the
+    same optimum as the input order, and the plan comes back in the caller's unit order."""
+    from gisgov.districting._scip import _fixing_order
+
+    for nx, ny, k, seed in ((4, 4, 2, 1), (5, 4, 3, 6)):
+        units = lattice(nx, ny, seed)
+        g = graph_from_units(units)
+        w = units["hh"].to_numpy(dtype=float)
+        ideal = w.sum() / k
+        lo, hi = ideal * 0.9, ideal * 1.1
+        order, front = _fixing_order(g.n, g.edges, w, lo)
+        assert sorted(order.tolist()) == list(range(g.n))
+        back = set(order[front:].tolist())
+        assert back  # small units exist on these lattices
+        for comp in _pieces(g, back):
+            assert w[list(comp)].sum() < lo
+        runs = [_scip(g, w, k, lo, hi, fixing_order=fo) for fo in (True, False)]
+        assert all(r.optimal for r in runs)
+        assert abs(runs[0].objective - runs[1].objective) < 1e-9
+        labels = runs[0].labels
+        assert labels is not None
+        cut = labels[g.edges[:, 0]] != labels[g.edges[:, 1]]
+        assert abs(EDGES.edge_costs(g, k)[cut].sum() - runs[0].objective) < 1e-9
+        assert contiguous(Plan(graph=g, labels=labels, weights=w, k=k)) == []
+
+
+def _pieces(g: UnitGraph, nodes: set[int]) -> list[set[int]]:
+    import networkx
+
+    sub = networkx.Graph()
+    sub.add_nodes_from(nodes)
+    sub.add_edges_from((u, v) for u, v in g.edges.tolist() if u in nodes and v in nodes)
+    return [set(c) for c in networkx.connected_components(sub)]
+
+
+def _scip(g: UnitGraph, w: np.ndarray, k: int, lo: float, hi: float, **kw: bool) -> ExactResult:
+    """SCIP without a hint, run to completion (no time cap)."""
+    return solve_scip(g, w, k, lower=lo, upper=hi, objective=EDGES, locked=None, home=None,
+                      time_limit=1e6, hint=None, seed=0, **kw)  # fmt: skip
