@@ -353,9 +353,8 @@ class WorkspaceBase(ABC):
                 f"table {name} changed since it was read (version {int(if_version)}, now "
                 f"{current}); read it again and retry"
             )
-        stored = int(json.loads(items.get(TABLE_VERSION_PREFIX + name, "0")))
         self._meta_put(TABLE_VERSION_PREFIX + name,
-                       json.dumps(max(stored, 1 if present else 0) + 1))
+                       next_table_version(items.get(TABLE_VERSION_PREFIX + name), present))
 
     def _read_keys(self, name: str, key: str) -> set[str]:
         """The values of column ``key`` (stores may read just that column)."""
@@ -459,6 +458,13 @@ class WorkspaceBase(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.url}>"
+
+
+def next_table_version(stored: str | None, present: bool) -> str:
+    """The stored text of a table's counter after one more change: one past what a reader
+    saw (at least 1 while the table exists, see :meth:`WorkspaceBase.table_version`).
+    Shared by the general write path and the GeoPackage's kept-connection appends."""
+    return json.dumps(max(int(json.loads(stored or "0")), 1 if present else 0) + 1)
 
 
 def _table_version(items: Mapping[str, str], name: str, present: bool) -> int:

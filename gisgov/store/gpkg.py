@@ -63,7 +63,13 @@ import shapely
 
 from gisgov.errors import NotFoundError, StoreError, ValidationError
 from gisgov.layers import LAYERS, STORAGE_CRS
-from gisgov.store._base import TABLE_VERSION_PREFIX, BBox, WorkspaceBase, WriteMode
+from gisgov.store._base import (
+    TABLE_VERSION_PREFIX,
+    BBox,
+    WorkspaceBase,
+    WriteMode,
+    next_table_version,
+)
 from gisgov.store._features import (
     ColumnType,
     FeaturePage,
@@ -755,9 +761,8 @@ class GeoPackageWorkspace(WorkspaceBase):
                 key = TABLE_VERSION_PREFIX + name
                 row = con.execute("SELECT value FROM gisgov_meta WHERE key = ?",
                                   (key,)).fetchone()
-                stored = int(json.loads(row[0])) if row else 0
                 con.execute("INSERT OR REPLACE INTO gisgov_meta VALUES (?, ?)",
-                            (key, json.dumps(max(stored, 1) + 1)))
+                            (key, next_table_version(row[0] if row else None, True)))
                 rows = _text_rows(frame)
                 if rows is None:
                     _insert_rows(con, name, _prepare(name, frame))
