@@ -87,7 +87,8 @@ def assign_piece(piece: AssignPiece) -> AssignmentResult:
         grids = ws.read("grids", where={"community_code": list(piece.communities)})
         near = _pad(piece.bbox, NEAR_M)
         around = ws.read("grids", bbox=near)
-        households = ws.read("households", bbox=near)
+        # only what the assignment uses: no names, phones or addresses
+        households = ws.read("households", bbox=near, columns=["building_id", "kin_member_id"])
         # the locator over every grid nearby: a household on an edge with another piece's
         # grid goes where the single call puts it (the lowest code), not always here
         here = pd.Series(codes_at(households.geometry, around)).isin(set(grids["code"]))
@@ -97,7 +98,7 @@ def assign_piece(piece: AssignPiece) -> AssignmentResult:
         units = ws.read("units", where={"id": unit_ids}) if unit_ids else ws.read("units", limit=0)
         # every walk within the deployment cap runs inside this margin
         streets = ws.read("streets", bbox=_pad(piece.bbox, o.deploy_cap_m + 500.0))
-        buildings = ws.read("buildings", bbox=near)
+        buildings = ws.read("buildings", bbox=near, columns=["compound_id"])
         previous = None
         if not o.fresh:
             prev = ws.read("assignments", where={"household_id": households["id"].tolist()})
@@ -128,7 +129,7 @@ def _pieces(ws: Any, opts: AssignOptions) -> list[AssignPiece]:
                       strict=True))
     g_comm = grids["community_code"].astype(str)
     g_sub = g_comm.map(sub_of).fillna("").to_numpy()
-    members = ws.read("members")
+    members = ws.read("members", columns=["report_community_code"])
     home = codes_at(members.geometry, grids)
     row = {c: i for i, c in enumerate(grids["code"].astype(str))}
     home_sub = np.array([g_sub[row[c]] if c is not None else "" for c in home], dtype=object)

@@ -16,7 +16,7 @@ Examples
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
@@ -51,7 +51,7 @@ class Workspace(Protocol):
     def layers(self) -> list[str]: ...
     def read(self, layer: str, *, bbox: BBox | None = None,
              where: Mapping[str, Any] | None = None, limit: int | None = None,
-             offset: int = 0) -> gpd.GeoDataFrame: ...
+             offset: int = 0, columns: Sequence[str] | None = None) -> gpd.GeoDataFrame: ...
     def count(self, layer: str, *, bbox: BBox | None = None,
               where: Mapping[str, Any] | None = None) -> int: ...
     def write(self, layer: str, gdf: gpd.GeoDataFrame, *, mode: WriteMode = "replace",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
 
@@ -60,6 +60,7 @@ class WorkspaceBase(ABC):
         limit: int | None = None,
         offset: int = 0,
         order_by: str | None = None,
+        columns: Sequence[str] | None = None,
     ) -> gpd.GeoDataFrame | pd.DataFrame: ...
 
     @abstractmethod
@@ -119,6 +120,7 @@ class WorkspaceBase(ABC):
         where: Mapping[str, Any] | None = None,
         limit: int | None = None,
         offset: int = 0,
+        columns: Sequence[str] | None = None,
     ) -> gpd.GeoDataFrame:
         """Read a schema layer as a GeoDataFrame in EPSG:4326.
 
@@ -133,6 +135,11 @@ class WorkspaceBase(ABC):
             means "any of".
         limit, offset
             Paging in key order.
+        columns
+            Read only these attribute columns (``None``: all). The layer's key and required
+            columns and the geometry always come along; nothing else is read or returned
+            (a run that needs three columns of a city's households does not fetch and type
+            its names, phones and addresses).
 
         Returns
         -------
@@ -141,18 +148,20 @@ class WorkspaceBase(ABC):
         """
         spec = _spec(layer)
         check_filters(where=where, bbox=bbox, limit=limit, offset=offset)
+        keep = _read_columns(layer, columns)
         if not self._has_table(layer):
-            return empty_layer(layer)
+            return _only(empty_layer(layer), keep)
         _check_columns(layer, where)
         frame = self._read_frame(
-            layer, bbox=bbox, where=where, limit=limit, offset=offset, order_by=spec.key
+            layer, bbox=bbox, where=where, limit=limit, offset=offset, order_by=spec.key,
+            columns=keep,
         )
         if not isinstance(frame, gpd.GeoDataFrame):
             frame = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([None] * len(frame)),
                                      crs=STORAGE_CRS)
         if frame.crs is None:
             frame = frame.set_crs(STORAGE_CRS)
-        return conform(layer, frame)
+        return _only(conform(layer, frame), keep)
 
     def count(self, layer: str, *, bbox: BBox | None = None,
               where: Mapping[str, Any] | None = None) -> int:
@@ -519,6 +528,31 @@ def _spec(layer: str) -> Any:
         raise NotFoundError(
             f"unknown layer {layer!r}; layers are: {', '.join(LAYERS)}"
         ) from None
+
+
+def _read_columns(layer: str, columns: Sequence[str] | None) -> list[str] | None:
+    """The attribute columns a read with ``columns`` fetches, in schema order: those asked
+    for plus the key and the required ones (``None``: every column)."""
+    if columns is None:
+        return None
+    if isinstance(columns, str):
+        raise ValidationError("columns must be a list of column names, not one string")
+    spec = LAYERS[layer]
+    known = set(spec.column_names)
+    unknown = [c for c in columns if c not in known]
+    if unknown:
+        raise ValidationError(
+            f"layer {layer} has no column {', '.join(unknown)}; columns: {', '.join(sorted(known))}"
+        )
+    wanted = set(columns) | {spec.key} | {c.name for c in spec.columns if c.required}
+    return [c.name for c in spec.columns if c.name in wanted]
+
+
+def _only(frame: gpd.GeoDataFrame, keep: list[str] | None) -> gpd.GeoDataFrame:
+    """``frame`` with only the ``keep`` columns and its geometry (all when ``None``)."""
+    if keep is None:
+        return frame
+    return frame[[*keep, frame.geometry.name]]
 
 
 def _check_columns(layer: str, where: Mapping[str, Any] | None) -> None:

@@ -567,11 +567,13 @@ class GeoPackageWorkspace(WorkspaceBase):
         limit: int | None = None,
         offset: int = 0,
         order_by: str | None = None,
+        columns: Sequence[str] | None = None,
     ) -> gpd.GeoDataFrame | pd.DataFrame:
         with self._reading() as con:
             cols, geom, conds, params = self._select(con, name, bbox=bbox, where=where)
             pk = next((c for c, _, is_pk in cols if is_pk), None)
-            shown = [(c, t) for c, t, is_pk in cols if not is_pk]
+            shown = [(c, t) for c, t, is_pk in cols if not is_pk
+                     and (columns is None or c == geom or c in columns)]
             sql = (f"SELECT {', '.join(_quote_ident(c) for c, _ in shown) or 'NULL'} "
                    f"FROM {_quote_ident(name)}")
             if conds:

@@ -347,15 +347,18 @@ class PostGISWorkspace(WorkspaceBase):
         limit: int | None = None,
         offset: int = 0,
         order_by: str | None = None,
+        columns: Sequence[str] | None = None,
     ) -> gpd.GeoDataFrame | pd.DataFrame:
         with self._connect(f"reading {name}") as conn:
-            columns = self._columns(conn, name)
-            geoms = [c for c, t in columns.items() if t.startswith("geometry")]
+            every = self._columns(conn, name)
+            geoms = [c for c, t in every.items() if t.startswith("geometry")]
+            shown = {c: t for c, t in every.items()
+                     if columns is None or c in geoms or c in columns}
             select = ", ".join(
                 f"ST_AsBinary({_ident(c)}) AS {_ident(c)}" if c in geoms else _ident(c)
-                for c in columns
+                for c in shown
             )
-            conds, params, expanding = self._conditions(columns, bbox, where)
+            conds, params, expanding = self._conditions(every, bbox, where)
             sql = f"SELECT {select} FROM {_ident(name)}"
             if conds:
                 sql += " WHERE " + " AND ".join(conds)
@@ -370,7 +373,7 @@ class PostGISWorkspace(WorkspaceBase):
             stmt = sa.text(sql).bindparams(*expanding)
             rows = conn.execute(stmt, params).all()
             srid = self._srid(conn, name, geoms[0]) if geoms else None
-        return _frame_from_rows(columns, rows, geoms, srid)
+        return _frame_from_rows(shown, rows, geoms, srid)
 
     @staticmethod
     def _srid(conn: Connection, name: str, column: str) -> int | None:

@@ -166,6 +166,25 @@ def test_where_filters(workspace: WorkspaceBase, layer_frames: dict[str, gpd.Geo
         workspace.read("households", where={"nope": 1})
 
 
+def test_read_only_some_columns(workspace: WorkspaceBase,
+                                layer_frames: dict[str, gpd.GeoDataFrame]) -> None:
+    workspace.write("households", layer_frames["households"])
+    full = workspace.read("households", where={"building_id": ["b1", "b2"]})
+    got = workspace.read("households", where={"building_id": ["b1", "b2"]},
+                         bbox=tuple(full.total_bounds), columns=["kin_member_id", "building_id"])
+    # the asked columns, plus the key and the required ones, in schema order; the filters may
+    # use columns that are not read (where on building_id, the key's order)
+    assert list(got.columns) == ["id", "building_id", "size", "kin_member_id", "geometry"]
+    assert_geodataframe_equal(got, full[list(got.columns)])
+    assert "head_name" not in workspace.read("households", columns=[]).columns
+    assert list(workspace.read("assignments", columns=["walk_m"]).columns) == [
+        "household_id", "member_id", "walk_m", "geometry"]  # absent layer: same shape
+    with pytest.raises(ValidationError, match="no column"):
+        workspace.read("households", columns=["nope"])
+    with pytest.raises(ValidationError, match="list"):
+        workspace.read("households", columns="building_id")
+
+
 def test_limit_offset_in_key_order(
     workspace: WorkspaceBase, layer_frames: dict[str, gpd.GeoDataFrame]
 ) -> None:
