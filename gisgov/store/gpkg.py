@@ -817,7 +817,7 @@ class GeoPackageWorkspace(WorkspaceBase):
                         else:
                             if exists:
                                 _drop(con, name)
-                            _create_from(con, src, name)
+                            _create_from(con, src, name, _attach(con, side))
                 finally:
                     _forget_side(side)
         except BaseException as exc:
@@ -933,8 +933,34 @@ def _drop(con: sqlite3.Connection, name: str) -> None:
             con.execute(f"DELETE FROM {table} WHERE table_name = ?", (name,))
 
 
-def _create_from(con: sqlite3.Connection, src: sqlite3.Connection, name: str) -> None:
-    """Recreate table ``name`` of the side file in the main file, data before triggers."""
+#: Side files attached to one write connection at most (SQLite allows 10 databases).
+_MAX_ATTACHED = 8
+
+
+def _attach(con: sqlite3.Connection, side: Path) -> str | None:
+    """Attach the side file to the write connection, so its rows are copied by SQLite
+    itself (``INSERT … SELECT``) instead of passing through Python one tuple at a time:
+    for 170,000 assignment lines a fifth of the time. ``None`` (stream the rows) when
+    enough files are attached already or off POSIX: a database attached inside a
+    transaction stays attached until the connection closes, after the side file is
+    unlinked, which only POSIX allows while the file is open."""
+    if os.name != "posix":
+        return None  # pragma: no cover - POSIX in CI
+    attached = con.execute("PRAGMA database_list").fetchall()
+    if len(attached) >= _MAX_ATTACHED:
+        return None
+    alias = f"gisgov_side_{len(attached)}_{os.getpid()}"
+    try:
+        con.execute(f"ATTACH DATABASE ? AS {_quote_ident(alias)}", (str(side),))
+    except sqlite3.OperationalError:
+        return None
+    return alias
+
+
+def _create_from(con: sqlite3.Connection, src: sqlite3.Connection, name: str,
+                 alias: str | None = None) -> None:
+    """Recreate table ``name`` of the side file in the main file, data before triggers
+    (rows copied inside SQLite when the side file is attached as ``alias``)."""
     objects = src.execute(
         "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL",
         (name,),
@@ -942,14 +968,19 @@ def _create_from(con: sqlite3.Connection, src: sqlite3.Connection, name: str) ->
     table_sql = next(sql for kind, obj, sql in objects if kind == "table" and obj == name)
     con.execute(table_sql)
     cols = [c for c, _, _ in _columns(src, name)]
-    _stream(con, src, name, cols, cols)
+    if alias is not None and cols:
+        listed = ", ".join(_quote_ident(c) for c in cols)
+        con.execute(f"INSERT INTO main.{_quote_ident(name)} ({listed}) "
+                    f"SELECT {listed} FROM {_quote_ident(alias)}.{_quote_ident(name)}")
+    else:
+        _stream(con, src, name, cols, cols)
     geom = _geometry_column(src, name)
     if geom:
         rtree = f"rtree_{name}_{geom}"
         row = src.execute("SELECT sql FROM sqlite_master WHERE name = ?", (rtree,)).fetchone()
         if row is not None:
             con.execute(row[0])
-            _copy_rtree(con, src, rtree)
+            _copy_rtree(con, src, rtree, alias)
     for table in _GPKG_META_TABLES:
         _copy_meta_rows(con, src, table, name)
     _copy_srs(con, src, name)
@@ -963,7 +994,8 @@ def _create_from(con: sqlite3.Connection, src: sqlite3.Connection, name: str) ->
                     f"ON {_quote_ident(name)} ({_quote_ident(spec.key)})")
 
 
-def _copy_rtree(con: sqlite3.Connection, src: sqlite3.Connection, rtree: str) -> None:
+def _copy_rtree(con: sqlite3.Connection, src: sqlite3.Connection, rtree: str,
+                alias: str | None = None) -> None:
     """Fill the new R-tree from the side file's, already built by GDAL's bulk loader.
 
     Inserting 190,000 entries one by one rebalances the tree all the time (~10 s); with the
@@ -975,7 +1007,11 @@ def _copy_rtree(con: sqlite3.Connection, src: sqlite3.Connection, rtree: str) ->
     if same_pages:
         for suffix in ("node", "rowid", "parent"):
             shadow = _quote_ident(f"{rtree}_{suffix}")
-            con.execute(f"DELETE FROM {shadow}")
+            con.execute(f"DELETE FROM main.{shadow}")
+            if alias is not None:
+                con.execute(f"INSERT INTO main.{shadow} SELECT * FROM "
+                            f"{_quote_ident(alias)}.{shadow}")
+                continue
             cur = src.execute(f"SELECT * FROM {shadow}")
             width = len(cur.description)
             con.executemany(f"INSERT INTO {shadow} VALUES ({', '.join('?' * width)})", cur)

@@ -185,8 +185,8 @@ new["id"] = "new-" + new["id"].astype(str)
 if mode == "hook":
     copy_rtree = gpkg._copy_rtree
 
-    def paused(con, src, rtree):
-        copy_rtree(con, src, rtree)
+    def paused(con, src, rtree, *rest):
+        copy_rtree(con, src, rtree, *rest)
         print("MID", flush=True)  # rows and R-tree copied, transaction still open
         time.sleep(600)
 
@@ -315,7 +315,8 @@ def test_a_write_that_fails_half_way_is_undone_even_if_the_caller_goes_on(
     ws = open_workspace(county_gpkg)
     households = ws.read("households")
 
-    def broken(con: sqlite3.Connection, src: sqlite3.Connection, rtree: str) -> None:
+    def broken(con: sqlite3.Connection, src: sqlite3.Connection, rtree: str,
+               alias: str | None = None) -> None:
         raise sqlite3.OperationalError("disk I/O error (simulated)")
 
     monkeypatch.setattr(gpkg_store, "_copy_rtree", broken)
@@ -365,4 +366,21 @@ def test_audit_appends_keep_the_protocol_and_fall_back(county_gpkg: Path) -> Non
     assert audit["note"].dropna().tolist() == ["widened"]
     assert ws.table_version(AUDIT_TABLE) == 3  # three writes
     ws.close()
+    _check_file(county_gpkg)
+
+
+def test_many_writes_in_one_transaction_copy_inside_sqlite_then_stream(
+        county_gpkg: Path) -> None:
+    """The first writes of a transaction attach their side file and copy inside SQLite; past
+    the attach limit the rest stream their rows: every table is written either way."""
+    ws = open_workspace(county_gpkg)
+    households = ws.read("households")
+    n = gpkg_store._MAX_ATTACHED + 3
+    with ws.transaction() as tx:
+        for i in range(n):
+            tx.write_table(f"t{i}", pd.DataFrame({"i": [i] * (i + 1)}))
+        tx.write("households", households.iloc[:7])
+    assert [len(ws.read_table(f"t{i}")) for i in range(n)] == list(range(1, n + 1))
+    again = ws.read("households", bbox=tuple(households.iloc[:7].total_bounds))
+    assert sorted(again["id"]) == sorted(households["id"].iloc[:7])  # R-tree copied too
     _check_file(county_gpkg)
