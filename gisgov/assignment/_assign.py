@@ -14,6 +14,7 @@ from gisgov.assignment._problem import build_problem
 from gisgov.assignment._result import AssignmentResult, make_result
 from gisgov.assignment._settings import AssignmentInput, AssignSettings
 from gisgov.assignment._solve import solve
+from gisgov.gcpause import gc_paused
 
 __all__ = ["AssignmentResult", "assign", "previous_from_layer", "run"]
 
@@ -107,14 +108,17 @@ def run(data: AssignmentInput, settings: AssignSettings | None = None, *,
     t0 = time.perf_counter()
     settings = settings or AssignSettings()
     report: ProgressFn = progress or (lambda _d, _f: None)
-    report("building the problem: grids, members, walking distances", 0.02)
-    problem = build_problem(data, settings)
-    report(f"solving {problem.n_pieces} piece(s)", 0.5)
-    solution = solve(problem, certify=settings.certify, one_grid=settings.one_grid,
-                     relax=settings.relax, progress=lambda d, f: report(d, 0.5 + 0.4 * f))
-    report("writing the report", 0.92)
-    return make_result(solution.problem, solution, data.households, data.members,
-                       time.perf_counter() - t0)
+    # the steps make arrays, frames and many short-lived tuples, no reference cycles:
+    # the collector would only walk them (gisgov.gcpause)
+    with gc_paused():
+        report("building the problem: grids, members, walking distances", 0.02)
+        problem = build_problem(data, settings)
+        report(f"solving {problem.n_pieces} piece(s)", 0.5)
+        solution = solve(problem, certify=settings.certify, one_grid=settings.one_grid,
+                         relax=settings.relax, progress=lambda d, f: report(d, 0.5 + 0.4 * f))
+        report("writing the report", 0.92)
+        return make_result(solution.problem, solution, data.households, data.members,
+                           time.perf_counter() - t0)
 
 
 def previous_from_layer(layer: pd.DataFrame | None) -> pd.DataFrame | None:

@@ -8,6 +8,7 @@ import pandas as pd
 import shapely
 
 from gisgov.assignment._result import AssignmentResult
+from gisgov.gcpause import gc_paused
 
 __all__ = ["DEPLOYMENTS_TABLE", "GRIDS_TABLE", "RECRUIT_TABLE", "UNASSIGNED_TABLE",
            "write_assignment"]
@@ -31,7 +32,7 @@ def write_assignment(workspace: Any, result: AssignmentResult) -> list[str]:
     list of str
         The layer and tables written (for job result links).
     """
-    with workspace.transaction() as tx:
+    with gc_paused(), workspace.transaction() as tx:
         tx.write("assignments", result.assignments)
         tx.write_table(GRIDS_TABLE, result.grids)
         tx.write_table(UNASSIGNED_TABLE, result.unassigned)

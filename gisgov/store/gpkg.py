@@ -62,6 +62,7 @@ import pyogrio
 import shapely
 
 from gisgov.errors import NotFoundError, StoreError, ValidationError
+from gisgov.gcpause import gc_paused
 from gisgov.layers import LAYERS, STORAGE_CRS
 from gisgov.store._base import (
     TABLE_VERSION_PREFIX,
@@ -586,9 +587,12 @@ class GeoPackageWorkspace(WorkspaceBase):
             if page_in_sql and (limit is not None or offset):
                 sql += " LIMIT ? OFFSET ?"
                 params += [-1 if limit is None else int(limit), int(offset)]
-            rows = con.execute(sql, params).fetchall()
+            with gc_paused():  # a tuple per row: no collections while they pile up
+                rows = con.execute(sql, params).fetchall()
             crs = _crs(con, name) if geom else None
-        frame = _frame(shown, rows, geom, crs)
+        with gc_paused():
+            frame = _frame(shown, rows, geom, crs)
+        del rows
         if isinstance(frame, gpd.GeoDataFrame) and bbox is not None and len(frame):
             box = shapely.box(*bbox)
             frame = frame[frame.geometry.intersects(box).to_numpy()]
