@@ -265,7 +265,35 @@ def scopes_run(layers: dict[str, gpd.GeoDataFrame], grids: gpd.GeoDataFrame
     return rows
 
 
-def scale8_run(caps: tuple[float, ...] = (3000.0, 5000.0, 6000.0, 8000.0)) -> dict[str, Any]:
+#: ``(deploy cap m, deploy_from, workers)`` of each scale-8 run: the default (3 km, from home,
+#: one worker), the other origin of a deployed member's walk at the default cap, the two
+#: subdistrict pieces on two workers, then wider caps.
+SCALE8_RUNS: tuple[tuple[float, str, int], ...] = (
+    (3000.0, "home", 1), (3000.0, "unit", 1), (3000.0, "home", 2),
+    (5000.0, "home", 1), (6000.0, "home", 1), (8000.0, "home", 1))
+
+
+def _digest(path: Path) -> str:
+    """SHA-256 (16 hex digits) of the written assignments (household, member, grid, walk),
+    sorted by household: equal digests, the same assignment to the metre."""
+    import hashlib
+
+    import pandas as pd
+
+    from gisgov.store import open_workspace
+
+    ws = open_workspace(path)
+    try:
+        cols = ["household_id", "member_id", "grid_code", "walk_m"]
+        t = pd.DataFrame(ws.read("assignments", columns=cols[1:])[cols])
+    finally:
+        ws.close()
+    t = t.sort_values("household_id").reset_index(drop=True)
+    return hashlib.sha256(
+        pd.util.hash_pandas_object(t, index=False).to_numpy().tobytes()).hexdigest()[:16]
+
+
+def scale8_run(runs: tuple[tuple[float, str, int], ...] = SCALE8_RUNS) -> dict[str, Any]:
     """The county at scale 8 through the CLI in a child process: wall time, peak memory."""
     import os
     import resource
@@ -284,39 +312,45 @@ def scale8_run(caps: tuple[float, ...] = (3000.0, 5000.0, 6000.0, 8000.0)) -> di
                      ["grids", str(tmp)]):
             subprocess.run([*cli, *step], check=True, capture_output=True)
         tmp.rename(base)
-    runs = []
-    for cap in caps:
+    out_runs = []
+    for cap, origin, workers in runs:
         ws = cache / "county8.run.gpkg"
         shutil.copy2(base, ws)
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         before = usage.ru_maxrss
         cpu0 = usage.ru_utime + usage.ru_stime
+        load = os.getloadavg()[0]
         t = time.perf_counter()
         out = subprocess.run([*cli, "assign", str(ws), "--json", "--fresh", "--deploy-cap",
-                              str(cap)], check=True, capture_output=True, text=True,
-                             env=dict(os.environ))
+                              str(cap), "--deploy-from", origin, "--workers", str(workers)],
+                             check=True, capture_output=True, text=True, env=dict(os.environ))
         wall = time.perf_counter() - t
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         peak = usage.ru_maxrss
         doc = json.loads(out.stdout)
-        runs.append({
-            "deploy_cap_m": cap, "households": doc["households"], "coverage": doc["coverage"],
+        out_runs.append({
+            "deploy_cap_m": cap, "deploy_from": origin, "workers": workers,
+            "households": doc["households"], "coverage": doc["coverage"],
             "unassigned": doc["unassigned"], "deployed": doc["deployed"],
             "members_below_min": doc["members_below_min"],
             "more_members_needed": doc["more_members_needed"], "optimal": doc["optimal"],
             "pieces": doc["clusters"], "arcs": doc["arcs"], "mean_walk_m": doc["mean_walk_m"],
             "coverage_bound": doc["coverage_bound"],
             "coverage_maximal": doc["coverage_maximal"],
-            # CPU seconds (user + system) of the child: on a shared machine wall time
-            # measures the other users too.
+            "certified": doc["lower_bound"] == doc["objective"],
+            # CPU seconds (user + system) of the child (a local Dask cluster's worker
+            # processes are its children too): on a shared machine wall time measures the
+            # other users too; the 1-minute load average (2 cores) when the run started.
             "cpu_seconds": round(usage.ru_utime + usage.ru_stime - cpu0, 2),
+            "load_1min": round(load, 2),
             "wall_seconds": round(wall, 2), "cli_seconds": doc["seconds"],
             "assign_seconds": doc["solve_seconds"],
             # ru_maxrss is the largest child so far (KiB on Linux): only a rise is this run's.
             "peak_rss_mb": round(max(peak, before) / 1024, 1),
+            "digest": _digest(ws),
         })
         ws.unlink()
-    return {"runs": runs}
+    return {"runs": out_runs}
 
 
 def scale8_phases(path: Path) -> dict[str, float]:

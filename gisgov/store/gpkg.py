@@ -1251,7 +1251,7 @@ def _frame(shown: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]], geom
 
 def _typed(decl: str, vals: Sequence[Any]) -> Any:
     base = decl.split("(")[0].strip()
-    has_null = any(v is None for v in vals)
+    has_null = None in vals  # in C: (v is None or v == None) is only true for None
     try:
         if base in _INT_TYPES or base == "BOOLEAN":
             if has_null:

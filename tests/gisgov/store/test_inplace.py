@@ -19,6 +19,7 @@ import textwrap
 import time
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyogrio
@@ -384,3 +385,40 @@ def test_many_writes_in_one_transaction_copy_inside_sqlite_then_stream(
     again = ws.read("households", bbox=tuple(households.iloc[:7].total_bounds))
     assert sorted(again["id"]) == sorted(households["id"].iloc[:7])  # R-tree copied too
     _check_file(county_gpkg)
+
+
+def test_reads_pause_the_collector_and_give_it_back_as_it_was(county_gpkg: Path) -> None:
+    """A read pauses Python's cyclic collector while it builds its rows (gisgov.gcpause) and
+    leaves it as it found it: on, or off when the caller had switched it off."""
+    import gc
+
+    from gisgov.gcpause import gc_paused
+
+    ws = open_workspace(county_gpkg)
+    seen: list[bool] = []
+    frame = gpkg_store._frame
+
+    def spy(*args: Any) -> Any:
+        seen.append(gc.isenabled())
+        return frame(*args)
+
+    assert gc.isenabled()
+    gpkg_store._frame = spy
+    try:
+        n = len(ws.read("households", columns=["building_id"]))
+        assert gc.isenabled()
+        with gc_paused():
+            with gc_paused():
+                ws.read("members")
+            assert not gc.isenabled()  # the inner block does not switch it back on
+        assert gc.isenabled()
+        gc.disable()
+        try:
+            ws.read("grids")
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
+    finally:
+        gpkg_store._frame = frame
+    assert n > 0
+    assert seen == [False, False, False]
