@@ -200,20 +200,19 @@ def _unassigned_table(p: AssignmentProblem, s: AssignmentSolution, g_needed: Int
     miss = np.flatnonzero(s.chosen < 0)
     where = {"grid": "", "community": " or reporting members of the community",
              "subdistrict": " or reporting members of the subdistrict"}[p.scope]
-    reasons: list[str] = []
-    for i in miss:
-        g = p.h_grid[i]
-        if s.failed[i] is not None:
-            reasons.append(str(s.failed[i]))
-        elif g < 0:
-            reasons.append("location is outside every grid; check the point or the grids")
-        else:
-            reasons.append(
-                f"no member within reach has room: grid {p.g_code[g]} has "
-                f"{p.g_households[g]} households and capacity {p.g_cap_max[g]}, and the "
-                f"adjacent grids{where} within {p.deploy_cap_m:,.0f} m are full"
-                + ("" if p.borrow else " (borrowing is off)")
-                + f"; it needs {g_needed[g]} more member(s)")
+    # the reason depends on the grid only: written once per grid, not once per household
+    g_miss = p.h_grid[miss]
+    per_grid = np.array(
+        [f"no member within reach has room: grid {p.g_code[g]} has "
+         f"{p.g_households[g]} households and capacity {p.g_cap_max[g]}, and the "
+         f"adjacent grids{where} within {p.deploy_cap_m:,.0f} m are full"
+         + ("" if p.borrow else " (borrowing is off)")
+         + f"; it needs {g_needed[g]} more member(s)" for g in range(p.n_grids)]
+        + ["location is outside every grid; check the point or the grids"], dtype=object)
+    reasons = per_grid[np.where(g_miss >= 0, g_miss, p.n_grids)]
+    failed = s.failed[miss]
+    has_failed = np.array([f is not None for f in failed], dtype=bool)
+    reasons[has_failed] = [str(f) for f in failed[has_failed]]
     return pd.DataFrame({
         "household_id": p.h_id[miss],
         "grid_code": pd.Series([p.g_code[g] if g >= 0 else None for g in p.h_grid[miss]],
