@@ -244,12 +244,21 @@ def _column(frame: pd.DataFrame, name: str) -> ObjArray:
     return np.full(len(frame), None, dtype=object)
 
 
-def _grid_of(grids: gpd.GeoDataFrame, lon: FloatArray, lat: FloatArray
-             ) -> tuple[IntArray, IntArray]:
+def _grid_of(grids: gpd.GeoDataFrame, lon: FloatArray, lat: FloatArray,
+             points: gpd.GeoDataFrame | None = None) -> tuple[IntArray, IntArray]:
     """Row of ``grids`` (sorted by code) holding each position and how many grids cover it
-    (``> 1`` on a shared edge): the lookup's rule, lowest code first."""
+    (``> 1`` on a shared edge): the lookup's rule, lowest code first. ``points``: the layer
+    the positions were read from, whose Point geometries are located as they are when it is
+    stored in EPSG:4326 (nothing to build)."""
     geoms = np.asarray(grids.geometry.to_crs(4326).values, dtype=object)
-    return locate_xy(lon, lat, geoms, codes=grids["code"].astype(str).to_numpy(dtype=object))
+    pts = None
+    if points is not None and len(points) and points.crs is not None and \
+            points.crs.equals(STORAGE_CRS):
+        values = np.asarray(points.geometry.values, dtype=object)
+        if bool(np.all(shapely.get_type_id(values) == 0)):
+            pts = values
+    return locate_xy(lon, lat, geoms, codes=grids["code"].astype(str).to_numpy(dtype=object),
+                     points=pts)
 
 
 def _lonlat(gdf: gpd.GeoDataFrame) -> tuple[FloatArray, FloatArray]:
@@ -361,8 +370,8 @@ def _locate_people(
     """Grid of every household and member (the lookup's locator), bounds and origins."""
     h_lon, h_lat = _lonlat(households)
     m_lon, m_lat = _lonlat(members)
-    h_row, h_touch = _grid_of(grids, h_lon, h_lat)
-    m_row, _ = _grid_of(grids, m_lon, m_lat)
+    h_row, h_touch = _grid_of(grids, h_lon, h_lat, households)
+    m_row, _ = _grid_of(grids, m_lon, m_lat, members)
     m_id = _str_or_none(members["id"])
     m_class, m_status = _str_or_none(members["class"]), _str_or_none(members["status"])
     n_m = len(m_id)

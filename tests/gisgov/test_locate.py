@@ -164,3 +164,23 @@ def test_county_shared_vertices_agree(county_layers: dict[str, gpd.GeoDataFrame]
 def test_codes_must_match_polygons() -> None:
     with pytest.raises(ValueError, match="2 polygons but 1 codes"):
         locate_xy([0.0], [0.0], [shapely.box(0, 0, 1, 1)] * 2, codes=["a"])
+
+
+def test_given_points_are_located_as_built_ones(
+        county_layers: dict[str, gpd.GeoDataFrame]) -> None:
+    """``locate_xy(..., points=)`` queries a layer's own Point geometries instead of building
+    them again: the same rows and counts, also on the communities' shared vertices."""
+    comm = county_layers["communities"]
+    codes = comm["code"].to_numpy()
+    vertices = np.unique(shapely.get_coordinates(np.asarray(comm.geometry.values)), axis=0)
+    pts = np.concatenate([np.asarray(county_layers["households"].geometry.values),
+                          shapely.points(vertices)])
+    x, y = shapely.get_x(pts), shapely.get_y(pts)
+    built = locate_xy(x, y, comm.geometry, codes=codes)
+    given = locate_xy(x, y, comm.geometry, codes=codes, points=pts)
+    assert (built[1] > 1).sum() >= 10  # shared vertices among them
+    assert given[0].tolist() == built[0].tolist()
+    assert given[1].tolist() == built[1].tolist()
+    assert locate_points(pts, comm.geometry, codes=codes).tolist() == built[0].tolist()
+    with pytest.raises(ValueError, match="coordinates but"):
+        locate_xy(x, y, comm.geometry, points=pts[:-1])
