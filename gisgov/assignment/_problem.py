@@ -235,6 +235,8 @@ def _require(gdf: pd.DataFrame, layer: str, columns: list[str]) -> None:
 def _str_or_none(values: pd.Series) -> ObjArray:
     out = values.astype(object).to_numpy(copy=True)
     out[pd.isna(values).to_numpy()] = None
+    if set(map(type, out)) <= {str, type(None)}:
+        return out  # a stored layer's text (checked in C): already what the loop makes
     return np.array([None if v is None else str(v) for v in out], dtype=object)
 
 
