@@ -24,9 +24,13 @@ Part 3: the same county under each deployment scope (grid, community, subdistric
 and walking side by side.
 
 Part 4 (``--scale 8``): the county at scale 8 (about 194,000 households), built once into
-``benchmarks/.cache/``; ``gisgov assign --json`` runs in a child process whose wall time and
-peak memory (``ru_maxrss``) are recorded, at the default 3 km cap and at wider caps, so the
-coverage the data allows is shown in figures; then why it stops where it does (``reach``: the
+``benchmarks/.cache/``; ``gisgov assign --json`` runs in a child process whose wall time, CPU
+time, peak memory (``ru_maxrss``) and starting load are recorded, at the default 3 km cap with
+a deployed member's walk measured from home (default) and from the unit (``--deploy-from``),
+on two workers (``--workers 2``: the two subdistrict pieces in parallel), and at wider caps,
+so the coverage the data allows is shown in figures; each run's ``digest`` hashes the
+written assignments (household, member, grid, walk), so runs that must agree (one or two
+workers) are seen to; then why it stops where it does (``reach``: the
 walk from each mixed community's grid to the nearest service point with reporting members, at
 scale 1 and 8) and where the CPU goes (``phases_cpu_seconds``: reading, building the problem,
 the flows, decoding, the result tables, writing; measured in this process).
