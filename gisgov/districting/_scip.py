@@ -5,7 +5,9 @@ order the symmetry handling and variable fixing work in), builds the model
 (:func:`_build_model`: assignment, balance, cut edges; :func:`_add_roots`: roots, symmetry
 and fixing), adds the lazy contiguity constraints (:class:`_Separators`, a constraint handler)
 and the incumbent, solves, and reads the result (:func:`_result`). The model itself is in
-:mod:`gisgov.districting.exact`'s docstring.
+:mod:`gisgov.districting.exact`'s docstring. Optional (off by default, see
+:func:`solve_scip`): per-area boundary rows from the cheapest balanced contiguous area each
+root allows (:func:`_add_boundary_bounds`).
 
 Why the unit order matters: areas are numbered by their *root*, the first unit of the area
 in the order, so every fixing below is a statement about positions in it (Validi & Buchanan
@@ -90,6 +92,7 @@ def solve_scip(
     tune: Callable[[Any], None] | None = None,
     extended_cuts: bool | None = None,
     fixing_order: bool = True,
+    boundary_bounds: bool = False,
 ) -> ExactResult:
     """The cut-set model in SCIP with lazy separator constraints (see the module docstring).
 
@@ -102,6 +105,11 @@ def solve_scip(
     seconds); ``tune`` is a benchmark hook that changes SCIP settings; ``extended_cuts``
     forces the cut-edge formulation (default: extended for ``k ≥ 3``); ``fixing_order=False``
     keeps the input order (no B set, no U-fixing) for side-by-side measurements.
+    ``boundary_bounds=True`` adds the per-area boundary rows of :func:`_add_boundary_bounds`
+    (up to 15 % of ``time_limit`` computing them, taken from SCIP's limit). Off by default:
+    they lift the bound per node several-fold but slow each node about threefold, and at
+    300 s that was a net loss on the literature's county maps (figures in
+    ``benchmarks/results/districting_literature.txt``).
     """
 
     t0 = time.monotonic()
@@ -122,6 +130,10 @@ def solve_scip(
     ext = extended_cuts if extended_cuts is not None else k >= 3
     v = _build_model(md, pb, extended=ext)
     _add_roots(md, pb, v)
+    if boundary_bounds:
+        _add_boundary_bounds(md, pb, v, budget=0.15 * time_limit)
+        # the bounds' seconds come out of the solver's limit
+        md.setParam("limits/time", float(max(time_limit - (time.monotonic() - t0), 0.1)))
     hdlr = _make_separators()(v.x, v.r, pb.nbrs, k)
     md.includeConshdlr(
         hdlr,
@@ -385,6 +397,132 @@ def _fix_symmetric(md: Any, pb: _Problem, v: _Vars, far: np.ndarray) -> None:
                 md.chgVarUb(r[u][j], 0.0)
             if far[j, u]:
                 md.chgVarUb(x[u][j], 0.0)
+
+
+def _add_boundary_bounds(md: Any, pb: _Problem, v: _Vars, *, budget: float) -> None:
+    """Every area's boundary costs at least what the cheapest balanced contiguous area with
+    its root costs: ``Σ_e c_e·(x_ua + x_va − 2 z_ea) ≥ Σ_j β_j r_ja`` (extended formulation;
+    ``Σ_e c_e y_e ≥ Σ_j β_j r_ja`` without it), ``β_j`` from :func:`_cheapest_area`.
+
+    Why: the LP relaxation spreads each area thinly over large regions (x = 0.1–0.3 on
+    dozens of units), where its boundary costs almost nothing; this row makes a thin area
+    pay for a whole area's boundary. Summed over areas (each cut edge bounds two areas)
+    it alone puts the root bound at half the sum of the roots' β. A root whose β is
+    infeasible cannot root any area and is fixed out.
+    """
+    import pyscipopt as ps
+
+    n, k = pb.n, pb.k
+    cost = pb.costs * pb.scale
+    far = pb.dist > pb.upper * (1 + 1e-9) + 1e-9
+    roots = [u for u in range(n) if any(v.r[u][a].getUbOriginal() > 0.5 for a in range(k))]
+    t0 = time.monotonic()
+    t_end = t0 + budget
+    beta = np.zeros(n)
+    for j in roots:
+        if time.monotonic() > t_end:
+            break
+        allowed = ~far[j] & ((np.arange(n) >= j) if pb.symmetric else True)
+        beta[j] = _cheapest_area(pb, cost, j, allowed, t_end - time.monotonic())
+    for j in np.flatnonzero(np.isinf(beta)).tolist():
+        for a in range(k):
+            md.chgVarUb(v.r[j][a], 0.0)
+    beta[np.isinf(beta)] = 0.0
+    if not beta.any():
+        return
+    for a in range(k):
+        if v.z:
+            tv = ps.quicksum(
+                float(cost[e]) * (v.x[u][a] + v.x[t][a] - 2 * v.z[e][a])
+                for e, (u, t) in enumerate(pb.edges.tolist())
+            )
+        else:
+            tv = ps.quicksum(float(cost[e]) * v.y[e] for e in range(len(pb.edges)))
+        md.addCons(tv >= ps.quicksum(float(beta[j]) * v.r[j][a] for j in roots if beta[j] > 0))
+
+
+#: HiGHS branch-and-bound nodes per MILP and contiguity rounds per root in :func:`_cheapest_area`:
+#: work limits (not seconds) keep the bounds, and so SCIP's search, the same on a loaded
+#: machine. Louisiana (64 counties): 5–40 rounds and 0.1–3 s per MILP unlimited.
+_AREA_NODES = 50
+_AREA_ROUNDS = 10
+
+
+def _cheapest_area(
+    pb: _Problem, cost: np.ndarray, j: int, allowed: np.ndarray, seconds: float
+) -> float:
+    """Lower bound on the boundary cost of a contiguous area containing ``j`` within the
+    balance bounds, made of ``allowed`` units (``inf``: no such area): a small MILP in
+    HiGHS, contiguity added as separator rows on the disconnected solutions it returns."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import coo_matrix
+
+    n, m = pb.n, len(pb.edges)
+    e = pb.edges
+    ar = np.arange(m)
+    rows = [ar, ar, ar, m + ar, m + ar, m + ar]
+    cols = [n + ar, e[:, 0], e[:, 1], n + ar, e[:, 0], e[:, 1]]
+    vals = [np.ones(m), -np.ones(m), np.ones(m), np.ones(m), np.ones(m), -np.ones(m)]
+    lo = [np.zeros(2 * m)]
+    hi = [np.full(2 * m, np.inf)]
+    nr = 2 * m
+    rows.append(np.full(n, nr))
+    cols.append(np.arange(n))
+    vals.append(pb.w.astype(float))
+    lo.append(np.array([pb.lower]))
+    hi.append(np.array([pb.upper]))
+    nr += 1
+
+    def separator(members: list[int], border: list[int]) -> None:
+        # v ∈ C (C without j) needs a unit of C's border: s_v ≤ Σ_{c ∈ N(C)} s_c
+        nonlocal nr
+        for t in members:
+            rows.append(np.full(len(border) + 1, nr))
+            cols.append(np.asarray([t, *border]))
+            vals.append(np.asarray([-1.0] + [1.0] * len(border)))
+            lo.append(np.array([0.0]))
+            hi.append(np.array([np.inf]))
+            nr += 1
+
+    for u in range(n):
+        if u != j:
+            separator([u], pb.nbrs[u])
+    lb = np.zeros(n + m)
+    ub = np.concatenate([allowed.astype(float), np.full(m, np.inf)])
+    lb[j] = ub[j] = 1.0
+    c = np.concatenate([np.zeros(n), cost])
+    integrality = np.concatenate([np.ones(n), np.zeros(m)])
+    t_end = time.monotonic() + seconds
+    for _ in range(_AREA_ROUNDS):
+        left = t_end - time.monotonic()
+        if left <= 0:
+            return 0.0
+        a = coo_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+            shape=(nr, n + m),
+        ).tocsr()
+        res = milp(
+            c,
+            constraints=LinearConstraint(a, np.concatenate(lo), np.concatenate(hi)),
+            integrality=integrality,
+            bounds=Bounds(lb, ub),
+            options={"time_limit": left, "disp": False, "node_limit": _AREA_NODES},
+        )
+        if res.status == 2:
+            return math.inf
+        if res.status != 0 or res.x is None:  # node or time limit: the dual bound
+            bound = getattr(res, "mip_dual_bound", None)
+            return max(0.0, float(bound)) if bound is not None and np.isfinite(bound) else 0.0
+        inside = set(np.flatnonzero(res.x[:n] > 0.5).tolist())
+        comp = _component(pb.nbrs, j, inside)
+        if comp == inside:
+            return float(res.fun)
+        rest = inside - comp
+        while rest:
+            piece = _component(pb.nbrs, rest.pop(), inside)
+            rest -= piece
+            separator(sorted(piece), sorted({t for u in piece for t in pb.nbrs[u]} - piece))
+    return float(res.fun)  # a relaxation's optimum is still a lower bound
 
 
 def _suffix_reach(pb: _Problem) -> np.ndarray:

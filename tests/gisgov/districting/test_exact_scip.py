@@ -3,6 +3,8 @@ heuristic's plan is the incumbent, locks are honoured."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import geopandas as gpd
 import numpy as np
 import shapely
@@ -132,7 +134,7 @@ def test_fixing_order_puts_light_pieces_last_and_proves_the_same_optimum() -> No
         assert sorted(order.tolist()) == list(range(g.n))
         back = set(order[front:].tolist())
         assert back  # small units exist on these lattices
-        for comp in _pieces(g, back):
+        for comp in _pieces(g.edges, back):
             assert w[list(comp)].sum() < lo
         runs = [_scip(g, w, k, lo, hi, fixing_order=fo) for fo in (True, False)]
         assert all(r.optimal for r in runs)
@@ -144,16 +146,78 @@ def test_fixing_order_puts_light_pieces_last_and_proves_the_same_optimum() -> No
         assert contiguous(Plan(graph=g, labels=labels, weights=w, k=k)) == []
 
 
-def _pieces(g: UnitGraph, nodes: set[int]) -> list[set[int]]:
+def _pieces(edges: np.ndarray, nodes: set[int]) -> list[set[int]]:
     import networkx
 
     sub = networkx.Graph()
     sub.add_nodes_from(nodes)
-    sub.add_edges_from((u, v) for u, v in g.edges.tolist() if u in nodes and v in nodes)
+    sub.add_edges_from((u, v) for u, v in edges.tolist() if u in nodes and v in nodes)
     return [set(c) for c in networkx.connected_components(sub)]
 
 
-def _scip(g: UnitGraph, w: np.ndarray, k: int, lo: float, hi: float, **kw: bool) -> ExactResult:
-    """SCIP without a hint, run to completion (no time cap)."""
+def _scip(g: UnitGraph, w: np.ndarray, k: int, lo: float, hi: float, **kw: Any) -> ExactResult:
+    """SCIP without a hint unless given one, run to completion (no time cap)."""
+    opts: dict[str, Any] = {"time_limit": 1e6, "hint": None, "seed": 0, **kw}
     return solve_scip(g, w, k, lower=lo, upper=hi, objective=EDGES, locked=None, home=None,
-                      time_limit=1e6, hint=None, seed=0, **kw)  # fmt: skip
+                      **opts)  # fmt: skip
+
+
+def test_cheapest_area_is_the_least_boundary_of_a_balanced_contiguous_area() -> None:
+    """``β_j`` (the boundary-cost bound behind the per-area rows) equals, on a lattice small
+    enough to enumerate every unit set, the least boundary cost of a contiguous area that
+    contains ``j``, lies within the balance bounds and uses only allowed units; and is
+    ``inf`` where no such area exists."""
+    import itertools
+
+    from gisgov.districting._scip import _cheapest_area, _prepare
+
+    units = lattice(4, 3, 7)
+    g = graph_from_units(units)
+    w = units["hh"].to_numpy(dtype=float)
+    ideal = w.sum() / 3
+    pb = _prepare(g, w, 3, lower=ideal * 0.95, upper=ideal * 1.05, objective=EDGES,
+                  locked=None, home=None, fixing_order=True)  # fmt: skip
+    cost = pb.costs * pb.scale
+    checked = 0
+    for j in range(pb.n):
+        allowed = np.arange(pb.n) >= j
+        best = float("inf")
+        for bits in itertools.product((0, 1), repeat=pb.n - j):
+            inside = set((j + np.flatnonzero(bits)).tolist())
+            if j not in inside or not pb.lower <= pb.w[list(inside)].sum() <= pb.upper:
+                continue
+            if len(_pieces(pb.edges, inside)) != 1:
+                continue
+            e = pb.edges
+            border = np.isin(e[:, 0], list(inside)) != np.isin(e[:, 1], list(inside))
+            best = min(best, float(cost[border].sum()))
+        got = _cheapest_area(pb, cost, j, allowed, 60.0)
+        assert got == best or abs(got - best) < 1e-6, (j, got, best)
+        checked += best < float("inf")
+    assert checked >= 3  # several roots have a feasible area, the rest none
+
+
+def test_boundary_rows_raise_the_root_bound_and_keep_the_optimum() -> None:
+    """The per-area boundary rows (``Σ_e c_e·(x_ua + x_va − 2 z_ea) ≥ Σ_j β_j r_ja``) lift
+    the bound after one node on a 5×5 lattice into 3 from under half the optimum to the
+    optimum itself, and prove the same optimum as the model without them."""
+    units = lattice(5, 5, 8)
+    heur = partition(
+        units, weight="hh", areas=3, tolerance=0.05, objective=EDGES, seed=0, method="heuristic"
+    )
+    g, lab = heur.graph, heur.labels.to_numpy()
+    w = units["hh"].to_numpy(dtype=float)
+    runs = {
+        (rows, nodes): _scip(
+            g, w, 3, heur.lower, heur.upper, hint=lab, node_limit=nodes, boundary_bounds=rows
+        )
+        for rows in (True, False)
+        for nodes in (1, None)
+    }
+    with_rows, without = runs[True, None], runs[False, None]
+    assert with_rows.optimal
+    assert without.optimal
+    assert abs(with_rows.objective - without.objective) < 1e-9
+    assert runs[True, 1].bound >= with_rows.objective * (1 - 1e-6)  # proven at the root
+    assert runs[False, 1].bound < 0.5 * without.objective
+    assert without.nodes > 1
