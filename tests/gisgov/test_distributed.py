@@ -15,10 +15,13 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
+import psycopg
 import pytest
 import shapely
 
@@ -185,7 +188,13 @@ def test_postgis_through_an_external_tcp_scheduler(county_gpkg_master: Path, pos
 
     local = tmp_path / "w1.gpkg"
     shutil.copyfile(county_gpkg_master, local)
-    pg = open_workspace(postgis_url, create=True)
+    # its own schema, dropped after: layers left in the session database's public schema
+    # would show through the search_path of the store tests' per-test schemas
+    schema = f"dist_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgis_url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    pg = open_workspace(f"{postgis_url}?options={quote(f'-csearch_path={schema},public')}",
+                        create=True)
     src = open_workspace(county_gpkg_master)
     ws1 = open_workspace(local)
     try:
@@ -202,3 +211,5 @@ def test_postgis_through_an_external_tcp_scheduler(county_gpkg_master: Path, pos
         ws1.close()
         src.close()
         pg.close()
+        with psycopg.connect(postgis_url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
