@@ -142,8 +142,12 @@ class Session:
     worker); the driver meanwhile has its own work: reading the layers it makes the tasks
     from, and after the tasks merging and writing the results. :meth:`open` starts the
     cluster in a thread, :meth:`client` waits for it when the tasks are submitted, and
-    :meth:`release` stops it in a thread once the tasks are done; leaving the ``with``
-    block waits for the stop. In process (``workers=1``) it does nothing and imports no Dask.
+    :meth:`release` stops it in a thread once the tasks are done. Leaving the ``with``
+    block does not wait for the stop (a second or more: the nannies wait for their workers to
+    exit) — the caller meanwhile writes the results — unless it leaves on an exception; the
+    stopping thread is not a daemon, so the process still waits for it before exiting, and
+    :meth:`wait` waits for it now. In process (``workers=1``) it does nothing and imports no
+    Dask.
     """
 
     def __init__(self, cluster: Cluster, *, warm: Callable[[], object] | None = None) -> None:
@@ -204,16 +208,23 @@ class Session:
         local, client = self._started
         self._warming = []
         self._stopping = threading.Thread(target=_shut, args=(local, client),
-                                          name="dask-stop", daemon=True)
+                                          name="dask-stop", daemon=False)
         self._stopping.start()
+
+    def wait(self) -> None:
+        """Stop the cluster (if not yet) and wait until it has stopped."""
+        self.release()
+        if self._stopping is not None:
+            self._stopping.join()
 
     def __enter__(self) -> Session:
         return self.open()
 
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-        if self._stopping is not None:
-            self._stopping.join()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is not None:
+            self.wait()
+        else:
+            self.release()
 
 
 def run_tasks(
@@ -263,9 +274,12 @@ def run_tasks(
             yield i, out
         return
     if session is None:
-        with Session(cluster) as own:
+        own = Session(cluster).open()
+        try:
             yield from run_tasks(fn, items, cluster=cluster, name=name, progress=progress,
                                  weights=weights, session=own)
+        finally:
+            own.wait()
         return
     from distributed import as_completed
 
