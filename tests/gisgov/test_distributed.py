@@ -221,4 +221,5 @@ def test_local_cluster_runs_without_dask_monitoring() -> None:
     assert len(seen) == 2
     assert all(v == LOCAL_CONFIG for v in seen.values())
     assert dask.config.get("distributed.worker.profile.enabled") == before
-    assert session._stopping is not None and not session._stopping.is_alive()
+    assert session._stopping is not None
+    assert not session._stopping.is_alive()
