@@ -201,9 +201,12 @@ def _main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = str(Path(tmp) / "city.gpkg")
         shutil.copyfile(args.sample, url)
+        # one file for every command: the workers of a local cluster are forked from a
+        # server that keeps the environment of its start
+        log = Path(tmp) / "tasks.jsonl"
+        os.environ[LOG_ENV] = str(log)
         for command in args.commands:
-            log = Path(tmp) / f"{command}.jsonl"
-            os.environ[LOG_ENV] = str(log)
+            log.unlink(missing_ok=True)
             phases, wall, cpu = run(command, url, args.workers)
             report(command, phases, wall, cpu, log)
 
