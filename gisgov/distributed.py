@@ -129,7 +129,8 @@ def _open(cluster: Cluster, preload: Sequence[str] = ()) -> tuple[Any, Any]:
     with dask.config.set(LOCAL_CONFIG):
         # Dask sets its own preload list the first time it asks for the context; ours goes
         # after it (the fork server starts with the first worker, and only once a process)
-        get_mp_context().set_forkserver_preload(list(dict.fromkeys([*PRELOAD, *preload])))
+        get_mp_context().set_forkserver_preload(  # type: ignore[no-untyped-call]
+            list(dict.fromkeys([*PRELOAD, *preload])))
         local = LocalCluster(  # type: ignore[no-untyped-call]
             n_workers=cluster.workers, threads_per_worker=1, processes=True,
             dashboard_address=None,
