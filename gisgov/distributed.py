@@ -164,9 +164,13 @@ class Session:
     Dask.
     """
 
-    def __init__(self, cluster: Cluster, *, warm: Callable[[], object] | None = None) -> None:
+    def __init__(self, cluster: Cluster, *, warm: Callable[[], object] | None = None,
+                 preload: Sequence[str] = ()) -> None:
         self.cluster = cluster
         self.warm = warm
+        #: Modules a local cluster's fork server imports before forking the workers (with
+        #: the warm-up's own module): what they load, every worker has without loading it.
+        self.preload = tuple(preload)
         self._warming: list[Any] = []
         self._started: tuple[Any, Any] | None = None
         self._error: BaseException | None = None
@@ -184,7 +188,8 @@ class Session:
     def _start(self) -> None:
         try:
             module = getattr(self.warm, "__module__", None)
-            self._started = _open(self.cluster, preload=[module] if module else [])
+            self._started = _open(self.cluster,
+                                  preload=[*([module] if module else []), *self.preload])
             if self.warm is not None:
                 # one warm-up task per worker, queued ahead of the real ones: each worker
                 # imports the task's modules and loads the compiled kernels while the driver
