@@ -103,6 +103,11 @@ class PeakRSS:
                 try:
                     rss = p.memory_info().rss
                     name = " ".join(p.cmdline()[-3:])
+                    # a worker forked from a fork server (a local cluster) carries the
+                    # server's command line; the server itself is no worker
+                    if "forkserver" in name and "forkserver" in " ".join(
+                            psutil.Process(p.ppid()).cmdline()):
+                        name = f"worker (forked) {name}"
                 except psutil.Error:
                     continue
                 old = self.peaks.get(p.pid, ("", 0))
@@ -114,7 +119,8 @@ class PeakRSS:
         self._thread.join()
         driver = self.peaks.get(self.root.pid, ("", 0))[1]
         workers = sorted(rss for pid, (name, rss) in self.peaks.items()
-                         if pid != self.root.pid and "spawn_main" in name)
+                         if pid != self.root.pid
+                         and ("spawn_main" in name or name.startswith("worker (forked)")))
         return {"driver_mb": round(driver / 2**20), "workers_mb": [round(w / 2**20)
                                                                     for w in workers]}
 
