@@ -185,8 +185,12 @@ def staff_grids(
     rows: list[dict[str, object]] = []
     unfilled: list[dict[str, object]] = []
     member_ids = m["id"].astype(str).to_numpy()
-    taken = np.isin(member_ids, list(used))
+    # a set lookup per member: np.isin on object arrays compares every pair (seconds for a city)
+    taken = np.fromiter((i in used for i in member_ids), dtype=bool, count=len(member_ids))
     eligible = {slot.duty: slot.eligible(m) for slot in template if slot.eligible is not None}
+    may_serve = np.zeros(len(m), dtype=bool)
+    for mask in eligible.values():
+        may_serve |= np.asarray(mask, dtype=bool)
     community_of_member = _community_of(m, g)
     # Only a grid's own community may staff it, so distances are taken to those members
     # alone: one community's members per grid, not the city's (that grew as grids × members).
@@ -207,7 +211,11 @@ def staff_grids(
         code = str(grid_codes[gi])
         have = kept_of.get(code, [])
         near = np.asarray(by_community.get(grid_communities[gi], []), dtype=np.int64)
-        dist = shapely.distance(home[near], grid_shapes[gi])
+        # distances only to those a slot of this grid may still take (the others are never
+        # ranked: taken stays taken)
+        open_ = may_serve[near] & ~taken[near]
+        dist = np.full(len(near), np.inf)
+        dist[open_] = shapely.distance(home[near[open_]], grid_shapes[gi])
         rank = dist + np.where(in_service[near], IN_SERVICE_PENALTY_M, 0.0)
         for slot in template:
             present = sum(1 for role, duty in have
