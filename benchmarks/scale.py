@@ -8,7 +8,8 @@ copy. Measured per run:
 
 * seconds of grids and of assign, households per second over both;
 * peak RSS of the driver (the ``gisgov`` process) and of each Dask worker process (sampled
-  every 0.2 s over the whole process tree with psutil);
+  every 0.2 s over the whole process tree with psutil; a local cluster's workers are forked
+  from a fork server, and their RSS counts the pages they still share with it);
 * whether the grids, staff and assignment equal the 1-worker run's on the same store.
 
 The ratio that matters — households/s against the reference county run (1 district,
