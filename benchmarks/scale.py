@@ -8,7 +8,8 @@ copy. Measured per run:
 
 * seconds of grids and of assign, households per second over both;
 * peak RSS of the driver (the ``gisgov`` process) and of each Dask worker process (sampled
-  every 0.2 s over the whole process tree with psutil);
+  every 0.2 s over the whole process tree with psutil; a local cluster's workers are forked
+  from a fork server, and their RSS counts the pages they still share with it);
 * whether the grids, staff and assignment equal the 1-worker run's on the same store.
 
 The ratio that matters — households/s against the reference county run (1 district,
@@ -103,6 +104,11 @@ class PeakRSS:
                 try:
                     rss = p.memory_info().rss
                     name = " ".join(p.cmdline()[-3:])
+                    # a worker forked from a fork server (a local cluster) carries the
+                    # server's command line; the server itself is no worker
+                    if "forkserver" in name and "forkserver" in " ".join(
+                            psutil.Process(p.ppid()).cmdline()):
+                        name = f"worker (forked) {name}"
                 except psutil.Error:
                     continue
                 old = self.peaks.get(p.pid, ("", 0))
@@ -114,7 +120,8 @@ class PeakRSS:
         self._thread.join()
         driver = self.peaks.get(self.root.pid, ("", 0))[1]
         workers = sorted(rss for pid, (name, rss) in self.peaks.items()
-                         if pid != self.root.pid and "spawn_main" in name)
+                         if pid != self.root.pid
+                         and ("spawn_main" in name or name.startswith("worker (forked)")))
         return {"driver_mb": round(driver / 2**20), "workers_mb": [round(w / 2**20)
                                                                     for w in workers]}
 

@@ -185,25 +185,41 @@ def staff_grids(
     rows: list[dict[str, object]] = []
     unfilled: list[dict[str, object]] = []
     member_ids = m["id"].astype(str).to_numpy()
-    taken = np.isin(member_ids, list(used))
+    # a set lookup per member: np.isin on object arrays compares every pair (seconds for a city)
+    taken = np.fromiter((i in used for i in member_ids), dtype=bool, count=len(member_ids))
     eligible = {slot.duty: slot.eligible(m) for slot in template if slot.eligible is not None}
+    may_serve = np.zeros(len(m), dtype=bool)
+    for mask in eligible.values():
+        may_serve |= np.asarray(mask, dtype=bool)
     community_of_member = _community_of(m, g)
     # Only a grid's own community may staff it, so distances are taken to those members
     # alone: one community's members per grid, not the city's (that grew as grids × members).
     by_community = pd.Series(np.arange(len(m))).groupby(community_of_member).indices
     in_service = m["status"].to_numpy() == "in_service"
+    # plain arrays, not a row of a frame per grid and per pick: a city has thousands of grids
+    grid_codes = g["code"].astype(str).to_numpy()
+    grid_communities = g["community_code"].astype(str).to_numpy()
+    grid_shapes = np.asarray(g.geometry.values)
+    names, phones = m["name"].to_numpy(), m["phone"].to_numpy()
+    # the people kept in each grid as (role, duty); a blank duty fits any slot of its role
+    kept_of: dict[str, list[tuple[object, object]]] = {}
+    if kept is not None:
+        for c, role, duty in zip(kept["grid_code"].astype(str), kept["role"], kept["duty"],
+                                 strict=True):
+            kept_of.setdefault(c, []).append((role, None if pd.isna(duty) else duty))
     for gi in np.argsort(g["code"].to_numpy()):
-        grid = g.iloc[int(gi)]
-        code = str(grid["code"])
-        have = kept[kept["grid_code"] == code] if kept is not None else None
-        near = np.asarray(by_community.get(str(grid["community_code"]), []), dtype=np.int64)
-        dist = shapely.distance(home[near], grid.geometry)
+        code = str(grid_codes[gi])
+        have = kept_of.get(code, [])
+        near = np.asarray(by_community.get(grid_communities[gi], []), dtype=np.int64)
+        # distances only to those a slot of this grid may still take (the others are never
+        # ranked: taken stays taken)
+        open_ = may_serve[near] & ~taken[near]
+        dist = np.full(len(near), np.inf)
+        dist[open_] = shapely.distance(home[near[open_]], grid_shapes[gi])
         rank = dist + np.where(in_service[near], IN_SERVICE_PENALTY_M, 0.0)
         for slot in template:
-            present = (
-                int(((have["role"] == slot.role) & (have["duty"].fillna(slot.duty) == slot.duty)
-                     ).sum()) if have is not None else 0
-            )
+            present = sum(1 for role, duty in have
+                          if role == slot.role and duty in (None, slot.duty))
             for _ in range(present, slot.count):
                 if slot.needs_property_management and not managed[int(gi)]:
                     break
@@ -224,12 +240,11 @@ def staff_grids(
                 pick = int(near[np.flatnonzero(ok)[np.argmin(rank[ok])]])
                 used.add(member_ids[pick])
                 taken[pick] = True
-                person = m.iloc[pick]
                 rows.append({
                     "grid_code": code,
                     "role": slot.role,
-                    "name": person["name"],
-                    "phone": person["phone"],
+                    "name": names[pick],
+                    "phone": phones[pick],
                     "member_id": member_ids[pick],
                     "duty": slot.duty,
                 })

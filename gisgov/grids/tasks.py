@@ -34,6 +34,10 @@ from gisgov.layers import conform
 
 __all__ = ["CommunityTask", "grid_community", "merge_results", "run_grids", "warm_worker"]
 
+#: Imported by a local cluster's fork server: the districting kernels loaded once there,
+#: so every worker forked from it has them (its warm-up then finds them ready).
+PRELOAD = "gisgov.grids._kernels_loaded"
+
 #: Margin (degrees, ~10 m) around a community's bounding box when reading its surroundings,
 #: so a street or building touching its edge is read whatever the reprojection does.
 BBOX_PAD_DEG = 1e-4
@@ -148,7 +152,8 @@ def run_grids(ws: Any, opts: GridsOptions, *, progress: ProgressFn | None = None
     cluster = Cluster.resolve(workers=opts.workers, scheduler=opts.scheduler,
                               workspace_url=ws.url)
     started = time.monotonic()
-    with Session(cluster, warm=warm_worker) as session, ThreadPoolExecutor(1) as pool:
+    with (Session(cluster, warm=warm_worker, preload=[PRELOAD]) as session,
+          ThreadPoolExecutor(1) as pool):
         tasks = _tasks(ws, opts)
         # on a cluster this process idles while the workers partition: it reads the layers
         # of the staffing meanwhile (the tasks write nothing, so they read the same rows)

@@ -213,3 +213,24 @@ def test_postgis_through_an_external_tcp_scheduler(county_gpkg_master: Path, pos
         pg.close()
         with psycopg.connect(postgis_url, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def test_local_cluster_runs_without_dask_monitoring() -> None:
+    """A local cluster's workers run with Dask's profiler off and its ticks slowed
+    (:data:`gisgov.distributed.LOCAL_CONFIG`), and this process's own settings are left as
+    they were; the session stops the cluster when asked to wait."""
+    import dask
+
+    from gisgov.distributed import LOCAL_CONFIG, Session
+
+    before = dask.config.get("distributed.worker.profile.enabled")
+    session = Session(Cluster(workers=2)).open()
+    try:
+        seen = session.client().run(lambda: {k: dask.config.get(k) for k in LOCAL_CONFIG})
+    finally:
+        session.wait()
+    assert len(seen) == 2
+    assert all(v == LOCAL_CONFIG for v in seen.values())
+    assert dask.config.get("distributed.worker.profile.enabled") == before
+    assert session._stopping is not None
+    assert not session._stopping.is_alive()

@@ -119,6 +119,27 @@ def test_staffing_follows_the_template(plan) -> None:  # type: ignore[no-untyped
             assert (row.grid_code, "leader") not in filled
 
 
+def test_staffing_keeps_the_people_already_in_place(plan, county_layers) -> None:  # type: ignore[no-untyped-def]
+    """Re-staffing with the current staff keeps every person where they are; with half of
+    them kept, that half stays and the other slots are filled again without taking anyone
+    twice."""
+    from gisgov.grids import staff_grids
+
+    crs = working_crs_for(county_layers["communities"])
+    members = plan.members
+    again = staff_grids(plan.grids, members, compounds=county_layers["compounds"],
+                        existing=plan.staff, crs=crs)
+    cols = ["id", "grid_code", "role", "member_id", "duty"]
+    assert again.staff[cols].sort_values("id").reset_index(drop=True).equals(
+        plan.staff[cols].sort_values("id").reset_index(drop=True))
+    half = plan.staff.iloc[::2]
+    mixed = staff_grids(plan.grids, members, compounds=county_layers["compounds"],
+                        existing=half, crs=crs).staff
+    assert set(half["id"]) <= set(mixed["id"])
+    assert mixed["member_id"].is_unique
+    assert len(mixed) == len(plan.staff)
+
+
 def test_every_grid_has_a_party_organisation_and_members_one_grid(plan) -> None:  # type: ignore[no-untyped-def]
     grid_branches = plan.branches[plan.branches["level"] == "grid"]
     assert set(grid_branches["grid_code"]) == set(plan.grids["code"])
